@@ -1,0 +1,133 @@
+"""Parley's entrypoints: websocket routes, REST routes. Routing only; the work is in chalicelib/."""
+import logging
+
+from aws_lambda_powertools import Logger
+from chalice import Chalice, CORSConfig, Response
+
+from chalicelib import bootstrap, conversations, identity, sites, validate, ws
+from chalicelib.errors import ParleyError
+from chalicelib.http import error_response, json_body, translate_errors
+
+app = Chalice(app_name="parley")
+app.log.setLevel(logging.INFO)
+app.api.cors = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600)
+app.websocket_api.session = bootstrap.boto_session()  # chalice requires one; we post through `sender`
+logger = Logger(service="parley")
+sender = bootstrap.build_sender()
+# text/plain too: a widget may post without a CORS preflight. Bodies are parsed as JSON either way.
+JSON_TYPES = ["application/json", "text/plain"]
+
+
+@app.middleware("all")
+def log_context(event, get_response):
+    logger.append_keys(connection_id=getattr(event, "connection_id", None))
+    return get_response(event)
+
+
+# --- websocket --------------------------------------------------------------------------------
+
+@app.on_ws_connect()
+def ws_connect(event):
+    params = event.to_dict().get("queryStringParameters") or {}
+    try:
+        identity.connect(event.connection_id, params.get("token"))
+    except ParleyError as exc:
+        return error_response(exc)
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event):
+    identity.disconnect(event.connection_id)
+
+
+@app.on_ws_message()
+def ws_message(event):
+    sender.configure_from_event(event.to_dict()["requestContext"])
+    ws.handle_frame(event.connection_id, event.body, sender)
+
+
+# --- REST: public -----------------------------------------------------------------------------
+
+@app.route("/v1/health", methods=["GET"])
+def health():
+    return {"ok": True}
+
+
+@app.route("/v1/visitor/sessions", methods=["POST"], content_types=JSON_TYPES)
+@translate_errors
+def visitor_session():
+    return Response(body=identity.create_visitor_session(json_body(app.current_request)), status_code=201)
+
+
+@app.route("/v1/sites/{site_key}/availability", methods=["GET"])
+@translate_errors
+def site_availability(site_key):
+    return sites.availability(site_key)
+
+
+@app.route("/v1/agents/login", methods=["POST"], content_types=JSON_TYPES)
+@translate_errors
+def agent_login():
+    return identity.agent_login(json_body(app.current_request))
+
+
+@app.route("/v1/agents/refresh", methods=["POST"], content_types=JSON_TYPES)
+@translate_errors
+def agent_refresh():
+    return identity.agent_refresh(json_body(app.current_request))
+
+
+# --- REST: agents -----------------------------------------------------------------------------
+
+def _agent():
+    return identity.agent_caller(app.current_request.headers.get("authorization"))
+
+
+@app.route("/v1/agents/me", methods=["GET"])
+@translate_errors
+def agent_me():
+    return {"agent": identity.serialize_agent(_agent()[1])}
+
+
+@app.route("/v1/conversations", methods=["GET"])
+@translate_errors
+def list_conversations():
+    caller, _ = _agent()
+    query = app.current_request.query_params or {}
+    view = validate.choice(query, "view", conversations.VIEWS, required=False, default="all")
+    limit = validate.integer(query, "limit", minimum=1, maximum=conversations.VIEW_LIMIT_MAX,
+                             default=conversations.VIEW_LIMIT_DEFAULT)
+    cursor = validate.string(query, "cursor", required=False, max_len=2048)
+    return conversations.list_view(caller, view, limit, cursor)
+
+
+@app.route("/v1/conversations/{conversation_id}", methods=["GET"])
+@translate_errors
+def get_conversation(conversation_id):
+    caller, _ = _agent()
+    conversation = conversations.load(caller, conversation_id)
+    messages, has_more = conversations.history(caller, conversation)
+    return {"conversation": conversations.serialize(conversation), "messages": messages, "has_more": has_more}
+
+
+@app.route("/v1/conversations/{conversation_id}", methods=["PATCH"], content_types=JSON_TYPES)
+@translate_errors
+def patch_conversation(conversation_id):
+    caller, _ = _agent()
+    conversation = conversations.patch(caller, conversation_id, json_body(app.current_request), sender)
+    return {"conversation": conversations.serialize(conversation)}
+
+
+@app.route("/v1/conversations/{conversation_id}/messages", methods=["GET"])
+@translate_errors
+def conversation_messages(conversation_id):
+    caller, _ = _agent()
+    query = app.current_request.query_params or {}
+    after = validate.integer(query, "after_seq", minimum=0)
+    before = validate.integer(query, "before_seq", minimum=1)
+    limit = validate.integer(query, "limit", minimum=1, maximum=conversations.HISTORY_MAX,
+                             default=conversations.HISTORY_DEFAULT)
+    conversation = conversations.load(caller, conversation_id)
+    messages, has_more = conversations.history(caller, conversation, after_seq=after, before_seq=before,
+                                               limit=limit)
+    return {"messages": messages, "has_more": has_more}

@@ -1,0 +1,1 @@
+"""Parley: the domain and adapters behind app.py."""

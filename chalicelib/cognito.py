@@ -1,0 +1,72 @@
+"""Agent identity: sign-in through the Cognito user pool, and verification of its tokens."""
+import threading
+
+import boto3
+import jwt
+from botocore.exceptions import ClientError
+
+from .config import settings
+from .errors import UnauthorizedError
+
+_lock = threading.Lock()
+_idp = None
+_jwks = None
+
+
+def _client():
+    global _idp
+    if _idp is None:
+        _idp = boto3.client("cognito-idp", region_name=settings.region)
+    return _idp
+
+
+def _jwks_client() -> jwt.PyJWKClient:
+    global _jwks
+    with _lock:
+        if _jwks is None:
+            _jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=3600, timeout=5)
+        return _jwks
+
+
+_AUTH_FAILURES = {"NotAuthorizedException", "UserNotFoundException", "UserNotConfirmedException",
+                  "PasswordResetRequiredException", "InvalidParameterException"}
+
+
+def _initiate(flow: str, params: dict) -> dict:
+    try:
+        result = _client().initiate_auth(AuthFlow=flow, ClientId=settings.cognito_client_id,
+                                         AuthParameters=params)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in _AUTH_FAILURES:
+            raise UnauthorizedError("invalid credentials") from None
+        raise
+    tokens = result.get("AuthenticationResult")
+    if not tokens:
+        # A challenge (new password, MFA) the console does not handle yet.
+        raise UnauthorizedError(f"sign-in needs {result.get('ChallengeName', 'a challenge')}")
+    return tokens
+
+
+def login(email: str, password: str) -> dict:
+    return _initiate("USER_PASSWORD_AUTH", {"USERNAME": email, "PASSWORD": password})
+
+
+def refresh(refresh_token: str) -> dict:
+    return _initiate("REFRESH_TOKEN_AUTH", {"REFRESH_TOKEN": refresh_token})
+
+
+def verify_access_token(token: str) -> dict:
+    """Claims of a valid access token of our pool and app client; UnauthorizedError otherwise."""
+    try:
+        key = _jwks_client().get_signing_key_from_jwt(token).key
+        claims = jwt.decode(token, key, algorithms=["RS256"], issuer=settings.cognito_issuer,
+                            options={"require": ["sub", "exp", "iss", "token_use"]})
+    except jwt.ExpiredSignatureError:
+        raise UnauthorizedError("token expired") from None
+    except jwt.PyJWKClientConnectionError:
+        raise  # our fault, not the caller's: let it surface as an internal error
+    except jwt.PyJWTError:
+        raise UnauthorizedError("invalid token") from None
+    if claims.get("token_use") != "access" or claims.get("client_id") != settings.cognito_client_id:
+        raise UnauthorizedError("invalid token")
+    return claims

@@ -1,0 +1,43 @@
+"""Every setting the app reads from its environment, read here and nowhere else."""
+import os
+from dataclasses import dataclass, field
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str = field(default_factory=lambda: os.environ.get("PARLEY_STAGE", "dev"))
+    region: str = field(default_factory=lambda: os.environ.get("AWS_REGION")
+                        or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+    table_prefix: str = field(default_factory=lambda: os.environ.get("PARLEY_TABLE_PREFIX", "parley-dev-"))
+    # Visitor tokens are HS256 JWTs signed with this secret.
+    token_secret: str = field(default_factory=lambda: os.environ.get("PARLEY_TOKEN_SECRET", ""))
+    visitor_token_ttl: int = field(default_factory=lambda: _int("PARLEY_VISITOR_TOKEN_TTL", 24 * 3600))
+    resume_window: int = field(default_factory=lambda: _int("PARLEY_RESUME_WINDOW", 30 * 24 * 3600))
+    cognito_pool_id: str = field(default_factory=lambda: os.environ.get("PARLEY_COGNITO_POOL_ID", ""))
+    cognito_client_id: str = field(default_factory=lambda: os.environ.get("PARLEY_COGNITO_CLIENT_ID", ""))
+    # Where the pool publishes its keys; derived from the pool id when unset.
+    cognito_jwks_url: str = field(default_factory=lambda: os.environ.get("PARLEY_COGNITO_JWKS_URL", ""))
+    # The API Gateway management endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}).
+    # Derived from the first websocket event when unset.
+    ws_callback_url: str = field(default_factory=lambda: os.environ.get("PARLEY_WS_CALLBACK_URL", ""))
+    fanout_workers: int = field(default_factory=lambda: _int("PARLEY_FANOUT_WORKERS", 16))
+    max_frame_bytes: int = 32 * 1024
+
+    def table(self, name: str) -> str:
+        return f"{self.table_prefix}{name}"
+
+    @property
+    def cognito_issuer(self) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.cognito_pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.cognito_jwks_url or f"{self.cognito_issuer}/.well-known/jwks.json"
+
+
+settings = Settings()

@@ -1,0 +1,407 @@
+"""Conversations: starting one, finding and listing them, their lifecycle and assignment."""
+import base64
+import binascii
+import json
+import logging
+
+from pynamodb.connection import Connection as DynamoConnection
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from . import validate
+from .config import settings
+from .errors import BadRequestError, CapacityError, ConflictError, ForbiddenError, NotFoundError
+from .identity import Caller
+from .models import Agent, Connection, Conversation, Message, Visitor
+from .util import iso, new_id
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("bot", "queued", "open", "pending", "solved", "closed")
+ACTIVE = ("open", "pending")  # statuses that hold one of the assignee's slots
+VIEWS = ("unassigned", "mine", "open", "pending", "solved", "all")
+HISTORY_DEFAULT, HISTORY_MAX = 50, 100
+
+_dynamo = None
+
+
+def dynamo() -> DynamoConnection:
+    """One low-level connection for transactions, created once per container."""
+    global _dynamo
+    if _dynamo is None:
+        _dynamo = DynamoConnection(region=settings.region)
+    return _dynamo
+
+
+def cancelled(exc: TransactWriteError) -> list[bool]:
+    """Which items of a cancelled transaction failed their condition."""
+    return [bool(r and r.code == "ConditionalCheckFailed") for r in (exc.cancellation_reasons or [])]
+
+
+def index_keys(workspace_id: str, status: str, assignee_id: str | None) -> dict:
+    return {"ws_status": f"{workspace_id}#{status}",
+            "assignee_active": assignee_id if assignee_id and status in ACTIVE else None}
+
+
+def index_actions(workspace_id: str, status: str, assignee_id: str | None) -> list:
+    keys = index_keys(workspace_id, status, assignee_id)
+    actions = [Conversation.ws_status.set(keys["ws_status"])]
+    if keys["assignee_active"]:
+        actions.append(Conversation.assignee_active.set(keys["assignee_active"]))
+    else:
+        actions.append(Conversation.assignee_active.remove())
+    return actions
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def load(caller: Caller, conversation_id) -> Conversation:
+    """The conversation, if the caller may see it: its visitor, or an agent of its workspace."""
+    if not isinstance(conversation_id, str) or not conversation_id or len(conversation_id) > 64:
+        raise BadRequestError("conversation_id is required", field="conversation_id")
+    try:
+        conversation = Conversation.get(conversation_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFoundError("no such conversation") from None
+    if conversation.workspace_id != caller.workspace_id:
+        raise NotFoundError("no such conversation")
+    if not caller.is_agent and conversation.visitor_id != caller.id:
+        raise NotFoundError("no such conversation")
+    return conversation
+
+
+def serialize(c: Conversation) -> dict:
+    out = {
+        "id": c.id, "site_key": c.site_key,
+        "visitor": {"id": c.visitor_id, "name": c.visitor_name, "email": c.visitor_email,
+                    "page_url": c.page_url},
+        "status": c.status, "assignee_id": c.assignee_id, "group": c.group, "title": c.title,
+        "tags": list(c.tags or []), "created_at": c.created_at, "updated_at": c.updated_at,
+        "last_seq": int(c.last_seq), "first_response_at": c.first_response_at, "solved_at": c.solved_at,
+        "visitor_read_seq": int(c.visitor_read_seq or 0), "agent_read_seq": int(c.agent_read_seq or 0),
+    }
+    if c.auto_solved is not None:
+        out["auto_solved"] = c.auto_solved
+    if c.csat:
+        out["csat"] = c.csat.as_dict()
+    return out
+
+
+def for_visitor(data: dict) -> dict:
+    """What a visitor may see of a conversation: no agent-side read marks or tags."""
+    return {k: v for k, v in data.items() if k not in ("tags", "agent_read_seq")}
+
+
+def serialize_message(m: Message) -> dict:
+    out = {"id": m.id, "conversation_id": m.conversation_id, "seq": int(m.seq),
+           "author": {"kind": m.author_kind, "id": m.author_id, "name": m.author_name},
+           "text": m.text, "internal": bool(m.internal), "created_at": m.created_at}
+    if m.client_msg_id:
+        out["client_msg_id"] = m.client_msg_id
+    if m.options:
+        out["options"] = list(m.options)
+    return out
+
+
+def history(caller: Caller, conversation: Conversation, *, after_seq: int | None = None,
+            before_seq: int | None = None, limit: int = HISTORY_DEFAULT) -> tuple[list[dict], bool]:
+    """Messages in seq order, `limit` at most. Without after_seq, the latest ones (before before_seq)."""
+    if after_seq is not None and before_seq is not None and before_seq <= after_seq + 1:
+        return [], False
+    condition = None
+    if after_seq is not None and before_seq is not None:
+        condition = Message.seq.between(after_seq + 1, before_seq - 1)
+    elif after_seq is not None:
+        condition = Message.seq > after_seq
+    elif before_seq is not None:
+        condition = Message.seq < before_seq
+    forward = after_seq is not None
+    visible = None if caller.is_agent else (Message.internal == False)  # noqa: E712
+    results, has_more = [], False
+    query = Message.query(conversation.id, range_key_condition=condition, filter_condition=visible,
+                          scan_index_forward=forward, consistent_read=True, page_size=limit + 1)
+    for message in query:
+        if len(results) == limit:
+            has_more = True
+            break
+        results.append(message)
+    if not forward:
+        results.reverse()
+    return [serialize_message(m) for m in results], has_more
+
+
+VIEW_LIMIT_DEFAULT, VIEW_LIMIT_MAX = 25, 100
+
+
+def list_view(caller: Caller, view: str, limit: int, cursor: str | None) -> dict:
+    """An inbox view, newest activity first, one page at a time."""
+    ws = caller.workspace_id
+    if view == "mine":
+        index, hash_key, hash_name = Conversation.by_assignee, caller.id, "assignee_active"
+    elif view == "all":
+        index, hash_key, hash_name = Conversation.by_workspace, ws, "workspace_id"
+    else:
+        status = "queued" if view == "unassigned" else view
+        index, hash_key, hash_name = Conversation.by_status, f"{ws}#{status}", "ws_status"
+    start = _decode_cursor(cursor, hash_name, hash_key) if cursor else None
+    page = index.query(hash_key, scan_index_forward=False, limit=limit, last_evaluated_key=start)
+    items = [serialize(c) for c in page]
+    last = page.last_evaluated_key
+    return {"items": items, "next_cursor": _encode_cursor(last) if last and len(items) == limit else None}
+
+
+def _encode_cursor(key: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, hash_name: str, hash_value: str) -> dict:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+        valid = (isinstance(key, dict) and set(key) == {"id", hash_name, "activity_at"}
+                 and key[hash_name] == {"S": hash_value}
+                 and all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
+                         for v in key.values()))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        valid = False
+    if not valid:
+        raise BadRequestError("cursor is not valid for this view", field="cursor")
+    return key
+
+
+# --- subscriptions --------------------------------------------------------------------------
+
+def subscribe(connection_id: str, kind: str, conversation_id: str, *, skip_closed: bool = False) -> None:
+    """Deliver this conversation's live events to the connection."""
+    condition = Conversation.id.exists()
+    if skip_closed:
+        condition &= Conversation.status != "closed"
+    try:
+        Conversation(conversation_id).update(actions=[Conversation.subscribers[connection_id].set(kind)],
+                                             condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise DoesNotExist() from None
+        raise
+    Connection(connection_id).update(actions=[Connection.subscriptions.add({conversation_id})],
+                                     condition=Connection.id.exists())
+
+
+def recipients(conversation: Conversation, *, exclude: str | None = None,
+               agents_only: bool = False) -> list[tuple[str, str]]:
+    subs = conversation.subscribers.as_dict() if conversation.subscribers else {}
+    return [(cid, kind) for cid, kind in subs.items()
+            if cid != exclude and (kind == "agent" or not agents_only)]
+
+
+# --- starting -------------------------------------------------------------------------------
+
+def start(caller: Caller, body: dict, sender) -> Conversation:
+    """A visitor's active conversation on this site, or a new one."""
+    fields = body.get("fields") or {}
+    validate.obj(fields, "fields")
+    name = validate.string(fields, "name", required=False, max_len=120)
+    email = validate.email(fields, "email")
+    page_url = validate.string(body, "page_url", required=False, max_len=2048)
+    try:
+        visitor = Visitor.get(caller.id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFoundError("unknown visitor") from None
+    if visitor.blocked:
+        raise ForbiddenError("this visitor is blocked")
+    profile = [getattr(Visitor, k).set(v) for k, v in (("name", name), ("email", email)) if v]
+    if profile:
+        visitor.update(actions=profile)
+
+    for _ in range(3):
+        current = visitor.active_conversation_id
+        if current:
+            try:
+                conversation = Conversation.get(current, consistent_read=True)
+                if conversation.status != "closed":
+                    if profile or page_url:
+                        _update_visitor_fields(conversation, name, email, page_url)
+                    subscribe(caller.connection_id, "visitor", conversation.id)
+                    conversation.refresh(consistent_read=True)
+                    return conversation
+            except DoesNotExist:
+                pass
+        conversation_id = new_id("c")
+        claim = (Visitor.active_conversation_id == current) if current else \
+            Visitor.active_conversation_id.does_not_exist()
+        try:
+            visitor.update(actions=[Visitor.active_conversation_id.set(conversation_id)], condition=claim)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            visitor.refresh(consistent_read=True)  # another tab started one first: use it
+            continue
+        conversation = _create(caller, visitor, conversation_id, page_url)
+        subscribe(caller.connection_id, "visitor", conversation.id)
+        conversation.refresh(consistent_read=True)
+        notify_inbox(conversation, sender)
+        return conversation
+    raise ConflictError("could not start a conversation; retry")
+
+
+def _create(caller: Caller, visitor: Visitor, conversation_id: str, page_url: str | None) -> Conversation:
+    stamp = iso()
+    status = "queued"  # no bot configured: hand off at once
+    conversation = Conversation(
+        conversation_id, workspace_id=caller.workspace_id, site_key=visitor.site_key, visitor_id=visitor.id,
+        visitor_name=visitor.name, visitor_email=visitor.email, page_url=page_url or visitor.page_url,
+        status=status, created_at=stamp, updated_at=stamp, activity_at=stamp, subscribers={},
+        **index_keys(caller.workspace_id, status, None))
+    try:
+        conversation.save(condition=Conversation.id.does_not_exist())
+    except PutError:
+        raise ConflictError("conversation id taken; retry") from None
+    return conversation
+
+
+def _update_visitor_fields(conversation: Conversation, name, email, page_url) -> None:
+    actions = [getattr(Conversation, k).set(v)
+               for k, v in (("visitor_name", name), ("visitor_email", email), ("page_url", page_url)) if v]
+    conversation.update(actions=actions)
+
+
+# --- lifecycle and assignment ---------------------------------------------------------------
+
+def accept(caller: Caller, conversation_id: str, sender) -> Conversation:
+    conversation = load(caller, conversation_id)
+    if conversation.assignee_id == caller.id and conversation.status in ACTIVE:
+        return conversation
+    if conversation.status == "closed":
+        raise ConflictError("conversation is closed")
+    if conversation.assignee_id and conversation.status in ACTIVE:
+        raise ConflictError("another agent has this conversation")
+    return assign(caller, conversation, caller.id, "open", sender)
+
+
+def assign(caller: Caller, conversation: Conversation, agent_id: str | None, status: str, sender) -> Conversation:
+    """Move the conversation to agent_id (None: back to the queue) with the given status, atomically.
+
+    The new assignee's slot is taken only while `active_chats < capacity`; the conversation moves only
+    if nobody changed its assignee or status meanwhile.
+    """
+    old_agent, old_status = conversation.assignee_id, conversation.status
+    if agent_id is None:
+        status = "queued"
+    stamp = iso()
+    holds_old = bool(old_agent) and old_status in ACTIVE
+    holds_new = bool(agent_id) and status in ACTIVE
+    items = []
+    try:
+        with TransactWrite(connection=dynamo()) as tx:
+            same_slot = holds_old and holds_new and agent_id == old_agent
+            if holds_new and not same_slot:
+                tx.update(Agent(agent_id), actions=[Agent.active_chats.add(1)],
+                          condition=(Agent.workspace_id == caller.workspace_id)
+                          & (Agent.active_chats < Agent.capacity))
+                items.append("new")
+            if holds_old and not same_slot:
+                tx.update(Agent(old_agent), actions=[Agent.active_chats.add(-1)],
+                          condition=Agent.id.exists())
+                items.append("old")
+            actions = [Conversation.status.set(status), Conversation.updated_at.set(stamp),
+                       *index_actions(conversation.workspace_id, status, agent_id)]
+            actions.append(Conversation.assignee_id.set(agent_id) if agent_id else Conversation.assignee_id.remove())
+            if status == "solved":
+                actions += [Conversation.solved_at.set(stamp), Conversation.auto_solved.set(False)]
+            unchanged = (Conversation.status == old_status) & (
+                (Conversation.assignee_id == old_agent) if old_agent else Conversation.assignee_id.does_not_exist())
+            tx.update(conversation, actions=actions, condition=unchanged)
+            items.append("conversation")
+    except TransactWriteError as exc:
+        failed = dict(zip(items, cancelled(exc)))
+        if failed.get("conversation"):
+            raise ConflictError("the conversation changed meanwhile; reload it") from None
+        if failed.get("new"):
+            raise CapacityError("all chat slots are taken" if agent_id == caller.id
+                                else "that agent has no free slot or is not in this workspace") from None
+        raise
+    conversation.refresh(consistent_read=True)
+    notify_change(conversation, sender)
+    return conversation
+
+
+def set_status(caller: Caller, conversation_id: str, status: str, sender) -> Conversation:
+    conversation = load(caller, conversation_id)
+    if status not in ("open", "pending", "solved"):
+        raise BadRequestError("status must be one of open, pending, solved", field="status")
+    if conversation.status == "closed":
+        raise ConflictError("conversation is closed")
+    if conversation.status == status:
+        return conversation
+    # Opening an unassigned conversation takes it, like accept.
+    agent = conversation.assignee_id or (caller.id if status in ACTIVE else None)
+    if agent is None:
+        return _set_unassigned_status(conversation, status, sender)
+    return assign(caller, conversation, agent, status, sender)
+
+
+def _set_unassigned_status(conversation: Conversation, status: str, sender) -> Conversation:
+    stamp = iso()
+    actions = [Conversation.status.set(status), Conversation.updated_at.set(stamp),
+               *index_actions(conversation.workspace_id, status, None)]
+    if status == "solved":
+        actions += [Conversation.solved_at.set(stamp), Conversation.auto_solved.set(False)]
+    try:
+        conversation.update(actions=actions, condition=Conversation.status == conversation.status)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise ConflictError("the conversation changed meanwhile; reload it") from None
+        raise
+    notify_change(conversation, sender)
+    return conversation
+
+
+def patch(caller: Caller, conversation_id: str, body: dict, sender) -> Conversation:
+    """PATCH /v1/conversations/{id}: title, tags, status, assignee_id."""
+    body = validate.obj(body)
+    unknown = set(body) - {"title", "tags", "status", "assignee_id"}
+    if unknown:
+        raise BadRequestError(f"unknown field {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    conversation = load(caller, conversation_id)
+    actions = []
+    if "title" in body:
+        title = validate.string(body, "title", required=False, max_len=200)
+        actions.append(Conversation.title.set(title) if title else Conversation.title.remove())
+    if "tags" in body:
+        actions.append(Conversation.tags.set(validate.tags(body)))
+    status = validate.choice(body, "status", ("open", "pending", "solved"), required=False)
+    if "assignee_id" in body and body["assignee_id"] is not None:
+        validate.string(body, "assignee_id", max_len=64)
+    if actions:
+        actions.append(Conversation.updated_at.set(iso()))
+        conversation.update(actions=actions)
+    if "assignee_id" in body and body["assignee_id"] != conversation.assignee_id:
+        target = body["assignee_id"]
+        new_status = status or (conversation.status if conversation.status in ACTIVE else "open")
+        conversation = assign(caller, conversation, target, new_status, sender)
+    elif status and status != conversation.status:
+        conversation = set_status(caller, conversation_id, status, sender)
+    elif actions:
+        notify_change(conversation, sender)
+    return conversation
+
+
+# --- events ---------------------------------------------------------------------------------
+
+def agent_connections(workspace_id: str) -> list[str]:
+    return [c.id for c in Connection.by_agent_workspace.query(workspace_id)]
+
+
+def notify_inbox(conversation: Conversation, sender) -> None:
+    """`inbox` to every connected agent of the workspace."""
+    sender.broadcast(agent_connections(conversation.workspace_id),
+                     {"type": "inbox", "conversation": serialize(conversation)})
+
+
+def notify_change(conversation: Conversation, sender) -> None:
+    """`conversation` to its subscribers, `inbox` to the workspace's agents."""
+    data = serialize(conversation)
+    deliveries = [(cid, {"type": "conversation", "conversation": data if kind == "agent" else for_visitor(data)})
+                  for cid, kind in recipients(conversation)]
+    sender.send_each(deliveries)
+    notify_inbox(conversation, sender)

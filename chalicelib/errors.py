@@ -1,0 +1,56 @@
+"""Domain errors. Each knows its wire code and HTTP status; the edges translate them."""
+
+
+class ParleyError(Exception):
+    code = "internal"
+    status = 500
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict:
+        body = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class BadRequestError(ParleyError):
+    code, status = "bad_request", 400
+
+
+class UnauthorizedError(ParleyError):
+    code, status = "unauthorized", 401
+
+
+class ForbiddenError(ParleyError):
+    code, status = "forbidden", 403
+
+
+class NotFoundError(ParleyError):
+    code, status = "not_found", 404
+
+
+class ConflictError(ParleyError):
+    code, status = "conflict", 409
+
+
+class CapacityError(ParleyError):
+    code, status = "capacity", 409
+
+
+class TooLargeError(ParleyError):
+    code, status = "too_large", 413
+
+
+class RateLimitedError(ParleyError):
+    code, status = "rate_limited", 429
+
+    def __init__(self, message: str, retry_after: float = 0.0):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "retry_after": round(self.retry_after, 3)}

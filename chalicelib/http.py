@@ -1,0 +1,49 @@
+"""REST edges: JSON bodies in, domain errors out as `{"error": {...}}` with the right status."""
+import functools
+import json
+import logging
+
+from chalice import Response
+
+from .errors import BadRequestError, ParleyError, TooLargeError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+
+
+def json_body(request) -> dict:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY:
+        raise TooLargeError(f"body is larger than {MAX_BODY // 1024} KB")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequestError("body is not valid JSON", field="body") from None
+    if not isinstance(body, dict):
+        raise BadRequestError("body must be a JSON object", field="body")
+    return body
+
+
+def error_response(exc: ParleyError) -> Response:
+    headers = {"Content-Type": "application/json"}
+    if exc.status == 429:
+        headers["Retry-After"] = str(max(1, round(getattr(exc, "retry_after", 1))))
+    return Response(body={"error": exc.to_dict()}, status_code=exc.status, headers=headers)
+
+
+def translate_errors(view):
+    """Domain errors become their status; anything else a 500 with no internals in the body."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except ParleyError as exc:
+            return error_response(exc)
+        except Exception:
+            log.exception("request failed")
+            return Response(body={"error": {"code": "internal", "message": "something went wrong"}},
+                            status_code=500, headers={"Content-Type": "application/json"})
+    return wrapped

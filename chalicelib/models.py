@@ -1,0 +1,232 @@
+"""The DynamoDB tables, as pynamodb models. docs/data-model.md lists how each is read and written."""
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from .config import settings
+
+
+def _meta(name: str) -> type:
+    return type("Meta", (), {
+        "table_name": settings.table(name),
+        "region": settings.region,
+        "billing_mode": "PAY_PER_REQUEST",
+        # Lambda keeps containers warm: fail fast and let the client retry, rather than hang.
+        "connect_timeout_seconds": 2,
+        "read_timeout_seconds": 5,
+        "max_retry_attempts": 3,
+    })
+
+
+class Workspace(Model):
+    Meta = _meta("workspaces")
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class SiteSettings(MapAttribute):
+    greeting = UnicodeAttribute(default="Hi! How can we help?")
+    # Visitor flood limit: at most rate_limit_count messages per rate_limit_window seconds.
+    rate_limit_count = NumberAttribute(default=20)
+    rate_limit_window = NumberAttribute(default=10)
+
+
+class Site(Model):
+    Meta = _meta("sites")
+    site_key = UnicodeAttribute(hash_key=True)
+    workspace_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    # Secret shared with the site's own backend for identity verification (user_hash).
+    identity_secret = UnicodeAttribute(null=True)
+    settings = SiteSettings(default=SiteSettings)
+    created_at = UnicodeAttribute()
+
+
+class AgentsByWorkspace(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "workspace-index"
+        projection = AllProjection()
+    workspace_id = UnicodeAttribute(hash_key=True)
+
+
+class Agent(Model):
+    """An agent's profile. The id is the agent's Cognito `sub`."""
+    Meta = _meta("agents")
+    id = UnicodeAttribute(hash_key=True)
+    workspace_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute(default="agent")
+    capacity = NumberAttribute(default=3)
+    groups = ListAttribute(of=UnicodeAttribute, default=list)
+    status = UnicodeAttribute(default="offline")
+    # Conversations assigned and open or pending: the slots in use.
+    active_chats = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+    by_workspace = AgentsByWorkspace()
+
+
+class Visitor(Model):
+    Meta = _meta("visitors")
+    id = UnicodeAttribute(hash_key=True)
+    site_key = UnicodeAttribute()
+    workspace_id = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    user_id = UnicodeAttribute(null=True)
+    page_url = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(null=True)
+    blocked = BooleanAttribute(default=False)
+    active_conversation_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    last_seen_at = UnicodeAttribute(null=True)
+
+
+class ConversationsByVisitor(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "visitor-index"
+        projection = AllProjection()
+    visitor_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class ConversationsByWorkspace(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "workspace-activity-index"
+        projection = AllProjection()
+    workspace_id = UnicodeAttribute(hash_key=True)
+    activity_at = UnicodeAttribute(range_key=True)
+
+
+class ConversationsByStatus(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "status-activity-index"
+        projection = AllProjection()
+    ws_status = UnicodeAttribute(hash_key=True)
+    activity_at = UnicodeAttribute(range_key=True)
+
+
+class ConversationsByAssignee(GlobalSecondaryIndex):
+    """Sparse: only conversations assigned and still open or pending carry `assignee_active`."""
+    class Meta:
+        index_name = "assignee-activity-index"
+        projection = AllProjection()
+    assignee_active = UnicodeAttribute(hash_key=True)
+    activity_at = UnicodeAttribute(range_key=True)
+
+
+class Conversation(Model):
+    Meta = _meta("conversations")
+    id = UnicodeAttribute(hash_key=True)
+    workspace_id = UnicodeAttribute()
+    site_key = UnicodeAttribute()
+    visitor_id = UnicodeAttribute()
+    visitor_name = UnicodeAttribute(null=True)
+    visitor_email = UnicodeAttribute(null=True)
+    page_url = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    assignee_id = UnicodeAttribute(null=True)
+    group = UnicodeAttribute(null=True)
+    title = UnicodeAttribute(null=True)
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    activity_at = UnicodeAttribute()
+    last_seq = NumberAttribute(default=0)
+    first_response_at = UnicodeAttribute(null=True)
+    solved_at = UnicodeAttribute(null=True)
+    auto_solved = BooleanAttribute(null=True)
+    csat = MapAttribute(null=True)
+    visitor_read_seq = NumberAttribute(default=0)
+    agent_read_seq = NumberAttribute(default=0)
+    # Live websocket connections subscribed to this conversation: {connection_id: "visitor"|"agent"}.
+    # Kept on the conversation so a message needs no extra read to find its recipients.
+    subscribers = MapAttribute(default=dict)
+    # The visitor's flood window (see messaging.check_rate).
+    rate_window_start = NumberAttribute(default=0)
+    rate_count = NumberAttribute(default=0)
+    # Index keys, derived from workspace, status and assignee (see conversations.index_keys).
+    ws_status = UnicodeAttribute()
+    assignee_active = UnicodeAttribute(null=True)
+    by_visitor = ConversationsByVisitor()
+    by_workspace = ConversationsByWorkspace()
+    by_status = ConversationsByStatus()
+    by_assignee = ConversationsByAssignee()
+
+
+class Message(Model):
+    Meta = _meta("messages")
+    conversation_id = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute(range_key=True)
+    id = UnicodeAttribute()
+    client_msg_id = UnicodeAttribute(null=True)
+    author_kind = UnicodeAttribute()
+    author_id = UnicodeAttribute()
+    author_name = UnicodeAttribute(null=True)
+    text = UnicodeAttribute()
+    internal = BooleanAttribute(default=False)
+    options = ListAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+
+class ConnectionsByAgent(GlobalSecondaryIndex):
+    """Sparse: agent connections only."""
+    class Meta:
+        index_name = "agent-index"
+        projection = KeysOnlyProjection()
+    agent_id = UnicodeAttribute(hash_key=True)
+
+
+class AgentConnectionsByWorkspace(GlobalSecondaryIndex):
+    """Sparse: agent connections only, for inbox events to a workspace's agents."""
+    class Meta:
+        index_name = "workspace-agents-index"
+        projection = KeysOnlyProjection()
+    agent_workspace_id = UnicodeAttribute(hash_key=True)
+
+
+class Connection(Model):
+    Meta = _meta("connections")
+    id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()  # "visitor" | "agent"
+    workspace_id = UnicodeAttribute()
+    site_key = UnicodeAttribute(null=True)
+    visitor_id = UnicodeAttribute(null=True)
+    agent_id = UnicodeAttribute(null=True)
+    agent_workspace_id = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    subscriptions = UnicodeSetAttribute(default=set)
+    rate_limit_count = NumberAttribute(default=20)
+    rate_limit_window = NumberAttribute(default=10)
+    connected_at = UnicodeAttribute()
+    # API Gateway closes a connection after 2 h at most; DynamoDB TTL sweeps what $disconnect missed.
+    expires_at = NumberAttribute()
+    by_agent = ConnectionsByAgent()
+    by_agent_workspace = AgentConnectionsByWorkspace()
+
+
+class Key(Model):
+    """Uniqueness and idempotency markers, e.g. a client_msg_id already stored."""
+    Meta = _meta("keys")
+    pk = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute(null=True)
+    ref = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute(null=True)
+
+
+ALL_MODELS = (Workspace, Site, Agent, Visitor, Conversation, Message, Connection, Key)
+
+
+def create_tables() -> None:
+    """Create every table that does not exist yet (local stack and tests; infra/ in AWS)."""
+    for model in ALL_MODELS:
+        if not model.exists():
+            model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")

@@ -1,0 +1,103 @@
+"""Checks of client input. Each failure is a BadRequestError naming the field."""
+import re
+from typing import Any
+
+from .errors import BadRequestError
+
+MAX_TEXT = 4000
+_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[^@\s<>\"'.]{1,63}$")
+
+
+def obj(body: Any, name: str = "body") -> dict:
+    if not isinstance(body, dict):
+        raise BadRequestError(f"{name} must be a JSON object", field=name)
+    return body
+
+
+def string(data: dict, name: str, *, required: bool = True, max_len: int = 256,
+           min_len: int = 1, strip: bool = True) -> str | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise BadRequestError(f"{name} is required", field=name)
+        return None
+    if not isinstance(value, str):
+        raise BadRequestError(f"{name} must be a string", field=name)
+    if strip:
+        value = value.strip()
+    if len(value) < min_len:
+        if not required and not value:
+            return None
+        raise BadRequestError(f"{name} must not be empty", field=name)
+    if len(value) > max_len:
+        raise BadRequestError(f"{name} must be at most {max_len} characters", field=name)
+    return value
+
+
+def text(data: dict, name: str = "text") -> str:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise BadRequestError(f"{name} is required and must be a string", field=name)
+    value = value.strip()
+    if not value:
+        raise BadRequestError(f"{name} must not be empty", field=name)
+    if len(value) > MAX_TEXT:
+        raise BadRequestError(f"{name} must be at most {MAX_TEXT} characters", field=name)
+    return value
+
+
+def integer(data: dict, name: str, *, required: bool = False, minimum: int = 0,
+            maximum: int | None = None, default: int | None = None) -> int | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise BadRequestError(f"{name} is required", field=name)
+        return default
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,15}", value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequestError(f"{name} must be an integer", field=name)
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise BadRequestError(f"{name} must be {bounds}", field=name)
+    return value
+
+
+def choice(data: dict, name: str, allowed: tuple[str, ...], *, required: bool = True,
+           default: str | None = None) -> str | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise BadRequestError(f"{name} is required (one of {', '.join(allowed)})", field=name)
+        return default
+    if value not in allowed:
+        raise BadRequestError(f"{name} must be one of {', '.join(allowed)}", field=name)
+    return value
+
+
+def boolean(data: dict, name: str, default: bool = False) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise BadRequestError(f"{name} must be true or false", field=name)
+    return value
+
+
+def email(data: dict, name: str = "email", *, required: bool = False) -> str | None:
+    value = string(data, name, required=required, max_len=320)
+    if value is not None and not _EMAIL.match(value):
+        raise BadRequestError(f"{name} is not a valid email address", field=name)
+    return value.lower() if value else value
+
+
+def tags(data: dict, name: str = "tags") -> list[str]:
+    value = data.get(name)
+    if not isinstance(value, list) or len(value) > 20:
+        raise BadRequestError(f"{name} must be a list of at most 20 strings", field=name)
+    out: list[str] = []
+    for tag in value:
+        if not isinstance(tag, str) or not tag.strip() or len(tag.strip()) > 40:
+            raise BadRequestError(f"each of {name} must be a string of 1 to 40 characters", field=name)
+        tag = tag.strip().lower()
+        if tag not in out:
+            out.append(tag)
+    return out

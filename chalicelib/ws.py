@@ -1,0 +1,204 @@
+"""The websocket protocol (docs/protocol.md): check a frame, dispatch on `action`, answer exactly once.
+
+Every failure becomes an `error` frame carrying the frame's `ref`; nothing here closes a socket.
+"""
+import json
+import logging
+from typing import Callable
+
+from pynamodb.exceptions import UpdateError
+
+from . import conversations, identity, messaging, validate
+from .config import settings
+from .errors import BadRequestError, ConflictError, NotFoundError, ParleyError, TooLargeError
+from .identity import Caller
+from .models import Agent, Conversation
+
+log = logging.getLogger(__name__)
+
+MAX_REF = 64
+
+
+def handle_frame(connection_id: str, body: str | None, sender) -> None:
+    ref = None
+    try:
+        raw = body or ""
+        frame = _parse(raw)
+        ref = _ref(frame)
+        if len(raw.encode("utf-8")) > settings.max_frame_bytes:
+            raise TooLargeError(f"frame is larger than {settings.max_frame_bytes // 1024} KB")
+        if not isinstance(frame, dict):
+            raise BadRequestError("frame must be a JSON object", field="frame")
+        action = frame.get("action")
+        if not isinstance(action, str) or not action:
+            raise BadRequestError("action is required", field="action")
+        if action == "ping":
+            sender.send(connection_id, {"type": "pong", "ref": ref})
+            return
+        caller = identity.caller_for_connection(connection_id)
+        handler = (AGENT_ACTIONS if caller.is_agent else VISITOR_ACTIONS).get(action)
+        if handler is None:
+            raise BadRequestError(f"unknown action {action[:40]!r}", field="action")
+        reply = handler(caller, frame, sender, ref)
+        if reply is not None:
+            sender.send(connection_id, {"type": "ack", "ref": ref, **reply})
+    except ParleyError as exc:
+        sender.send(connection_id, {"type": "error", "ref": ref, **exc.to_dict()})
+    except Exception:
+        log.exception("frame failed", extra={"connection_id": connection_id})
+        sender.send(connection_id, {"type": "error", "ref": ref, "code": "internal",
+                                    "message": "something went wrong; retry"})
+
+
+def _parse(raw: str):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        if len(raw.encode("utf-8")) > settings.max_frame_bytes:
+            raise TooLargeError(f"frame is larger than {settings.max_frame_bytes // 1024} KB") from None
+        raise BadRequestError("frame is not valid JSON", field="frame") from None
+
+
+def _ref(frame) -> str | None:
+    ref = frame.get("ref") if isinstance(frame, dict) else None
+    if isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= MAX_REF:
+        return ref
+    return None
+
+
+# --- actions: each returns the ack's fields, or None when the action has no reply ------------
+
+def _start(caller: Caller, frame: dict, sender, ref) -> dict:
+    conversation = conversations.start(caller, frame, sender)
+    if frame.get("text") is not None:
+        text = validate.text(frame)
+        messaging.send_message(caller, conversation.id, text, client_msg_id=_client_msg_id(frame),
+                               internal=False, sender=sender, ack=False)
+        conversation.refresh(consistent_read=True)
+    return {"conversation": _view(caller, conversation)}
+
+
+def _send(caller: Caller, frame: dict, sender, ref) -> None:
+    text = validate.text(frame)
+    internal = validate.boolean(frame, "internal") if caller.is_agent else False
+    if not caller.is_agent and frame.get("internal"):
+        raise BadRequestError("visitors cannot write internal notes", field="internal")
+    messaging.send_message(caller, _conversation_id(frame), text, client_msg_id=_client_msg_id(frame),
+                           internal=internal, sender=sender, ref=ref)
+    return None  # send_message acks with the stored message itself
+
+
+def _typing(caller: Caller, frame: dict, sender, ref) -> None:
+    state = validate.choice(frame, "state", ("on", "off"))
+    preview = None
+    if not caller.is_agent:
+        preview = validate.string(frame, "preview", required=False, max_len=validate.MAX_TEXT,
+                                  min_len=0, strip=False)
+    messaging.typing(caller, _conversation_id(frame), state, preview, sender)
+
+
+def _read(caller: Caller, frame: dict, sender, ref) -> None:
+    seq = validate.integer(frame, "seq", required=True, minimum=1)
+    messaging.mark_read(caller, _conversation_id(frame), seq, sender)
+
+
+def _history(caller: Caller, frame: dict, sender, ref) -> dict:
+    conversation = conversations.load(caller, _conversation_id(frame))
+    after = validate.integer(frame, "after_seq", minimum=0)
+    before = validate.integer(frame, "before_seq", minimum=1)
+    limit = validate.integer(frame, "limit", minimum=1, maximum=conversations.HISTORY_MAX,
+                             default=conversations.HISTORY_DEFAULT)
+    messages, has_more = conversations.history(caller, conversation, after_seq=after, before_seq=before,
+                                               limit=limit)
+    return {"conversation_id": conversation.id, "messages": messages, "has_more": has_more,
+            "last_seq": int(conversation.last_seq)}
+
+
+def _rate(caller: Caller, frame: dict, sender, ref) -> dict:
+    conversation = conversations.load(caller, _conversation_id(frame))
+    rating = validate.integer(frame, "rating", required=True, minimum=1, maximum=5)
+    comment = validate.string(frame, "comment", required=False, max_len=2000)
+    csat = {"rating": rating, **({"comment": comment} if comment else {})}
+    try:
+        conversation.update(actions=[Conversation.csat.set(csat)], condition=Conversation.csat.does_not_exist())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise ConflictError("this conversation is already rated") from None
+        raise
+    return {"csat": csat}
+
+
+def _choose(caller: Caller, frame: dict, sender, ref) -> dict:
+    conversations.load(caller, _conversation_id(frame))
+    validate.string(frame, "option_id", max_len=64)
+    raise NotFoundError("no such option: this conversation has no bot question open", field="option_id")
+
+
+def _transcript(caller: Caller, frame: dict, sender, ref) -> dict:
+    conversations.load(caller, _conversation_id(frame))
+    validate.email(frame, required=True)
+    raise BadRequestError("transcripts by email are not enabled on this deployment", field="action")
+
+
+def _presence(caller: Caller, frame: dict, sender, ref) -> dict:
+    status = validate.choice(frame, "status", ("online", "away", "offline"))
+    Agent(caller.id).update(actions=[Agent.status.set(status)], condition=Agent.id.exists())
+    return {"status": status}
+
+
+def _join(caller: Caller, frame: dict, sender, ref) -> dict:
+    conversation = conversations.load(caller, _conversation_id(frame))
+    conversations.subscribe(caller.connection_id, "agent", conversation.id)
+    messages, has_more = conversations.history(caller, conversation)
+    return {"conversation": conversations.serialize(conversation), "messages": messages, "has_more": has_more}
+
+
+def _accept(caller: Caller, frame: dict, sender, ref) -> dict:
+    conversation = conversations.accept(caller, _conversation_id(frame), sender)
+    conversations.subscribe(caller.connection_id, "agent", conversation.id)
+    return {"conversation": conversations.serialize(conversation)}
+
+
+def _transfer(caller: Caller, frame: dict, sender, ref) -> dict:
+    conversation = conversations.load(caller, _conversation_id(frame))
+    to_agent = validate.string(frame, "to_agent_id", required=False, max_len=64)
+    if frame.get("to_group") is not None:
+        raise BadRequestError("transfer to a group is not available yet; name to_agent_id", field="to_group")
+    if not to_agent:
+        raise BadRequestError("to_agent_id is required", field="to_agent_id")
+    note = validate.string(frame, "note", required=False, max_len=validate.MAX_TEXT)
+    status = conversation.status if conversation.status in conversations.ACTIVE else "open"
+    conversation = conversations.assign(caller, conversation, to_agent, status, sender)
+    text = f"{caller.name or 'An agent'} transferred this conversation."
+    messaging.post_system_message(conversation, text, sender)
+    if note:
+        messaging.send_message(caller, conversation.id, note, client_msg_id=None, internal=True,
+                               sender=sender, ack=False)
+    return {"conversation": conversations.serialize(conversation)}
+
+
+def _set_status(caller: Caller, frame: dict, sender, ref) -> dict:
+    status = validate.choice(frame, "status", ("open", "pending", "solved"))
+    conversation = conversations.set_status(caller, _conversation_id(frame), status, sender)
+    return {"conversation": conversations.serialize(conversation)}
+
+
+def _conversation_id(frame: dict) -> str:
+    return validate.string(frame, "conversation_id", max_len=64)
+
+
+def _client_msg_id(frame: dict) -> str | None:
+    return validate.string(frame, "client_msg_id", required=False, max_len=64)
+
+
+def _view(caller: Caller, conversation) -> dict:
+    data = conversations.serialize(conversation)
+    return data if caller.is_agent else conversations.for_visitor(data)
+
+
+Action = Callable[[Caller, dict, object, object], dict | None]
+COMMON: dict[str, Action] = {"send": _send, "typing": _typing, "read": _read, "history": _history}
+VISITOR_ACTIONS: dict[str, Action] = {**COMMON, "start": _start, "rate": _rate, "choose": _choose,
+                                      "transcript": _transcript}
+AGENT_ACTIONS: dict[str, Action] = {**COMMON, "presence": _presence, "join": _join, "accept": _accept,
+                                    "transfer": _transfer, "set_status": _set_status}

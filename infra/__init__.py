@@ -1,0 +1,1 @@
+"""Infrastructure: what chalice deploy does not create, and the local stack."""

@@ -1,0 +1,1 @@
+"""The local stack: moto, a websocket gateway like API Gateway's, REST, static web."""

@@ -1,0 +1,157 @@
+"""A WebSocket gateway that behaves like API Gateway's, calling the Chalice app's handlers.
+
+What the app sees is what it would see on AWS: `$connect` (refusing the upgrade with the handler's
+status code, before any socket opens), `$default` with each text frame, `$disconnect`, and a
+management endpoint (`POST/GET/DELETE /@connections/{id}`, 410 Gone for unknown ids) reached
+through the same `apigatewaymanagementapi` client, only at another endpoint.
+"""
+import asyncio
+import base64
+import json
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+from aiohttp import WSMsgType, web
+
+log = logging.getLogger("parley.gateway")
+
+# API Gateway's limits: 32 KB frames, 128 KB messages. Frames between the two reach the app,
+# which answers `too_large`; a message over 128 KB closes the socket with 1009, as on AWS.
+MAX_MESSAGE = 128 * 1024
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class LambdaContext:
+    """The few attributes of a Lambda context the app and its libraries read."""
+    def __init__(self, name: str):
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 256
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        self.aws_request_id = base64.b32encode(os.urandom(10)).decode().lower()
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30000
+
+
+class WebSocketGateway:
+    def __init__(self, chalice_app, executor: ThreadPoolExecutor, *, stage: str = "ws",
+                 api_id: str = "local", domain: str = "127.0.0.1"):
+        self._handlers = {key: chalice_app.handler_map[cfg.name]
+                          for key, cfg in chalice_app.websocket_handlers.items()}
+        self._executor = executor
+        self._stage, self._api_id, self._domain = stage, api_id, domain
+        self.connections: dict[str, tuple[web.WebSocketResponse, dict]] = {}
+
+    # --- the client side ---------------------------------------------------------------------
+
+    async def upgrade(self, request: web.Request) -> web.StreamResponse:
+        connection_id = base64.b64encode(os.urandom(9)).decode()
+        connect = self._event("$connect", "CONNECT", connection_id, request)
+        connect["queryStringParameters"] = dict(request.query) or None
+        connect["headers"] = dict(request.headers)
+        result = await self._invoke("$connect", connect)
+        status = int((result or {}).get("statusCode", 200))
+        if status >= 300:
+            return web.Response(status=status, body=(result or {}).get("body") or "",
+                                content_type="application/json")
+        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True)
+        await ws.prepare(request)
+        meta = {"connected_at": _now_ms(), "last_active": _now_ms(),
+                "source_ip": request.remote, "user_agent": request.headers.get("User-Agent", "")}
+        self.connections[connection_id] = (ws, meta)
+        pending: set[asyncio.Task] = set()
+        try:
+            async for msg in ws:
+                meta["last_active"] = _now_ms()
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    body = msg.data if msg.type == WSMsgType.TEXT else msg.data.decode("utf-8", "replace")
+                    event = self._event("$default", "MESSAGE", connection_id, request)
+                    event["body"] = body
+                    # Like Lambda, frames are handled concurrently, not queued behind one another.
+                    task = asyncio.ensure_future(self._invoke("$default", event))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                elif msg.type == WSMsgType.ERROR:
+                    log.info("socket error %s: %s", connection_id, ws.exception())
+        finally:
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+            self.connections.pop(connection_id, None)
+            await self._invoke("$disconnect", self._event("$disconnect", "DISCONNECT", connection_id, request))
+        return ws
+
+    def _event(self, route: str, kind: str, connection_id: str, request: web.Request) -> dict:
+        return {"requestContext": {
+            "routeKey": route, "eventType": kind, "connectionId": connection_id, "apiId": self._api_id,
+            "stage": self._stage, "domainName": self._domain, "requestTimeEpoch": _now_ms(),
+            "messageDirection": "IN", "identity": {"sourceIp": request.remote}},
+            "isBase64Encoded": False}
+
+    async def _invoke(self, route: str, event: dict):
+        handler = self._handlers.get(route)
+        if handler is None:
+            return None
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, handler, event, LambdaContext(route))
+        except Exception:
+            log.exception("%s handler raised", route)
+            # API Gateway answers a failed $connect with 500 and drops a failed message.
+            return {"statusCode": 500, "body": json.dumps({"message": "Internal server error"})}
+
+    # --- the management API (@connections) ----------------------------------------------------
+
+    async def post(self, request: web.Request) -> web.Response:
+        entry = self.connections.get(request.match_info["connection_id"])
+        if entry is None:
+            return _gone()
+        data = await request.read()
+        if len(data) > MAX_MESSAGE:
+            return web.json_response({"message": "Message too long"}, status=413,
+                                     headers={"x-amzn-ErrorType": "PayloadTooLargeException"})
+        ws, meta = entry
+        try:
+            await ws.send_str(data.decode("utf-8"))
+        except (ConnectionError, RuntimeError):
+            return _gone()
+        return web.Response(status=200)
+
+    async def get(self, request: web.Request) -> web.Response:
+        entry = self.connections.get(request.match_info["connection_id"])
+        if entry is None:
+            return _gone()
+        _, meta = entry
+        return web.json_response({
+            "ConnectedAt": _iso(meta["connected_at"]), "LastActiveAt": _iso(meta["last_active"]),
+            "Identity": {"SourceIp": meta["source_ip"], "UserAgent": meta["user_agent"]}})
+
+    async def delete(self, request: web.Request) -> web.Response:
+        entry = self.connections.get(request.match_info["connection_id"])
+        if entry is None:
+            return _gone()
+        await entry[0].close(code=1000, message=b"closed by the server")
+        return web.Response(status=204)
+
+    def routes(self, ws_path: str, management_prefix: str) -> list:
+        at = f"{management_prefix}/@connections/{{connection_id}}"
+        return [web.get(ws_path, self.upgrade), web.post(at, self.post), web.get(at, self.get),
+                web.delete(at, self.delete)]
+
+    async def close_all(self) -> None:
+        for ws, _ in list(self.connections.values()):
+            await ws.close(code=1001, message=b"server shutting down")
+
+
+def _gone() -> web.Response:
+    return web.json_response({"message": "Gone"}, status=410, headers={"x-amzn-ErrorType": "GoneException"})
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

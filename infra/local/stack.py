@@ -1,0 +1,213 @@
+"""Starts the whole product on one machine with no AWS account (`make dev`, and the protocol tests).
+
+moto in server mode plays DynamoDB and Cognito (and later SQS, SES, Step Functions); the gateway in
+gateway.py plays API Gateway's WebSocket API; Chalice's LocalGateway routes REST. The app's code is
+the same as on AWS: only endpoints differ, through AWS_ENDPOINT_URL and PARLEY_WS_CALLBACK_URL.
+"""
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "web"
+REGION = "us-east-1"
+PASSWORD = "demo-password"
+SEED = {
+    "demo": {"workspace": "Demo Shop", "agents": [("agent@example.com", "Alex Agent", "agent"),
+                                                  ("admin@example.com", "Ada Admin", "admin")]},
+    "demo-b": {"workspace": "Other Company", "agents": [("agent-b@example.com", "Blake Agent", "agent")]},
+}
+IDENTITY_SECRET = "demo-identity-secret"
+
+log = logging.getLogger("parley.local")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto() -> tuple[object, str]:
+    from moto.server import ThreadedMotoServer
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server, f"http://127.0.0.1:{port}"
+
+
+def configure_environment(moto_url: str, port: int) -> None:
+    """Point every AWS client at moto, and create the Cognito pool the app verifies tokens against."""
+    os.environ.update({
+        "AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+        "PARLEY_STAGE": "local", "PARLEY_TABLE_PREFIX": "parley-local-",
+        "PARLEY_TOKEN_SECRET": os.environ.get("PARLEY_TOKEN_SECRET") or "local-only-secret-" + os.urandom(8).hex(),
+        "PARLEY_WS_CALLBACK_URL": f"http://127.0.0.1:{port}/_gateway",
+    })
+    import boto3
+    idp = boto3.client("cognito-idp", region_name=REGION)
+    # The seeded logins use a memorable password; a deployed pool keeps Cognito's stricter policy.
+    policy = {"MinimumLength": 8, "RequireUppercase": False, "RequireLowercase": False,
+              "RequireNumbers": False, "RequireSymbols": False}
+    pool = idp.create_user_pool(PoolName="parley-local", UsernameAttributes=["email"],
+                                AutoVerifiedAttributes=["email"],
+                                Policies={"PasswordPolicy": policy})["UserPool"]
+    client = idp.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName="console", GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
+    os.environ.update({
+        "PARLEY_COGNITO_POOL_ID": pool["Id"], "PARLEY_COGNITO_CLIENT_ID": client["ClientId"],
+        "PARLEY_COGNITO_JWKS_URL": f"{moto_url}/{pool['Id']}/.well-known/jwks.json",
+    })
+
+
+def seed() -> dict:
+    """Two workspaces, their sites and agents; returns what to print."""
+    import boto3
+    from chalicelib.models import Agent, Site, SiteSettings, Workspace, create_tables
+    from chalicelib.util import iso
+    create_tables()
+    idp = boto3.client("cognito-idp", region_name=REGION)
+    pool = os.environ["PARLEY_COGNITO_POOL_ID"]
+    stamp = iso()
+    for site_key, spec in SEED.items():
+        workspace_id = f"ws_{site_key.replace('-', '_')}"
+        Workspace(workspace_id, name=spec["workspace"], created_at=stamp).save()
+        Site(site_key, workspace_id=workspace_id, name=spec["workspace"], identity_secret=IDENTITY_SECRET,
+             settings=SiteSettings(), created_at=stamp).save()
+        for email, name, role in spec["agents"]:
+            user = idp.admin_create_user(UserPoolId=pool, Username=email, MessageAction="SUPPRESS",
+                                         UserAttributes=[{"Name": "email", "Value": email},
+                                                         {"Name": "email_verified", "Value": "true"},
+                                                         {"Name": "name", "Value": name}])["User"]
+            idp.admin_set_user_password(UserPoolId=pool, Username=email, Password=PASSWORD, Permanent=True)
+            sub = next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+            Agent(sub, workspace_id=workspace_id, email=email, name=name, role=role, capacity=3,
+                  created_at=stamp).save()
+    return SEED
+
+
+def build_web_app(chalice_app, executor: ThreadPoolExecutor):
+    from aiohttp import web
+    from chalice.config import Config
+    from chalice.local import LocalGateway, LocalGatewayException
+
+    from .gateway import WebSocketGateway
+
+    rest = LocalGateway(chalice_app, Config.create(chalice_app=chalice_app, lambda_timeout=30))
+    rest_lock = threading.Lock()  # chalice keeps the current request on the app object: one at a time
+    gateway = WebSocketGateway(chalice_app, executor)
+
+    def call_rest(method: str, path: str, headers: dict, body: bytes) -> dict:
+        with rest_lock:
+            try:
+                return rest.handle_request(method, path, headers, body)
+            except LocalGatewayException as exc:
+                return {"statusCode": exc.CODE, "headers": exc.headers, "body": exc.body}
+
+    async def rest_handler(request: web.Request) -> web.Response:
+        body = await request.read()
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(executor, call_rest, request.method, request.path_qs,
+                                            dict(request.headers), body)
+        payload = result.get("body") or b""
+        headers = {k: v for k, v in (result.get("headers") or {}).items() if k.lower() != "content-length"}
+        return web.Response(status=result["statusCode"], headers=headers,
+                            body=payload.encode() if isinstance(payload, str) else payload)
+
+    async def index(_):
+        return web.FileResponse(WEB / "demo" / "index.html")
+
+    async def console_index(_):
+        return web.FileResponse(WEB / "console" / "index.html")
+
+    @web.middleware
+    async def no_cache(request, handler):
+        response = await handler(request)
+        if not request.path.startswith(("/v1/", "/_gateway/")):
+            response.headers.setdefault("Cache-Control", "no-cache")
+        return response
+
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[no_cache])
+    app["gateway"] = gateway
+    app.router.add_routes(gateway.routes("/ws", "/_gateway"))
+    app.router.add_route("*", "/v1/{tail:.*}", rest_handler)
+    app.router.add_get("/", index)
+    app.router.add_get("/console", lambda r: web.HTTPFound("/console/"))
+    app.router.add_get("/console/", console_index)
+    for prefix in ("widget", "console", "demo"):
+        if (WEB / prefix).exists():
+            app.router.add_static(f"/{prefix}/", WEB / prefix)
+
+    async def shutdown(app):
+        await gateway.close_all()
+    app.on_shutdown.append(shutdown)
+    return app
+
+
+def banner(port: int, seeded: dict) -> str:
+    base = f"http://127.0.0.1:{port}"
+    lines = ["", "Parley is running (local stack: moto, websocket gateway, REST, web).", "",
+             f"  Demo site with the widget   {base}/",
+             f"  Agent console               {base}/console/",
+             f"  REST API                    {base}/v1/health",
+             f"  WebSocket API               ws://127.0.0.1:{port}/ws?token=TOKEN", "",
+             f"  Logins (password: {PASSWORD}):"]
+    for site_key, spec in seeded.items():
+        for email, _, role in spec["agents"]:
+            lines.append(f"    {email:<24} {role:<6} site {site_key}")
+    lines += ["", "  Ctrl-C stops it.", ""]
+    return "\n".join(lines)
+
+
+async def serve(port: int, ready_file: str | None) -> None:
+    from aiohttp import web
+    moto_server, moto_url = start_moto()
+    try:
+        configure_environment(moto_url, port)
+        seeded = seed()
+        import app as chalice_module  # after the environment: chalicelib reads it on import
+        executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="lambda")
+        runner = web.AppRunner(build_web_app(chalice_module.app, executor), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        await site.start()
+        print(banner(port, seeded), flush=True)
+        if ready_file:
+            Path(ready_file).write_text(f"{port}\n{moto_url}\n{os.environ['PARLEY_COGNITO_POOL_ID']}\n")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        print("Stopping...", flush=True)
+        await runner.cleanup()
+        executor.shutdown(wait=False, cancel_futures=True)
+    finally:
+        moto_server.stop()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Run Parley locally.")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--ready-file", help="write the port here once serving (for tests)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
+    sys.path.insert(0, str(ROOT))
+    try:
+        asyncio.run(serve(args.port, args.ready_file))
+    except OSError as exc:
+        print(f"Cannot start: {exc}. Is port {args.port} in use? Try PORT=8001 make dev", file=sys.stderr)
+        return 1
+    print("Stopped.", flush=True)
+    return 0
