@@ -9,6 +9,7 @@ from chalicelib.errors import ParleyError
 from chalicelib.http import error_response, json_body, translate_errors
 
 app = Chalice(app_name="parley")
+app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice still labels websockets experimental
 app.log.setLevel(logging.INFO)
 app.api.cors = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600)
 app.websocket_api.session = bootstrap.boto_session()  # chalice requires one; we post through `sender`

@@ -8,7 +8,7 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
-@dataclass(frozen=True)
+@dataclass
 class Settings:
     stage: str = field(default_factory=lambda: os.environ.get("PARLEY_STAGE", "dev"))
     region: str = field(default_factory=lambda: os.environ.get("AWS_REGION")

@@ -55,10 +55,14 @@ def index_actions(workspace_id: str, status: str, assignee_id: str | None) -> li
 
 # --- reading --------------------------------------------------------------------------------
 
-def load(caller: Caller, conversation_id) -> Conversation:
-    """The conversation, if the caller may see it: its visitor, or an agent of its workspace."""
+def check_id(conversation_id) -> None:
     if not isinstance(conversation_id, str) or not conversation_id or len(conversation_id) > 64:
         raise BadRequestError("conversation_id is required", field="conversation_id")
+
+
+def load(caller: Caller, conversation_id) -> Conversation:
+    """The conversation, if the caller may see it: its visitor, or an agent of its workspace."""
+    check_id(conversation_id)
     try:
         conversation = Conversation.get(conversation_id, consistent_read=True)
     except DoesNotExist:
@@ -250,7 +254,8 @@ def _create(caller: Caller, visitor: Visitor, conversation_id: str, page_url: st
     conversation = Conversation(
         conversation_id, workspace_id=caller.workspace_id, site_key=visitor.site_key, visitor_id=visitor.id,
         visitor_name=visitor.name, visitor_email=visitor.email, page_url=page_url or visitor.page_url,
-        status=status, created_at=stamp, updated_at=stamp, activity_at=stamp, subscribers={},
+        status=status, created_at=stamp, updated_at=stamp, activity_at=stamp, subscribers={}, client_ids={},
+        rate_buckets={},
         **index_keys(caller.workspace_id, status, None))
     try:
         conversation.save(condition=Conversation.id.does_not_exist())
@@ -313,7 +318,7 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
             tx.update(conversation, actions=actions, condition=unchanged)
             items.append("conversation")
     except TransactWriteError as exc:
-        failed = dict(zip(items, cancelled(exc)))
+        failed = dict(zip(items, cancelled(exc)))  # all updates: pynamodb keeps their order
         if failed.get("conversation"):
             raise ConflictError("the conversation changed meanwhile; reload it") from None
         if failed.get("new"):
@@ -323,6 +328,25 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
     conversation.refresh(consistent_read=True)
     notify_change(conversation, sender)
     return conversation
+
+
+def reopen(conversation: Conversation) -> bool:
+    """solved → open, back to the same agent, whose slot it takes again (capacity aside: it is theirs)."""
+    agent_id, stamp = conversation.assignee_id, iso()
+    try:
+        with TransactWrite(connection=dynamo()) as tx:
+            tx.update(Agent(agent_id), actions=[Agent.active_chats.add(1)], condition=Agent.id.exists())
+            tx.update(conversation, actions=[Conversation.status.set("open"), Conversation.updated_at.set(stamp),
+                                             Conversation.solved_at.remove(),
+                                             *index_actions(conversation.workspace_id, "open", agent_id)],
+                      condition=(Conversation.status == "solved") & (Conversation.assignee_id == agent_id))
+    except TransactWriteError as exc:
+        if any(cancelled(exc)):
+            return False  # someone else moved it first, or the agent is gone
+        raise
+    conversation.status, conversation.updated_at, conversation.solved_at = "open", stamp, None
+    conversation.assignee_active = agent_id
+    return True
 
 
 def set_status(caller: Caller, conversation_id: str, status: str, sender) -> Conversation:

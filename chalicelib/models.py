@@ -150,9 +150,10 @@ class Conversation(Model):
     # Live websocket connections subscribed to this conversation: {connection_id: "visitor"|"agent"}.
     # Kept on the conversation so a message needs no extra read to find its recipients.
     subscribers = MapAttribute(default=dict)
-    # The visitor's flood window (see messaging.check_rate).
-    rate_window_start = NumberAttribute(default=0)
-    rate_count = NumberAttribute(default=0)
+    # Recent client_msg_id claims, {hash: seq}, so a repeated send costs no extra request (messaging.py).
+    client_ids = MapAttribute(default=dict)
+    # The visitor's flood counters by time bucket (messaging.rate_actions).
+    rate_buckets = MapAttribute(default=dict)
     # Index keys, derived from workspace, status and assignee (see conversations.index_keys).
     ws_status = UnicodeAttribute()
     assignee_active = UnicodeAttribute(null=True)

@@ -64,6 +64,6 @@ def verified_visitor_id(site_key: str, user_id: str) -> str:
 
 
 def _secret() -> str:
-    if not settings.token_secret:
-        raise RuntimeError("PARLEY_TOKEN_SECRET is not set")
+    if len(settings.token_secret) < 32:
+        raise RuntimeError("PARLEY_TOKEN_SECRET must be set to at least 32 characters")
     return settings.token_secret

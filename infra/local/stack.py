@@ -37,6 +37,9 @@ def free_port() -> int:
 
 def start_moto() -> tuple[object, str]:
     from moto.server import ThreadedMotoServer
+
+    from .fidelity import install
+    install()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -1,0 +1,132 @@
+"""Shared fixtures: moto in-process with the real table schemas, and the local stack as a subprocess.
+
+The environment is set before anything imports chalicelib, which reads it once.
+"""
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TEST_SECRET = "test-secret-do-not-use-anywhere-else-0123456789"
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    "PARLEY_TABLE_PREFIX": "parley-test-", "PARLEY_TOKEN_SECRET": TEST_SECRET,
+    "PARLEY_WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/test",
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def _moto_jwks_file() -> str:
+    """moto signs Cognito tokens with a fixed key; the app reads its public half from a file URL."""
+    import moto.cognitoidp
+    packed = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-public.json.gz"
+    target = Path(tempfile.gettempdir()) / "parley-test-jwks.json"
+    target.write_bytes(gzip.decompress(packed.read_bytes()))
+    return target.as_uri()
+
+
+os.environ["PARLEY_COGNITO_JWKS_URL"] = _moto_jwks_file()
+
+
+@pytest.fixture
+def aws():
+    """A fresh moto account with every table created from the models' real schemas."""
+    from moto import mock_aws
+
+    from chalicelib.models import create_tables
+    from infra.local.fidelity import install
+    install()
+    with mock_aws():
+        create_tables()
+        yield
+
+
+@pytest.fixture
+def cognito(aws, monkeypatch):
+    """A moto user pool and app client, wired into the app's settings."""
+    import boto3
+
+    from chalicelib import cognito as cognito_module
+    from chalicelib.config import settings
+    idp = boto3.client("cognito-idp", region_name="us-east-1")
+    policy = {"MinimumLength": 8, "RequireUppercase": False, "RequireLowercase": False,
+              "RequireNumbers": False, "RequireSymbols": False}
+    pool = idp.create_user_pool(PoolName="test", UsernameAttributes=["email"],
+                                Policies={"PasswordPolicy": policy})["UserPool"]
+    client = idp.create_user_pool_client(UserPoolId=pool["Id"], ClientName="console",
+                                         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH",
+                                                            "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
+    monkeypatch.setattr(settings, "cognito_pool_id", pool["Id"])
+    monkeypatch.setattr(settings, "cognito_client_id", client["ClientId"])
+    monkeypatch.setattr(cognito_module, "_idp", None)
+    return {"idp": idp, "pool_id": pool["Id"], "client_id": client["ClientId"]}
+
+
+class LocalStack:
+    def __init__(self, port: int, moto_url: str, pool_id: str):
+        self.port, self.moto_url, self.pool_id = port, moto_url, pool_id
+        self.http = f"http://127.0.0.1:{port}"
+        self.ws = f"ws://127.0.0.1:{port}/ws"
+
+    def request(self, method: str, path: str, body=None, token: str | None = None) -> tuple[int, dict]:
+        import urllib.error
+        import urllib.request
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(self.http + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=15) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def visitor(self, site_key: str = "demo", **fields) -> dict:
+        status, body = self.request("POST", "/v1/visitor/sessions", {"site_key": site_key, **fields})
+        assert status == 201, body
+        return body
+
+    def agent(self, email: str = "agent@example.com", password: str = "demo-password") -> dict:
+        status, body = self.request("POST", "/v1/agents/login", {"email": email, "password": password})
+        assert status == 200, body
+        return body
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The real local stack (`python -m infra.local`) on a free port, for the whole session."""
+    from infra.local.stack import free_port
+    port = free_port()
+    ready = tmp_path_factory.mktemp("stack") / "ready"
+    log_path = ready.parent / "stack.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"}
+    for key in ("PARLEY_TABLE_PREFIX", "PARLEY_WS_CALLBACK_URL", "PARLEY_COGNITO_JWKS_URL"):
+        env.pop(key, None)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "infra.local", "--port", str(port),
+                                 "--ready-file", str(ready)], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while not ready.exists():
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise RuntimeError(f"local stack did not start:\n{log_path.read_text()}")
+        time.sleep(0.1)
+    port_line, moto_url, pool_id = ready.read_text().split()
+    yield LocalStack(int(port_line), moto_url, pool_id)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

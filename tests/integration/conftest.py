@@ -1,0 +1,57 @@
+"""A seeded workspace on moto: a site, agents, visitors with live connections."""
+import itertools
+
+import pytest
+
+from chalicelib import bootstrap, identity, tokens
+from chalicelib.models import Agent, Site, SiteSettings, Workspace
+from chalicelib.util import iso
+from tests.fakes import ManagementApi
+
+_ids = itertools.count(1)
+
+
+class World:
+    def __init__(self):
+        self.api = ManagementApi()
+        self.sender = bootstrap.build_sender(client=self.api)
+        stamp = iso()
+        for ws, site_key in (("ws_a", "site-a"), ("ws_b", "site-b")):
+            Workspace(ws, name=ws, created_at=stamp).save()
+            Site(site_key, workspace_id=ws, name=site_key, identity_secret="secret-" + site_key,
+                 settings=SiteSettings(), created_at=stamp).save()
+
+    def agent(self, workspace_id: str = "ws_a", capacity: int = 3, name: str = "Agent") -> str:
+        agent_id = f"agent-{next(_ids)}"
+        Agent(agent_id, workspace_id=workspace_id, email=f"{agent_id}@example.com", name=name,
+              capacity=capacity, created_at=iso()).save()
+        return agent_id
+
+    def agent_connection(self, agent_id: str) -> identity.Caller:
+        """An agent's live connection (what $connect records after verifying the Cognito token)."""
+        from chalicelib.models import Connection
+        agent = Agent.get(agent_id)
+        cid = f"conn-{next(_ids)}"
+        Connection(cid, kind="agent", workspace_id=agent.workspace_id, agent_id=agent.id,
+                   agent_workspace_id=agent.workspace_id, name=agent.name, connected_at=iso(),
+                   expires_at=2**31).save()
+        self.api.connect(cid)
+        return identity.caller_for_connection(cid)
+
+    def visitor_session(self, site_key: str = "site-a", **fields) -> dict:
+        return identity.create_visitor_session({"site_key": site_key, **fields})
+
+    def visitor_connection(self, session: dict | None = None, site_key: str = "site-a") -> identity.Caller:
+        session = session or self.visitor_session(site_key)
+        cid = f"conn-{next(_ids)}"
+        identity.connect(cid, session["token"])
+        self.api.connect(cid)
+        return identity.caller_for_connection(cid)
+
+    def token_for(self, caller: identity.Caller) -> str:
+        return tokens.issue_visitor_token(caller.id, caller.site_key, caller.workspace_id)[0]
+
+
+@pytest.fixture
+def world(aws):
+    return World()

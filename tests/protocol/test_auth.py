@@ -1,0 +1,193 @@
+"""Tokens at the websocket upgrade and on REST; sessions, resume tokens, identity verification."""
+import hashlib
+import hmac
+import json
+import os
+import time
+import uuid
+
+import jwt
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from client import Clients, open_socket, run
+
+IDENTITY_SECRET = "demo-identity-secret"
+# The suite's token secret is short on purpose (tests only); pyjwt warns about it.
+pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+
+
+def _secret() -> str:
+    return os.environ["PARLEY_TOKEN_SECRET"]  # tests/conftest.py sets it; the stack inherits it
+
+
+def _visitor_token(visitor_id: str, *, secret: str | None = None, iat: int | None = None,
+                   exp: int | None = None, site: str = "demo", ws: str = "ws_demo") -> str:
+    issued = int(time.time()) if iat is None else iat
+    claims = {"sub": visitor_id, "site": site, "ws": ws, "typ": "visitor", "iat": issued,
+              "exp": issued + 3600 if exp is None else exp}
+    return jwt.encode(claims, secret or _secret(), algorithm="HS256")
+
+
+def _user_hash(user_id: str, secret: str = IDENTITY_SECRET) -> str:
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def _refused(stack, token) -> int:
+    """Open a socket that must be refused; returns the upgrade's HTTP status."""
+    async def attempt():
+        with pytest.raises(InvalidStatus) as refused:
+            ws = await open_socket(stack.ws, token)
+            await ws.close()  # pragma: no cover - only reached when the upgrade was wrongly accepted
+        response = refused.value.response
+        body = json.loads(response.body or b"{}")
+        assert body.get("error", {}).get("code") in ("unauthorized", "forbidden"), body
+        return response.status_code
+    return run(attempt(), timeout=15)
+
+
+# --- the websocket upgrade ----------------------------------------------------------------------
+
+def test_valid_visitor_token_connects(stack):
+    async def scenario():
+        async with Clients(stack) as clients:
+            visitor = await clients.visitor()
+            await visitor.ping()
+    run(scenario())
+
+
+def test_missing_token_is_refused_with_401(stack):
+    assert _refused(stack, None) == 401
+    assert _refused(stack, "") == 401
+
+
+def test_forged_visitor_token_is_refused_with_401(stack):
+    visitor_id = stack.visitor("demo")["visitor_id"]
+    assert _refused(stack, _visitor_token(visitor_id, secret="not-the-server-secret")) == 401
+
+
+def test_expired_visitor_token_is_refused_with_401(stack):
+    visitor_id = stack.visitor("demo")["visitor_id"]
+    now = int(time.time())
+    assert _refused(stack, _visitor_token(visitor_id, iat=now - 7200, exp=now - 3600)) == 401
+
+
+def test_garbage_token_is_refused_with_401(stack):
+    assert _refused(stack, "garbage") == 401
+    assert _refused(stack, "a.b.c") == 401
+
+
+def test_garbage_agent_token_is_refused_with_401(stack, logins):
+    # An RS256 header with nonsense after it, and a real agent token with its signature tampered.
+    header = jwt.utils.base64url_encode(json.dumps({"alg": "RS256", "kid": "nope"}).encode()).decode()
+    assert _refused(stack, f"{header}.e30.c2lnbmF0dXJl") == 401
+    real = logins["agent"]["token"]
+    head, payload, signature = real.split(".")
+    tampered = signature[:-6] + ("AAAAAA" if not signature.endswith("AAAAAA") else "BBBBBB")
+    assert _refused(stack, f"{head}.{payload}.{tampered}") == 401
+
+
+def test_valid_agent_token_connects(stack, logins):
+    async def scenario():
+        async with Clients(stack) as clients:
+            agent = await clients.agent(logins["agent"])
+            await agent.ping()
+    run(scenario())
+
+
+# --- REST ---------------------------------------------------------------------------------------
+
+def test_agent_token_works_on_rest(stack, logins):
+    status, body = stack.request("GET", "/v1/agents/me", token=logins["agent"]["token"])
+    assert status == 200, body
+    assert body["agent"]["email"] == "agent@example.com"
+    status, body = stack.request("GET", "/v1/conversations?view=all&limit=1", token=logins["agent"]["token"])
+    assert status == 200, body
+    assert "items" in body
+
+
+def test_visitor_token_on_agent_rest_routes_is_401(stack):
+    token = stack.visitor("demo")["token"]
+    for path in ("/v1/conversations", "/v1/agents/me"):
+        status, body = stack.request("GET", path, token=token)
+        assert status == 401, (path, status, body)
+        assert body["error"]["code"] == "unauthorized"
+
+
+def test_missing_or_garbage_bearer_on_rest_is_401(stack):
+    for token in (None, "garbage"):
+        status, body = stack.request("GET", "/v1/conversations", token=token)
+        assert status == 401, (token, status, body)
+        assert body["error"]["code"] == "unauthorized"
+
+
+def test_unknown_site_key_is_401_with_error_body(stack):
+    status, body = stack.request("POST", "/v1/visitor/sessions", {"site_key": "no-such-site"})
+    assert status == 401, body
+    assert body["error"]["code"] == "unauthorized"
+    assert body["error"]["message"]
+
+
+def test_bad_login_is_401(stack):
+    status, body = stack.request("POST", "/v1/agents/login", {"email": "agent@example.com", "password": "wrong"})
+    assert status == 401, body
+    assert body["error"]["code"] == "unauthorized"
+
+
+# --- sessions: resume tokens and identity verification ------------------------------------------
+
+def test_resume_token_returns_the_same_visitor(stack):
+    first = stack.visitor("demo")
+    again = stack.visitor("demo", resume_token=first["token"])
+    assert again["visitor_id"] == first["visitor_id"]
+    assert again["expires_in"] > 0
+
+
+def test_expired_but_recent_token_still_resumes(stack):
+    """A resume_token is any earlier token: signature valid, issued at most 30 days ago."""
+    visitor_id = stack.visitor("demo")["visitor_id"]
+    now = int(time.time())
+    old = _visitor_token(visitor_id, iat=now - 2 * 86400, exp=now - 86400)
+    again = stack.visitor("demo", resume_token=old)
+    assert again["visitor_id"] == visitor_id
+
+
+def test_bad_resume_tokens_are_401(stack):
+    visitor_id = stack.visitor("demo")["visitor_id"]
+    now = int(time.time())
+    for token in (_visitor_token(visitor_id, secret="forged"),                     # wrong signature
+                  _visitor_token(visitor_id, iat=now - 31 * 86400, exp=now - 30 * 86400),  # too old
+                  "garbage"):
+        status, body = stack.request("POST", "/v1/visitor/sessions", {"site_key": "demo", "resume_token": token})
+        assert status == 401, (token, status, body)
+        assert body["error"]["code"] == "unauthorized"
+    # A token of one site does not resume on another.
+    token = stack.visitor("demo")["token"]
+    status, body = stack.request("POST", "/v1/visitor/sessions", {"site_key": "demo-b", "resume_token": token})
+    assert status == 401, body
+
+
+def test_identity_verification_binds_the_same_visitor(stack):
+    user_id = f"user-{uuid.uuid4().hex}"
+    first = stack.visitor("demo", user_id=user_id, user_hash=_user_hash(user_id))
+    second = stack.visitor("demo", user_id=user_id, user_hash=_user_hash(user_id))
+    assert first["visitor_id"] == second["visitor_id"]
+    other = stack.visitor("demo", user_id=user_id + "x", user_hash=_user_hash(user_id + "x"))
+    assert other["visitor_id"] != first["visitor_id"]
+
+    async def scenario():  # the verified visitor's second device sees the same conversation
+        async with Clients(stack) as clients:
+            laptop = await clients.visitor(session=first, name="laptop")
+            cid = (await laptop.ack("start"))["conversation"]["id"]
+            phone = await clients.visitor(session=second, name="phone")
+            assert (await phone.ack("start"))["conversation"]["id"] == cid
+    run(scenario())
+
+
+def test_identity_verification_with_a_wrong_hash_is_401(stack):
+    user_id = f"user-{uuid.uuid4().hex}"
+    for user_hash in (_user_hash(user_id, "wrong-secret"), _user_hash(user_id + "x"), None):
+        body = {"site_key": "demo", "user_id": user_id, **({"user_hash": user_hash} if user_hash else {})}
+        status, answer = stack.request("POST", "/v1/visitor/sessions", body)
+        assert status == 401, (user_hash, status, answer)
+        assert answer["error"]["code"] == "unauthorized"
