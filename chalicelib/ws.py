@@ -79,35 +79,39 @@ def _start(caller: Caller, frame: dict, sender, ref) -> dict:
 
 
 def _send(caller: Caller, frame: dict, sender, ref) -> None:
+    conversation_id = _conversation_id(frame)
     text = validate.text(frame)
     internal = validate.boolean(frame, "internal") if caller.is_agent else False
     if not caller.is_agent and frame.get("internal"):
         raise BadRequestError("visitors cannot write internal notes", field="internal")
-    messaging.send_message(caller, _conversation_id(frame), text, client_msg_id=_client_msg_id(frame),
+    messaging.send_message(caller, conversation_id, text, client_msg_id=_client_msg_id(frame),
                            internal=internal, sender=sender, ref=ref)
     return None  # send_message acks with the stored message itself
 
 
 def _typing(caller: Caller, frame: dict, sender, ref) -> None:
+    conversation_id = _conversation_id(frame)
     state = validate.choice(frame, "state", ("on", "off"))
     preview = None
     if not caller.is_agent:
         preview = validate.string(frame, "preview", required=False, max_len=validate.MAX_TEXT,
                                   min_len=0, strip=False)
-    messaging.typing(caller, _conversation_id(frame), state, preview, sender)
+    messaging.typing(caller, conversation_id, state, preview, sender)
 
 
 def _read(caller: Caller, frame: dict, sender, ref) -> None:
+    conversation_id = _conversation_id(frame)
     seq = validate.integer(frame, "seq", required=True, minimum=1)
-    messaging.mark_read(caller, _conversation_id(frame), seq, sender)
+    messaging.mark_read(caller, conversation_id, seq, sender)
 
 
 def _history(caller: Caller, frame: dict, sender, ref) -> dict:
-    conversation = conversations.load(caller, _conversation_id(frame))
+    conversation_id = _conversation_id(frame)
     after = validate.integer(frame, "after_seq", minimum=0)
     before = validate.integer(frame, "before_seq", minimum=1)
     limit = validate.integer(frame, "limit", minimum=1, maximum=conversations.HISTORY_MAX,
                              default=conversations.HISTORY_DEFAULT)
+    conversation = conversations.load(caller, conversation_id)
     messages, has_more = conversations.history(caller, conversation, after_seq=after, before_seq=before,
                                                limit=limit)
     return {"conversation_id": conversation.id, "messages": messages, "has_more": has_more,
@@ -115,9 +119,10 @@ def _history(caller: Caller, frame: dict, sender, ref) -> dict:
 
 
 def _rate(caller: Caller, frame: dict, sender, ref) -> dict:
-    conversation = conversations.load(caller, _conversation_id(frame))
+    conversation_id = _conversation_id(frame)
     rating = validate.integer(frame, "rating", required=True, minimum=1, maximum=5)
     comment = validate.string(frame, "comment", required=False, max_len=2000)
+    conversation = conversations.load(caller, conversation_id)
     csat = {"rating": rating, **({"comment": comment} if comment else {})}
     try:
         conversation.update(actions=[Conversation.csat.set(csat)], condition=Conversation.csat.does_not_exist())
@@ -129,14 +134,16 @@ def _rate(caller: Caller, frame: dict, sender, ref) -> dict:
 
 
 def _choose(caller: Caller, frame: dict, sender, ref) -> dict:
-    conversations.load(caller, _conversation_id(frame))
+    conversation_id = _conversation_id(frame)
     validate.string(frame, "option_id", max_len=64)
+    conversations.load(caller, conversation_id)
     raise NotFoundError("no such option: this conversation has no bot question open", field="option_id")
 
 
 def _transcript(caller: Caller, frame: dict, sender, ref) -> dict:
-    conversations.load(caller, _conversation_id(frame))
+    conversation_id = _conversation_id(frame)
     validate.email(frame, required=True)
+    conversations.load(caller, conversation_id)
     raise BadRequestError("transcripts by email are not enabled on this deployment", field="action")
 
 
@@ -160,13 +167,14 @@ def _accept(caller: Caller, frame: dict, sender, ref) -> dict:
 
 
 def _transfer(caller: Caller, frame: dict, sender, ref) -> dict:
-    conversation = conversations.load(caller, _conversation_id(frame))
+    conversation_id = _conversation_id(frame)
     to_agent = validate.string(frame, "to_agent_id", required=False, max_len=64)
     if frame.get("to_group") is not None:
         raise BadRequestError("transfer to a group is not available yet; name to_agent_id", field="to_group")
     if not to_agent:
         raise BadRequestError("to_agent_id is required", field="to_agent_id")
     note = validate.string(frame, "note", required=False, max_len=validate.MAX_TEXT)
+    conversation = conversations.load(caller, conversation_id)
     status = conversation.status if conversation.status in conversations.ACTIVE else "open"
     conversation = conversations.assign(caller, conversation, to_agent, status, sender)
     text = f"{caller.name or 'An agent'} transferred this conversation."

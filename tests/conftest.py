@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,16 +25,31 @@ os.environ.update({
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
-def _moto_jwks_file() -> str:
-    """moto signs Cognito tokens with a fixed key; the app reads its public half from a file URL."""
+def _serve_moto_jwks() -> str:
+    """moto signs Cognito tokens with a fixed key; serve its public half the way Cognito does, over HTTP."""
+    import http.server
+    import threading
+
     import moto.cognitoidp
     packed = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-public.json.gz"
-    target = Path(tempfile.gettempdir()) / "parley-test-jwks.json"
-    target.write_bytes(gzip.decompress(packed.read_bytes()))
-    return target.as_uri()
+    body = gzip.decompress(packed.read_bytes())
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
 
 
-os.environ["PARLEY_COGNITO_JWKS_URL"] = _moto_jwks_file()
+os.environ["PARLEY_COGNITO_JWKS_URL"] = _serve_moto_jwks()
 
 
 @pytest.fixture
