@@ -254,8 +254,7 @@ def _create(caller: Caller, visitor: Visitor, conversation_id: str, page_url: st
     conversation = Conversation(
         conversation_id, workspace_id=caller.workspace_id, site_key=visitor.site_key, visitor_id=visitor.id,
         visitor_name=visitor.name, visitor_email=visitor.email, page_url=page_url or visitor.page_url,
-        status=status, created_at=stamp, updated_at=stamp, activity_at=stamp, subscribers={}, client_ids={},
-        rate_buckets={},
+        status=status, created_at=stamp, updated_at=stamp, activity_at=stamp, subscribers={}, rate_buckets={},
         **index_keys(caller.workspace_id, status, None))
     try:
         conversation.save(condition=Conversation.id.does_not_exist())
@@ -328,25 +327,6 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
     conversation.refresh(consistent_read=True)
     notify_change(conversation, sender)
     return conversation
-
-
-def reopen(conversation: Conversation) -> bool:
-    """solved → open, back to the same agent, whose slot it takes again (capacity aside: it is theirs)."""
-    agent_id, stamp = conversation.assignee_id, iso()
-    try:
-        with TransactWrite(connection=dynamo()) as tx:
-            tx.update(Agent(agent_id), actions=[Agent.active_chats.add(1)], condition=Agent.id.exists())
-            tx.update(conversation, actions=[Conversation.status.set("open"), Conversation.updated_at.set(stamp),
-                                             Conversation.solved_at.remove(),
-                                             *index_actions(conversation.workspace_id, "open", agent_id)],
-                      condition=(Conversation.status == "solved") & (Conversation.assignee_id == agent_id))
-    except TransactWriteError as exc:
-        if any(cancelled(exc)):
-            return False  # someone else moved it first, or the agent is gone
-        raise
-    conversation.status, conversation.updated_at, conversation.solved_at = "open", stamp, None
-    conversation.assignee_active = agent_id
-    return True
 
 
 def set_status(caller: Caller, conversation_id: str, status: str, sender) -> Conversation:

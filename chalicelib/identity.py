@@ -3,7 +3,7 @@ import logging
 from dataclasses import dataclass
 
 import jwt
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from . import cognito, tokens, validate
 from .errors import ForbiddenError, UnauthorizedError
@@ -217,4 +217,15 @@ def disconnect(connection_id: str) -> Connection | None:
         except Exception:  # the conversation may be gone; the connection must still go
             log.info("unsubscribe skipped", extra={"conversation_id": conversation_id})
     connection.delete()
+    if connection.kind == "agent" and connection.agent_id:
+        _offline_when_last(connection.agent_id)
     return connection
+
+
+def _offline_when_last(agent_id: str) -> None:
+    """An agent whose last connection closed is offline: no stale socket keeps them available."""
+    if next(iter(Connection.by_agent.query(agent_id, limit=1)), None) is None:
+        try:
+            Agent(agent_id).update(actions=[Agent.status.set("offline")], condition=Agent.id.exists())
+        except UpdateError:
+            log.info("agent gone before going offline", extra={"agent_id": agent_id})

@@ -1,27 +1,32 @@
 """Messages: stored with the next seq before anyone hears of them, then fanned out.
 
-The hot path costs three DynamoDB requests: the caller's connection (GetItem, in ws.py); one
-UpdateItem on the conversation that takes the next `seq` atomically, checks the caller may write
-there, claims the client_msg_id, counts the flood limit and returns the subscribers (ALL_NEW); and
-one PutItem of the message. Concurrent senders each get their own seq from the atomic counter, so
-`seq` stays contiguous without retries. When the condition fails, one GetItem tells why.
+The hot path costs three DynamoDB requests: the caller's connection (GetItem, in ws.py), the
+conversation (GetItem: may the caller write here, its last seq, its subscribers, the flood
+counters) and one TransactWriteItems that puts the message at last_seq + 1, claims its
+client_msg_id, and moves the conversation on, on condition that nobody else did meanwhile. A
+concurrent sender loses that condition and retries with the new last_seq, so `seq` rises by exactly
+one per stored message, with no gap even if a Lambda dies half-way; a repeated client_msg_id fails
+its claim and returns the first message.
 """
 import hashlib
 import logging
+import random
+import time
 from dataclasses import dataclass
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
-from .conversations import check_id, load, notify_change, recipients, reopen, serialize_message
+from .conversations import cancelled, dynamo, index_actions, load, notify_change, recipients, serialize_message
 from .errors import ConflictError, RateLimitedError
 from .identity import Caller
-from .models import Conversation, Message
+from .models import Agent, Conversation, Key, Message
 from .util import iso, new_id, now
 
 log = logging.getLogger(__name__)
 
-# Claims of recent client_msg_ids kept on the conversation: pruned to the newest KEEP past MAX.
-CLAIMS_MAX, CLAIMS_KEEP = 64, 32
+MAX_ATTEMPTS = 10
+CLIENT_MSG_ID_TTL = 7 * 24 * 3600
 
 
 @dataclass
@@ -36,118 +41,92 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
                   internal: bool = False, options: list | None = None,
                   author: dict | None = None) -> Stored:
     """Append a message to the conversation; exactly once per (author, client_msg_id)."""
-    check_id(conversation_id)
     author = author or caller.author()
-    claim = _claim(author["id"], client_msg_id) if client_msg_id else None
     visitor = author["kind"] == "visitor"
-    for _ in range(3):
-        stamp, t = iso(), now()
-        actions = [Conversation.last_seq.set(Conversation.last_seq + 1), Conversation.updated_at.set(stamp),
+    for attempt in range(MAX_ATTEMPTS):
+        conversation = load(caller, conversation_id)
+        if visitor and conversation.status == "closed":
+            raise ConflictError("this conversation is closed; start a new one")
+        stamp, seq = iso(), int(conversation.last_seq) + 1
+        actions = [Conversation.last_seq.set(seq), Conversation.updated_at.set(stamp),
                    Conversation.activity_at.set(stamp)]
         if visitor:
-            condition = (Conversation.visitor_id == caller.id) & (Conversation.status != "closed")
-        else:
-            condition = Conversation.workspace_id == caller.workspace_id
-        if claim:
-            actions.append(Conversation.client_ids[claim].set(Conversation.last_seq + 1))
-            condition &= Conversation.client_ids[claim].does_not_exist()
-        if visitor:
-            rate, rate_condition = rate_actions(caller, t)
-            actions += rate
-            condition &= rate_condition
-        if author["kind"] == "agent" and not internal:
-            actions.append(Conversation.first_response_at.set(Conversation.first_response_at | stamp))
-        conversation = Conversation(conversation_id)
-        try:
-            conversation.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            current, first_seq = _why_refused(caller, conversation_id, claim, visitor, t)
-            if first_seq is not None:
-                return _complete_duplicate(current, first_seq, author, text, internal, options, client_msg_id)
-            continue  # the conversation changed between the write and the diagnosis: try again
-        message = Message(conversation.id, int(conversation.last_seq), id=new_id("m"), client_msg_id=client_msg_id,
+            actions.append(rate_action(caller, conversation, now()))
+        # A customer reply to a solved conversation reopens it to the same agent, who takes the slot back.
+        reopen = visitor and conversation.status == "solved" and bool(conversation.assignee_id)
+        if reopen:
+            actions += [Conversation.status.set("open"), Conversation.solved_at.remove(),
+                        *index_actions(conversation.workspace_id, "open", conversation.assignee_id)]
+        if author["kind"] == "agent" and not internal and not conversation.first_response_at:
+            actions.append(Conversation.first_response_at.set(stamp))
+        message = Message(conversation.id, seq, id=new_id("m"), client_msg_id=client_msg_id,
                           author_kind=author["kind"], author_id=author["id"], author_name=author.get("name"),
                           text=text, internal=internal, options=options, created_at=stamp)
-        message.save(condition=Message.seq.does_not_exist())
-        _prune(conversation, t, caller.rate_limit_window)
-        changed = False
-        if visitor and conversation.status == "solved" and conversation.assignee_id:
-            # A customer reply to a solved conversation reopens it to the same agent.
-            changed = reopen(conversation)
-        return Stored(message, conversation, duplicate=False, status_changed=changed)
-    raise ConflictError("the conversation keeps changing; retry the send")
+        unchanged = (Conversation.last_seq == conversation.last_seq) & (Conversation.status == conversation.status)
+        try:
+            with TransactWrite(connection=dynamo()) as tx:
+                tx.save(message, condition=Message.seq.does_not_exist())
+                if client_msg_id:
+                    tx.save(Key(_claim_key(conversation.id, author["id"], client_msg_id), seq=seq,
+                                expires_at=int(now()) + CLIENT_MSG_ID_TTL),
+                            condition=Key.pk.does_not_exist())
+                tx.update(conversation, actions=actions, condition=unchanged)
+                if reopen:
+                    tx.update(Agent(conversation.assignee_id), actions=[Agent.active_chats.add(1)],
+                              condition=Agent.id.exists())
+        except TransactWriteError as exc:
+            # pynamodb sends puts before updates: message, claim (if any), conversation, agent (if any).
+            items = ["message", *(["claim"] if client_msg_id else []), "conversation", "agent"]
+            failed = dict(zip(items, cancelled(exc)))
+            if failed.get("claim"):
+                return Stored(_first(conversation.id, author["id"], client_msg_id), conversation, duplicate=True)
+            if failed.get("agent"):
+                reopen = False  # the agent is gone: leave reopening to routing
+            if any(failed.values()) or _is_conflict(exc):
+                time.sleep(random.uniform(0, 0.004 * 2 ** min(attempt, 4)))  # another writer took this seq
+                continue
+            raise
+        conversation.last_seq, conversation.updated_at, conversation.activity_at = seq, stamp, stamp
+        if reopen:
+            conversation.status, conversation.solved_at = "open", None
+            conversation.assignee_active = conversation.assignee_id
+        return Stored(message, conversation, duplicate=False, status_changed=reopen)
+    raise ConflictError("too many concurrent writers; retry the send")
 
 
-def rate_actions(caller: Caller, t: float) -> tuple[list, object]:
+def _is_conflict(exc: TransactWriteError) -> bool:
+    return any(r and r.code == "TransactionConflict" for r in (exc.cancellation_reasons or []))
+
+
+def rate_action(caller: Caller, conversation: Conversation, t: float):
     """Flood limit: at most rate_limit_count visitor messages in any rate_limit_window seconds.
 
-    Counters live in buckets of one window each; a message counts in its own bucket and the next, so
-    the bucket checked holds the messages of the current and the previous window together, and any
-    sliding window (which spans at most two buckets) never exceeds the limit. The counters sit on the
-    conversation item the send writes anyway: no extra request.
+    Counts are kept per aligned window (bucket). A message is allowed while the current and the
+    previous bucket together hold fewer than the limit; any sliding window spans at most two
+    buckets, so none ever exceeds it. The counters live on the conversation item, which the send
+    writes anyway, as one small map of two buckets: no extra request, as consistent as the seq.
     """
-    bucket = int(t // caller.rate_limit_window)
-    current, following = Conversation.rate_buckets[str(bucket)], Conversation.rate_buckets[str(bucket + 1)]
-    actions = [current.set((current | 0) + 1), following.set((following | 0) + 1),
-               Conversation.rate_buckets[str(bucket - 1)].remove()]
-    return actions, current.does_not_exist() | (current < caller.rate_limit_count)
+    window, limit = caller.rate_limit_window, caller.rate_limit_count
+    bucket = int(t // window)
+    counts = conversation.rate_buckets.as_dict() if conversation.rate_buckets else {}
+    current, previous = int(counts.get(str(bucket), 0)), int(counts.get(str(bucket - 1), 0))
+    if current + previous >= limit:
+        free_at = (bucket + 2 if current >= limit else bucket + 1) * window
+        raise RateLimitedError(f"more than {limit} messages in {window} s; slow down", retry_after=free_at - t)
+    return Conversation.rate_buckets.set({str(bucket - 1): previous, str(bucket): current + 1})
 
 
-def _why_refused(caller: Caller, conversation_id: str, claim: str | None, visitor: bool,
-                 t: float) -> tuple[Conversation, int | None]:
-    """Raise the error a refused write deserves; return the first seq when it was a repeat."""
-    conversation = load(caller, conversation_id)  # NotFoundError when it is not the caller's
-    claims = conversation.client_ids.as_dict() if conversation.client_ids else {}
-    if claim and claim in claims:
-        return conversation, int(claims[claim])
-    if visitor and conversation.status == "closed":
-        raise ConflictError("this conversation is closed; start a new one")
-    if visitor:
-        window = caller.rate_limit_window
-        bucket = int(t // window)
-        if int(conversation.rate_buckets.as_dict().get(str(bucket), 0)) >= caller.rate_limit_count:
-            raise RateLimitedError(f"more than {caller.rate_limit_count} messages in {window} s; slow down",
-                                   retry_after=(bucket + 1) * window - t)
-    return conversation, None
+def _claim_key(conversation_id: str, author_id: str, client_msg_id: str) -> str:
+    digest = hashlib.sha256(f"{author_id}\x00{client_msg_id}".encode()).hexdigest()[:40]
+    return f"cmid#{conversation_id}#{digest}"
 
 
-def _complete_duplicate(conversation: Conversation, seq: int, author: dict, text: str, internal: bool,
-                        options, client_msg_id: str) -> Stored:
-    """A repeated client_msg_id: the first message; or, if the first send died before storing it, this one."""
+def _first(conversation_id: str, author_id: str, client_msg_id: str) -> Message:
     try:
-        return Stored(Message.get(conversation.id, seq, consistent_read=True), conversation, duplicate=True)
-    except DoesNotExist:
-        pass
-    message = Message(conversation.id, seq, id=new_id("m"), client_msg_id=client_msg_id, author_kind=author["kind"],
-                      author_id=author["id"], author_name=author.get("name"), text=text, internal=internal,
-                      options=options, created_at=iso())
-    try:
-        message.save(condition=Message.seq.does_not_exist())
-    except PutError:  # a concurrent retry stored it first
-        return Stored(Message.get(conversation.id, seq, consistent_read=True), conversation, duplicate=True)
-    log.warning("stored a message whose first send died after taking its seq",
-                extra={"conversation_id": conversation.id, "seq": seq})
-    return Stored(message, conversation, duplicate=False)
-
-
-def _claim(author_id: str, client_msg_id: str) -> str:
-    return hashlib.sha256(f"{author_id}\x00{client_msg_id}".encode()).hexdigest()[:16]
-
-
-def _prune(conversation: Conversation, t: float, window: int) -> None:
-    """Keep the claim and flood maps small; runs about once every CLAIMS_MAX - CLAIMS_KEEP messages."""
-    claims = conversation.client_ids.as_dict() if conversation.client_ids else {}
-    buckets = conversation.rate_buckets.as_dict() if conversation.rate_buckets else {}
-    stale = [k for k in buckets if int(k) < int(t // window) - 1]
-    if len(claims) <= CLAIMS_MAX and len(stale) < 8:
-        return
-    oldest = sorted(claims, key=lambda k: claims[k])[:max(0, len(claims) - CLAIMS_KEEP)]
-    actions = [Conversation.client_ids[k].remove() for k in oldest]
-    actions += [Conversation.rate_buckets[k].remove() for k in stale]
-    if actions:
-        conversation.update(actions=actions)
+        claim = Key.get(_claim_key(conversation_id, author_id, client_msg_id), consistent_read=True)
+        return Message.get(conversation_id, int(claim.seq), consistent_read=True)
+    except DoesNotExist:  # both are written in one transaction; only an erasure separates them
+        raise ConflictError("client_msg_id was used for a message that no longer exists") from None
 
 
 def send_message(caller: Caller, conversation_id: str, text: str, *, client_msg_id: str | None,

@@ -150,9 +150,7 @@ class Conversation(Model):
     # Live websocket connections subscribed to this conversation: {connection_id: "visitor"|"agent"}.
     # Kept on the conversation so a message needs no extra read to find its recipients.
     subscribers = MapAttribute(default=dict)
-    # Recent client_msg_id claims, {hash: seq}, so a repeated send costs no extra request (messaging.py).
-    client_ids = MapAttribute(default=dict)
-    # The visitor's flood counters by time bucket (messaging.rate_actions).
+    # The visitor's flood counters, two windows at most (messaging.rate_action).
     rate_buckets = MapAttribute(default=dict)
     # Index keys, derived from workspace, status and assignee (see conversations.index_keys).
     ws_status = UnicodeAttribute()

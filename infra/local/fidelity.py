@@ -1,10 +1,16 @@
-"""Make moto's DynamoDB as atomic as DynamoDB.
+"""Make moto's DynamoDB behave like DynamoDB where the app relies on it.
 
-DynamoDB applies each write to an item atomically: two concurrent `SET last_seq = last_seq + 1`
-never read the same value. moto's backend reads, computes and writes without a lock, so threads
-(moto's server, or tests calling it from threads) can interleave. One lock around the backend's
-writes restores the guarantee the app relies on. Reads need no lock.
+1. Atomic writes. DynamoDB applies each write (and each transaction) atomically: two concurrent
+   conditional writes never both see the old value. moto's backend reads, checks and writes without
+   a lock, so threads (moto's server, or tests calling it from threads) can interleave. One lock
+   around the backend's writes restores the guarantee. Reads need no lock.
+2. Transactions cost what they touch. moto backs up every table a TransactWriteItems names, with a
+   deep copy, before it starts: O(table size) per transaction, ~0.9 s at 10,000 conversations,
+   where DynamoDB's cost does not depend on the table at all. Here the backup is made per item:
+   the items the transaction names are copied and put back if it is cancelled (same semantics).
 """
+import contextvars
+import copy
 import functools
 import threading
 
@@ -17,13 +23,69 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb import models
+    models.DynamoDBBackend.transact_write_items = _backed_up_per_item(models.DynamoDBBackend.transact_write_items)
+    models.copy = _CopyShim(models.Table)
     for name in _WRITES:
-        original = getattr(DynamoDBBackend, name, None)
-        if original is None:
-            continue
-        setattr(DynamoDBBackend, name, _serialised(original))
+        original = getattr(models.DynamoDBBackend, name, None)
+        if original is not None:
+            setattr(models.DynamoDBBackend, name, _serialised(original))
     _installed = True
+
+
+_per_item = contextvars.ContextVar("per_item_backup", default=False)
+
+
+class _CopyShim:
+    """moto.dynamodb.models' `copy`: while a transaction runs, a Table is "copied" as itself (its
+    items are backed up one by one instead, below); everything else is copied as usual."""
+
+    def __init__(self, table_class):
+        self._table_class = table_class
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    def deepcopy(self, obj, memo=None):
+        if _per_item.get() and isinstance(obj, self._table_class):
+            return obj
+        return copy.deepcopy(obj, memo)
+
+
+def _backed_up_per_item(original):
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    @functools.wraps(original)
+    def transact_write_items(self, transact_items):
+        backups = []
+        for item in transact_items:
+            op = next(iter(item.values()))
+            table = self.tables.get(op.get("TableName"))
+            source = op.get("Item") or op.get("Key") or {}
+            if table is None or table.hash_key_attr not in source or (
+                    table.range_key_attr and table.range_key_attr not in source):
+                continue  # moto rejects it before changing anything
+            hash_value = DynamoType(source[table.hash_key_attr])
+            range_value = DynamoType(source[table.range_key_attr]) if table.range_key_attr else None
+            backups.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+        token = _per_item.set(True)
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, old in reversed(backups):
+                if range_value is None:
+                    if old is None:
+                        table.items.pop(hash_value, None)
+                    else:
+                        table.items[hash_value] = old
+                elif old is None:
+                    table.items.get(hash_value, {}).pop(range_value, None)
+                else:
+                    table.items[hash_value][range_value] = old
+            raise
+        finally:
+            _per_item.reset(token)
+    return transact_write_items
 
 
 def _serialised(method):

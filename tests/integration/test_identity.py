@@ -136,3 +136,13 @@ def test_a_signed_in_user_without_an_agent_profile_is_forbidden(world, cognito):
                                                          "PASSWORD": "demo-password"})
     with pytest.raises(ForbiddenError):
         identity.agent_caller(f"Bearer {token['AuthenticationResult']['AccessToken']}")
+
+
+def test_an_agent_goes_offline_when_the_last_connection_closes(world):
+    agent_id = world.agent()
+    first, second = world.agent_connection(agent_id), world.agent_connection(agent_id)
+    Agent(agent_id).update(actions=[Agent.status.set("online")])
+    identity.disconnect(first.connection_id)
+    assert Agent.get(agent_id).status == "online"  # a reload or a second tab keeps them here
+    identity.disconnect(second.connection_id)
+    assert Agent.get(agent_id).status == "offline"

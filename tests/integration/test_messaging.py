@@ -99,7 +99,7 @@ def test_visitors_are_limited_to_20_messages_per_10_seconds_and_lose_none_accept
                                                    internal=False, sender=world.sender)["text"])
         except RateLimitedError as exc:
             limited += 1
-            assert 0 < exc.retry_after <= 10
+            assert 0 < exc.retry_after <= 20  # until the burst has left both counted windows
     assert accepted == [f"m{i}" for i in range(20)] and limited == 5
     assert [m.text for m in Message.query(conversation.id)] == accepted
 
