@@ -4,7 +4,7 @@ import logging
 from aws_lambda_powertools import Logger
 from chalice import Chalice, CORSConfig, Response
 
-from chalicelib import bootstrap, conversations, identity, sites, validate, ws
+from chalicelib import bootstrap, conversations, identity, sites, validate, workspace, ws
 from chalicelib.errors import ParleyError
 from chalicelib.http import error_response, json_body, translate_errors
 
@@ -64,6 +64,12 @@ def visitor_session():
 @translate_errors
 def site_availability(site_key):
     return sites.availability(site_key)
+
+
+@app.route("/v1/sites/{site_key}/settings", methods=["GET"])
+@translate_errors
+def site_settings(site_key):
+    return sites.widget_settings(site_key)
 
 
 @app.route("/v1/agents/login", methods=["POST"], content_types=JSON_TYPES)
@@ -132,3 +138,41 @@ def conversation_messages(conversation_id):
     messages, has_more = conversations.history(caller, conversation, after_seq=after, before_seq=before,
                                                limit=limit)
     return {"messages": messages, "has_more": has_more}
+
+
+@app.route("/v1/agents", methods=["GET"])
+@translate_errors
+def list_agents():
+    return workspace.list_agents(_agent()[0])
+
+
+@app.route("/v1/visitors/{visitor_id}", methods=["GET"])
+@translate_errors
+def visitor_profile(visitor_id):
+    return workspace.visitor_profile(_agent()[0], visitor_id)
+
+
+@app.route("/v1/canned-responses", methods=["GET"])
+@translate_errors
+def list_canned():
+    return workspace.list_canned(_agent()[0])
+
+
+@app.route("/v1/canned-responses", methods=["POST"], content_types=JSON_TYPES)
+@translate_errors
+def create_canned():
+    caller = _agent()[0]
+    return Response(body=workspace.create_canned(caller, json_body(app.current_request)), status_code=201)
+
+
+@app.route("/v1/canned-responses/{canned_id}", methods=["PUT"], content_types=JSON_TYPES)
+@translate_errors
+def update_canned(canned_id):
+    return workspace.update_canned(_agent()[0], canned_id, json_body(app.current_request))
+
+
+@app.route("/v1/canned-responses/{canned_id}", methods=["DELETE"])
+@translate_errors
+def delete_canned(canned_id):
+    workspace.delete_canned(_agent()[0], canned_id)
+    return Response(body="", status_code=204)

@@ -1,6 +1,6 @@
 """What one visitor message costs on the real hot path, with 10 and with 10,000 stored conversations.
 
-Run from the repository root:  .venv/bin/python bench/message_path.py   (about a minute on 2 cores)
+Run from the repository root:  .venv/bin/python bench/message_path.py   (about 20 s on 2 cores)
 
 What is measured
 ----------------
@@ -17,28 +17,36 @@ Per message the bench records:
   moto's DynamoDB endpoint actually served. Any difference fails the run (an unhooked client).
 - `post_to_connection` calls, split into the ack back to the visitor's own connection and the
   delivery to the agent's connection. Every posted frame is parsed: an `error` frame, a missing
-  ack or a missing delivery fails the run, so the bench cannot quietly time an error path. After
-  each run, a history query (outside the timed window) checks that every message was stored once,
+  ack or a missing delivery fails the run, so the bench cannot quietly time an error path. At the
+  end, a history query (outside the timed window) checks that every message was stored once,
   with contiguous seqs.
 - Handler wall time (median and p95), plus how much of it was spent inside moto's DynamoDB
   emulator, and the rest ("outside emulator"), which is the app's own code plus botocore.
 
-Three runs in one process, in this order: 10 stored conversations, 10,000, then 10 again (after
-deleting the extra 9,990). Each run uses a fresh conversation, fresh connections and the same
-seeded message history, so the only difference between runs is the size of the conversations table.
+Both sizes are measured in one process, interleaved message by message: the 10-conversation world
+and the 10,000-conversation world live side by side in two moto accounts (moto picks the account
+for each request from MOTO_ACCOUNT_ID, which the bench switches between messages; table names,
+clients and code are the same). Message i goes to one world, then to the other, the order flipping
+every pair (ABBA), so load from other processes or a slow drift hits both sizes alike and the ratio
+compares like with like. Both worlds hold the same workspace, site, agent and seeded histories;
+they differ only in the number of stored conversations.
 
 A known emulator artifact, neutralized
 --------------------------------------
-moto's TransactWriteItems deep-copies every table the transaction touches, as a rollback backup,
-before doing anything: with 10,000 conversations that alone costs ~0.9 s per transaction, growing
-linearly with the table. Real DynamoDB does nothing of the sort, so on stock moto any hot path that
-uses a transaction on the conversations table looks O(N) whatever the app does. The bench therefore
-makes that one backup per item: it snapshots only the items the transaction names and puts them
-back if the transaction is cancelled (same semantics, checked by a self-test at start-up).
-Everything else is stock moto. A short sample with stock moto is taken at both sizes anyway and
-reported under `stock_moto_sample`, and `emulator.hot_path_uses_transact_write_items` says whether
-the patch mattered at all. `--stock-moto` runs everything on stock moto (slow at 10,000 if the hot
-path uses transactions: give it few messages, e.g. `--messages 40`).
+The bench, like the tests and the local stack, runs moto with infra/local/fidelity.py installed
+(`install()`), which makes moto's DynamoDB behave like DynamoDB where the app relies on it:
+- atomic writes: one lock around moto's DynamoDB writes, so two conditional writes never both see
+  the old value (moto itself reads, checks and writes without a lock);
+- a per-item transaction backup: stock moto deep-copies every table a TransactWriteItems touches,
+  as a rollback backup, before doing anything. With 10,000 conversations that alone costs ~0.9 s
+  per transaction, growing linearly with the table, where real DynamoDB's cost does not depend on
+  the table at all; on stock moto any hot path with a transaction on the conversations table would
+  look O(N) whatever the app does. The patch snapshots only the items the transaction names and
+  puts them back if it is cancelled: same semantics, which a self-test checks at start-up (a
+  cancelled transaction leaves nothing behind, and no table was copied; `emulator.rollback_self_test`
+  in the JSON). `emulator.hot_path_uses_transact_write_items` says whether the measured path
+  issues transactions, i.e. whether the per-item backup matters to these figures.
+Everything else is stock moto.
 
 Reading the output
 ------------------
@@ -47,17 +55,16 @@ worst single message (a request made only every n-th message shows in the worst 
 histogram, barely in the mean), by operation; post_to_connection calls (ack + delivery); handler
 times. Then the targets from the design: at most 3 DynamoDB requests for every message (checked on
 the worst one), 0 Scans, one post_to_connection per recipient connection plus the ack, and a p50 at
-10,000 within 1.2x the p50 at 10. The 10 baseline is the faster of the two 10 runs (see
-`_choose_baseline`). "Where each request comes from" gives, per operation, the chalicelib call
-chain that issued it, averaged over the measured messages. Results go to
+10,000 within 1.2x the p50 at 10 (the median of the per-pair ratios is printed next to it, as a
+noise check). "Where each request comes from" gives, per operation, the chalicelib call chain that
+issued it, averaged over the measured messages. Results go to
 bench/results/message_path.json (the top-level keys summarize; `runs` holds every run in full).
 """
 import argparse
-import contextvars
-import copy
 import gc
 import json
 import logging
+import math
 import os
 import platform
 import statistics
@@ -84,18 +91,18 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 import boto3  # noqa: E402
 import moto  # noqa: E402
 import moto.dynamodb.models as moto_ddb_models  # noqa: E402
-from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: E402
-from moto.dynamodb.models.table import Table as MotoTable  # noqa: E402
 from moto.dynamodb.responses import DynamoHandler  # noqa: E402
 from pynamodb.exceptions import TransactWriteError  # noqa: E402
 from pynamodb.transactions import TransactWrite  # noqa: E402
 
+from infra.local import fidelity  # noqa: E402
 from chalicelib import bootstrap, conversations, identity, models, tokens, ws  # noqa: E402
 from chalicelib.models import (Agent, Connection, Conversation, Key, Message, Site,  # noqa: E402
                                SiteSettings, Visitor, Workspace)
 
 RESULTS = ROOT / "bench" / "results" / "message_path.json"
 SIZES = (10, 10_000)
+ACCOUNTS = {10: "111111111111", 10_000: "222222222222"}  # one moto account per world
 WORKSPACE, SITE_KEY, AGENT_ID = "w_bench", "site_bench", "a_bench"
 ENDPOINT = "https://example.execute-api.us-east-1.amazonaws.com/test"
 BENCH_HISTORY = 40  # messages already in the measured conversation when a run starts
@@ -213,93 +220,38 @@ def hook_sender(counters: Counters, sender) -> None:
                     unique_id="parley-bench-post-done")
 
 
-# --- moto: the transaction rollback backup, per item instead of per table --------------------
-
-_PER_ITEM_BACKUP = contextvars.ContextVar("per_item_backup", default=False)
-PATCH = {"enabled": True}
-
-
-class _CopyShim:
-    """Stands in for the `copy` module inside moto.dynamodb.models: a Table is not copied while a
-    patched transaction runs (its items are backed up one by one instead); everything else is."""
-
-    def __getattr__(self, name):
-        return getattr(copy, name)
-
-    @staticmethod
-    def deepcopy(obj, memo=None):
-        if _PER_ITEM_BACKUP.get() and isinstance(obj, MotoTable):
-            return obj  # moto's rollback then reassigns the same table: a no-op; we restore the items
-        return copy.deepcopy(obj, memo)
-
-
-def patch_moto_transactions() -> None:
-    original = moto_ddb_models.DynamoDBBackend.transact_write_items
-    moto_ddb_models.copy = _CopyShim()
-
-    def transact_write_items(self, transact_items):
-        if not PATCH["enabled"]:
-            return original(self, transact_items)
-        backups = []
-        for item in transact_items:
-            op = next(iter(item.values()))
-            table = self.tables.get(op.get("TableName"))
-            if table is None:
-                continue  # moto raises for it, before changing anything
-            source = op["Item"] if "Item" in op else op.get("Key", {})
-            if table.hash_key_attr not in source:
-                continue  # malformed: moto rejects it
-            hash_value = DynamoType(source[table.hash_key_attr])
-            range_value = DynamoType(source[table.range_key_attr]) if table.range_key_attr else None
-            if table.range_key_attr and table.range_key_attr not in source:
-                continue
-            backups.append((table, hash_value, range_value,
-                            copy.deepcopy(table.get_item(hash_value, range_value))))
-        token = _PER_ITEM_BACKUP.set(True)
-        try:
-            return original(self, transact_items)
-        except Exception:
-            for table, hash_value, range_value, old in reversed(backups):
-                if range_value is not None:
-                    if old is None:
-                        table.items.get(hash_value, {}).pop(range_value, None)
-                    else:
-                        table.items[hash_value][range_value] = old
-                elif old is None:
-                    table.items.pop(hash_value, None)
-                else:
-                    table.items[hash_value] = old
-            raise
-        finally:
-            _PER_ITEM_BACKUP.reset(token)
-
-    moto_ddb_models.DynamoDBBackend.transact_write_items = transact_write_items
-
+# --- moto: the fidelity patch the tests and the local stack install --------------------------
 
 def self_test_rollback() -> dict:
-    """A cancelled transaction must leave nothing behind, patched exactly as stock."""
-    outcome = {}
-    for enabled in (False, True):
-        PATCH["enabled"] = enabled
-        tag = f"selftest#{uuid.uuid4().hex}"
-        Key(f"{tag}#a", seq=1).save()
-        Key(f"{tag}#taken", seq=1).save()
-        try:
-            with TransactWrite(connection=conversations.dynamo()) as tx:
-                tx.update(Key(f"{tag}#a"), actions=[Key.seq.set(2)])
-                tx.save(Key(f"{tag}#new", seq=1))
-                tx.save(Key(f"{tag}#taken", seq=2), condition=Key.pk.does_not_exist())
-            cancelled = False
-        except TransactWriteError:
-            cancelled = True
-        a = Key.get(f"{tag}#a", consistent_read=True)
-        new_exists = Key.count(f"{tag}#new", consistent_read=True) > 0
-        ok = cancelled and int(a.seq) == 1 and not new_exists
-        outcome["patched" if enabled else "stock"] = ok
-        for suffix in ("a", "taken", "new"):
-            Key(f"{tag}#{suffix}").delete()
-    PATCH["enabled"] = True
-    check(all(outcome.values()), f"transaction rollback self-test failed: {outcome}")
+    """With infra/local/fidelity.py installed, a cancelled transaction must leave nothing behind.
+
+    The transaction updates an existing item, puts a new one, and fails the condition of a third:
+    moto applies every item whose condition holds and cancels at the end, so this checks that the
+    per-item backup puts both back (the update undone, the new item gone). It also checks that the
+    keys table was not swapped for a whole-table copy, as stock moto's rollback does: the backup
+    really is per item."""
+    tag = f"selftest#{uuid.uuid4().hex}"
+    Key(f"{tag}#a", seq=1).save()
+    Key(f"{tag}#taken", seq=1).save()
+    table_before = moto_table(Key)
+    try:
+        with TransactWrite(connection=conversations.dynamo()) as tx:
+            tx.update(Key(f"{tag}#a"), actions=[Key.seq.set(2)])
+            tx.save(Key(f"{tag}#new", seq=1))
+            tx.save(Key(f"{tag}#taken", seq=2), condition=Key.pk.does_not_exist())
+        cancelled = False
+    except TransactWriteError:
+        cancelled = True
+    a = Key.get(f"{tag}#a", consistent_read=True)
+    taken = Key.get(f"{tag}#taken", consistent_read=True)
+    new_exists = Key.count(f"{tag}#new", consistent_read=True) > 0
+    outcome = {"cancelled": cancelled, "update_undone": int(a.seq) == 1, "put_undone": not new_exists,
+               "conditioned_item_untouched": int(taken.seq) == 1,
+               "table_not_copied": moto_table(Key) is table_before}
+    for suffix in ("a", "taken", "new"):
+        Key(f"{tag}#{suffix}").delete()
+    outcome["ok"] = all(outcome.values())
+    check(outcome["ok"], f"transaction rollback self-test failed: {outcome}")
     return outcome
 
 
@@ -364,41 +316,41 @@ def history_messages(conversation_id: str, count: int, visitor_id: str, start: d
     return out
 
 
-def table_size(model) -> int:
+def use_world(size: int) -> None:
+    """Send the following requests (all of them, from every client) to the world of `size` conversations."""
+    os.environ["MOTO_ACCOUNT_ID"] = ACCOUNTS[size]
+
+
+def moto_table(model, size: int | None = None):
+    """The moto Table object behind a model, in the world of `size` (default: the current one)."""
+    account = ACCOUNTS[size] if size is not None else os.environ["MOTO_ACCOUNT_ID"]
+    return moto_ddb_models.dynamodb_backends[account]["us-east-1"].tables[model.Meta.table_name]
+
+
+def table_size(model, size: int) -> int:
     """Items in a moto table, read from the backend (no request, so nothing to count)."""
-    backend = moto_ddb_models.dynamodb_backends["123456789012"]["us-east-1"]
-    table = backend.tables[model.Meta.table_name]
+    table = moto_table(model, size)
     if table.range_key_attr:
         return sum(len(partition) for partition in table.items.values())
     return len(table.items)
 
 
-def set_fillers(target: int, current: int) -> int:
-    """Add or delete filler conversations with batch writes until there are `target` of them."""
+def seed_fillers(count: int) -> None:
+    """Store `count` filler conversations (and the seeded histories) with batch writes."""
     started = time.perf_counter()
     step = 2500
-    if target > current:
-        print(f"  seeding conversations {current:,} -> {target:,}", flush=True)
-        with Conversation.batch_write() as batch:
-            for i in range(current, target):
-                batch.save(filler(i))
-                if (i + 1 - current) % step == 0:
-                    print(f"    {i + 1:,} / {target:,} stored", flush=True)
-        with Message.batch_write() as batch:
-            for i, count in SEEDED_HISTORIES:
-                if current <= i < target:
-                    for m in history_messages(filler_id(i), count, f"v_fill_{i}", NOW - timedelta(days=i + 1)):
-                        batch.save(m)
-    elif target < current:
-        print(f"  deleting conversations {current:,} -> {target:,}", flush=True)
-        check(all(i < target for i, _ in SEEDED_HISTORIES), "seeded histories must exist at every size")
-        with Conversation.batch_write() as batch:
-            for i in range(target, current):
-                batch.delete(Conversation(filler_id(i)))
-                if (i + 1 - target) % step == 0:
-                    print(f"    {i + 1 - target:,} / {current - target:,} deleted", flush=True)
-    print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
-    return target
+    print(f"  seeding {count:,} conversations", flush=True)
+    with Conversation.batch_write() as batch:
+        for i in range(count):
+            batch.save(filler(i))
+            if (i + 1) % step == 0:
+                print(f"    {i + 1:,} / {count:,} stored", flush=True)
+    with Message.batch_write() as batch:
+        for i, messages in SEEDED_HISTORIES:
+            check(i < count, "seeded histories must exist at every size")
+            for m in history_messages(filler_id(i), messages, f"v_fill_{i}", NOW - timedelta(days=i + 1)):
+                batch.save(m)
+    print(f"    done in {time.perf_counter() - started:.1f} s", flush=True)
 
 
 # --- one run ---------------------------------------------------------------------------------
@@ -406,8 +358,8 @@ def set_fillers(target: int, current: int) -> int:
 class Run:
     """A fresh conversation between a fresh visitor connection and the agent's connection."""
 
-    def __init__(self, label: str):
-        self.label = label
+    def __init__(self, label: str, size: int):
+        self.label, self.size = label, size
         suffix = uuid.uuid4().hex[:12]
         self.cid = f"c_bench_{suffix}"
         self.visitor_id = f"v_bench_{suffix}"
@@ -501,8 +453,8 @@ class Run:
         with Message.batch_write() as batch:
             for m in Message.query(self.cid, consistent_read=True):
                 batch.delete(m)
-        with Key.batch_write() as batch:
-            for k in Key.scan(Key.pk.startswith(f"cmid#{self.cid}#")):
+        with Key.batch_write() as batch:  # client_msg_id claims, if the app keeps them in the keys table
+            for k in Key.scan(Key.pk.startswith(f"cmid#{self.cid}")):
                 batch.delete(k)
         Connection(self.visitor_conn).delete()
         Connection(self.agent_conn).delete()
@@ -510,40 +462,51 @@ class Run:
         Visitor(self.visitor_id).delete()
 
 
-def measure(size: int, label: str, counters: Counters, sender, warmup: int, messages: int,
-            stock_sample: int) -> dict:
-    run = Run(label)
-    run.set_up()
-    check(table_size(Conversation) == size,
-          f"{table_size(Conversation)} conversations stored, expected {size}")
-    print(f"  run {label}: {size:,} stored conversations, {table_size(Message):,} stored messages; "
-          f"{warmup} warm-up + {messages} measured messages", flush=True)
-    for n in range(warmup):  # not counted: first-call costs (imports, connection pools, ...)
-        run.send_one(counters, sender, n)
+def measure_interleaved(counters: Counters, sender, warmup: int, messages: int) -> dict:
+    """One Run per world; message i goes to both, in ABBA order. Returns each world's summary."""
+    runs = {}
+    for size in SIZES:
+        use_world(size)
+        runs[size] = Run(str(size), size)
+        runs[size].set_up()
+        check(table_size(Conversation, size) == size,
+              f"{table_size(Conversation, size)} conversations stored, expected {size}")
+        print(f"  world {size:,}: {table_size(Conversation, size):,} stored conversations, "
+              f"{table_size(Message, size):,} stored messages", flush=True)
+
+    def round_of(n: int, out: dict) -> None:
+        for size in (SIZES if n % 4 in (0, 3) else SIZES[::-1]):  # ABBA ABBA ...
+            use_world(size)
+            out.setdefault(size, []).append(runs[size].send_one(counters, sender, n))
+
+    print(f"  {warmup} warm-up + {messages} measured messages per world, interleaved", flush=True)
+    for n in range(warmup):  # not counted: first-call costs (connection pools, thread pool, ...)
+        round_of(n, {})
     gc.collect()
-    samples = [run.send_one(counters, sender, warmup + n) for n in range(messages)]
-    stock = []
-    if stock_sample and PATCH["enabled"]:
-        PATCH["enabled"] = False
-        try:
-            stock = [run.send_one(counters, sender, warmup + messages + n) for n in range(stock_sample)]
-        finally:
-            PATCH["enabled"] = True
-    run.verify_stored()
-    run.tear_down()
-    result = summarize(samples, run)
-    result["stored_conversations"] = size
-    if stock:
-        result["stock_moto_sample"] = summarize(stock, run, brief=True)
-    return result
+    samples = {}
+    for n in range(messages):
+        round_of(warmup + n, samples)
+        if (n + 1) % 100 == 0:
+            print(f"    {n + 1} / {messages}", flush=True)
+    results = {}
+    for size, run in runs.items():
+        use_world(size)
+        run.verify_stored()
+        run.tear_down()
+        results[size] = summarize(samples[size], run)
+        results[size]["stored_conversations"] = size
+    pairs = [b["ms"] / a["ms"] for a, b in zip(samples[SIZES[0]], samples[SIZES[1]])]
+    results["median_paired_ratio"] = round(statistics.median(pairs), 3)
+    return results
 
 
 def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))]  # nearest rank
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def summarize(samples: list[dict], run: Run, brief: bool = False) -> dict:
+def summarize(samples: list[dict], run: Run) -> dict:
     n = len(samples)
     ops, sites = Counter(), Counter()
     for s in samples:
@@ -554,17 +517,13 @@ def summarize(samples: list[dict], run: Run, brief: bool = False) -> dict:
     deliveries = [sum(1 for c, _ in s["posts"] if c == run.agent_conn) for s in samples]
     ms = [s["ms"] for s in samples]
     outside = [s["ms"] - s["emulator_ms"] for s in samples]
-    out = {
+    return {
         "messages": n,
         "p50_ms": round(statistics.median(ms), 3), "p95_ms": round(pct(ms, 0.95), 3),
         "p50_ms_outside_dynamodb_emulator": round(statistics.median(outside), 3),
         "p50_ms_inside_dynamodb_emulator": round(statistics.median(s["emulator_ms"] for s in samples), 3),
         "dynamodb_requests_per_message": round(sum(per_msg_requests) / n, 3),
         "dynamodb_requests_max": max(per_msg_requests),
-    }
-    if brief:
-        return out
-    out.update({
         "p95_ms_outside_dynamodb_emulator": round(pct(outside, 0.95), 3),
         "mean_ms": round(statistics.fmean(ms), 3), "min_ms": round(min(ms), 3), "max_ms": round(max(ms), 3),
         "dynamodb_by_operation_per_message": {op: round(c / n, 3) for op, c in sorted(ops.items())},
@@ -579,8 +538,7 @@ def summarize(samples: list[dict], run: Run, brief: bool = False) -> dict:
         "recipient_connections": 1,
         "post_to_connection_per_message": round((sum(acks) + sum(deliveries)) / n, 3),
         "post_to_connection_max": max(a + d for a, d in zip(acks, deliveries)),
-    })
-    return out
+    }
 
 
 def extra_request_examples(samples: list[dict]) -> list[dict]:
@@ -593,7 +551,8 @@ def extra_request_examples(samples: list[dict]) -> list[dict]:
 
 def hook_self_check(counters: Counters, sender) -> dict:
     """Known calls, known counts: the hooks count what they should before anything is measured."""
-    run = Run("selfcheck")
+    use_world(SIZES[0])
+    run = Run("selfcheck", SIZES[0])
     run.set_up()
     results = {}
 
@@ -624,18 +583,10 @@ def hook_self_check(counters: Counters, sender) -> dict:
     return results
 
 
-def _choose_baseline(first: dict, again: dict) -> dict:
-    """The 10-conversation baseline: the faster (lower p50) of the run before and the run after the
-    10,000 run. The two bracket the big run in time, so slow drift (thermal, other load) is caught,
-    and taking the faster one can only make the 10000/10 ratio larger: noise makes the flatness
-    target harder to meet, never easier."""
-    return first if first["p50_ms"] <= again["p50_ms"] else again
-
-
 # --- report ----------------------------------------------------------------------------------
 
-def report(runs: dict, baseline_label: str, args, extras: dict) -> dict:
-    small, big = runs[baseline_label], runs["10000"]
+def report(runs: dict, args, extras: dict) -> dict:
+    small, big = runs["10"], runs["10000"]
     ratio = big["p50_ms"] / small["p50_ms"]
     ratio_outside = big["p50_ms_outside_dynamodb_emulator"] / small["p50_ms_outside_dynamodb_emulator"]
     by_size = {"10": small, "10000": big}
@@ -661,7 +612,7 @@ def report(runs: dict, baseline_label: str, args, extras: dict) -> dict:
     ops = sorted(set(small["dynamodb_by_operation_per_message"]) | set(big["dynamodb_by_operation_per_message"]))
     print()
     print(f"Per visitor message (handle_frame 'send', 1 agent subscribed), {small['messages']} measured "
-          f"messages per run; moto transaction backup: {'per item (patched)' if not args.stock_moto else 'stock'}")
+          f"messages per world, interleaved; moto with infra/local/fidelity.py installed")
     print(f"{'':38}{'10 convs':>12}{'10,000 convs':>14}   target")
     for title, key, target in rows[:2]:
         print(f"{title:38}{small[key]:>12}{big[key]:>14}   {target}")
@@ -673,15 +624,9 @@ def report(runs: dict, baseline_label: str, args, extras: dict) -> dict:
         print(f"{title:38}{small[key]:>12}{big[key]:>14}   {target}")
     print(f"{'p50 ratio 10,000 / 10':38}{'':12}{ratio:>14.3f}   <= {TARGET_RATIO}")
     print(f"{'  same, outside DynamoDB emulator':38}{'':12}{ratio_outside:>14.3f}")
-    print(f"(10 baseline: run {baseline_label!r}; p50 of the 10 runs: "
-          f"{runs['10'][ 'p50_ms']} and {runs['10-again']['p50_ms']} ms)")
-    stock = extras.get("stock_moto_sample")
-    if stock:
-        print(f"stock moto sample ({stock['10']['messages']} messages each): p50 {stock['10']['p50_ms']} ms at 10, "
-              f"{stock['10000']['p50_ms']} ms at 10,000 (ratio {stock['ratio_p50_10000_to_10']}); "
-              f"inside the emulator {stock['10000']['p50_ms_inside_dynamodb_emulator']} ms at 10,000")
-    print(f"\nRequests per message, histogram (10,000 run): {big['dynamodb_requests_histogram']}")
-    print("Where each request comes from (per message, 10,000 run; chalicelib frames outermost first):")
+    print(f"{'  median of per-pair ratios':38}{'':12}{extras['median_paired_ratio']:>14.3f}")
+    print(f"\nRequests per message, histogram (10,000 world): {big['dynamodb_requests_histogram']}")
+    print("Where each request comes from (per message, 10,000 world; chalicelib frames outermost first):")
     for site, n in big["call_sites"].items():
         print(f"  {n:>6} x {site}")
     for example in big["extra_request_examples"][:1]:
@@ -714,13 +659,14 @@ def report(runs: dict, baseline_label: str, args, extras: dict) -> dict:
         "p50_ms": per_size("p50_ms"), "p95_ms": per_size("p95_ms"),
         "p50_ms_outside_dynamodb_emulator": per_size("p50_ms_outside_dynamodb_emulator"),
         "ratio_p50_10000_to_10": round(ratio, 3),
+        "ratio_median_of_pairs_10000_to_10": extras.pop("median_paired_ratio"),
         "ratio_p50_outside_dynamodb_emulator_10000_to_10": round(ratio_outside, 3),
         "dynamodb_by_operation_per_message": {k: r["dynamodb_by_operation_per_message"] for k, r in by_size.items()},
         "call_sites_per_message": per_size("call_sites"),
         "targets": {"dynamodb_requests_per_message_max": TARGET_DYNAMODB, "scans_per_message": TARGET_SCANS,
                     "ratio_p50_10000_to_10_max": TARGET_RATIO},
         "targets_met": targets,
-        "baseline_10_run": baseline_label,
+        "measurement": "both worlds in one process, interleaved message by message (ABBA), one moto account each",
         "runs": runs,
         **extras,
     }
@@ -730,10 +676,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=300, help="measured messages per run")
     parser.add_argument("--warmup", type=int, default=20, help="uncounted messages before each run")
-    parser.add_argument("--stock-sample", type=int, default=8,
-                        help="extra messages per run with stock moto transactions (0: none)")
-    parser.add_argument("--stock-moto", action="store_true",
-                        help="measure everything with stock moto (its O(table) transaction backup)")
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args()
     check(args.messages >= 20 and args.warmup >= 1, "--messages >= 20 and --warmup >= 1")
@@ -741,50 +683,43 @@ def main() -> int:
     started = time.perf_counter()
 
     counters = Counters()
-    patch_moto_transactions()
+    # As tests/conftest.py and the local stack do: atomic writes, per-item transaction backup.
+    fidelity.install()
     hook_dynamodb_server(counters)
     with moto.mock_aws():
-        models.create_tables()
+        for size in SIZES:
+            print(f"[{time.perf_counter() - started:5.1f} s] world of {size:,} stored conversations", flush=True)
+            use_world(size)
+            models.create_tables()
+            create_world()
+            seed_fillers(size - 1)  # plus the measured conversation
         emitters = hook_dynamodb_clients(counters)
         sender = bootstrap.build_sender(client=boto3.client(
             "apigatewaymanagementapi", endpoint_url=ENDPOINT, region_name="us-east-1"))
         hook_sender(counters, sender)
-        create_world()
+        use_world(SIZES[0])
         rollback = self_test_rollback()
         self_check = hook_self_check(counters, sender)
-        PATCH["enabled"] = not args.stock_moto
         print(f"hooks: {emitters} DynamoDB client event emitters hooked; self-check {self_check}", flush=True)
         print(f"moto transaction rollback self-test: {rollback}", flush=True)
+        print(f"[{time.perf_counter() - started:5.1f} s] measuring", flush=True)
+        measured = measure_interleaved(counters, sender, args.warmup, args.messages)
+        os.environ.pop("MOTO_ACCOUNT_ID", None)
 
-        stock_sample = 0 if args.stock_moto else args.stock_sample
-        runs, fillers = {}, 0
-        # 10, then 10,000, then 10 again: see _choose_baseline.
-        for size, label in ((10, "10"), (10_000, "10000"), (10, "10-again")):
-            print(f"[{time.perf_counter() - started:5.1f} s] {size:,} stored conversations", flush=True)
-            fillers = set_fillers(size - 1, fillers)  # plus the run's own conversation
-            runs[label] = measure(size, label, counters, sender, args.warmup, args.messages,
-                                  stock_sample if label != "10-again" else 0)
-            print(f"  p50 {runs[label]['p50_ms']} ms, p95 {runs[label]['p95_ms']} ms, "
-                  f"{runs[label]['dynamodb_requests_per_message']} DynamoDB requests/message", flush=True)
-
-    baseline = _choose_baseline(runs["10"], runs["10-again"])
-    baseline_label = "10" if baseline is runs["10"] else "10-again"
+    runs = {str(size): measured[size] for size in SIZES}
     extras = {
+        "median_paired_ratio": measured["median_paired_ratio"],
         "hook_self_check": self_check, "dynamodb_client_emitters_hooked": emitters,
         "emulator": {
-            "transaction_backup": "stock (whole-table deepcopy)" if args.stock_moto else
-            "per item (patched: moto deep-copies every table a TransactWriteItems touches, O(table size))",
+            "fidelity_patch": "infra/local/fidelity.py install(): a lock around moto's DynamoDB writes, and "
+                              "TransactWriteItems backed up per item instead of moto's whole-table deepcopy",
             "rollback_self_test": rollback,
-            # The patch only matters when the measured path issues TransactWriteItems.
+            # The per-item backup only matters when the measured path issues TransactWriteItems.
             "hot_path_uses_transact_write_items": any(
                 "TransactWriteItems" in r["dynamodb_by_operation_per_message"] for r in runs.values()),
         },
     }
-    if not args.stock_moto and args.stock_sample:
-        s10, s10k = runs["10"].pop("stock_moto_sample"), runs["10000"].pop("stock_moto_sample")
-        extras["stock_moto_sample"] = {"10": s10, "10000": s10k,
-                                       "ratio_p50_10000_to_10": round(s10k["p50_ms"] / s10["p50_ms"], 3)}
-    result = report(runs, baseline_label, args, extras)
+    result = report(runs, args, extras)
     result["elapsed_s"] = round(time.perf_counter() - started, 1)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

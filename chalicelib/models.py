@@ -34,6 +34,11 @@ class Workspace(Model):
 
 class SiteSettings(MapAttribute):
     greeting = UnicodeAttribute(default="Hi! How can we help?")
+    color = UnicodeAttribute(default="#1f6feb")
+    # A form before the first message; fields from ("name", "email"), the required ones in prechat_required.
+    prechat_enabled = BooleanAttribute(default=False)
+    prechat_fields = ListAttribute(of=UnicodeAttribute, default=lambda: ["name", "email"])
+    prechat_required = ListAttribute(of=UnicodeAttribute, default=lambda: ["email"])
     # Visitor flood limit: at most rate_limit_count messages per rate_limit_window seconds.
     rate_limit_count = NumberAttribute(default=20)
     rate_limit_window = NumberAttribute(default=10)
@@ -212,6 +217,17 @@ class Connection(Model):
     by_agent_workspace = AgentConnectionsByWorkspace()
 
 
+class CannedResponse(Model):
+    """A workspace's saved reply, inserted by typing /shortcut in the console."""
+    Meta = _meta("canned_responses")
+    workspace_id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    shortcut = UnicodeAttribute()
+    text = UnicodeAttribute()
+    created_by = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute()
+
+
 class Key(Model):
     """Uniqueness and idempotency markers, e.g. a client_msg_id already stored."""
     Meta = _meta("keys")
@@ -221,7 +237,7 @@ class Key(Model):
     expires_at = NumberAttribute(null=True)
 
 
-ALL_MODELS = (Workspace, Site, Agent, Visitor, Conversation, Message, Connection, Key)
+ALL_MODELS = (Workspace, Site, Agent, Visitor, Conversation, Message, Connection, CannedResponse, Key)
 
 
 def create_tables() -> None:

@@ -5,8 +5,21 @@ from .models import Agent
 ETA_WHEN_BUSY = 300  # seconds; routing (queue statistics) refines this
 
 
-def availability(site_key: str) -> dict:
+def widget_settings(site_key: str) -> dict:
+    """What the widget needs before it opens: texts, colour, the pre-chat form, who is there."""
     site = get_site(site_key)
+    s = site.settings
+    return {"site_key": site.site_key, "name": site.name, "greeting": s.greeting, "color": s.color,
+            "prechat": {"enabled": bool(s.prechat_enabled), "fields": list(s.prechat_fields or []),
+                        "required": list(s.prechat_required or [])},
+            "availability": _availability(site)}
+
+
+def availability(site_key: str) -> dict:
+    return _availability(get_site(site_key))
+
+
+def _availability(site) -> dict:
     online = [a for a in Agent.by_workspace.query(site.workspace_id) if a.status == "online"]
     free = any(int(a.active_chats or 0) < int(a.capacity) for a in online)
     return {"online": bool(online), "agents_online": len(online),

@@ -24,6 +24,11 @@ SEED = {
                                                   ("admin@example.com", "Ada Admin", "admin")]},
     "demo-b": {"workspace": "Other Company", "agents": [("agent-b@example.com", "Blake Agent", "agent")]},
 }
+# More sites of the same workspaces, with other settings (the widget's tests use them).
+EXTRA_SITES = {"demo-prechat": ("demo", {"prechat_enabled": True})}
+CANNED = [("hello", "Hi {{visitor.name}}, I'm {{agent.name}}. How can I help?"),
+          ("thanks", "Thanks for reaching out, {{visitor.name}}! Anything else I can do?"),
+          ("shipping", "Orders ship within 2 business days; you'll get a tracking link by email.")]
 IDENTITY_SECRET = "demo-identity-secret"
 
 log = logging.getLogger("parley.local")
@@ -75,7 +80,7 @@ def configure_environment(moto_url: str, port: int) -> None:
 def seed() -> dict:
     """Two workspaces, their sites and agents; returns what to print."""
     import boto3
-    from chalicelib.models import Agent, Site, SiteSettings, Workspace, create_tables
+    from chalicelib.models import Agent, CannedResponse, Site, SiteSettings, Workspace, create_tables
     from chalicelib.util import iso
     create_tables()
     idp = boto3.client("cognito-idp", region_name=REGION)
@@ -95,6 +100,11 @@ def seed() -> dict:
             sub = next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
             Agent(sub, workspace_id=workspace_id, email=email, name=name, role=role, capacity=3,
                   created_at=stamp).save()
+        for i, (shortcut, text) in enumerate(CANNED):
+            CannedResponse(workspace_id, f"cr_seed_{i}", shortcut=shortcut, text=text, updated_at=stamp).save()
+    for site_key, (owner, settings) in EXTRA_SITES.items():
+        Site(site_key, workspace_id=f"ws_{owner.replace('-', '_')}", name=SEED[owner]["workspace"],
+             identity_secret=IDENTITY_SECRET, settings=SiteSettings(**settings), created_at=stamp).save()
     return SEED
 
 
