@@ -26,6 +26,8 @@ SEED = {
 }
 # More sites of the same workspaces, with other settings (the widget's tests use them).
 EXTRA_SITES = {"demo-prechat": ("demo", {"prechat_enabled": True})}
+# A workspace with no agents at all: its widget is always offline.
+EMPTY_SITES = {"demo-offline": "Night Owls Ltd"}
 CANNED = [("hello", "Hi {{visitor.name}}, I'm {{agent.name}}. How can I help?"),
           ("thanks", "Thanks for reaching out, {{visitor.name}}! Anything else I can do?"),
           ("shipping", "Orders ship within 2 business days; you'll get a tracking link by email.")]
@@ -102,6 +104,11 @@ def seed() -> dict:
                   created_at=stamp).save()
         for i, (shortcut, text) in enumerate(CANNED):
             CannedResponse(workspace_id, f"cr_seed_{i}", shortcut=shortcut, text=text, updated_at=stamp).save()
+    for site_key, name in EMPTY_SITES.items():
+        workspace_id = f"ws_{site_key.replace('-', '_')}"
+        Workspace(workspace_id, name=name, created_at=stamp).save()
+        Site(site_key, workspace_id=workspace_id, name=name, identity_secret=IDENTITY_SECRET,
+             settings=SiteSettings(), created_at=stamp).save()
     for site_key, (owner, settings) in EXTRA_SITES.items():
         Site(site_key, workspace_id=f"ws_{owner.replace('-', '_')}", name=SEED[owner]["workspace"],
              identity_secret=IDENTITY_SECRET, settings=SiteSettings(**settings), created_at=stamp).save()
