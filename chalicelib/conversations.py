@@ -254,7 +254,7 @@ def _create(caller: Caller, visitor: Visitor, conversation_id: str, page_url: st
     conversation = Conversation(
         conversation_id, workspace_id=caller.workspace_id, site_key=visitor.site_key, visitor_id=visitor.id,
         visitor_name=visitor.name, visitor_email=visitor.email, page_url=page_url or visitor.page_url,
-        status=status, created_at=stamp, updated_at=stamp, activity_at=stamp, subscribers={}, rate_buckets={},
+        status=status, created_at=stamp, updated_at=stamp, activity_at=stamp, subscribers={}, rate_times=[],
         **index_keys(caller.workspace_id, status, None))
     try:
         conversation.save(condition=Conversation.id.does_not_exist())

@@ -25,7 +25,9 @@ from .util import iso, new_id, now
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 10
+# Concurrent writers to one conversation retry until one of them wins each seq: each keeps trying
+# (with jittered backoff) until this deadline, well inside the Lambda's timeout.
+RETRY_SECONDS = 10.0
 CLIENT_MSG_ID_TTL = 7 * 24 * 3600
 
 
@@ -43,7 +45,9 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
     """Append a message to the conversation; exactly once per (author, client_msg_id)."""
     author = author or caller.author()
     visitor = author["kind"] == "visitor"
-    for attempt in range(MAX_ATTEMPTS):
+    deadline, attempt = time.monotonic() + RETRY_SECONDS, 0
+    while time.monotonic() < deadline:
+        attempt += 1
         conversation = load(caller, conversation_id)
         if visitor and conversation.status == "closed":
             raise ConflictError("this conversation is closed; start a new one")
@@ -83,7 +87,7 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
             if failed.get("agent"):
                 reopen = False  # the agent is gone: leave reopening to routing
             if any(failed.values()) or _is_conflict(exc):
-                time.sleep(random.uniform(0, 0.004 * 2 ** min(attempt, 4)))  # another writer took this seq
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 5)))  # another writer took this seq
                 continue
             raise
         conversation.last_seq, conversation.updated_at, conversation.activity_at = seq, stamp, stamp
@@ -101,19 +105,17 @@ def _is_conflict(exc: TransactWriteError) -> bool:
 def rate_action(caller: Caller, conversation: Conversation, t: float):
     """Flood limit: at most rate_limit_count visitor messages in any rate_limit_window seconds.
 
-    Counts are kept per aligned window (bucket). A message is allowed while the current and the
-    previous bucket together hold fewer than the limit; any sliding window spans at most two
-    buckets, so none ever exceeds it. The counters live on the conversation item, which the send
-    writes anyway, as one small map of two buckets: no extra request, as consistent as the seq.
+    The conversation keeps the times of the visitor's latest messages (as many as the limit): a
+    message is refused while the limit's worth of them are younger than the window, and allowed
+    again the moment the oldest leaves it. They live on the conversation item, which the send
+    writes anyway: no extra request, as consistent as the seq.
     """
     window, limit = caller.rate_limit_window, caller.rate_limit_count
-    bucket = int(t // window)
-    counts = conversation.rate_buckets.as_dict() if conversation.rate_buckets else {}
-    current, previous = int(counts.get(str(bucket), 0)), int(counts.get(str(bucket - 1), 0))
-    if current + previous >= limit:
-        free_at = (bucket + 2 if current >= limit else bucket + 1) * window
-        raise RateLimitedError(f"more than {limit} messages in {window} s; slow down", retry_after=free_at - t)
-    return Conversation.rate_buckets.set({str(bucket - 1): previous, str(bucket): current + 1})
+    recent = [float(x) for x in (conversation.rate_times or []) if float(x) > t - window][-limit:]
+    if len(recent) >= limit:
+        raise RateLimitedError(f"more than {limit} messages in {window} s; slow down",
+                               retry_after=recent[0] + window - t)
+    return Conversation.rate_times.set([round(x, 3) for x in recent] + [round(t, 3)])
 
 
 def _claim_key(conversation_id: str, author_id: str, client_msg_id: str) -> str:

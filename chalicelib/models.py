@@ -155,8 +155,8 @@ class Conversation(Model):
     # Live websocket connections subscribed to this conversation: {connection_id: "visitor"|"agent"}.
     # Kept on the conversation so a message needs no extra read to find its recipients.
     subscribers = MapAttribute(default=dict)
-    # The visitor's flood counters, two windows at most (messaging.rate_action).
-    rate_buckets = MapAttribute(default=dict)
+    # When the visitor's latest messages arrived, for the flood limit (messaging.rate_action).
+    rate_times = ListAttribute(of=NumberAttribute, default=list)
     # Index keys, derived from workspace, status and assignee (see conversations.index_keys).
     ws_status = UnicodeAttribute()
     assignee_active = UnicodeAttribute(null=True)

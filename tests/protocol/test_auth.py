@@ -191,3 +191,13 @@ def test_identity_verification_with_a_wrong_hash_is_401(stack):
         status, answer = stack.request("POST", "/v1/visitor/sessions", body)
         assert status == 401, (user_hash, status, answer)
         assert answer["error"]["code"] == "unauthorized"
+
+
+def test_agent_refresh_gives_a_working_token(stack, logins):
+    status, body = stack.request("POST", "/v1/agents/refresh", {"refresh_token": logins["admin"]["refresh_token"]})
+    assert status == 200, body
+    assert body["agent"]["email"] == "admin@example.com"
+    status, me = stack.request("GET", "/v1/agents/me", token=body["token"])
+    assert status == 200 and me["agent"]["email"] == "admin@example.com", me
+    status, body = stack.request("POST", "/v1/agents/refresh", {"refresh_token": "garbage"})
+    assert status == 401, body

@@ -1,6 +1,4 @@
 """Two-way chat between a visitor and an agent over the real websocket gateway."""
-import asyncio
-
 from client import Clients, rest_messages, run, send, start
 
 
@@ -113,5 +111,96 @@ def test_messages_are_stored_before_the_ack(stack, logins):
                                                   f"{message['seq'] - 1}", token=logins["agent"]["token"])
                 assert status == 200, body
                 assert [m["id"] for m in body["messages"]] == [message["id"]]
-            await asyncio.sleep(0)
+    run(scenario())
+
+
+def test_accept_of_a_colleagues_conversation_is_conflict(stack, logins):
+    async def scenario():
+        async with Clients(stack) as clients:
+            visitor = await clients.visitor()
+            cid = (await start(visitor, text="help"))["id"]
+            agent = await clients.agent(logins["agent"])
+            admin = await clients.agent(logins["admin"], name="admin")
+            await agent.ack("accept", conversation_id=cid)
+            try:
+                error = await admin.error("accept", conversation_id=cid)
+                assert error["code"] == "conflict", error
+                again = await agent.ack("accept", conversation_id=cid)  # accepting your own again is fine
+                assert again["conversation"]["assignee_id"] == agent.agent_id
+                # A colleague may still join and write (helping, supervising).
+                await admin.ack("join", conversation_id=cid)
+                await send(admin, cid, "a colleague here")
+                assert (await visitor.next_event("message", conversation_id=cid))["message"]["author"]["id"] \
+                    == admin.agent_id
+            finally:
+                await agent.request("set_status", conversation_id=cid, status="solved")
+    run(scenario())
+
+
+def test_accept_beyond_capacity_is_refused(stack, logins):
+    """admin@ has 3 slots: a 4th accepted conversation is `capacity`."""
+    async def scenario():
+        async with Clients(stack) as clients:
+            admin = await clients.agent(logins["admin"], name="admin")
+            accepted, refused = [], None
+            try:
+                for i in range(4):
+                    visitor = await clients.visitor(name=f"cap-{i}")
+                    cid = (await start(visitor))["id"]
+                    frame = await admin.request("accept", conversation_id=cid)
+                    if frame["type"] == "ack":
+                        accepted.append(cid)
+                        continue
+                    refused = frame
+                    break
+                assert refused is not None, "four conversations accepted with 3 slots"
+                assert refused["code"] == "capacity", refused
+                assert len(accepted) <= 3
+                status, body = await clients.rest("GET", f"/v1/conversations/{cid}", token=logins["admin"]["token"])
+                assert body["conversation"]["status"] == "queued" and body["conversation"]["assignee_id"] is None
+            finally:
+                for done in accepted:  # free the slots for the rest of the session
+                    await admin.request("set_status", conversation_id=done, status="solved")
+            if accepted:  # a solved conversation frees its slot
+                visitor = await clients.visitor(name="cap-after")
+                cid = (await start(visitor))["id"]
+                ack = await admin.ack("accept", conversation_id=cid)
+                await admin.request("set_status", conversation_id=cid, status="solved")
+                assert ack["conversation"]["status"] == "open"
+    run(scenario())
+
+
+def test_visitor_reply_reopens_a_solved_conversation_to_the_same_agent(stack, logins):
+    async def scenario():
+        async with Clients(stack) as clients:
+            visitor = await clients.visitor()
+            cid = (await start(visitor, text="my order"))["id"]
+            agent = await clients.agent(logins["agent"])
+            await agent.ack("accept", conversation_id=cid)
+            try:
+                solved = await agent.ack("set_status", conversation_id=cid, status="solved")
+                assert solved["conversation"]["status"] == "solved" and solved["conversation"]["solved_at"]
+                await visitor.next_event("conversation", where=lambda e: e["conversation"]["status"] == "solved")
+                assert (await start(visitor))["id"] == cid, "a solved conversation is still the active one"
+                await send(visitor, cid, "one more question")
+                reopened = await agent.next_event("conversation", where=lambda e: e["conversation"]["id"] == cid
+                                                  and e["conversation"]["status"] == "open")
+                assert reopened["conversation"]["assignee_id"] == agent.agent_id
+            finally:
+                await agent.request("set_status", conversation_id=cid, status="solved")
+    run(scenario())
+
+
+def test_rating_is_recorded_once(stack):
+    async def scenario():
+        async with Clients(stack) as clients:
+            visitor = await clients.visitor()
+            cid = (await start(visitor, text="thanks"))["id"]
+            for rating in (0, 6, "great", None, 4.5):
+                error = await visitor.error("rate", conversation_id=cid, rating=rating)
+                assert error["code"] == "bad_request" and error.get("field") == "rating", (rating, error)
+            ack = await visitor.ack("rate", conversation_id=cid, rating=5, comment="great")
+            assert ack["csat"]["rating"] == 5
+            error = await visitor.error("rate", conversation_id=cid, rating=1)
+            assert error["code"] == "conflict", error
     run(scenario())

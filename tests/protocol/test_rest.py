@@ -219,7 +219,6 @@ BAD_PATCHES = [
 
 def test_bad_patch_bodies_are_400_naming_the_field(stack, logins):
     token = logins["agent"]["token"]
-    cid = None
 
     async def make():
         async with Clients(stack) as clients:
