@@ -12,7 +12,7 @@ from . import validate
 from .config import settings
 from .errors import BadRequestError, CapacityError, ConflictError, ForbiddenError, NotFoundError
 from .identity import Caller
-from .models import Agent, Connection, Conversation, Message, Visitor
+from .models import Agent, Connection, Conversation, Message, Site, Visitor
 from .util import iso, new_id
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,7 @@ STATUSES = ("bot", "queued", "open", "pending", "solved", "closed")
 ACTIVE = ("open", "pending")  # statuses that hold one of the assignee's slots
 VIEWS = ("unassigned", "mine", "open", "pending", "solved", "all")
 HISTORY_DEFAULT, HISTORY_MAX = 50, 100
+HISTORY_MAX_BYTES = 96 * 1024
 
 _dynamo = None
 
@@ -124,8 +125,11 @@ def history(caller: Caller, conversation: Conversation, *, after_seq: int | None
     results, has_more = [], False
     query = Message.query(conversation.id, range_key_condition=condition, filter_condition=visible,
                           scan_index_forward=forward, consistent_read=True, page_size=limit + 1)
+    size = 0
     for message in query:
-        if len(results) == limit:
+        # A reply must fit in one websocket post (128 KB): stop early and say there is more.
+        size += len(message.text.encode()) + 400
+        if len(results) == limit or (results and size > HISTORY_MAX_BYTES):
             has_more = True
             break
         results.append(message)
@@ -191,6 +195,18 @@ def subscribe(connection_id: str, kind: str, conversation_id: str, *, skip_close
                                      condition=Connection.id.exists())
 
 
+def deliver(conversation: Conversation, deliveries: list[tuple[str, dict]], sender) -> None:
+    """Send, then drop from the conversation any subscriber API Gateway says is gone: its connection
+    record may already have expired, so forgetting the connection alone would not reach this list."""
+    gone = sender.send_each(deliveries)
+    if gone:
+        try:
+            conversation.update(actions=[Conversation.subscribers[cid].remove() for cid in gone],
+                                condition=Conversation.id.exists())
+        except UpdateError:
+            log.info("conversation gone before its subscribers", extra={"conversation_id": conversation.id})
+
+
 def recipients(conversation: Conversation, *, exclude: str | None = None,
                agents_only: bool = False) -> list[tuple[str, str]]:
     subs = conversation.subscribers.as_dict() if conversation.subscribers else {}
@@ -216,6 +232,9 @@ def start(caller: Caller, body: dict, sender) -> Conversation:
     profile = [getattr(Visitor, k).set(v) for k, v in (("name", name), ("email", email)) if v]
     if profile:
         visitor.update(actions=profile)
+    if name:  # the name the visitor's messages carry from now on
+        Connection(caller.connection_id).update(actions=[Connection.name.set(name)],
+                                                condition=Connection.id.exists())
 
     for _ in range(3):
         current = visitor.active_conversation_id
@@ -230,22 +249,37 @@ def start(caller: Caller, body: dict, sender) -> Conversation:
                     return conversation
             except DoesNotExist:
                 pass
-        conversation_id = new_id("c")
+        _check_prechat(visitor)
+        # Create first, then claim: whoever reads the visitor's active id finds the conversation there.
+        conversation = _create(caller, visitor, new_id("c"), page_url)
         claim = (Visitor.active_conversation_id == current) if current else \
             Visitor.active_conversation_id.does_not_exist()
         try:
-            visitor.update(actions=[Visitor.active_conversation_id.set(conversation_id)], condition=claim)
+            visitor.update(actions=[Visitor.active_conversation_id.set(conversation.id)], condition=claim)
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
-            visitor.refresh(consistent_read=True)  # another tab started one first: use it
+            conversation.delete()  # another tab started one first: use theirs
+            visitor.refresh(consistent_read=True)
             continue
-        conversation = _create(caller, visitor, conversation_id, page_url)
         subscribe(caller.connection_id, "visitor", conversation.id)
         conversation.refresh(consistent_read=True)
         notify_inbox(conversation, sender)
         return conversation
     raise ConflictError("could not start a conversation; retry")
+
+
+def _check_prechat(visitor: Visitor) -> None:
+    """A site with a pre-chat form gets its required fields before the first conversation."""
+    try:
+        site = Site.get(visitor.site_key)
+    except DoesNotExist:
+        raise NotFoundError("unknown site") from None
+    if not site.settings.prechat_enabled:
+        return
+    for field in site.settings.prechat_required or []:
+        if not getattr(visitor, field, None):
+            raise BadRequestError(f"{field} is required by this site's pre-chat form", field=field)
 
 
 def _create(caller: Caller, visitor: Visitor, conversation_id: str, page_url: str | None) -> Conversation:
@@ -289,8 +323,12 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
     if nobody changed its assignee or status meanwhile.
     """
     old_agent, old_status = conversation.assignee_id, conversation.status
+    if old_status == "closed":
+        raise ConflictError("conversation is closed")
     if agent_id is None:
         status = "queued"
+    elif agent_id != caller.id:
+        _check_agent(caller, agent_id)
     stamp = iso()
     holds_old = bool(old_agent) and old_status in ACTIVE
     holds_new = bool(agent_id) and status in ACTIVE
@@ -310,8 +348,7 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
             actions = [Conversation.status.set(status), Conversation.updated_at.set(stamp),
                        *index_actions(conversation.workspace_id, status, agent_id)]
             actions.append(Conversation.assignee_id.set(agent_id) if agent_id else Conversation.assignee_id.remove())
-            if status == "solved":
-                actions += [Conversation.solved_at.set(stamp), Conversation.auto_solved.set(False)]
+            actions += _solved_actions(status, stamp)
             unchanged = (Conversation.status == old_status) & (
                 (Conversation.assignee_id == old_agent) if old_agent else Conversation.assignee_id.does_not_exist())
             tx.update(conversation, actions=actions, condition=unchanged)
@@ -321,12 +358,27 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
         if failed.get("conversation"):
             raise ConflictError("the conversation changed meanwhile; reload it") from None
         if failed.get("new"):
-            raise CapacityError("all chat slots are taken" if agent_id == caller.id
-                                else "that agent has no free slot or is not in this workspace") from None
+            raise CapacityError("all your chat slots are taken" if agent_id == caller.id
+                                else "that agent has no free chat slot") from None
         raise
     conversation.refresh(consistent_read=True)
     notify_change(conversation, sender)
     return conversation
+
+
+def _solved_actions(status: str, stamp: str) -> list:
+    if status == "solved":
+        return [Conversation.solved_at.set(stamp), Conversation.auto_solved.set(False)]
+    return [Conversation.solved_at.remove(), Conversation.auto_solved.remove()]
+
+
+def _check_agent(caller: Caller, agent_id: str) -> None:
+    try:
+        agent = Agent.get(agent_id)
+    except DoesNotExist:
+        raise NotFoundError("no such agent", field="assignee_id") from None
+    if agent.workspace_id != caller.workspace_id:
+        raise NotFoundError("no such agent", field="assignee_id")
 
 
 def set_status(caller: Caller, conversation_id: str, status: str, sender) -> Conversation:
@@ -348,8 +400,7 @@ def _set_unassigned_status(conversation: Conversation, status: str, sender) -> C
     stamp = iso()
     actions = [Conversation.status.set(status), Conversation.updated_at.set(stamp),
                *index_actions(conversation.workspace_id, status, None)]
-    if status == "solved":
-        actions += [Conversation.solved_at.set(stamp), Conversation.auto_solved.set(False)]
+    actions += _solved_actions(status, stamp)
     try:
         conversation.update(actions=actions, condition=Conversation.status == conversation.status)
     except UpdateError as exc:
@@ -366,26 +417,25 @@ def patch(caller: Caller, conversation_id: str, body: dict, sender) -> Conversat
     unknown = set(body) - {"title", "tags", "status", "assignee_id"}
     if unknown:
         raise BadRequestError(f"unknown field {sorted(unknown)[0]}", field=sorted(unknown)[0])
-    conversation = load(caller, conversation_id)
-    actions = []
-    if "title" in body:
-        title = validate.string(body, "title", required=False, max_len=200)
-        actions.append(Conversation.title.set(title) if title else Conversation.title.remove())
-    if "tags" in body:
-        actions.append(Conversation.tags.set(validate.tags(body)))
+    title = validate.string(body, "title", required=False, max_len=200) if "title" in body else None
+    tags = validate.tags(body) if "tags" in body else None
     status = validate.choice(body, "status", ("open", "pending", "solved"), required=False)
-    if "assignee_id" in body and body["assignee_id"] is not None:
+    if body.get("assignee_id") is not None:
         validate.string(body, "assignee_id", max_len=64)
-    if actions:
-        actions.append(Conversation.updated_at.set(iso()))
-        conversation.update(actions=actions)
+    conversation = load(caller, conversation_id)
+    # The part that can be refused goes first, so a refusal leaves nothing half-applied.
     if "assignee_id" in body and body["assignee_id"] != conversation.assignee_id:
-        target = body["assignee_id"]
         new_status = status or (conversation.status if conversation.status in ACTIVE else "open")
-        conversation = assign(caller, conversation, target, new_status, sender)
+        conversation = assign(caller, conversation, body["assignee_id"], new_status, sender)
     elif status and status != conversation.status:
         conversation = set_status(caller, conversation_id, status, sender)
-    elif actions:
+    actions = []
+    if "title" in body:
+        actions.append(Conversation.title.set(title) if title else Conversation.title.remove())
+    if tags is not None:
+        actions.append(Conversation.tags.set(tags))
+    if actions:
+        conversation.update(actions=actions + [Conversation.updated_at.set(iso())])
         notify_change(conversation, sender)
     return conversation
 
@@ -407,5 +457,5 @@ def notify_change(conversation: Conversation, sender) -> None:
     data = serialize(conversation)
     deliveries = [(cid, {"type": "conversation", "conversation": data if kind == "agent" else for_visitor(data)})
                   for cid, kind in recipients(conversation)]
-    sender.send_each(deliveries)
+    deliver(conversation, deliveries, sender)
     notify_inbox(conversation, sender)

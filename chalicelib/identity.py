@@ -156,7 +156,7 @@ def connect(connection_id: str, token: str | None) -> Connection:
     if kind == "visitor":
         claims = tokens.verify_visitor_token(token)
         try:
-            visitor = Visitor.get(claims["sub"])
+            visitor = Visitor.get(claims["sub"], consistent_read=True)
         except DoesNotExist:
             raise UnauthorizedError("unknown visitor") from None
         if visitor.blocked:
@@ -174,7 +174,8 @@ def connect(connection_id: str, token: str | None) -> Connection:
         agent = agent_from_token(token)
         connection = Connection(
             connection_id, kind="agent", workspace_id=agent.workspace_id, agent_id=agent.id,
-            agent_workspace_id=agent.workspace_id, name=agent.name, connected_at=stamp, expires_at=expires)
+            agent_workspace_id=agent.workspace_id, name=agent.name, role=agent.role, connected_at=stamp,
+            expires_at=expires)
         connection.save()
         return connection
     raise UnauthorizedError("invalid token")
@@ -191,12 +192,12 @@ def _resubscribe(connection: Connection, conversation_id: str) -> None:
 
 def caller_for_connection(connection_id: str) -> Caller:
     try:
-        connection = Connection.get(connection_id)
+        connection = Connection.get(connection_id, consistent_read=True)
     except DoesNotExist:
         raise UnauthorizedError("unknown connection; reconnect") from None
     if connection.kind == "agent":
         return Caller(kind="agent", id=connection.agent_id, workspace_id=connection.workspace_id,
-                      name=connection.name, role="agent", connection_id=connection_id)
+                      name=connection.name, role=connection.role or "agent", connection_id=connection_id)
     return Caller(kind="visitor", id=connection.visitor_id, workspace_id=connection.workspace_id,
                   name=connection.name, site_key=connection.site_key, connection_id=connection_id,
                   rate_limit_count=int(connection.rate_limit_count),
@@ -206,7 +207,7 @@ def caller_for_connection(connection_id: str) -> Caller:
 def disconnect(connection_id: str) -> Connection | None:
     """$disconnect, or a 410 from API Gateway: forget the connection and its subscriptions."""
     try:
-        connection = Connection.get(connection_id)
+        connection = Connection.get(connection_id, consistent_read=True)
     except DoesNotExist:
         return None
     for conversation_id in connection.subscriptions or ():
@@ -218,13 +219,14 @@ def disconnect(connection_id: str) -> Connection | None:
             log.info("unsubscribe skipped", extra={"conversation_id": conversation_id})
     connection.delete()
     if connection.kind == "agent" and connection.agent_id:
-        _offline_when_last(connection.agent_id)
+        _offline_when_last(connection.agent_id, connection_id)
     return connection
 
 
-def _offline_when_last(agent_id: str) -> None:
+def _offline_when_last(agent_id: str, closed_id: str) -> None:
     """An agent whose last connection closed is offline: no stale socket keeps them available."""
-    if next(iter(Connection.by_agent.query(agent_id, limit=1)), None) is None:
+    # The index is eventually consistent: it may still list the connection just deleted.
+    if not [c for c in Connection.by_agent.query(agent_id, limit=5) if c.id != closed_id]:
         try:
             Agent(agent_id).update(actions=[Agent.status.set("offline")], condition=Agent.id.exists())
         except UpdateError:

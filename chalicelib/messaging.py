@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from .conversations import cancelled, dynamo, index_actions, load, notify_change, recipients, serialize_message
+from .conversations import (cancelled, deliver, dynamo, index_actions, load, notify_change, recipients,
+                            serialize_message)
 from .errors import ConflictError, RateLimitedError
 from .identity import Caller
 from .models import Agent, Conversation, Key, Message
@@ -49,17 +50,25 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
     while time.monotonic() < deadline:
         attempt += 1
         conversation = load(caller, conversation_id)
-        if visitor and conversation.status == "closed":
-            raise ConflictError("this conversation is closed; start a new one")
         stamp, seq = iso(), int(conversation.last_seq) + 1
         actions = [Conversation.last_seq.set(seq), Conversation.updated_at.set(stamp),
                    Conversation.activity_at.set(stamp)]
-        if visitor:
-            actions.append(rate_action(caller, conversation, now()))
+        try:
+            if visitor and conversation.status == "closed":
+                raise ConflictError("this conversation is closed; start a new one")
+            if visitor:
+                actions.append(rate_action(caller, conversation, now()))
+        except (ConflictError, RateLimitedError):
+            if client_msg_id:  # a retry of a message stored before the refusal still gets its ack
+                first = _first(conversation.id, author["id"], client_msg_id, missing_ok=True)
+                if first is not None:
+                    return Stored(first, conversation, duplicate=True)
+            raise
         # A customer reply to a solved conversation reopens it to the same agent, who takes the slot back.
         reopen = visitor and conversation.status == "solved" and bool(conversation.assignee_id)
         if reopen:
             actions += [Conversation.status.set("open"), Conversation.solved_at.remove(),
+                        Conversation.auto_solved.remove(),
                         *index_actions(conversation.workspace_id, "open", conversation.assignee_id)]
         if author["kind"] == "agent" and not internal and not conversation.first_response_at:
             actions.append(Conversation.first_response_at.set(stamp))
@@ -92,7 +101,7 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
             raise
         conversation.last_seq, conversation.updated_at, conversation.activity_at = seq, stamp, stamp
         if reopen:
-            conversation.status, conversation.solved_at = "open", None
+            conversation.status, conversation.solved_at, conversation.auto_solved = "open", None, None
             conversation.assignee_active = conversation.assignee_id
         return Stored(message, conversation, duplicate=False, status_changed=reopen)
     raise ConflictError("too many concurrent writers; retry the send")
@@ -123,9 +132,15 @@ def _claim_key(conversation_id: str, author_id: str, client_msg_id: str) -> str:
     return f"cmid#{conversation_id}#{digest}"
 
 
-def _first(conversation_id: str, author_id: str, client_msg_id: str) -> Message:
+def _first(conversation_id: str, author_id: str, client_msg_id: str, *, missing_ok: bool = False) -> Message | None:
+    """The message first stored under this client_msg_id."""
     try:
         claim = Key.get(_claim_key(conversation_id, author_id, client_msg_id), consistent_read=True)
+    except DoesNotExist:
+        if missing_ok:
+            return None
+        raise
+    try:
         return Message.get(conversation_id, int(claim.seq), consistent_read=True)
     except DoesNotExist:  # both are written in one transaction; only an erasure separates them
         raise ConflictError("client_msg_id was used for a message that no longer exists") from None
@@ -144,9 +159,12 @@ def send_message(caller: Caller, conversation_id: str, text: str, *, client_msg_
         event = {"type": "message", "conversation_id": conversation_id, "message": data}
         deliveries += [(cid, event) for cid, _ in
                        recipients(stored.conversation, exclude=caller.connection_id, agents_only=internal)]
-    sender.send_each(deliveries)
+    deliver(stored.conversation, deliveries, sender)
     if stored.status_changed:
-        notify_change(stored.conversation, sender)
+        try:
+            notify_change(stored.conversation, sender)
+        except Exception:  # the frame has its ack already; the change shows on the next read
+            log.exception("reopen notification failed", extra={"conversation_id": conversation_id})
     return data
 
 
@@ -157,8 +175,8 @@ def post_system_message(conversation: Conversation, text: str, sender, *, option
     stored = store_message(caller, conversation.id, text, options=options,
                            author={"kind": kind, "id": kind, "name": None})
     data = serialize_message(stored.message)
-    sender.broadcast([cid for cid, _ in recipients(stored.conversation)],
-                     {"type": "message", "conversation_id": conversation.id, "message": data})
+    event = {"type": "message", "conversation_id": conversation.id, "message": data}
+    deliver(stored.conversation, [(cid, event) for cid, _ in recipients(stored.conversation)], sender)
     return data
 
 
@@ -172,7 +190,7 @@ def typing(caller: Caller, conversation_id: str, state: str, preview: str | None
         if kind == caller.kind == "visitor":
             continue  # the visitor's own other tabs
         deliveries.append((cid, with_preview if kind == "agent" and not caller.is_agent else base))
-    sender.send_each(deliveries)
+    deliver(conversation, deliveries, sender)
 
 
 def mark_read(caller: Caller, conversation_id: str, seq: int, sender) -> None:
@@ -187,6 +205,6 @@ def mark_read(caller: Caller, conversation_id: str, seq: int, sender) -> None:
         raise
     event = {"type": "read", "conversation_id": conversation_id, "author": caller.author(), "seq": seq}
     other = "visitor" if caller.is_agent else "agent"
-    sender.broadcast([cid for cid, kind in recipients(conversation, exclude=caller.connection_id)
-                      if kind == other], event)
+    deliver(conversation, [(cid, event) for cid, kind in recipients(conversation, exclude=caller.connection_id)
+                           if kind == other], sender)
 

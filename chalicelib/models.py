@@ -207,6 +207,7 @@ class Connection(Model):
     agent_id = UnicodeAttribute(null=True)
     agent_workspace_id = UnicodeAttribute(null=True)
     name = UnicodeAttribute(null=True)
+    role = UnicodeAttribute(null=True)
     subscriptions = UnicodeSetAttribute(default=set)
     rate_limit_count = NumberAttribute(default=20)
     rate_limit_window = NumberAttribute(default=10)
@@ -237,11 +238,23 @@ class Key(Model):
     expires_at = NumberAttribute(null=True)
 
 
+# Tables whose items expire through DynamoDB TTL, and the attribute that says when.
+TTL_ATTRIBUTES = {"connections": "expires_at", "keys": "expires_at"}
+
 ALL_MODELS = (Workspace, Site, Agent, Visitor, Conversation, Message, Connection, CannedResponse, Key)
 
 
 def create_tables() -> None:
-    """Create every table that does not exist yet (local stack and tests; infra/ in AWS)."""
+    """Create every table that does not exist yet, with TTL where data expires (local stack and tests;
+    infra/ creates them in AWS)."""
+    import boto3
+    client = None
     for model in ALL_MODELS:
-        if not model.exists():
-            model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
+        if model.exists():
+            continue
+        model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
+        ttl = TTL_ATTRIBUTES.get(model.Meta.table_name.removeprefix(settings.table_prefix))
+        if ttl:
+            client = client or boto3.client("dynamodb", region_name=settings.region)
+            client.update_time_to_live(TableName=model.Meta.table_name,
+                                       TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl})

@@ -17,6 +17,8 @@ from .config import settings
 
 log = logging.getLogger(__name__)
 
+OK, GONE, FAILED = "ok", "gone", "failed"
+
 
 class Sender:
     def __init__(self, endpoint_url: str = "", client=None, workers: int = 16):
@@ -48,24 +50,24 @@ class Sender:
             return self._client
 
     def send(self, connection_id: str, frame: dict) -> bool:
-        """Post one frame; False when the connection is gone (and now forgotten)."""
-        return self._post(connection_id, _encode(frame))
+        """Post one frame; False when the connection is gone (and now forgotten) or unreachable."""
+        return self._post(connection_id, _encode(frame)) == OK
 
-    def broadcast(self, connection_ids: Iterable[str], frame: dict) -> int:
-        """Post the same frame to every connection, in parallel; returns how many received it."""
-        ids = list(dict.fromkeys(connection_ids))
-        if not ids:
-            return 0
+    def broadcast(self, connection_ids: Iterable[str], frame: dict) -> list[str]:
+        """Post the same frame to every connection, in parallel; returns the ids found gone."""
         data = _encode(frame)
-        if len(ids) == 1:
-            return int(self._post(ids[0], data))
-        return sum(self._executor().map(lambda cid: self._post(cid, data), ids))
+        return self._deliver([(cid, data) for cid in dict.fromkeys(connection_ids)])
 
-    def send_each(self, deliveries: list[tuple[str, dict]]) -> int:
-        """Post a possibly different frame to each connection, in parallel."""
-        if len(deliveries) <= 1:
-            return sum(self.send(cid, frame) for cid, frame in deliveries)
-        return sum(self._executor().map(lambda d: self.send(*d), deliveries))
+    def send_each(self, deliveries: list[tuple[str, dict]]) -> list[str]:
+        """Post a possibly different frame to each connection, in parallel; returns the ids found gone."""
+        return self._deliver([(cid, _encode(frame)) for cid, frame in deliveries])
+
+    def _deliver(self, posts: list[tuple[str, bytes]]) -> list[str]:
+        if len(posts) <= 1:
+            outcomes = [self._post(cid, data) for cid, data in posts]
+        else:
+            outcomes = list(self._executor().map(lambda p: self._post(*p), posts))
+        return [cid for (cid, _), outcome in zip(posts, outcomes) if outcome == GONE]
 
     def close(self, connection_id: str) -> None:
         try:
@@ -80,24 +82,24 @@ class Sender:
                 self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="fanout")
             return self._pool
 
-    def _post(self, connection_id: str, data: bytes) -> bool:
+    def _post(self, connection_id: str, data: bytes) -> str:
         try:
             self.client.post_to_connection(ConnectionId=connection_id, Data=data)
-            return True
+            return OK
         except ClientError as exc:
             if not _is_gone(exc):
                 # The message is stored; this recipient catches up with `history`. Others still get it.
                 log.warning("post_to_connection failed", extra={"connection_id": connection_id,
                                                                  "error": exc.response["Error"].get("Code")})
-                return False
+                return FAILED
         except (BotoCoreError, OSError) as exc:
             log.warning("post_to_connection failed", extra={"connection_id": connection_id, "error": repr(exc)})
-            return False
+            return FAILED
         try:
             self.on_gone(connection_id)
         except Exception:
             log.exception("forgetting a gone connection failed", extra={"connection_id": connection_id})
-        return False
+        return GONE
 
 
 def _is_gone(exc: ClientError) -> bool:

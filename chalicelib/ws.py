@@ -69,13 +69,15 @@ def _ref(frame) -> str | None:
 # --- actions: each returns the ack's fields, or None when the action has no reply ------------
 
 def _start(caller: Caller, frame: dict, sender, ref) -> dict:
+    text = validate.text(frame) if frame.get("text") is not None else None
+    client_msg_id = _client_msg_id(frame)
     conversation = conversations.start(caller, frame, sender)
-    if frame.get("text") is not None:
-        text = validate.text(frame)
-        messaging.send_message(caller, conversation.id, text, client_msg_id=_client_msg_id(frame),
-                               internal=False, sender=sender, ack=False)
+    reply = {}
+    if text is not None:
+        reply["message"] = messaging.send_message(caller, conversation.id, text, client_msg_id=client_msg_id,
+                                                  internal=False, sender=sender, ack=False)
         conversation.refresh(consistent_read=True)
-    return {"conversation": _view(caller, conversation)}
+    return {"conversation": _view(caller, conversation), **reply}
 
 
 def _send(caller: Caller, frame: dict, sender, ref) -> None:

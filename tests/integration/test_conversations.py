@@ -118,8 +118,46 @@ def test_transfer_moves_the_slot_and_refuses_an_agent_of_another_workspace(world
     moved = conversations.assign(a, conversation, b_id, "open", world.sender)
     assert moved.assignee_id == b_id
     assert (Agent.get(a_id).active_chats, Agent.get(b_id).active_chats) == (0, 1)
-    with pytest.raises(CapacityError):
+    with pytest.raises(NotFoundError):
         conversations.assign(a, moved, foreign_id, "open", world.sender)
+    with pytest.raises(NotFoundError):
+        conversations.assign(a, moved, "agent-that-does-not-exist", "solved", world.sender)
+
+
+def test_a_refused_patch_changes_nothing_and_closed_conversations_stay_closed(world):
+    agent = world.agent_connection(world.agent())
+    conversation = conversations.start(world.visitor_connection(), {}, world.sender)
+    with pytest.raises(NotFoundError):
+        conversations.patch(agent, conversation.id, {"title": "Kept?", "assignee_id": "ghost"}, world.sender)
+    assert Conversation.get(conversation.id).title is None
+    Conversation(conversation.id).update(actions=[Conversation.status.set("closed")])
+    with pytest.raises(ConflictError):
+        conversations.patch(agent, conversation.id, {"assignee_id": agent.id}, world.sender)
+    assert Conversation.get(conversation.id).status == "closed"
+
+
+def test_reopening_a_solved_conversation_clears_its_solve(world):
+    agent = world.agent_connection(world.agent())
+    conversation = conversations.accept(agent, conversations.start(world.visitor_connection(), {},
+                                                                   world.sender).id, world.sender)
+    conversations.set_status(agent, conversation.id, "solved", world.sender)
+    assert Conversation.get(conversation.id).solved_at
+    conversations.set_status(agent, conversation.id, "open", world.sender)
+    reopened = Conversation.get(conversation.id)
+    assert (reopened.status, reopened.solved_at, reopened.auto_solved) == ("open", None, None)
+
+
+def test_a_site_with_a_prechat_form_needs_its_required_fields_first(world):
+    from chalicelib.models import Site, SiteSettings
+    from chalicelib.util import iso
+    Site("site-form", workspace_id="ws_a", name="Form", settings=SiteSettings(prechat_enabled=True),
+         created_at=iso()).save()
+    visitor = world.visitor_connection(site_key="site-form")
+    with pytest.raises(BadRequestError) as info:
+        conversations.start(visitor, {"fields": {"name": "Vera"}}, world.sender)
+    assert info.value.field == "email"
+    started = conversations.start(visitor, {"fields": {"email": "vera@example.com"}}, world.sender)
+    assert (started.visitor_name, started.visitor_email) == ("Vera", "vera@example.com")
 
 
 def test_views_list_newest_activity_first_with_cursors(world):

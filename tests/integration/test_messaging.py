@@ -224,3 +224,54 @@ def test_a_closed_conversation_refuses_visitor_messages(world):
     with pytest.raises(ConflictError):
         messaging.send_message(visitor, conversation.id, "hello?", client_msg_id=None, internal=False,
                                sender=world.sender)
+
+
+def test_a_subscriber_whose_record_expired_is_dropped_when_found_gone(world):
+    visitor = world.visitor_connection()
+    conversation = start(world, visitor)
+    conversations.subscribe(visitor.connection_id, "visitor", conversation.id)
+    Conversation(conversation.id).update(actions=[Conversation.subscribers["expired-conn"].set("agent")])
+    messaging.send_message(visitor, conversation.id, "hi", client_msg_id=None, internal=False, sender=world.sender)
+    assert "expired-conn" not in Conversation.get(conversation.id).subscribers.as_dict()
+
+
+def test_a_retry_of_a_stored_message_is_acked_even_when_the_visitor_is_now_limited(world):
+    visitor = world.visitor_connection()
+    conversation = start(world, visitor)
+    first = messaging.send_message(visitor, conversation.id, "m0", client_msg_id="m0", internal=False,
+                                   sender=world.sender)
+    for i in range(1, 20):
+        messaging.send_message(visitor, conversation.id, f"m{i}", client_msg_id=f"m{i}", internal=False,
+                               sender=world.sender)
+    again = messaging.send_message(visitor, conversation.id, "m0", client_msg_id="m0", internal=False,
+                                   sender=world.sender)
+    assert again["id"] == first["id"]
+    with pytest.raises(RateLimitedError):
+        messaging.send_message(visitor, conversation.id, "new", client_msg_id="m20", internal=False,
+                               sender=world.sender)
+
+
+def test_history_replies_fit_in_one_websocket_post(world):
+    visitor = world.visitor_connection()
+    agent = world.agent_connection(world.agent())
+    conversation = start(world, visitor)
+    for i in range(40):
+        messaging.send_message(agent, conversation.id, f"{i} " + "x" * 3990, client_msg_id=None, internal=False,
+                               sender=world.sender)
+    ws.handle_frame(visitor.connection_id, json.dumps({"action": "history", "conversation_id": conversation.id,
+                                                        "ref": "h", "limit": 100}), world.sender)
+    reply = world.api.of(visitor.connection_id, "ack")[-1]
+    assert len(json.dumps(reply).encode()) < 128 * 1024 and reply["has_more"]
+    assert [m["seq"] for m in reply["messages"]] == list(range(41 - len(reply["messages"]), 41))
+
+
+def test_start_checks_the_first_message_before_creating_anything(world):
+    visitor = world.visitor_connection()
+    ws.handle_frame(visitor.connection_id, json.dumps({"action": "start", "ref": "s", "text": "  "}), world.sender)
+    assert world.api.of(visitor.connection_id, "error")[-1]["field"] == "text"
+    from chalicelib.models import Visitor
+    assert Visitor.get(visitor.id).active_conversation_id is None
+    ws.handle_frame(visitor.connection_id, json.dumps({"action": "start", "ref": "s2", "text": "Hello",
+                                                        "client_msg_id": "first"}), world.sender)
+    ack = world.api.of(visitor.connection_id, "ack")[-1]
+    assert ack["message"]["text"] == "Hello" and ack["message"]["client_msg_id"] == "first"
