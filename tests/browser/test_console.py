@@ -1,0 +1,640 @@
+"""The agent console (web/console/) in headless Chromium against the real local stack.
+
+Visitors are simulated with real websockets; agents' state is checked through REST. The stack is
+shared by the whole session (other suites use it too), so every test uses fresh visitors with
+distinctive names, never assumes empty views, and solves what it opened so no chat slot stays taken.
+Every wait is bounded.
+"""
+import contextlib
+import itertools
+import json
+import re
+import time
+import urllib.parse
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+from websockets.sync.client import connect
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "demo-password"
+AGENT, ADMIN = "agent@example.com", "admin@example.com"
+VIEWPORT = {"width": 1440, "height": 900}
+WAIT = 8.0            # seconds for anything the server or the browser should do "at once"
+_refs = itertools.count(1)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def unique(prefix: str) -> str:
+    return f"{prefix} {uuid.uuid4().hex[:6]}"
+
+
+def eventually(check, timeout: float = WAIT, interval: float = 0.1):
+    """Call `check` until it returns a truthy value (returned) or the time is up (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+class Visitor:
+    """One simulated visitor: a session and a real websocket to the local gateway."""
+
+    def __init__(self, ws, name: str):
+        self.ws = ws
+        self.name = name
+        self.frames: list[dict] = []       # every frame received so far, in order
+        self._seen = 0                     # frames already handed out by wait_for
+        self.conversation_id: str | None = None
+
+    def _read(self, timeout: float) -> dict | None:
+        try:
+            raw = self.ws.recv(timeout=max(0.01, timeout))
+        except TimeoutError:
+            return None
+        frame = json.loads(raw)
+        self.frames.append(frame)
+        return frame
+
+    def wait_for(self, predicate, timeout: float = WAIT) -> dict:
+        """The first frame (not handed out before) matching `predicate`; reads more as needed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while self._seen < len(self.frames):
+                frame = self.frames[self._seen]
+                self._seen += 1
+                if predicate(frame):
+                    return frame
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{self.name}: no matching frame within {timeout}s; got {self.frames[-5:]}")
+            self._read(remaining)
+
+    def request(self, action: str, **fields) -> dict:
+        ref = f"t{next(_refs)}"
+        self.ws.send(json.dumps({"action": action, "ref": ref, **fields}))
+        reply = self.wait_for(lambda f: f.get("ref") == ref)
+        assert reply["type"] == "ack", reply
+        return reply
+
+    def start(self, text: str) -> dict:
+        conversation = self.request("start", text=text)["conversation"]
+        self.conversation_id = conversation["id"]
+        return conversation
+
+    def say(self, text: str) -> dict:
+        return self.request("send", conversation_id=self.conversation_id,
+                            client_msg_id=uuid.uuid4().hex, text=text)["message"]
+
+    def typing(self, preview: str) -> None:
+        self.ws.send(json.dumps({"action": "typing", "conversation_id": self.conversation_id,
+                                 "state": "on", "preview": preview}))
+
+    def drain(self, timeout: float = 0.3) -> None:
+        """Read whatever arrives within `timeout` (to look at everything sent so far)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._read(deadline - time.monotonic())
+
+
+class Api:
+    """REST as one agent (a real Cognito sign-in)."""
+
+    def __init__(self, stack, email: str):
+        self.stack = stack
+        login = stack.agent(email)
+        self.token = login["token"]
+        self.agent = login["agent"]
+
+    def call(self, method: str, path: str, body=None) -> dict:
+        status, data = self.stack.request(method, path, body, token=self.token)
+        assert 200 <= status < 300, (method, path, status, data)
+        return data
+
+    def me(self) -> dict:
+        return self.call("GET", "/v1/agents/me")["agent"]
+
+    def team_member(self, email: str) -> dict:
+        return next(a for a in self.call("GET", "/v1/agents")["items"] if a["email"] == email)
+
+    def conversation(self, conversation_id: str) -> dict:
+        return self.call("GET", f"/v1/conversations/{conversation_id}")["conversation"]
+
+    def patch(self, conversation_id: str, **fields) -> dict:
+        return self.call("PATCH", f"/v1/conversations/{conversation_id}", fields)["conversation"]
+
+    def free_slots(self, needed: int) -> None:
+        """Make room for `needed` chats: solve this agent's oldest chats if earlier suites left them open."""
+        me = self.me()
+        if me["capacity"] - me["active_chats"] >= needed:
+            return
+        mine = self.call("GET", "/v1/conversations?view=mine&limit=100")["items"]
+        for conversation in reversed(mine):  # oldest activity first
+            if me["capacity"] - me["active_chats"] >= needed:
+                break
+            self.stack.request("PATCH", f"/v1/conversations/{conversation['id']}", {"status": "solved"},
+                               token=self.token)
+            me = self.me()
+        assert me["capacity"] - me["active_chats"] >= needed, me
+
+
+@pytest.fixture(scope="module")
+def agent_api(stack):
+    return Api(stack, AGENT)
+
+
+@pytest.fixture(scope="module")
+def admin_api(stack):
+    return Api(stack, ADMIN)
+
+
+@pytest.fixture
+def visitors(stack, agent_api):
+    """visitors(name, page_url=...) → a connected Visitor. Afterwards sockets close and chats are solved."""
+    made: list[Visitor] = []
+    with contextlib.ExitStack() as exits:
+        def make(name: str | None = None, page_url: str = "https://shop.example/checkout?step=2") -> Visitor:
+            name = name or unique("Visitor")
+            session = stack.visitor(name=name, page_url=page_url)
+            url = f"{stack.ws}?token={urllib.parse.quote(session['token'], safe='')}"
+            ws = exits.enter_context(connect(url, open_timeout=5, close_timeout=1, proxy=None, max_size=None))
+            visitor = Visitor(ws, name)
+            made.append(visitor)
+            return visitor
+        yield make
+    for visitor in made:  # release every slot these chats took (any agent may solve)
+        if visitor.conversation_id:
+            agent_api.stack.request("PATCH", f"/v1/conversations/{visitor.conversation_id}",
+                                    {"status": "solved"}, token=agent_api.token)
+
+
+@pytest.fixture
+def console(stack, new_page):
+    """console(email=AGENT, before=None, **context_options) → a page signed in, its socket connected.
+
+    `before(page)` runs before the console loads (to route its websocket, say)."""
+    def open_console(email: str = AGENT, before=None, **options):
+        page = new_page(viewport=VIEWPORT, **options)
+        if before:
+            before(page)
+        page.goto(stack.http + "/console/")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        expect(page.locator("#me-name")).not_to_be_empty()
+        return page
+    return open_console
+
+
+def view_count(page, view: str) -> int:
+    """The number a view shows, once its list has loaded."""
+    count = page.locator(f'[data-view="{view}"] .view__count')
+    expect(count).to_have_text(re.compile(r"^\d+$"))
+    return int(count.inner_text())
+
+
+def row(page, conversation_id: str):
+    return page.locator(f'#conv-list li[data-id="{conversation_id}"]')
+
+
+def open_conversation(page, conversation_id: str) -> None:
+    page.evaluate("id => { location.hash = '#/c/' + id; }", conversation_id)
+    expect(page.locator("#thread-main")).to_be_visible()
+
+
+# --- tests ------------------------------------------------------------------------------------
+
+def test_sign_in_error_then_session_presence_and_sign_out(stack, new_page, agent_api, artifacts):
+    page = new_page(viewport=VIEWPORT)
+    page.goto(stack.http + "/console/")
+    page.get_by_label("Email").fill(AGENT)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    error = page.locator("#login-error")
+    expect(error).to_be_visible()
+    expect(error).to_have_text("Wrong email or password.")
+    expect(page.locator("#app")).to_be_hidden()
+    page.screenshot(path=str(artifacts / "console-sign-in-error.png"))
+
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#me-name")).to_have_text("Alex Agent")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    expect(page.locator("#conn-text")).to_have_text("Connected")
+    me = agent_api.me()
+    expect(page.locator("#slots-text")).to_have_text(f"{me['active_chats']} / {me['capacity']}")
+
+    presence = page.get_by_label("Your status")
+    presence.select_option("away")
+    eventually(lambda: agent_api.me()["status"] == "away")
+    presence.select_option("online")
+    eventually(lambda: agent_api.me()["status"] == "online")
+    expect(page.locator("#presence-dot")).to_have_attribute("data-status", "online")
+
+    page.reload()  # the session survives a reload (sessionStorage)
+    expect(page.locator("#me-name")).to_have_text("Alex Agent")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    expect(page.get_by_label("Your status")).to_have_value("online")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#login-form")).to_be_visible()
+    page.reload()
+    expect(page.locator("#login-form")).to_be_visible()
+    assert page.errors == []
+
+
+def test_token_is_refreshed_before_it_expires(console):
+    page = console()
+    # Pretend the token expires in 20 s (edited as the next page load starts, before the console runs,
+    # so the running console cannot write its copy back): on load the console renews it first.
+    page.add_init_script("""(() => {
+        const key = "parley.console.session";
+        const session = JSON.parse(sessionStorage.getItem(key) || "null");
+        if (session && !session.edited) {
+            Object.assign(session, {expires_at: Date.now() + 20000, edited: true});
+            sessionStorage.setItem(key, JSON.stringify(session));
+        }
+    })()""")
+    with page.expect_response(lambda r: r.url.endswith("/v1/agents/refresh")) as refreshed:
+        page.reload()
+    assert refreshed.value.status == 200
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    expires_in = page.evaluate(
+        "() => JSON.parse(sessionStorage.getItem('parley.console.session')).expires_at - Date.now()")
+    assert expires_in > 10 * 60 * 1000
+
+    # A session that can no longer be renewed ends on the sign-in form, saying why.
+    page.add_init_script("""(() => {
+        const key = "parley.console.session";
+        const session = JSON.parse(sessionStorage.getItem(key) || "null");
+        if (session) {
+            Object.assign(session, {token: "expired", refresh_token: "revoked", expires_at: Date.now() - 1000});
+            sessionStorage.setItem(key, JSON.stringify(session));
+        }
+    })()""")
+    page.reload()
+    expect(page.locator("#login-error")).to_have_text("Your session has expired. Please sign in again.")
+    assert page.errors == []
+
+
+def test_live_inbox_accept_reply_typing_note_and_solve(console, visitors, agent_api, artifacts):
+    agent_api.free_slots(1)
+    used = agent_api.me()["active_chats"]
+    page = console()
+    page.locator('[data-view="unassigned"]').click()
+    unassigned = view_count(page, "unassigned")
+    mine = view_count(page, "mine")
+
+    visitor = visitors(unique("Quentin"))
+    first = f"Hello, parcel {uuid.uuid4().hex[:6]} has not arrived"
+    conversation = visitor.start(first)
+    cid = conversation["id"]
+
+    # Live: the new chat appears in Unassigned without a reload, and the count rises.
+    expect(row(page, cid)).to_be_visible()
+    expect(row(page, cid)).to_contain_text(visitor.name)
+    expect(page.locator('[data-view="unassigned"] .view__count')).to_have_text(str(unassigned + 1))
+    expect(page.locator("#conv-list li").first).to_have_attribute("data-id", cid)  # newest first
+
+    row(page, cid).locator("a").click()
+    expect(page.locator("#thread-visitor")).to_have_text(visitor.name)
+    expect(page.locator(".msg--visitor .msg__bubble")).to_have_text([first])
+    expect(page.locator("#visitor-heading")).to_have_text(visitor.name)
+    expect(page.locator("#visitor-facts")).to_contain_text("https://shop.example/checkout?step=2")
+
+    # The visitor's sneak peek, as a faded draft line.
+    visitor.typing("It says pending since Mon")
+    expect(page.locator("#typing")).to_be_visible()
+    expect(page.locator("#typing-preview")).to_have_text("It says pending since Mon")
+
+    # Accept: it moves to Mine and takes a slot.
+    page.get_by_role("button", name="Accept", exact=True).click()
+    expect(page.locator("#thread-status")).to_contain_text("Open")
+    expect(page.locator("#slots-text")).to_have_text(re.compile(rf"^{used + 1} / "))
+    expect(page.locator('[data-view="unassigned"] .view__count')).to_have_text(str(unassigned))
+    expect(page.locator('[data-view="mine"] .view__count')).to_have_text(str(mine + 1))
+    page.locator('[data-view="mine"]').click()
+    expect(row(page, cid)).to_be_visible()
+    assert agent_api.conversation(cid)["assignee_id"] == agent_api.agent["id"]
+
+    # A reply reaches the visitor.
+    composer = page.get_by_label("Message", exact=True)
+    composer.fill("Let me check that for you.")
+    composer.press("Enter")
+    reply = visitor.wait_for(lambda f: f.get("type") == "message")
+    assert reply["message"]["text"] == "Let me check that for you."
+    assert reply["message"]["author"]["kind"] == "agent"
+    expect(composer).to_have_value("")
+
+    # A visitor message arrives live; the typing line goes away.
+    visitor.say("Thanks, order number is 4411")
+    expect(page.locator(".msg--visitor .msg__bubble").last).to_have_text("Thanks, order number is 4411")
+    expect(page.locator("#typing")).to_be_hidden()
+
+    # An internal note: shown as a note, never sent to the visitor.
+    note = f"Carrier outage in region {uuid.uuid4().hex[:4]}; do not promise a date"
+    page.get_by_role("button", name="Note", exact=True).click()
+    expect(page.locator("#composer")).to_have_attribute("data-mode", "note")
+    composer.fill(note)
+    composer.press("Enter")
+    note_node = page.locator(".msg--note", has_text=note)
+    expect(note_node).to_be_visible()
+    expect(note_node.locator(".msg__tag")).to_have_text("Private note")
+    note_bg = note_node.locator(".msg__bubble").evaluate("n => getComputedStyle(n).backgroundColor")
+    reply_bg = page.locator(".msg--own.msg--agent .msg__bubble").first.evaluate(
+        "n => getComputedStyle(n).backgroundColor")
+    assert note_bg != reply_bg
+    page.get_by_role("button", name="Reply", exact=True).click()
+    composer.fill("One moment please.")
+    composer.press("Enter")
+    visitor.wait_for(lambda f: f.get("type") == "message" and f["message"]["text"] == "One moment please.")
+    visitor.drain()
+    assert note not in json.dumps(visitor.frames)
+    history = visitor.request("history", conversation_id=cid)
+    assert all(m["text"] != note for m in history["messages"])
+
+    page.screenshot(path=str(artifacts / "console-conversation.png"))
+
+    # Solved: out of Mine, slot released.
+    page.get_by_role("button", name="Solved", exact=True).click()
+    expect(row(page, cid)).to_have_count(0)
+    expect(page.locator("#thread-status")).to_contain_text("Solved")
+    expect(page.locator("#slots-text")).to_have_text(re.compile(rf"^{used} / "))
+    assert agent_api.conversation(cid)["status"] == "solved"
+    assert page.errors == []
+
+
+def test_canned_response_expands_with_names(console, visitors, artifacts):
+    page = console()
+    visitor = visitors(unique("Rosalind"))
+    cid = visitor.start("Hi! Do you ship to Norway?")["id"]
+    open_conversation(page, cid)
+    expect(page.locator(".msg--visitor")).to_have_count(1)
+
+    composer = page.get_by_label("Message", exact=True)
+    composer.click()
+    composer.press_sequentially("/hel")
+    popup = page.get_by_role("listbox", name="Canned responses")
+    expect(popup).to_be_visible()
+    options = popup.get_by_role("option")
+    expect(options.first).to_contain_text("/hello")
+    expect(options.first).to_have_attribute("aria-selected", "true")
+    expect(popup).not_to_contain_text("/shipping")
+    page.screenshot(path=str(artifacts / "console-canned.png"))
+    composer.press("Enter")
+    expect(popup).to_be_hidden()
+    expect(composer).to_have_value(f"Hi {visitor.name}, I'm Alex Agent. How can I help?")
+
+    # "/" after a space offers every shortcut; arrows move, Tab picks; Escape closes.
+    composer.press_sequentially(" /")
+    expect(popup).to_contain_text("/shipping")
+    shortcuts = options.locator(".canned-opt__shortcut").all_inner_texts()
+    assert {"/hello", "/thanks", "/shipping"} <= set(shortcuts)
+    for _ in range(shortcuts.index("/shipping")):
+        composer.press("ArrowDown")
+    expect(options.nth(shortcuts.index("/shipping"))).to_have_attribute("aria-selected", "true")
+    composer.press("Tab")
+    expect(composer).to_have_value(re.compile(r"How can I help\? Orders ship within 2 business days"))
+    composer.press_sequentially(" /tha")
+    expect(options.first).to_contain_text("/thanks")
+    composer.press("Escape")
+    expect(popup).to_be_hidden()
+    expect(composer).to_have_value(re.compile(r" /tha$"))
+    assert page.errors == []
+
+
+def test_title_and_tags_edits_persist(console, visitors, agent_api):
+    page = console()
+    visitor = visitors(unique("Tomasz"))
+    cid = visitor.start("I was charged twice")["id"]
+    open_conversation(page, cid)
+
+    title = page.get_by_label("Conversation title")
+    title.fill("Double charge on order 5521")
+    title.press("Enter")
+    eventually(lambda: agent_api.conversation(cid)["title"] == "Double charge on order 5521")
+
+    tags = page.get_by_label("Add a tag")
+    tags.fill("billing")
+    tags.press("Enter")
+    expect(page.locator("#tag-list .tag")).to_have_count(1)
+    tags.fill("VIP")
+    tags.press("Enter")
+    expect(page.locator("#tag-list .tag")).to_have_count(2)
+    eventually(lambda: agent_api.conversation(cid)["tags"] == ["billing", "vip"])
+    page.get_by_role("button", name="Remove tag billing").click()
+    eventually(lambda: agent_api.conversation(cid)["tags"] == ["vip"])
+
+    page.reload()
+    expect(page.get_by_label("Conversation title")).to_have_value("Double charge on order 5521")
+    expect(page.locator("#tag-list .tag")).to_have_text(["vip×"])
+    expect(row(page, cid)).to_contain_text("Double charge on order 5521")
+    assert page.errors == []
+
+
+def test_transfer_to_admin(console, visitors, agent_api, admin_api):
+    agent_api.free_slots(1)
+    admin_api.free_slots(1)
+    admin_before = agent_api.team_member(ADMIN)["active_chats"]
+    page = console()
+    visitor = visitors(unique("Ulrike"))
+    cid = visitor.start("Can I talk to a manager?")["id"]
+    open_conversation(page, cid)
+    page.get_by_role("button", name="Accept", exact=True).click()
+    expect(page.locator("#thread-status")).to_contain_text("Alex Agent")
+
+    page.get_by_role("button", name="Transfer").click()
+    dialog = page.locator("#transfer-dialog")
+    expect(dialog).to_be_visible()
+    admin = agent_api.team_member(ADMIN)
+    dialog.get_by_label("To").select_option(admin["id"])
+    dialog.get_by_label("Note for your colleague").fill("Wants a manager; order 7781")
+    dialog.get_by_role("button", name="Transfer").click()
+    expect(dialog).to_be_hidden()
+
+    eventually(lambda: agent_api.team_member(ADMIN)["active_chats"] == admin_before + 1)
+    assert agent_api.conversation(cid)["assignee_id"] == admin["id"]
+    expect(page.locator("#thread-status")).to_contain_text("Ada Admin")
+    expect(page.locator(".msg--system")).to_contain_text("transferred this conversation")
+    expect(page.locator(".msg--note", has_text="Wants a manager; order 7781")).to_be_visible()
+    visitor.wait_for(lambda f: f.get("type") == "message" and f["message"]["author"]["kind"] == "system")
+    visitor.drain()
+    assert "Wants a manager" not in json.dumps(visitor.frames)
+    assert page.errors == []
+
+
+def test_capacity_refusal_shows_the_slots_message(console, visitors, agent_api):
+    me = agent_api.me()
+    agent_api.free_slots(me["capacity"])           # start from a known state: every slot free
+    fillers = []
+    for i in range(me["capacity"]):
+        visitor = visitors(unique(f"Filler{i}"))
+        fillers.append(visitor.start("Filling a slot")["id"])
+        agent_api.patch(fillers[-1], assignee_id=me["id"])
+    assert agent_api.me()["active_chats"] == me["capacity"]
+
+    page = console()
+    cap = me["capacity"]
+    expect(page.locator("#slots-text")).to_have_text(f"{cap} / {cap}")
+    fourth = visitors(unique("Wanda"))
+    cid = fourth.start("Anyone there?")["id"]
+    open_conversation(page, cid)
+    page.get_by_role("button", name="Accept", exact=True).click()
+    expect(page.locator(".toast--error")).to_contain_text(f"All your chat slots are taken ({cap}/{cap})")
+    assert agent_api.conversation(cid)["status"] == "queued"
+    expect(page.get_by_role("button", name="Accept", exact=True)).to_be_visible()
+
+    # Solving one frees a slot, and then the accept goes through.
+    agent_api.patch(fillers[0], status="solved")
+    expect(page.locator("#slots-text")).to_have_text(f"{cap - 1} / {cap}")
+    page.get_by_role("button", name="Accept", exact=True).click()
+    expect(page.locator("#slots-text")).to_have_text(f"{cap} / {cap}")
+    assert agent_api.conversation(cid)["assignee_id"] == me["id"]
+    assert page.errors == []
+
+
+def test_visitor_html_is_shown_as_text_and_never_runs(console, visitors):
+    # Without the page's CSP, so that only the console's own DOM handling stands between the payload and
+    # the page.
+    page = console(bypass_csp=True)
+    payload = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
+    visitor = visitors('<b onmouseover="window.__pwned=1">Mallory</b>', page_url="javascript:window.__pwned=1")
+    cid = visitor.start(payload)["id"]
+    expect(row(page, cid)).to_contain_text('<b onmouseover="window.__pwned=1">Mallory</b>')
+    open_conversation(page, cid)
+    bubble = page.locator(".msg--visitor .msg__bubble")
+    expect(bubble).to_have_text(payload)
+    visitor.typing(payload)
+    expect(page.locator("#typing-preview")).to_have_text(payload)
+    visitor.say("javascript:window.__pwned=1 and see https://example.com/help?a=1&b=2.")
+    links = page.locator(".msg--visitor .msg__bubble a")
+    expect(links).to_have_count(1)
+    expect(links.first).to_have_attribute("href", "https://example.com/help?a=1&b=2")
+    expect(links.first).to_have_attribute("target", "_blank")
+    expect(links.first).to_have_attribute("rel", re.compile(r"noopener.*noreferrer"))
+    expect(page.locator("#thread-visitor")).to_have_text('<b onmouseover="window.__pwned=1">Mallory</b>')
+    page.locator("#thread-visitor").hover()
+    expect(page.locator("#visitor-facts")).to_contain_text("javascript:window.__pwned=1")
+    expect(page.locator("#visitor-facts a")).to_have_count(0)   # only http(s) pages become links
+    assert page.locator("#msg-list img, #msg-list script, #conv-list img, #thread b, #typing img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    assert page.errors == []
+
+
+def test_older_messages_load_when_scrolling_up(console, visitors, stack, agent_api):
+    visitor = visitors(unique("Yusuf"))
+    cid = visitor.start("Message number 1")["id"]
+    # 64 more messages from an agent socket (agents are not flood-limited): 65 in all, over one page.
+    url = f"{stack.ws}?token={urllib.parse.quote(agent_api.token, safe='')}"
+    with connect(url, open_timeout=5, close_timeout=1, proxy=None, max_size=None) as ws:
+        helper = Visitor(ws, "helper agent")
+        helper.conversation_id = cid
+        helper.request("join", conversation_id=cid)
+        for n in range(2, 66):
+            helper.request("send", conversation_id=cid, client_msg_id=f"bulk-{n}", text=f"Message number {n}")
+
+    page = console()
+    open_conversation(page, cid)
+    messages = page.locator("#msg-list .msg")
+    expect(messages.last).to_contain_text("Message number 65")
+    expect(messages).to_have_count(50)
+    expect(page.locator('#msg-list [data-seq="1"]')).to_have_count(0)
+    page.locator("#messages").evaluate("box => { box.scrollTop = 0; }")
+    expect(messages).to_have_count(65)
+    expect(messages.first).to_contain_text("Message number 1")
+    expect(page.locator("#older-start")).to_be_visible()
+    # The reader stays where they were: the newest message is not in view any more.
+    assert page.locator("#messages").evaluate("b => b.scrollTop > 0")
+    assert page.errors == []
+
+
+def test_unread_counts_for_each_of_my_chats(console, visitors, agent_api):
+    me = agent_api.me()
+    agent_api.free_slots(3)
+    a, b = visitors(unique("Dmitri")), visitors(unique("Elif"))
+    ca, cb = a.start("Chat A")["id"], b.start("Chat B")["id"]
+    agent_api.patch(ca, assignee_id=me["id"])
+    agent_api.patch(cb, assignee_id=me["id"])
+
+    page = console()
+    page.locator('[data-view="mine"]').click()
+    open_conversation(page, ca)
+    unread_b = row(page, cb).locator(".row__unread")
+    expect(unread_b).to_have_text("1")             # "Chat B" was never read
+    b.say("Are you there?")
+    expect(unread_b).to_have_text("2")
+    expect(row(page, cb)).to_contain_text("Are you there?")
+    expect(page.locator("#conv-list li").first).to_have_attribute("data-id", cb)  # newest activity first
+    a.say("Still here")                            # the open chat: shown, not counted
+    expect(page.locator(".msg--visitor .msg__bubble").last).to_have_text("Still here")
+    expect(row(page, ca).locator(".row__unread")).to_be_hidden()
+    expect(page).to_have_title(re.compile(r"^\(2\) Parley console$"))
+
+    # A chat that becomes mine while the console is open is joined as well.
+    c = visitors(unique("Farid"))
+    cc = c.start("Chat C")["id"]
+    agent_api.patch(cc, assignee_id=me["id"])
+    expect(row(page, cc)).to_be_visible()
+    unread_c = row(page, cc).locator(".row__unread")
+    expect(unread_c).to_have_text("1")
+    c.say("Ping from C")
+    expect(unread_c).to_have_text("2")
+
+    row(page, cb).locator("a").click()             # reading clears the count
+    expect(unread_b).to_be_hidden()
+    expect(page.locator(".msg--visitor .msg__bubble").last).to_have_text("Are you there?")
+    assert page.errors == []
+
+
+def test_new_chat_flags_title_and_badge_while_another_is_open(console, visitors):
+    page = console()
+    first = visitors(unique("Agnes"))
+    open_conversation(page, first.start("First chat")["id"])
+    page.locator('[data-view="mine"]').click()
+    expect(page).not_to_have_title(re.compile("New chat"))
+    second = visitors(unique("Bruno"))
+    second.start("Second chat, anyone?")
+    expect(page).to_have_title(re.compile(r"^\(\d+\) New chat · Parley console$"))
+    expect(page.locator("#alert-badge")).to_have_text("1 new chat")
+    expect(page.locator('[data-view="unassigned"] .view__new')).to_be_visible()
+    page.locator('[data-view="unassigned"]').click()
+    expect(page.locator("#alert-badge")).to_be_hidden()
+    expect(page).not_to_have_title(re.compile("New chat"))
+    assert page.errors == []
+
+
+def test_reconnects_after_the_socket_drops(console, visitors):
+    routes = []
+
+    def through(route):  # every frame passes through; the test keeps the route to cut it
+        route.connect_to_server()
+        routes.append(route)
+
+    page = console(before=lambda p: p.route_web_socket(re.compile(r"/ws\?token="), through))
+    visitor = visitors(unique("Ciaran"))
+    cid = visitor.start("Are you still there?")["id"]
+    open_conversation(page, cid)
+    expect(page.locator(".msg--visitor")).to_have_count(1)
+    assert len(routes) == 1
+
+    routes[0].close()
+    expect(page.locator("#conn")).to_have_attribute("data-state", "down")
+    expect(page.locator("#conn-text")).to_contain_text("retrying")
+    expect(page.locator("#thread-banner")).to_contain_text("offline")
+    visitor.say("Hello again?")  # while the console is away: caught up after the reconnect
+
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=15_000)
+    assert len(routes) == 2
+    bubbles = page.locator(".msg--visitor .msg__bubble")
+    expect(bubbles.last).to_have_text("Hello again?")
+    visitor.say("Still live")
+    expect(bubbles).to_have_text(["Are you still there?", "Hello again?", "Still live"])
+    assert page.errors == []

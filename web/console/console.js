@@ -1,0 +1,2264 @@
+/* Parley agent console: static, no framework, no build step.
+ *
+ * Speaks the wire contract (docs/protocol.md): REST under /v1 for lists, history and edits, one
+ * WebSocket for everything live. Every piece of visitor- or agent-provided text reaches the DOM as
+ * a text node (el()/textContent); nothing here assigns HTML.
+ */
+(function () {
+  "use strict";
+
+  // --- configuration --------------------------------------------------------------------------
+
+  const CONFIG = (function resolveConfig(raw) {
+    const api = (raw.api || window.location.origin).replace(/\/+$/, "");
+    let ws = raw.ws || "";
+    if (!ws) ws = (window.location.protocol === "https:" ? "wss://" : "ws://") + window.location.host + "/ws";
+    return { api: api, ws: ws };
+  })(window.PARLEY_CONFIG || {});
+
+  const VIEWS = [
+    { id: "unassigned", label: "Unassigned", empty: "No one is waiting. New chats appear here live." },
+    { id: "mine", label: "Mine", empty: "Nothing assigned to you right now." },
+    { id: "open", label: "Open", empty: "No open conversations." },
+    { id: "pending", label: "Pending", empty: "No pending conversations." },
+    { id: "solved", label: "Solved", empty: "No solved conversations yet." },
+    { id: "all", label: "All", empty: "No conversations yet." },
+  ];
+  const ACTIVE_STATUSES = ["open", "pending"];
+  const STATUS_LABELS = { bot: "Bot", queued: "Unassigned", open: "Open", pending: "Pending", solved: "Solved", closed: "Closed" };
+  const PAGE_SIZE = 100;          // conversations per list request
+  const COUNT_PAGES = { unassigned: 5, mine: 5, open: 5, pending: 5, solved: 2, all: 2 };
+  const HISTORY_PAGE = 50;
+  const REQUEST_TIMEOUT_MS = 15000;
+  const PING_EVERY_MS = 4 * 60 * 1000;   // API Gateway drops sockets idle for 10 minutes
+  const TYPING_IDLE_MS = 3000;
+  const PREVIEW_STALE_MS = 12000;
+  const SESSION_KEY = "parley.console.session";
+  const PREFS_KEY = "parley.console.prefs";
+  const BASE_TITLE = "Parley console";
+
+  // --- storage with a memory fallback (storage may be blocked) --------------------------------
+
+  function makeStore(kind) {
+    const memory = new Map();
+    let backend = null;
+    try {
+      backend = window[kind];
+      const probe = "parley.console.probe";
+      backend.setItem(probe, "1");
+      backend.removeItem(probe);
+    } catch (e) {
+      backend = null;
+    }
+    return {
+      get(key) {
+        try {
+          const raw = backend ? backend.getItem(key) : memory.get(key);
+          return raw ? JSON.parse(raw) : null;
+        } catch (e) {
+          return null;
+        }
+      },
+      set(key, value) {
+        const raw = JSON.stringify(value);
+        try {
+          if (backend) backend.setItem(key, raw); else memory.set(key, raw);
+        } catch (e) {
+          memory.set(key, raw);
+        }
+      },
+      remove(key) {
+        try { if (backend) backend.removeItem(key); } catch (e) { /* ignore */ }
+        memory.delete(key);
+      },
+    };
+  }
+  const sessionStore = makeStore("sessionStorage");
+  const prefsStore = makeStore("localStorage");
+
+  // --- DOM helpers ----------------------------------------------------------------------------
+
+  const $ = (id) => document.getElementById(id);
+
+  /** el("div", {class: "x", text: "y", on: {click: fn}, attrs: {...}}, child, "text", ...) */
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    if (props) {
+      for (const [key, value] of Object.entries(props)) {
+        if (value === undefined || value === null || value === false) continue;
+        if (key === "class") node.className = value;
+        else if (key === "text") node.textContent = value;
+        else if (key === "on") for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn);
+        else if (key === "dataset") Object.assign(node.dataset, value);
+        else if (key === "attrs") for (const [a, v] of Object.entries(value)) { if (v !== null && v !== undefined && v !== false) node.setAttribute(a, v === true ? "" : String(v)); }
+        else node[key] = value;
+      }
+    }
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  function show(node, visible) {
+    node.hidden = !visible;
+  }
+
+  /** Text with http(s) links made clickable, as text nodes and <a> elements only. */
+  const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+  function linkify(text) {
+    const frag = document.createDocumentFragment();
+    let last = 0;
+    const source = String(text);
+    for (const match of source.matchAll(URL_RE)) {
+      let url = match[0];
+      // Trailing punctuation belongs to the sentence, not the link.
+      const trail = url.match(/[.,;:!?)\]}]+$/);
+      if (trail) url = url.slice(0, -trail[0].length);
+      const start = match.index;
+      const safe = safeHttpUrl(url);
+      if (!safe) continue;
+      if (start > last) frag.appendChild(document.createTextNode(source.slice(last, start)));
+      frag.appendChild(externalLink(safe, url));
+      last = start + url.length;
+    }
+    if (last < source.length) frag.appendChild(document.createTextNode(source.slice(last)));
+    return frag;
+  }
+
+  function safeHttpUrl(value) {
+    if (typeof value !== "string" || !value) return null;
+    try {
+      const url = new URL(value);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function externalLink(href, label) {
+    return el("a", { href: href, text: label, attrs: { target: "_blank", rel: "noopener noreferrer nofollow" } });
+  }
+
+  function initials(name) {
+    const words = String(name || "").trim().split(/\s+/).filter((w) => /^\p{L}/u.test(w));
+    if (!words.length) return "?";
+    const first = Array.from(words[0])[0];
+    const last = words.length > 1 ? Array.from(words[words.length - 1])[0] : "";
+    return (first + last).toUpperCase();
+  }
+
+  function hue(seed) {
+    let h = 0;
+    for (const ch of String(seed || "")) h = (h * 31 + ch.codePointAt(0)) % 360;
+    return h;
+  }
+
+  function paintAvatar(node, name, seed) {
+    node.textContent = initials(name);
+    node.style.setProperty("--avatar-hue", String(hue(seed || name)));
+  }
+
+  // --- time -----------------------------------------------------------------------------------
+
+  const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  const dayClock = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const fullDate = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const shortDay = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+
+  function parseTime(iso) {
+    const t = Date.parse(iso);
+    return Number.isNaN(t) ? null : new Date(t);
+  }
+
+  function messageTime(iso) {
+    const d = parseTime(iso);
+    if (!d) return "";
+    return d.toDateString() === new Date().toDateString() ? clock.format(d) : dayClock.format(d);
+  }
+
+  function ago(iso) {
+    const d = parseTime(iso);
+    if (!d) return "";
+    const s = Math.max(0, (Date.now() - d.getTime()) / 1000);
+    if (s < 45) return "now";
+    if (s < 3600) return Math.round(s / 60) + "m";
+    if (s < 86400) return Math.round(s / 3600) + "h";
+    if (s < 7 * 86400) return Math.round(s / 86400) + "d";
+    return shortDay.format(d);
+  }
+
+  function dateText(iso) {
+    const d = parseTime(iso);
+    return d ? fullDate.format(d) : "";
+  }
+
+  function timeNode(iso, text) {
+    const d = parseTime(iso);
+    return el("time", { text: text, attrs: { datetime: iso, title: d ? fullDate.format(d) : null } });
+  }
+
+  // --- state ----------------------------------------------------------------------------------
+
+  const S = {
+    session: null,              // {token, refresh_token, expires_at, agent}
+    me: null,                   // Agent
+    team: [],                   // [Agent]
+    canned: [],                 // [{id, shortcut, text}]
+    convs: new Map(),           // id -> Conversation (freshest known)
+    viewMeta: {},               // view -> {cursor, complete, loaded, loading}
+    view: "unassigned",
+    activeId: null,
+    thread: null,               // the open conversation's messages and UI state
+    unread: new Map(),          // conversation id -> Set of seqs of visitor messages not yet seen
+    lastText: new Map(),        // conversation id -> last message (list preview)
+    activity: new Map(),        // conversation id -> time of the newest message seen live
+    joined: new Set(),          // conversations this socket is subscribed to
+    joining: new Map(),         // conversation id -> pending join promise
+    alerts: new Set(),          // new unassigned chats the agent has not looked at yet
+    drafts: new Map(),          // conversation id -> {text, mode}
+    outbox: [],                 // messages waiting for their ack
+    profiles: new Map(),        // visitor id -> {visitor, conversations}
+    prefs: Object.assign({ presenceByAgent: {}, sound: false, view: "unassigned" }, prefsStore.get(PREFS_KEY) || {}),
+    presence: "offline",        // what the server acknowledged last
+  };
+  for (const v of VIEWS) S.viewMeta[v.id] = { cursor: null, complete: false, loaded: false, loading: null };
+
+  function savePrefs() {
+    prefsStore.set(PREFS_KEY, S.prefs);
+  }
+
+  function visitorName(c) {
+    const v = (c && c.visitor) || {};
+    if (v.name) return v.name;
+    return "Visitor " + String(v.id || "").replace(/^v_/, "").slice(0, 4);
+  }
+
+  function agentName(id) {
+    if (!id) return "";
+    if (S.me && id === S.me.id) return S.me.name + " (you)";
+    const agent = S.team.find((a) => a.id === id);
+    return agent ? agent.name : "Another agent";
+  }
+
+  function inView(c, view) {
+    switch (view) {
+      case "unassigned": return c.status === "queued";
+      case "mine": return !!S.me && c.assignee_id === S.me.id && ACTIVE_STATUSES.includes(c.status);
+      case "open": case "pending": case "solved": return c.status === view;
+      default: return true;
+    }
+  }
+
+  function isMine(c) {
+    return inView(c, "mine");
+  }
+
+  // --- errors and toasts ----------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(code, message, status, field) {
+      super(message);
+      this.code = code;
+      this.status = status || 0;
+      this.field = field || null;
+    }
+  }
+
+  function capacityText() {
+    const cap = (S.me && S.me.capacity) || 0;
+    const used = Math.max((S.me && S.me.active_chats) || 0, cap);
+    return "All your chat slots are taken (" + used + "/" + cap + ")";
+  }
+
+  /** One sentence a person can act on, for an error from a frame or a REST call. */
+  function describe(err, what) {
+    const code = err && err.code;
+    if (code === "capacity") {
+      if (what === "transfer") return "That agent has no free chat slot.";
+      return capacityText() + ". Solve or transfer one first.";
+    }
+    if (code === "conflict") {
+      if (what === "accept") return "Someone else took this conversation";
+      if (/closed/.test(err.message || "")) return "This conversation is closed.";
+      return "This conversation just changed; it has been reloaded.";
+    }
+    if (code === "disconnected") return "Not connected. Reconnecting…";
+    if (code === "timeout") return "The server did not answer in time. Try again.";
+    if (code === "network") return "Cannot reach Parley. Check your connection.";
+    if (code === "not_found") return "This conversation no longer exists.";
+    if (code === "rate_limited") return "Slow down a little and try again.";
+    const message = (err && err.message) || "Something went wrong.";
+    return message.charAt(0).toUpperCase() + message.slice(1);
+  }
+
+  function toast(text, kind) {
+    const box = $("toasts");
+    for (const old of box.querySelectorAll(".toast__text")) if (old.textContent === text) old.parentElement.remove();
+    const node = el("div", { class: "toast toast--" + (kind || "info"), attrs: { role: kind === "error" ? "alert" : "status" } },
+      el("span", { class: "toast__text", text: text }),
+      el("button", { class: "toast__close", type: "button", text: "×", attrs: { "aria-label": "Dismiss" },
+        on: { click: () => node.remove() } }));
+    box.appendChild(node);
+    while (box.children.length > 4) box.firstChild.remove();
+    setTimeout(() => node.remove(), kind === "error" ? 9000 : 5000);
+  }
+
+  // --- REST -----------------------------------------------------------------------------------
+
+  async function rawFetch(method, path, body, token) {
+    const headers = {};
+    if (token) headers.Authorization = "Bearer " + token;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let res;
+    try {
+      res = await fetch(CONFIG.api + path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      throw new ApiError("network", "Cannot reach Parley", 0);
+    }
+    let data = {};
+    const text = await res.text().catch(() => "");
+    if (text) {
+      try { data = JSON.parse(text); } catch (e) { data = {}; }
+    }
+    if (!res.ok) {
+      const err = (data && data.error) || {};
+      throw new ApiError(err.code || "http_" + res.status, err.message || data.message || data.Message || "Request failed (" + res.status + ")", res.status, err.field);
+    }
+    return data;
+  }
+
+  async function api(method, path, body) {
+    if (!S.session) throw new ApiError("unauthorized", "Signed out", 401);
+    await refreshIfDue();
+    try {
+      return await rawFetch(method, path, body, S.session.token);
+    } catch (err) {
+      if (err.status !== 401 || !S.session) throw err;
+      await refreshToken();             // the token may have expired while we slept
+      return rawFetch(method, path, body, S.session.token);
+    }
+  }
+
+  // --- session and token refresh --------------------------------------------------------------
+
+  let refreshTimer = null;
+  let refreshing = null;
+
+  function storeSession(data, previous) {
+    S.session = {
+      token: data.token,
+      refresh_token: data.refresh_token || (previous && previous.refresh_token),
+      expires_at: Date.now() + Math.max(60, Number(data.expires_in) || 3600) * 1000,
+      agent: data.agent || (previous && previous.agent),
+    };
+    sessionStore.set(SESSION_KEY, S.session);
+    scheduleRefresh();
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    if (!S.session) return;
+    const lifetime = S.session.expires_at - Date.now();
+    // Renew when 80% of the lifetime has passed, at least a minute before expiry.
+    const delay = Math.max(5000, Math.min(lifetime * 0.8, lifetime - 60000));
+    refreshTimer = setTimeout(() => refreshToken().catch(() => {}), delay);
+  }
+
+  async function refreshIfDue() {
+    if (S.session && S.session.expires_at - Date.now() < 60000) await refreshToken();
+  }
+
+  function refreshToken() {
+    if (refreshing) return refreshing;
+    const current = S.session;
+    if (!current || !current.refresh_token) return Promise.reject(new ApiError("unauthorized", "Signed out", 401));
+    refreshing = rawFetch("POST", "/v1/agents/refresh", { refresh_token: current.refresh_token })
+      .then((data) => {
+        if (S.session !== current) return;
+        storeSession(data, current);
+        if (data.agent) updateMe(data.agent);
+      })
+      .catch((err) => {
+        if (err.status === 401 || err.status === 403) {
+          signOut("Your session has expired. Please sign in again.");
+        } else {
+          // Network trouble: try again soon; the token may still be valid for a while.
+          clearTimeout(refreshTimer);
+          refreshTimer = setTimeout(() => refreshToken().catch(() => {}), 15000);
+        }
+        throw err;
+      })
+      .finally(() => { refreshing = null; });
+    return refreshing;
+  }
+
+  // --- the WebSocket --------------------------------------------------------------------------
+
+  const live = {
+    ws: null,
+    state: "idle",          // idle | connecting | open | waiting | offline
+    attempts: 0,
+    retryAt: 0,
+    retryTimer: null,
+    countdown: null,
+    pingTimer: null,
+    pending: new Map(),     // ref -> {resolve, reject, timer}
+    nextRef: 1,
+    stopped: true,
+    connecting: false,
+    openedAt: 0,
+
+    start() {
+      this.stopped = false;
+      this.connect();
+    },
+
+    stop() {
+      this.stopped = true;
+      clearTimeout(this.retryTimer);
+      clearInterval(this.countdown);
+      clearInterval(this.pingTimer);
+      if (this.ws) {
+        const ws = this.ws;
+        this.ws = null;
+        try { ws.close(1000, "signed out"); } catch (e) { /* ignore */ }
+      }
+      this.failAll("disconnected");
+      this.setState("idle");
+    },
+
+    async connect() {
+      if (this.stopped) return;
+      clearTimeout(this.retryTimer);
+      clearInterval(this.countdown);
+      if (this.ws || this.connecting) return;
+      this.connecting = true;
+      this.setState("connecting");
+      try {
+        await refreshIfDue();
+      } catch (e) {
+        /* try with the token we have; a refused socket ends in onclose and a retry */
+      } finally {
+        this.connecting = false;
+      }
+      if (this.stopped || !S.session || this.ws) return;
+      let ws;
+      try {
+        ws = new WebSocket(CONFIG.ws + "?token=" + encodeURIComponent(S.session.token));
+      } catch (e) {
+        this.scheduleRetry();
+        return;
+      }
+      this.ws = ws;
+      let opened = false;
+      ws.onopen = () => {
+        if (this.ws !== ws) return;
+        opened = true;
+        this.openedAt = Date.now();
+        this.setState("open");
+        clearInterval(this.pingTimer);
+        this.pingTimer = setInterval(() => this.ping(), PING_EVERY_MS);
+        onSocketOpen();
+      };
+      ws.onmessage = (event) => {
+        if (this.ws !== ws) return;
+        let frame;
+        try { frame = JSON.parse(event.data); } catch (e) { return; }
+        if (!frame || typeof frame !== "object") return;
+        if ((frame.type === "ack" || frame.type === "error" || frame.type === "pong") && frame.ref != null && this.pending.has(String(frame.ref))) {
+          const waiter = this.pending.get(String(frame.ref));
+          this.pending.delete(String(frame.ref));
+          clearTimeout(waiter.timer);
+          if (frame.type === "error") waiter.reject(new ApiError(frame.code || "internal", frame.message || "error", 0, frame.field));
+          else waiter.resolve(frame);
+          return;
+        }
+        onEvent(frame);
+      };
+      ws.onclose = () => {
+        if (this.ws !== ws) return;
+        this.ws = null;
+        clearInterval(this.pingTimer);
+        this.failAll("disconnected");
+        onSocketClosed();
+        // Back off from the first retry again only after a socket that lived a while; one that never
+        // opened, or died at once, keeps backing off (and may hold an expired token: see scheduleRetry).
+        if (opened && Date.now() - this.openedAt > 30000) this.attempts = 0;
+        this.scheduleRetry();
+      };
+      ws.onerror = () => { /* onclose follows */ };
+    },
+
+    scheduleRetry() {
+      if (this.stopped) return;
+      if (!navigator.onLine) {
+        this.setState("offline");
+        return;
+      }
+      const base = Math.min(30000, 1000 * Math.pow(2, this.attempts));
+      const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+      this.attempts += 1;
+      if (this.attempts >= 3) refreshToken().catch(() => {});
+      this.retryAt = Date.now() + delay;
+      this.setState("waiting");
+      clearInterval(this.countdown);
+      this.countdown = setInterval(() => renderConnection(), 1000);
+      this.retryTimer = setTimeout(() => this.connect(), delay);
+    },
+
+    retryNow() {
+      this.attempts = 0;
+      clearTimeout(this.retryTimer);
+      this.connect();
+    },
+
+    setState(state) {
+      this.state = state;
+      if (state !== "waiting") clearInterval(this.countdown);
+      renderConnection();
+    },
+
+    isOpen() {
+      return !!this.ws && this.ws.readyState === WebSocket.OPEN;
+    },
+
+    /** Send a frame that gets exactly one reply; resolves with the ack, rejects with the error. */
+    request(action, fields, timeoutMs) {
+      if (!this.isOpen()) return Promise.reject(new ApiError("disconnected", "not connected", 0));
+      const ref = "r" + this.nextRef++;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.pending.delete(ref);
+          reject(new ApiError("timeout", "no reply", 0));
+        }, timeoutMs || REQUEST_TIMEOUT_MS);
+        this.pending.set(ref, { resolve: resolve, reject: reject, timer: timer });
+        try {
+          this.ws.send(JSON.stringify(Object.assign({ action: action, ref: ref }, fields)));
+        } catch (e) {
+          clearTimeout(timer);
+          this.pending.delete(ref);
+          reject(new ApiError("disconnected", "not connected", 0));
+        }
+      });
+    },
+
+    /** Frames with no reply (typing, read). */
+    notify(action, fields) {
+      if (!this.isOpen()) return;
+      try { this.ws.send(JSON.stringify(Object.assign({ action: action }, fields))); } catch (e) { /* ignore */ }
+    },
+
+    ping() {
+      this.request("ping", {}, 10000).catch(() => {
+        // No pong: the socket is dead even if the browser has not noticed. Start over.
+        if (this.ws) { try { this.ws.close(); } catch (e) { /* ignore */ } }
+      });
+    },
+
+    failAll(code) {
+      for (const [, waiter] of this.pending) {
+        clearTimeout(waiter.timer);
+        waiter.reject(new ApiError(code, "not connected", 0));
+      }
+      this.pending.clear();
+    },
+  };
+
+  function renderConnection() {
+    const box = $("conn");
+    if (!box) return;
+    const text = $("conn-text");
+    const retry = $("conn-retry");
+    let label = "Connecting…";
+    let state = "connecting";
+    if (live.state === "open") { label = "Connected"; state = "open"; }
+    else if (live.state === "waiting") {
+      const s = Math.max(0, Math.ceil((live.retryAt - Date.now()) / 1000));
+      label = "Disconnected · retrying in " + s + "s";
+      state = "down";
+    } else if (live.state === "offline") { label = "Offline · waiting for the network"; state = "down"; }
+    if (box.dataset.state !== state) {
+      // Announce changes of state once; the visible countdown ticks without being read out.
+      $("conn-live").textContent = state === "open" ? "Connected" : state === "down" ? "Connection lost. Reconnecting." : "";
+    }
+    box.dataset.state = state;
+    text.textContent = label;
+    show(retry, live.state === "waiting");
+    renderThreadBanner();
+    if (S.me) renderPresence();
+  }
+
+  function onSocketOpen() {
+    S.joined.clear();
+    S.joining.clear();
+    // Presence is per agent, and the server sets it offline when the last socket closes.
+    setPresence(wantedPresence(), { quiet: true });
+    // Resynchronise what may have changed while we were away.
+    reloadViews();
+    if (S.activeId) {
+      ensureJoined(S.activeId).then(() => catchUp(S.activeId)).catch(() => {});
+    }
+    for (const c of S.convs.values()) if (isMine(c)) ensureJoined(c.id).catch(() => {});
+    flushOutbox();
+  }
+
+  function onSocketClosed() {
+    S.joined.clear();
+    S.joining.clear();
+  }
+
+  // --- events from the server -----------------------------------------------------------------
+
+  function onEvent(frame) {
+    switch (frame.type) {
+      case "inbox": onInbox(frame.conversation); break;
+      case "conversation": if (frame.conversation) upsert(frame.conversation); break;
+      case "message": onMessage(frame.conversation_id, frame.message); break;
+      case "typing": onTyping(frame); break;
+      case "read": onRead(frame); break;
+      default: break;   // pong, queue, unsolicited errors: nothing to show
+    }
+  }
+
+  function onInbox(c) {
+    if (!c || !c.id) return;
+    const old = S.convs.get(c.id);
+    const becameQueued = c.status === "queued" && (!old || old.status !== "queued");
+    upsert(c);
+    if (becameQueued && (!old || old.updated_at <= c.updated_at)) newUnassigned(c);
+    // `inbox` for a new chat goes out before its first message is stored, and no event follows the
+    // message: read it a moment later for the list's preview.
+    if (!old && !S.lastText.has(c.id) && !S.joined.has(c.id)) {
+      previews.requested.delete(c.id);
+      wantPreview(c.id, 700);
+    }
+  }
+
+  function newUnassigned(c) {
+    if (S.prefs.sound) beep();
+    const busyElsewhere = S.activeId && S.activeId !== c.id;
+    if (document.hidden || busyElsewhere) {
+      S.alerts.add(c.id);
+      renderAlerts();
+    }
+  }
+
+  /** Keep the freshest version of a conversation and let every view follow it. */
+  function upsert(c) {
+    if (!c || !c.id) return null;
+    const old = S.convs.get(c.id);
+    if (old && old.updated_at && c.updated_at && old.updated_at > c.updated_at) return old;
+    S.convs.set(c.id, c);
+    if (c.status !== "queued") S.alerts.delete(c.id);
+    const wasMine = !!old && isMine(old);
+    if (isMine(c)) {
+      ensureJoined(c.id).catch(() => {});
+    } else if (wasMine) {
+      S.unread.delete(c.id);
+    }
+    const meInvolved = S.me && ((old && old.assignee_id === S.me.id) || c.assignee_id === S.me.id);
+    if (meInvolved && (!old || old.status !== c.status || old.assignee_id !== c.assignee_id)) refreshMeSoon();
+    scheduleRender("list");
+    if (c.id === S.activeId) scheduleRender("thread");
+    return c;
+  }
+
+  function onMessage(conversationId, message) {
+    if (!conversationId || !message) return;
+    // Newest activity first: a message moves the conversation up without another request. Kept
+    // apart from the conversation's own updated_at, which alone decides which version is newer.
+    noteActivity(conversationId, message.created_at);
+    S.lastText.set(conversationId, message);
+    const looking = conversationId === S.activeId && !document.hidden;
+    if (conversationId === S.activeId && S.thread) {
+      addMessages([message]);
+      if (message.author && message.author.kind === "visitor") setVisitorTyping(null);
+    }
+    if (!looking && message.author && message.author.kind === "visitor") {
+      addUnread(conversationId, [message.seq]);
+      if (S.prefs.sound && document.hidden) beep();
+    }
+    scheduleRender("list");
+  }
+
+  // Unread messages are kept as seqs, so a message seen both live and in a join's history counts once.
+  function addUnread(id, seqs) {
+    if (!seqs.length) return;
+    const set = S.unread.get(id) || new Set();
+    for (const seq of seqs) if (typeof seq === "number") set.add(seq);
+    S.unread.set(id, set);
+  }
+
+  function unreadCount(id) {
+    const set = S.unread.get(id);
+    return set ? set.size : 0;
+  }
+
+  function noteActivity(id, iso) {
+    if (iso && (!S.activity.has(id) || S.activity.get(id) < iso)) S.activity.set(id, iso);
+  }
+
+  function activityOf(c) {
+    const seen = S.activity.get(c.id) || "";
+    return seen > (c.updated_at || "") ? seen : c.updated_at || "";
+  }
+
+  function onTyping(frame) {
+    if (frame.conversation_id !== S.activeId || !S.thread) return;
+    const author = frame.author || {};
+    if (author.kind === "visitor") {
+      if (frame.state === "on") setVisitorTyping({ name: author.name, preview: typeof frame.preview === "string" ? frame.preview : null });
+      else setVisitorTyping(null);
+    } else if (author.kind === "agent" && (!S.me || author.id !== S.me.id)) {
+      S.thread.agentTyping = frame.state === "on" ? { name: author.name || "A colleague", at: Date.now() } : null;
+      renderTyping();
+      if (S.thread.agentTyping) setTimeout(renderTyping, PREVIEW_STALE_MS + 50);   // fades if "off" never comes
+    }
+  }
+
+  function onRead(frame) {
+    const c = S.convs.get(frame.conversation_id);
+    if (c && frame.author && frame.author.kind === "visitor") {
+      S.convs.set(c.id, Object.assign({}, c, { visitor_read_seq: Math.max(c.visitor_read_seq || 0, frame.seq || 0) }));
+      if (c.id === S.activeId) renderSeen();
+    }
+  }
+
+  // --- the agent: me, presence, slots ---------------------------------------------------------
+
+  let meTimer = null;
+
+  function updateMe(agent) {
+    if (!agent) return;
+    S.me = Object.assign({}, S.me || {}, agent);
+    const i = S.team.findIndex((a) => a.id === agent.id);
+    if (i >= 0) S.team[i] = Object.assign({}, S.team[i], agent);
+    if (S.session) {
+      S.session.agent = S.me;
+      sessionStore.set(SESSION_KEY, S.session);
+    }
+    renderMe();
+  }
+
+  function refreshMeSoon() {
+    clearTimeout(meTimer);
+    meTimer = setTimeout(() => {
+      api("GET", "/v1/agents/me").then((d) => updateMe(d.agent)).catch(() => {});
+    }, 150);
+  }
+
+  /** The status this agent chose last on this browser (online the first time). */
+  function wantedPresence() {
+    const chosen = (S.prefs.presenceByAgent || {})[S.me && S.me.id];
+    return ["online", "away", "offline"].includes(chosen) ? chosen : "online";
+  }
+
+  async function setPresence(status, opts) {
+    S.prefs.presenceByAgent = Object.assign({}, S.prefs.presenceByAgent, { [S.me.id]: status });
+    savePrefs();
+    renderPresence();
+    try {
+      const ack = await live.request("presence", { status: status });
+      S.presence = ack.status || status;
+      if (S.me) S.me.status = S.presence;
+    } catch (err) {
+      if (!(opts && opts.quiet) && err.code !== "disconnected") toast("Could not change your status: " + describe(err), "error");
+      if (err.code === "disconnected" && !(opts && opts.quiet)) toast("Your status will be set when the connection is back.", "info");
+    }
+    renderPresence();
+  }
+
+  function renderPresence() {
+    const select = $("presence");
+    const wanted = wantedPresence();
+    if (select.value !== wanted) select.value = wanted;
+    $("presence-dot").dataset.status = live.isOpen() ? wanted : "offline";
+  }
+
+  function renderMe() {
+    if (!S.me) return;
+    $("me-name").textContent = S.me.name || S.me.email || "";
+    paintAvatar($("me-avatar"), S.me.name, S.me.id);
+    const cap = S.me.capacity || 0;
+    const used = S.me.active_chats || 0;
+    $("slots-text").textContent = used + " / " + cap;
+    $("slots").dataset.full = used >= cap && cap > 0 ? "true" : "false";
+    $("slots").setAttribute("aria-label", "Slots used " + used + " of " + cap);
+    $("slots-bar").style.width = cap ? Math.min(100, (used / cap) * 100) + "%" : "0";
+  }
+
+  // --- sound ----------------------------------------------------------------------------------
+
+  let audio = null;
+
+  function beep() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") audio.resume();
+      const t = audio.currentTime;
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.type = "sine";
+      osc.frequency.setValueAtTime(880, t);
+      osc.frequency.setValueAtTime(1175, t + 0.09);
+      gain.gain.setValueAtTime(0.0001, t);
+      gain.gain.exponentialRampToValueAtTime(0.08, t + 0.015);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.25);
+      osc.connect(gain);
+      gain.connect(audio.destination);
+      osc.start(t);
+      osc.stop(t + 0.27);
+    } catch (e) {
+      /* no audio: the title and badge still tell */
+    }
+  }
+
+  function renderSound() {
+    const btn = $("sound-toggle");
+    btn.setAttribute("aria-pressed", S.prefs.sound ? "true" : "false");
+    btn.textContent = S.prefs.sound ? "Sound on" : "Sound off";
+  }
+
+  // --- title, badge, favicon ------------------------------------------------------------------
+
+  function faviconHref(dot) {
+    const svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'>" +
+      "<rect x='2' y='2' width='28' height='28' rx='8' fill='%233b5bdb'/>" +
+      "<text x='16' y='22' font-family='system-ui,sans-serif' font-size='17' font-weight='700' fill='white' text-anchor='middle'>P</text>" +
+      (dot ? "<circle cx='25' cy='7' r='6.5' fill='%23e8590c' stroke='white' stroke-width='2'/>" : "") + "</svg>";
+    return "data:image/svg+xml," + svg.replace(/</g, "%3C").replace(/>/g, "%3E");
+  }
+
+  function renderAlerts() {
+    const n = S.alerts.size;
+    let unread = 0;
+    for (const [id, seqs] of S.unread) if (id !== S.activeId || document.hidden) unread += seqs.size;
+    const total = n + unread;
+    if (!S.me) document.title = BASE_TITLE;
+    else if (n > 0) document.title = "(" + total + ") New chat · " + BASE_TITLE;
+    else if (total > 0) document.title = "(" + total + ") " + BASE_TITLE;
+    else document.title = BASE_TITLE;
+    const badge = $("alert-badge");
+    badge.textContent = n === 1 ? "1 new chat" : n + " new chats";
+    show(badge, n > 0);
+    const viewBadge = document.querySelector('[data-view="unassigned"] .view__new');
+    if (viewBadge) show(viewBadge, n > 0);
+    const icon = $("favicon");
+    const wanted = faviconHref(total > 0);
+    if (icon.getAttribute("href") !== wanted) icon.setAttribute("href", wanted);
+  }
+
+  function clearAlerts() {
+    if (S.alerts.size === 0) return;
+    S.alerts.clear();
+    renderAlerts();
+  }
+
+  // --- views and the list ---------------------------------------------------------------------
+
+  async function loadView(view, pages, fresh) {
+    const meta = S.viewMeta[view];
+    if (meta.loading) return meta.loading;
+    const run = (async () => {
+      let cursor = fresh ? null : meta.cursor;
+      if (!fresh && meta.loaded && !cursor) return;
+      for (let i = 0; i < pages; i++) {
+        const q = "/v1/conversations?view=" + view + "&limit=" + PAGE_SIZE + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+        const data = await api("GET", q);
+        for (const c of data.items || []) upsert(c);
+        cursor = data.next_cursor || null;
+        meta.loaded = true;
+        meta.cursor = cursor;
+        meta.complete = !cursor;
+        if (!cursor) break;
+      }
+    })();
+    meta.loading = run;
+    try {
+      await run;
+    } finally {
+      meta.loading = null;
+      scheduleRender("list");
+    }
+  }
+
+  let reloadRunning = null;
+  function reloadViews() {
+    if (reloadRunning) return reloadRunning;
+    const first = S.view;
+    reloadRunning = loadView(first, COUNT_PAGES[first], true)
+      .catch((err) => { if (S.session) toast("Could not load the list: " + describe(err), "error"); })
+      .then(() => Promise.all(VIEWS.filter((v) => v.id !== first).map((v) => loadView(v.id, COUNT_PAGES[v.id], true).catch(() => {}))))
+      .finally(() => { reloadRunning = null; });
+    return reloadRunning;
+  }
+
+  function countFor(view) {
+    let n = 0;
+    for (const c of S.convs.values()) if (inView(c, view)) n++;
+    return n;
+  }
+
+  function renderViews() {
+    const box = $("views");
+    if (!box.firstChild) {
+      for (const v of VIEWS) {
+        box.appendChild(el("button", {
+          type: "button", class: "view", dataset: { view: v.id },
+          on: { click: () => selectView(v.id) },
+        }, el("span", { class: "view__top" },
+          el("span", { class: "view__label", text: v.label }),
+          v.id === "unassigned" ? el("span", { class: "view__new", hidden: true, attrs: { "aria-hidden": "true" } }) : null),
+        el("span", { class: "view__count" })));
+      }
+    }
+    for (const node of box.children) {
+      const view = node.dataset.view;
+      const meta = S.viewMeta[view];
+      const n = countFor(view);
+      const count = node.querySelector(".view__count");
+      count.textContent = meta.loaded ? String(n) + (meta.complete ? "" : "+") : "…";
+      node.setAttribute("aria-pressed", view === S.view ? "true" : "false");
+      node.setAttribute("aria-label", VIEWS.find((v) => v.id === view).label + ", " + (meta.loaded ? count.textContent : "loading") + " conversations");
+      node.classList.toggle("view--active", view === S.view);
+      node.classList.toggle("view--hot", view === "unassigned" && n > 0);
+    }
+  }
+
+  function selectView(view) {
+    if (!S.viewMeta[view]) return;
+    S.view = view;
+    S.prefs.view = view;
+    savePrefs();
+    if (view === "unassigned") clearAlerts();
+    const meta = S.viewMeta[view];
+    if (!meta.loaded && !meta.loading) loadView(view, COUNT_PAGES[view]).catch((err) => toast(describe(err), "error"));
+    $("conv-list").scrollTop = 0;
+    scheduleRender("list");
+  }
+
+  function sortedIn(view) {
+    const items = [];
+    for (const c of S.convs.values()) if (inView(c, view)) items.push(c);
+    const key = new Map(items.map((c) => [c.id, activityOf(c)]));
+    items.sort((a, b) => (key.get(a.id) < key.get(b.id) ? 1 : key.get(a.id) > key.get(b.id) ? -1 : 0));
+    return items;
+  }
+
+  const rowCache = new Map();   // conversation id -> <li>
+
+  function renderList() {
+    renderViews();
+    const view = S.view;
+    const meta = S.viewMeta[view];
+    $("list-title").textContent = VIEWS.find((v) => v.id === view).label;
+    const list = $("conv-list");
+    const items = sortedIn(view);
+    const wanted = [];
+    for (const c of items) wanted.push(renderRow(c));
+    // Reorder with the fewest moves so focus and scroll survive live updates.
+    let cursor = list.firstChild;
+    for (const li of wanted) {
+      if (li === cursor) { cursor = cursor.nextSibling; continue; }
+      list.insertBefore(li, cursor);
+    }
+    while (cursor) { const next = cursor.nextSibling; cursor.remove(); cursor = next; }
+    for (const id of rowCache.keys()) if (!S.convs.has(id)) rowCache.delete(id);
+    const empty = $("list-empty");
+    empty.textContent = meta.loaded || meta.complete ? VIEWS.find((v) => v.id === view).empty : "Loading…";
+    show(empty, items.length === 0);
+    const more = $("load-more");
+    show(more, meta.loaded && !meta.complete);
+    more.disabled = !!meta.loading;
+    more.textContent = meta.loading ? "Loading…" : "Load more";
+    renderAlerts();
+  }
+
+  function renderRow(c) {
+    let li = rowCache.get(c.id);
+    if (!li) {
+      const link = el("a", { class: "row", href: "#/c/" + encodeURIComponent(c.id), on: { keydown: rowKeydown } });
+      link.append(
+        el("span", { class: "avatar row__avatar", attrs: { "aria-hidden": "true" } }),
+        el("span", { class: "row__main" },
+          el("span", { class: "row__top" },
+            el("span", { class: "row__name" }),
+            el("span", { class: "status-pill status-pill--small row__status" }),
+            el("span", { class: "row__time" })),
+          el("span", { class: "row__sub" },
+            el("span", { class: "row__preview" }),
+            el("span", { class: "row__unread" }))),
+      );
+      li = el("li", { class: "conv-list__item", dataset: { id: c.id } }, link);
+      rowCache.set(c.id, li);
+      if (previewObserver) previewObserver.observe(li);
+    }
+    const link = li.firstChild;
+    const name = visitorName(c);
+    paintAvatar(link.querySelector(".row__avatar"), name, c.visitor && c.visitor.id);
+    link.querySelector(".row__name").textContent = name;
+    const time = link.querySelector(".row__time");
+    const active = activityOf(c);
+    time.textContent = ago(active);
+    time.dataset.iso = active;
+    const last = S.lastText.get(c.id);
+    const bits = [];
+    if (c.title) bits.push(c.title);
+    else if (last && last.text) bits.push((last.internal ? "Note: " : isOwn(last) ? "You: " : "") + last.text);
+    else if (!c.last_seq) bits.push("No messages yet");
+    else bits.push((STATUS_LABELS[c.status] || c.status) + (c.assignee_id ? " · " + agentName(c.assignee_id) : ""));
+    link.querySelector(".row__preview").textContent = bits.join(" · ");
+    const unread = unreadCount(c.id);
+    const badge = link.querySelector(".row__unread");
+    badge.textContent = unread ? String(unread) : "";
+    show(badge, unread > 0);
+    badge.setAttribute("aria-label", unread + " unread");
+    const status = STATUS_LABELS[c.status] || c.status;
+    const assignee = c.assignee_id ? " · " + agentName(c.assignee_id) : "";
+    link.setAttribute("aria-label", name + ", " + status + assignee + (unread ? ", " + unread + " unread" : "") + (c.title ? ", " + c.title : ""));
+    link.title = status + assignee;
+    link.dataset.status = c.status;
+    const pill = link.querySelector(".row__status");
+    pill.dataset.status = c.status;
+    pill.textContent = STATUS_LABELS[c.status] || c.status;
+    show(pill, S.view === "all");
+    li.classList.toggle("is-active", c.id === S.activeId);
+    li.classList.toggle("is-unread", unread > 0);
+    if (c.id === S.activeId) link.setAttribute("aria-current", "true"); else link.removeAttribute("aria-current");
+    return li;
+  }
+
+  // --- list previews: the last message of rows on screen ---------------------------------------
+  //
+  // List items carry no message, so a row learns its last message from live events, from a join,
+  // or, once it scrolls into view, from one small history request (a few at a time).
+
+  const previews = { requested: new Set(), queue: [], running: 0 };
+  const previewObserver = "IntersectionObserver" in window
+    ? new IntersectionObserver((entries) => {
+      for (const entry of entries) if (entry.isIntersecting) wantPreview(entry.target.dataset.id);
+    }, { root: null, rootMargin: "100px" })
+    : null;
+
+  function wantPreview(id, delayMs) {
+    const c = S.convs.get(id);
+    if (!c || S.lastText.has(id) || previews.requested.has(id)) return;
+    previews.requested.add(id);
+    if (delayMs) setTimeout(() => { previews.queue.push(id); pumpPreviews(); }, delayMs);
+    else { previews.queue.push(id); pumpPreviews(); }
+  }
+
+  function pumpPreviews() {
+    while (previews.running < 4 && previews.queue.length) {
+      const id = previews.queue.shift();
+      if (S.lastText.has(id) || !S.session) continue;
+      previews.running++;
+      api("GET", "/v1/conversations/" + encodeURIComponent(id) + "/messages?limit=1")
+        .then((data) => {
+          const list = data.messages || [];
+          const last = list[list.length - 1];
+          if (last && !S.lastText.has(id)) {
+            S.lastText.set(id, last);
+            scheduleRender("list");
+          } else if (!last) {
+            previews.requested.delete(id);   // nothing yet: try again when the row is seen again
+          }
+        })
+        .catch(() => { /* the row keeps its status line */ })
+        .finally(() => { previews.running--; pumpPreviews(); });
+    }
+  }
+
+  function rowKeydown(event) {
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    const li = event.currentTarget.parentElement;
+    const next = event.key === "ArrowDown" ? li.nextElementSibling : li.previousElementSibling;
+    if (next) { next.firstChild.focus(); event.preventDefault(); }
+  }
+
+  // --- render scheduling ----------------------------------------------------------------------
+
+  const dirty = new Set();
+  let renderQueued = false;
+
+  function scheduleRender(part) {
+    dirty.add(part);
+    if (renderQueued) return;
+    renderQueued = true;
+    // A timeout, not requestAnimationFrame: the title must change in a hidden tab too.
+    setTimeout(() => {
+      renderQueued = false;
+      const parts = new Set(dirty);
+      dirty.clear();
+      if (!S.me) return;
+      if (parts.has("list")) renderList();
+      if (parts.has("thread")) renderThreadChrome();
+    }, 0);
+  }
+
+  // --- the open conversation ------------------------------------------------------------------
+
+  let openToken = 0;
+
+  function newThread(id) {
+    return {
+      id: id,
+      messages: new Map(),      // seq -> message
+      nodes: new Map(),         // seq -> element
+      hasMore: false,
+      loaded: false,
+      loadingOlder: false,
+      visitorTyping: null,      // {name, preview, at}
+      agentTyping: null,
+      readSent: 0,
+      error: null,
+    };
+  }
+
+  function openConversation(id) {
+    if (!id || !S.me) return;
+    if (S.activeId === id && S.thread) return;
+    saveDraft();
+    stopTyping();
+    S.activeId = id;
+    S.thread = newThread(id);
+    S.alerts.delete(id);
+    S.unread.delete(id);
+    document.body.classList.add("has-thread");
+    show($("thread-empty"), false);
+    show($("thread-main"), true);
+    clear($("msg-list"));
+    clear($("pending-list"));
+    $("msg-list").setAttribute("aria-busy", "true");   // do not read the whole history out on open
+    setVisitorTyping(null);
+    closeCanned();
+    restoreDraft();
+    renderThreadChrome();
+    renderOlder();
+    renderPending();
+    scheduleRender("list");
+    const token = ++openToken;
+    const thread = S.thread;
+
+    api("GET", "/v1/conversations/" + encodeURIComponent(id))
+      .then((data) => {
+        if (token !== openToken) return;
+        upsert(data.conversation);
+        addMessages(data.messages || [], { initial: true });
+        if (!thread.loaded) { thread.loaded = true; thread.hasMore = !!data.has_more; }
+        else thread.hasMore = thread.hasMore || !!data.has_more;
+        $("msg-list").setAttribute("aria-busy", "false");
+        renderOlder();
+        renderThreadChrome();
+        loadProfile(data.conversation.visitor && data.conversation.visitor.id);
+        maybeLoadOlder();
+      })
+      .catch((err) => {
+        if (token !== openToken) return;
+        thread.error = err;
+        $("msg-list").setAttribute("aria-busy", "false");
+        renderThreadChrome();
+        toast(err.status === 404 ? "This conversation does not exist or belongs to another workspace." : "Could not open the conversation: " + describe(err), "error");
+      });
+    ensureJoined(id).then((ack) => {
+      if (token !== openToken || !ack) return;
+      addMessages(ack.messages || []);
+    }).catch(() => { /* REST above already shows the history; the join is retried on reconnect */ });
+  }
+
+  function closeConversation() {
+    saveDraft();
+    stopTyping();
+    openToken++;
+    S.activeId = null;
+    S.thread = null;
+    document.body.classList.remove("has-thread");
+    show($("thread-empty"), true);
+    show($("thread-main"), false);
+    show($("side-main"), false);
+    show($("side-empty"), true);
+    scheduleRender("list");
+  }
+
+  /** Subscribe this socket to a conversation once per connection. */
+  function ensureJoined(id) {
+    if (S.joined.has(id)) return Promise.resolve(null);
+    if (S.joining.has(id)) return S.joining.get(id);
+    if (!live.isOpen()) return Promise.reject(new ApiError("disconnected", "not connected", 0));
+    const p = live.request("join", { conversation_id: id })
+      .then((ack) => {
+        S.joined.add(id);
+        if (ack.conversation) upsert(ack.conversation);
+        const messages = ack.messages || [];
+        if (messages.length) {
+          const lastVisible = messages[messages.length - 1];
+          S.lastText.set(id, lastVisible);
+          if (id !== S.activeId && ack.conversation) {
+            const readSeq = ack.conversation.agent_read_seq || 0;
+            addUnread(id, messages.filter((m) => m.seq > readSeq && m.author && m.author.kind === "visitor").map((m) => m.seq));
+          }
+          scheduleRender("list");
+        }
+        return ack;
+      })
+      .finally(() => S.joining.delete(id));
+    S.joining.set(id, p);
+    return p;
+  }
+
+  /** After a reconnect or a gap: every message after the newest we hold. */
+  async function catchUp(id) {
+    let guard = 0;
+    while (S.thread && S.thread.id === id && guard++ < 20) {
+      const after = maxSeq();
+      const data = await api("GET", "/v1/conversations/" + encodeURIComponent(id) + "/messages?after_seq=" + after + "&limit=100");
+      if (!S.thread || S.thread.id !== id) return;
+      addMessages(data.messages || []);
+      if (!data.has_more) return;
+    }
+  }
+
+  function maxSeq() {
+    let m = 0;
+    if (S.thread) for (const seq of S.thread.messages.keys()) if (seq > m) m = seq;
+    return m;
+  }
+
+  function minSeq() {
+    let m = Infinity;
+    if (S.thread) for (const seq of S.thread.messages.keys()) if (seq < m) m = seq;
+    return m === Infinity ? 0 : m;
+  }
+
+  function nearBottom(box) {
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  }
+
+  /** Merge messages by seq; keep the reader where they were. */
+  function addMessages(messages, opts) {
+    const thread = S.thread;
+    if (!thread || !messages.length) return;
+    const box = $("messages");
+    const stick = (opts && opts.initial) || nearBottom(box) || messages.some((m) => isOwn(m) && m.seq > maxSeq());
+    const prepend = opts && opts.prepend;
+    const fromBottom = box.scrollHeight - box.scrollTop;
+    const before = maxSeq();
+    let added = 0;
+    for (const m of messages) {
+      if (!m || typeof m.seq !== "number" || m.conversation_id !== thread.id) continue;
+      if (thread.messages.has(m.seq)) continue;
+      thread.messages.set(m.seq, m);
+      insertMessageNode(m);
+      if (m.client_msg_id && isOwn(m)) dropFromOutbox(m.client_msg_id);
+      added++;
+    }
+    if (!added) return;
+    const last = thread.messages.get(maxSeq());
+    if (last) {
+      S.lastText.set(thread.id, last);
+      noteActivity(thread.id, last.created_at);
+    }
+    if (before && !prepend && !(opts && opts.initial) && hasGap(before)) {
+      // A gap after what we held: fetch what we missed (agents see every seq, notes included).
+      if (!thread.catchingUp) {
+        thread.catchingUp = true;
+        catchUp(thread.id).catch(() => {}).finally(() => { thread.catchingUp = false; });
+      }
+    }
+    if (prepend) box.scrollTop = box.scrollHeight - fromBottom;
+    else if (stick) box.scrollTop = box.scrollHeight;
+    renderSeen();
+    markRead();
+  }
+
+  function hasGap(from) {
+    const top = maxSeq();
+    for (let seq = from + 1; seq < top; seq++) if (!S.thread.messages.has(seq)) return true;
+    return false;
+  }
+
+  function isOwn(m) {
+    return m && m.author && S.me && m.author.kind === "agent" && m.author.id === S.me.id;
+  }
+
+  function insertMessageNode(m) {
+    const thread = S.thread;
+    const node = messageNode(m);
+    thread.nodes.set(m.seq, node);
+    const list = $("msg-list");
+    // Find the first node with a higher seq (messages may arrive out of order).
+    let next = null;
+    for (const child of list.children) {
+      if (Number(child.dataset.seq) > m.seq) { next = child; break; }
+    }
+    list.insertBefore(node, next);
+  }
+
+  function messageNode(m) {
+    const author = m.author || {};
+    const kind = m.internal ? "note" : author.kind === "visitor" ? "visitor" : author.kind === "agent" ? "agent" : author.kind === "bot" ? "bot" : "system";
+    const classes = ["msg", "msg--" + kind];
+    if (isOwn(m)) classes.push("msg--own");
+    if (kind === "system") {
+      return el("div", { class: classes.join(" "), dataset: { seq: String(m.seq) } },
+        el("span", { class: "msg__system" }, linkify(m.text)), " ", timeNode(m.created_at, messageTime(m.created_at)));
+    }
+    const name = author.kind === "visitor" ? (author.name || visitorName(S.convs.get(m.conversation_id))) : (author.name || (author.kind === "bot" ? "Bot" : "Agent"));
+    return el("div", { class: classes.join(" "), dataset: { seq: String(m.seq) } },
+      el("div", { class: "msg__meta" },
+        el("span", { class: "msg__author", text: isOwn(m) ? "You" : name }),
+        m.internal ? el("span", { class: "msg__tag", text: "Private note" }) : null,
+        timeNode(m.created_at, messageTime(m.created_at))),
+      el("div", { class: "msg__bubble" }, linkify(m.text)),
+      el("div", { class: "msg__seen", hidden: true, text: "Seen" }));
+  }
+
+  /** "Seen" under the newest agent reply the visitor has read. */
+  function renderSeen() {
+    const thread = S.thread;
+    if (!thread) return;
+    const c = S.convs.get(thread.id);
+    const mark = (c && c.visitor_read_seq) || 0;
+    let target = null;
+    for (const [seq, m] of thread.messages) {
+      if (seq <= mark && m.author && m.author.kind === "agent" && !m.internal && (!target || seq > target)) target = seq;
+    }
+    for (const [seq, node] of thread.nodes) {
+      const seen = node.querySelector(".msg__seen");
+      if (seen) seen.hidden = seq !== target;
+    }
+  }
+
+  let readTimer = null;
+  function markRead() {
+    clearTimeout(readTimer);
+    readTimer = setTimeout(() => {
+      const thread = S.thread;
+      if (!thread || document.hidden) return;
+      const seq = maxSeq();
+      if (seq > thread.readSent && live.isOpen()) {
+        thread.readSent = seq;
+        live.notify("read", { conversation_id: thread.id, seq: seq });
+      }
+    }, 400);
+  }
+
+  function renderOlder() {
+    const thread = S.thread;
+    if (!thread) return;
+    show($("older"), thread.loaded && thread.hasMore && !thread.loadingOlder);
+    show($("older-loading"), thread.loadingOlder);
+    show($("older-start"), thread.loaded && !thread.hasMore && thread.messages.size > 0);
+  }
+
+  async function loadOlder() {
+    const thread = S.thread;
+    if (!thread || !thread.hasMore || thread.loadingOlder) return;
+    thread.loadingOlder = true;
+    $("msg-list").setAttribute("aria-busy", "true");
+    renderOlder();
+    const before = minSeq();
+    try {
+      const data = await api("GET", "/v1/conversations/" + encodeURIComponent(thread.id) + "/messages?before_seq=" + before + "&limit=" + HISTORY_PAGE);
+      if (S.thread !== thread) return;
+      thread.hasMore = !!data.has_more;
+      addMessages(data.messages || [], { prepend: true });
+    } catch (err) {
+      if (S.thread === thread) toast("Could not load earlier messages: " + describe(err), "error");
+    } finally {
+      thread.loadingOlder = false;
+      if (S.thread === thread) {
+        $("msg-list").setAttribute("aria-busy", "false");
+        renderOlder();
+      }
+    }
+    maybeLoadOlder();
+  }
+
+  function maybeLoadOlder() {
+    const thread = S.thread;
+    if (!thread || !thread.hasMore || thread.loadingOlder) return;
+    const box = $("messages");
+    if (box.scrollTop < 120 || box.scrollHeight <= box.clientHeight) loadOlder();
+  }
+
+  // --- typing (theirs) ------------------------------------------------------------------------
+
+  let typingExpire = null;
+
+  function setVisitorTyping(state) {
+    if (!S.thread) return;
+    S.thread.visitorTyping = state ? Object.assign({ at: Date.now() }, state) : null;
+    clearTimeout(typingExpire);
+    if (state) typingExpire = setTimeout(() => { if (S.thread) { S.thread.visitorTyping = null; renderTyping(); } }, PREVIEW_STALE_MS);
+    renderTyping();
+  }
+
+  function renderTyping() {
+    const thread = S.thread;
+    const box = $("typing");
+    const v = thread && thread.visitorTyping;
+    const a = thread && thread.agentTyping && Date.now() - thread.agentTyping.at < PREVIEW_STALE_MS ? thread.agentTyping : null;
+    if (!v && !a) { show(box, false); return; }
+    const messages = $("messages");
+    const stick = nearBottom(messages);
+    if (v) {
+      const name = v.name || visitorName(S.convs.get(thread.id));
+      $("typing-who").textContent = name + " is typing";
+      $("typing-preview").textContent = v.preview ? v.preview : "";
+      box.dataset.kind = "visitor";
+      box.title = "What the visitor is typing (not sent yet)";
+    } else {
+      $("typing-who").textContent = a.name + " is typing";
+      $("typing-preview").textContent = "";
+      box.dataset.kind = "agent";
+      box.title = "";
+    }
+    show(box, true);
+    if (stick) messages.scrollTop = messages.scrollHeight;
+  }
+
+  // --- thread chrome: header, banner, side panel ----------------------------------------------
+
+  function renderThreadChrome() {
+    const thread = S.thread;
+    if (!thread) return;
+    const c = S.convs.get(thread.id);
+    const name = c ? visitorName(c) : "…";
+    $("thread-visitor").textContent = name;
+    const title = $("thread-title");
+    if (document.activeElement !== title) title.value = (c && c.title) || "";
+    title.disabled = !c;
+    const pill = $("thread-status");
+    pill.textContent = c ? (STATUS_LABELS[c.status] || c.status) + (c.assignee_id ? " · " + agentName(c.assignee_id) : "") : "";
+    pill.dataset.status = c ? c.status : "";
+    const mine = c && isMine(c);
+    const canAccept = c && c.status !== "closed" && !mine && !(c.assignee_id && ACTIVE_STATUSES.includes(c.status));
+    show($("accept"), !!canAccept);
+    for (const btn of document.querySelectorAll(".seg__btn")) {
+      const on = !!c && c.status === btn.dataset.status;
+      btn.setAttribute("aria-pressed", on ? "true" : "false");
+      btn.disabled = !c || c.status === "closed";
+    }
+    $("transfer-open").disabled = !c || c.status === "closed";
+    const composerName = name;
+    const mode = $("composer").dataset.mode;
+    $("composer-text").placeholder = mode === "note" ? "Write a private note: only your team sees it…" : "Reply to " + composerName + "…";
+    renderThreadBanner();
+    renderSide();
+  }
+
+  function renderThreadBanner() {
+    const banner = $("thread-banner");
+    if (!banner || !S.thread) return;
+    const c = S.convs.get(S.thread.id);
+    clear(banner);
+    let text = null;
+    let kind = "info";
+    if (live.state !== "open" && live.state !== "idle") {
+      text = "You are offline. Messages you send wait here and go out when the connection is back.";
+      kind = "warn";
+    } else if (c && c.status === "queued") {
+      text = visitorName(c) + " is waiting for an agent.";
+    } else if (c && c.assignee_id && S.me && c.assignee_id !== S.me.id && ACTIVE_STATUSES.includes(c.status)) {
+      text = agentName(c.assignee_id) + " is handling this conversation. You can still write here.";
+    } else if (c && c.status === "closed") {
+      text = "This conversation is closed.";
+    }
+    banner.dataset.kind = kind;
+    if (text) banner.appendChild(document.createTextNode(text));
+    if (text && c && c.status === "queued") {
+      banner.appendChild(el("button", { type: "button", class: "link-btn", text: "Accept it", on: { click: accept } }));
+    }
+    show(banner, !!text);
+  }
+
+  async function loadProfile(visitorId) {
+    if (!visitorId) return;
+    const cached = S.profiles.get(visitorId);
+    if (cached) renderSide();
+    try {
+      const data = await api("GET", "/v1/visitors/" + encodeURIComponent(visitorId));
+      S.profiles.set(visitorId, data);
+      for (const c of data.conversations || []) {
+        const known = S.convs.get(c.id);
+        if (known) upsert(c);
+      }
+      renderSide();
+    } catch (err) {
+      if (!cached) {
+        S.profiles.set(visitorId, { error: err });
+        renderSide();
+      }
+    }
+  }
+
+  function fact(dl, label, value) {
+    if (value === null || value === undefined || value === "") return;
+    dl.appendChild(el("dt", { class: "facts__label", text: label }));
+    dl.appendChild(el("dd", { class: "facts__value" }, value));
+  }
+
+  function renderSide() {
+    const thread = S.thread;
+    if (!thread) return;
+    const c = S.convs.get(thread.id);
+    if (!c) return;
+    show($("side-empty"), false);
+    show($("side-main"), true);
+    const visitor = c.visitor || {};
+    const profile = S.profiles.get(visitor.id) || {};
+    const pv = profile.visitor || {};
+    const name = visitorName(c);
+    paintAvatar($("visitor-avatar"), name, visitor.id);
+    $("visitor-heading").textContent = name;
+    $("visitor-email").textContent = visitor.email || pv.email || "No email given";
+
+    const facts = $("visitor-facts");
+    clear(facts);
+    const page = visitor.page_url || pv.page_url;
+    if (page) {
+      const safe = safeHttpUrl(page);
+      fact(facts, "Page", safe ? externalLink(safe, page) : document.createTextNode(page));
+    }
+    if (pv.locale) fact(facts, "Language", document.createTextNode(pv.locale));
+    if (pv.user_id) fact(facts, "User id", document.createTextNode(pv.user_id));
+    if (pv.created_at) fact(facts, "First seen", timeNode(pv.created_at, dateText(pv.created_at)));
+    if (pv.last_seen_at) fact(facts, "Last seen", timeNode(pv.last_seen_at, ago(pv.last_seen_at) === "now" ? "just now" : ago(pv.last_seen_at) + " ago"));
+    if (pv.blocked) fact(facts, "Blocked", document.createTextNode("Yes"));
+    if (profile.error) fact(facts, "Profile", document.createTextNode("Could not load the visitor's profile."));
+
+    const conv = $("conv-facts");
+    clear(conv);
+    fact(conv, "Status", document.createTextNode(STATUS_LABELS[c.status] || c.status));
+    fact(conv, "Assignee", document.createTextNode(c.assignee_id ? agentName(c.assignee_id) : "Nobody"));
+    if (c.created_at) fact(conv, "Started", timeNode(c.created_at, dateText(c.created_at)));
+    if (c.first_response_at) fact(conv, "First reply", timeNode(c.first_response_at, dateText(c.first_response_at)));
+    if (c.csat) fact(conv, "Rating", document.createTextNode("★".repeat(c.csat.rating || 0) + "☆".repeat(5 - (c.csat.rating || 0)) + (c.csat.comment ? " “" + c.csat.comment + "”" : "")));
+    if (c.site_key) fact(conv, "Site", document.createTextNode(c.site_key));
+
+    renderTags(c);
+
+    const past = $("past-list");
+    clear(past);
+    const others = (profile.conversations || []).filter((p) => p.id !== c.id);
+    if (!profile.conversations && !profile.error) {
+      past.appendChild(el("li", { class: "muted", text: "Loading…" }));
+    } else if (!others.length) {
+      past.appendChild(el("li", { class: "muted", text: "No other conversations." }));
+    }
+    for (const p of others) {
+      past.appendChild(el("li", null,
+        el("a", { class: "past", href: "#/c/" + encodeURIComponent(p.id) },
+          el("span", { class: "past__title", text: p.title || "Conversation of " + shortDay.format(parseTime(p.created_at) || new Date()) }),
+          el("span", { class: "status-pill status-pill--small", dataset: { status: p.status }, text: STATUS_LABELS[p.status] || p.status }))));
+    }
+  }
+
+  function renderTags(c) {
+    const list = $("tag-list");
+    clear(list);
+    for (const tag of c.tags || []) {
+      list.appendChild(el("li", { class: "tag" },
+        el("span", { text: tag }),
+        el("button", { type: "button", class: "tag__remove", text: "×", attrs: { "aria-label": "Remove tag " + tag },
+          on: { click: () => saveTags((c.tags || []).filter((t) => t !== tag)) } })));
+    }
+  }
+
+  // --- editing: title, tags (PATCH) -----------------------------------------------------------
+
+  async function patchConversation(fields) {
+    const id = S.activeId;
+    if (!id) return null;
+    const data = await api("PATCH", "/v1/conversations/" + encodeURIComponent(id), fields);
+    return upsert(data.conversation);
+  }
+
+  async function saveTitle() {
+    const input = $("thread-title");
+    const c = S.convs.get(S.activeId);
+    if (!c) return;
+    const value = input.value.trim();
+    if (value === (c.title || "")) return;
+    input.classList.add("is-saving");
+    try {
+      await patchConversation({ title: value || null });
+      toast(value ? "Title saved." : "Title removed.", "info");
+    } catch (err) {
+      input.value = c.title || "";
+      toast("Could not save the title: " + describe(err), "error");
+    } finally {
+      input.classList.remove("is-saving");
+    }
+  }
+
+  async function saveTags(tags) {
+    const c = S.convs.get(S.activeId);
+    if (!c) return;
+    try {
+      await patchConversation({ tags: tags });
+    } catch (err) {
+      toast("Could not save the tags: " + describe(err), "error");
+    }
+    renderSide();
+  }
+
+  function addTagFromInput() {
+    const input = $("tag-input");
+    const c = S.convs.get(S.activeId);
+    if (!c) return;
+    const fresh = input.value.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
+    if (!fresh.length) return;
+    if (fresh.some((t) => t.length > 40)) { toast("A tag is at most 40 characters.", "error"); return; }
+    const tags = Array.from(new Set((c.tags || []).concat(fresh)));
+    if (tags.length > 20) { toast("A conversation holds at most 20 tags.", "error"); return; }
+    input.value = "";
+    saveTags(tags);
+  }
+
+  // --- actions: accept, status, transfer ------------------------------------------------------
+
+  async function accept() {
+    const id = S.activeId;
+    if (!id) return;
+    const btn = $("accept");
+    btn.disabled = true;
+    try {
+      const ack = await live.request("accept", { conversation_id: id });
+      S.joined.add(id);   // accept subscribes this socket
+      upsert(ack.conversation);
+      refreshMeSoon();
+    } catch (err) {
+      if (err.code === "capacity") await fetchMe();
+      toast(describe(err, "accept"), "error");
+      if (err.code === "conflict") reloadConversation(id);
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  async function fetchMe() {
+    try { updateMe((await api("GET", "/v1/agents/me")).agent); } catch (e) { /* keep the last known */ }
+  }
+
+  async function setStatus(status) {
+    const id = S.activeId;
+    const c = S.convs.get(id);
+    if (!c || c.status === status) return;
+    try {
+      const ack = await live.request("set_status", { conversation_id: id, status: status });
+      upsert(ack.conversation);
+      refreshMeSoon();
+      if (status === "solved") toast("Marked as solved.", "info");
+    } catch (err) {
+      if (err.code === "capacity") await fetchMe();
+      toast(describe(err, "status"), "error");
+      if (err.code === "conflict") reloadConversation(id);
+    }
+  }
+
+  function reloadConversation(id) {
+    api("GET", "/v1/conversations/" + encodeURIComponent(id)).then((d) => upsert(d.conversation)).catch(() => {});
+  }
+
+  async function loadTeam() {
+    try {
+      S.team = (await api("GET", "/v1/agents")).items || [];
+      const me = S.team.find((a) => S.me && a.id === S.me.id);
+      if (me) updateMe(me);
+    } catch (e) { /* names fall back to "Another agent" */ }
+  }
+
+  async function openTransfer() {
+    const c = S.convs.get(S.activeId);
+    if (!c) return;
+    const dialog = $("transfer-dialog");
+    const select = $("transfer-agent");
+    $("transfer-note").value = "";
+    show($("transfer-error"), false);
+    clear(select);
+    select.appendChild(el("option", { value: "", text: "Loading the team…" }));
+    dialog.showModal();
+    await loadTeam();
+    clear(select);
+    const choices = S.team.filter((a) => a.id !== c.assignee_id);
+    if (!choices.length) select.appendChild(el("option", { value: "", text: "Nobody else in the team" }));
+    for (const a of choices) {
+      const full = (a.active_chats || 0) >= (a.capacity || 0);
+      const label = a.name + (S.me && a.id === S.me.id ? " (you)" : "") + " · " + (a.active_chats || 0) + "/" + (a.capacity || 0) + " chats · " + (a.status || "offline") + (full ? " · full" : "");
+      select.appendChild(el("option", { value: a.id, text: label, dataset: { email: a.email || "" } }));
+    }
+    const firstFree = choices.find((a) => (a.active_chats || 0) < (a.capacity || 0) && (!S.me || a.id !== S.me.id));
+    if (firstFree) select.value = firstFree.id;
+    select.focus();
+  }
+
+  async function submitTransfer(event) {
+    event.preventDefault();
+    const id = S.activeId;
+    const to = $("transfer-agent").value;
+    const note = $("transfer-note").value.trim();
+    const error = $("transfer-error");
+    if (!id || !to) { error.textContent = "Pick a colleague."; show(error, true); return; }
+    const submit = $("transfer-submit");
+    submit.disabled = true;
+    try {
+      const fields = { conversation_id: id, to_agent_id: to };
+      if (note) fields.note = note;
+      const ack = await live.request("transfer", fields);
+      upsert(ack.conversation);
+      // The transfer's note is not echoed to the socket that sent it (no ack carries it, and the
+      // sender is excluded from its message event): read it back, with the system message.
+      if (S.thread && S.thread.id === id) catchUp(id).catch(() => {});
+      refreshMeSoon();
+      $("transfer-dialog").close();
+      toast("Transferred to " + agentName(to) + ".", "info");
+    } catch (err) {
+      const target = S.team.find((a) => a.id === to);
+      error.textContent = err.code === "capacity" ? (target ? target.name : "That agent") + " has no free chat slot." : describe(err, "transfer");
+      show(error, true);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  // --- composer: sending, notes, typing, drafts -----------------------------------------------
+
+  function setMode(mode) {
+    const form = $("composer");
+    form.dataset.mode = mode;
+    for (const tab of form.querySelectorAll(".composer__tab")) tab.setAttribute("aria-pressed", tab.dataset.mode === mode ? "true" : "false");
+    $("send").textContent = mode === "note" ? "Add note" : "Send";
+    if (mode === "note") stopTyping();
+    renderThreadChrome();
+  }
+
+  function saveDraft() {
+    if (!S.activeId) return;
+    const text = $("composer-text").value;
+    const mode = $("composer").dataset.mode;
+    if (text || mode === "note") S.drafts.set(S.activeId, { text: text, mode: mode });
+    else S.drafts.delete(S.activeId);
+  }
+
+  function restoreDraft() {
+    const draft = S.drafts.get(S.activeId) || { text: "", mode: "reply" };
+    $("composer-text").value = draft.text;
+    setMode(draft.mode);
+  }
+
+  let typingOn = false;
+  let typingTimer = null;
+
+  function noteTyping() {
+    const id = S.activeId;
+    if (!id || $("composer").dataset.mode !== "reply") return;
+    if (!$("composer-text").value.trim()) { stopTyping(); return; }
+    if (!typingOn) {
+      typingOn = true;
+      live.notify("typing", { conversation_id: id, state: "on" });
+    }
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
+  }
+
+  function stopTyping() {
+    clearTimeout(typingTimer);
+    if (typingOn && S.activeId) live.notify("typing", { conversation_id: S.activeId, state: "off" });
+    typingOn = false;
+  }
+
+  function newClientMsgId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return "m" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+  }
+
+  function submitComposer(event) {
+    if (event) event.preventDefault();
+    const id = S.activeId;
+    const input = $("composer-text");
+    const text = input.value.trim();
+    if (!id || !text) return;
+    if (text.length > 4000) { toast("A message is at most 4,000 characters.", "error"); return; }
+    const internal = $("composer").dataset.mode === "note";
+    stopTyping();
+    const entry = { client_msg_id: newClientMsgId(), conversation_id: id, text: text, internal: internal, state: "sending", error: null };
+    S.outbox.push(entry);
+    input.value = "";
+    S.drafts.delete(id);
+    closeCanned();
+    renderPending();
+    const box = $("messages");
+    box.scrollTop = box.scrollHeight;
+    deliver(entry);
+  }
+
+  async function deliver(entry) {
+    entry.state = "sending";
+    entry.error = null;
+    renderPending();
+    if (!live.isOpen()) { entry.state = "waiting"; renderPending(); return; }
+    try {
+      const fields = { conversation_id: entry.conversation_id, client_msg_id: entry.client_msg_id, text: entry.text };
+      if (entry.internal) fields.internal = true;
+      const ack = await live.request("send", fields);
+      dropFromOutbox(entry.client_msg_id);
+      if (ack.message && S.thread && S.thread.id === ack.message.conversation_id) addMessages([ack.message]);
+      else if (ack.message) S.lastText.set(ack.message.conversation_id, ack.message);
+      scheduleRender("list");
+    } catch (err) {
+      if (err.code === "disconnected" || err.code === "timeout") {
+        entry.state = "waiting";   // sent again, with the same client_msg_id, when the socket is back
+      } else {
+        entry.state = "failed";
+        entry.error = describe(err, "send");
+      }
+      renderPending();
+    }
+  }
+
+  function flushOutbox() {
+    for (const entry of S.outbox) if (entry.state === "waiting" || entry.state === "sending") deliver(entry);
+  }
+
+  function dropFromOutbox(clientMsgId) {
+    const i = S.outbox.findIndex((e) => e.client_msg_id === clientMsgId);
+    if (i >= 0) { S.outbox.splice(i, 1); renderPending(); }
+  }
+
+  function renderPending() {
+    const list = $("pending-list");
+    clear(list);
+    if (!S.thread) return;
+    for (const entry of S.outbox) {
+      if (entry.conversation_id !== S.thread.id) continue;
+      const status = entry.state === "failed" ? "Not sent: " + entry.error : entry.state === "waiting" ? "Waiting for the connection…" : "Sending…";
+      list.appendChild(el("div", { class: "msg msg--own msg--pending " + (entry.internal ? "msg--note" : "msg--agent") + (entry.state === "failed" ? " msg--failed" : "") },
+        el("div", { class: "msg__meta" },
+          el("span", { class: "msg__author", text: "You" }),
+          entry.internal ? el("span", { class: "msg__tag", text: "Private note" }) : null),
+        el("div", { class: "msg__bubble" }, linkify(entry.text)),
+        el("div", { class: "msg__status" },
+          el("span", { text: status }),
+          entry.state === "failed" ? el("button", { type: "button", class: "link-btn", text: "Retry", on: { click: () => deliver(entry) } }) : null,
+          entry.state === "failed" ? el("button", { type: "button", class: "link-btn", text: "Discard", on: { click: () => dropFromOutbox(entry.client_msg_id) } }) : null)));
+    }
+  }
+
+  // --- canned responses -----------------------------------------------------------------------
+
+  const canned = { open: false, items: [], index: 0, start: 0, end: 0 };
+
+  async function loadCanned() {
+    try {
+      S.canned = (await api("GET", "/v1/canned-responses")).items || [];
+    } catch (e) {
+      S.canned = [];
+    }
+  }
+
+  function fillPlaceholders(text) {
+    const c = S.convs.get(S.activeId);
+    const vname = (c && c.visitor && c.visitor.name) || "there";
+    const first = vname === "there" ? vname : vname.split(/\s+/)[0];
+    const aname = (S.me && S.me.name) || "your agent";
+    const values = {
+      "visitor.name": vname, "visitor.first_name": first, "visitor.email": (c && c.visitor && c.visitor.email) || "",
+      "agent.name": aname, "agent.first_name": aname.split(/\s+/)[0], "agent.email": (S.me && S.me.email) || "",
+    };
+    return String(text).replace(/\{\{\s*([a-z_.]+)\s*\}\}/gi, (all, key) => (key.toLowerCase() in values ? values[key.toLowerCase()] : all));
+  }
+
+  /** The "/word" the caret is in, if any: at the start or after whitespace. */
+  function slashWord(input) {
+    const pos = input.selectionStart;
+    if (pos !== input.selectionEnd) return null;
+    const before = input.value.slice(0, pos);
+    const m = before.match(/(^|\s)\/([a-z0-9_-]*)$/i);
+    if (!m) return null;
+    const start = pos - m[2].length - 1;
+    const after = input.value.slice(pos).match(/^[a-z0-9_-]*/i)[0];
+    return { query: (m[2] + after).toLowerCase(), start: start, end: pos + after.length };
+  }
+
+  function updateCanned() {
+    const input = $("composer-text");
+    const word = slashWord(input);
+    if (!word || !S.canned.length) { closeCanned(); return; }
+    const q = word.query;
+    const starts = S.canned.filter((c) => c.shortcut.startsWith(q));
+    const contains = S.canned.filter((c) => !c.shortcut.startsWith(q) && (c.shortcut.includes(q) || (q.length > 1 && c.text.toLowerCase().includes(q))));
+    const items = starts.concat(contains).slice(0, 8);
+    if (!items.length) { closeCanned(); return; }
+    const sameList = canned.open && canned.items.length === items.length && canned.items.every((c, i) => c.id === items[i].id);
+    canned.items = items;
+    canned.start = word.start;
+    canned.end = word.end;
+    if (!sameList) canned.index = 0;
+    canned.open = true;
+    renderCanned();
+  }
+
+  function renderCanned() {
+    const popup = $("canned-popup");
+    const input = $("composer-text");
+    clear(popup);
+    canned.items.forEach((item, i) => {
+      const id = "canned-opt-" + i;
+      popup.appendChild(el("li", {
+        id: id, class: "canned-opt" + (i === canned.index ? " is-selected" : ""),
+        attrs: { role: "option", "aria-selected": i === canned.index ? "true" : "false" },
+        on: { mousedown: (e) => { e.preventDefault(); pickCanned(i); } },
+      }, el("span", { class: "canned-opt__shortcut", text: "/" + item.shortcut }),
+      el("span", { class: "canned-opt__text", text: fillPlaceholders(item.text) })));
+    });
+    show(popup, true);
+    input.setAttribute("aria-expanded", "true");
+    input.setAttribute("aria-activedescendant", "canned-opt-" + canned.index);
+    const selected = popup.children[canned.index];
+    if (selected && selected.scrollIntoView) selected.scrollIntoView({ block: "nearest" });
+  }
+
+  function closeCanned() {
+    canned.open = false;
+    canned.items = [];
+    const popup = $("canned-popup");
+    if (!popup) return;
+    show(popup, false);
+    clear(popup);
+    const input = $("composer-text");
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+  }
+
+  function pickCanned(i) {
+    const item = canned.items[i];
+    if (!item) return;
+    const input = $("composer-text");
+    const text = fillPlaceholders(item.text);
+    const value = input.value;
+    input.value = value.slice(0, canned.start) + text + value.slice(canned.end);
+    const caret = canned.start + text.length;
+    closeCanned();
+    input.focus();
+    input.setSelectionRange(caret, caret);
+    noteTyping();
+  }
+
+  function composerKeydown(event) {
+    if (canned.open) {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        const n = canned.items.length;
+        canned.index = (canned.index + (event.key === "ArrowDown" ? 1 : n - 1)) % n;
+        renderCanned();
+        event.preventDefault();
+        return;
+      }
+      if (event.key === "Enter" || event.key === "Tab") {
+        pickCanned(canned.index);
+        event.preventDefault();
+        return;
+      }
+      if (event.key === "Escape") {
+        closeCanned();
+        event.preventDefault();
+        event.stopPropagation();
+        return;
+      }
+    }
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey) {
+      event.preventDefault();
+      submitComposer();
+    }
+  }
+
+  // The canned responses manager (GET/POST/PUT/DELETE /v1/canned-responses).
+  let cannedEditing = null;
+
+  async function openCannedDialog() {
+    const dialog = $("canned-dialog");
+    resetCannedForm();
+    dialog.showModal();
+    await loadCanned();
+    renderCannedList();
+  }
+
+  function renderCannedList() {
+    const list = $("canned-list");
+    clear(list);
+    if (!S.canned.length) list.appendChild(el("li", { class: "muted", text: "No canned responses yet." }));
+    for (const item of S.canned) {
+      list.appendChild(el("li", { class: "canned-item" },
+        el("div", { class: "canned-item__main" },
+          el("span", { class: "canned-opt__shortcut", text: "/" + item.shortcut }),
+          el("span", { class: "canned-item__text", text: item.text })),
+        el("div", { class: "canned-item__actions" },
+          el("button", { type: "button", class: "link-btn", text: "Edit", attrs: { "aria-label": "Edit /" + item.shortcut },
+            on: { click: () => editCanned(item) } }),
+          el("button", { type: "button", class: "link-btn link-btn--danger", text: "Delete", attrs: { "aria-label": "Delete /" + item.shortcut },
+            on: { click: () => deleteCanned(item) } }))));
+    }
+  }
+
+  function resetCannedForm() {
+    cannedEditing = null;
+    $("canned-shortcut").value = "";
+    $("canned-text").value = "";
+    $("canned-form-title").textContent = "New canned response";
+    $("canned-save").textContent = "Add";
+    show($("canned-error"), false);
+  }
+
+  function editCanned(item) {
+    cannedEditing = item;
+    $("canned-shortcut").value = "/" + item.shortcut;
+    $("canned-text").value = item.text;
+    $("canned-form-title").textContent = "Edit /" + item.shortcut;
+    $("canned-save").textContent = "Save";
+    show($("canned-error"), false);
+    $("canned-text").focus();
+  }
+
+  async function saveCanned(event) {
+    event.preventDefault();
+    const body = { shortcut: $("canned-shortcut").value.trim().replace(/^\/+/, ""), text: $("canned-text").value.trim() };
+    const error = $("canned-error");
+    if (!body.shortcut || !body.text) { error.textContent = "A shortcut and a text are both needed."; show(error, true); return; }
+    try {
+      if (cannedEditing) await api("PUT", "/v1/canned-responses/" + encodeURIComponent(cannedEditing.id), body);
+      else await api("POST", "/v1/canned-responses", body);
+      resetCannedForm();
+      await loadCanned();
+      renderCannedList();
+    } catch (err) {
+      error.textContent = describe(err);
+      show(error, true);
+    }
+  }
+
+  async function deleteCanned(item) {
+    if (!window.confirm("Delete /" + item.shortcut + "?")) return;
+    try {
+      await api("DELETE", "/v1/canned-responses/" + encodeURIComponent(item.id));
+      await loadCanned();
+      renderCannedList();
+    } catch (err) {
+      toast("Could not delete: " + describe(err), "error");
+    }
+  }
+
+  // --- sign in, sign out, start -----------------------------------------------------------------
+
+  function showLogin(message) {
+    show($("app"), false);
+    show($("login-screen"), true);
+    const error = $("login-error");
+    error.textContent = message || "";
+    show(error, !!message);
+    document.title = "Sign in · " + BASE_TITLE;
+    const email = $("login-email");
+    if (!email.value) email.focus(); else $("login-password").focus();
+  }
+
+  async function submitLogin(event) {
+    event.preventDefault();
+    const email = $("login-email").value.trim();
+    const password = $("login-password").value;
+    const error = $("login-error");
+    const button = $("login-submit");
+    if (!email || !password) {
+      error.textContent = "Enter your email and password.";
+      show(error, true);
+      return;
+    }
+    button.disabled = true;
+    button.textContent = "Signing in…";
+    show(error, false);
+    try {
+      const data = await rawFetch("POST", "/v1/agents/login", { email: email, password: password });
+      storeSession(data, null);
+      $("login-password").value = "";
+      startApp(data.agent);
+    } catch (err) {
+      error.textContent = err.status === 401 ? "Wrong email or password." : err.status === 403 ? "This sign-in has no agent profile. Ask an admin to add you." : describe(err);
+      show(error, true);
+      $("login-password").select();
+    } finally {
+      button.disabled = false;
+      button.textContent = "Sign in";
+    }
+  }
+
+  function resetState() {
+    S.me = null;
+    S.team = [];
+    S.canned = [];
+    S.convs.clear();
+    S.unread.clear();
+    S.lastText.clear();
+    S.activity.clear();
+    previews.requested.clear();
+    previews.queue = [];
+    S.joined.clear();
+    S.joining.clear();
+    S.alerts.clear();
+    S.drafts.clear();
+    S.outbox = [];
+    S.profiles.clear();
+    S.activeId = null;
+    S.thread = null;
+    rowCache.clear();
+    for (const v of VIEWS) S.viewMeta[v.id] = { cursor: null, complete: false, loaded: false, loading: null };
+  }
+
+  function signOut(message) {
+    if (live.isOpen()) live.notify("presence", { status: "offline" });
+    live.stop();
+    clearTimeout(refreshTimer);
+    const had = S.session;
+    S.session = null;
+    sessionStore.remove(SESSION_KEY);
+    resetState();
+    clear($("conv-list"));
+    clear($("msg-list"));
+    closeConversation();
+    if (window.location.hash) history.replaceState(null, "", window.location.pathname + window.location.search);
+    if (had || message) showLogin(message);
+  }
+
+  function startApp(agent) {
+    resetState();
+    S.me = agent;
+    S.view = S.viewMeta[S.prefs.view] ? S.prefs.view : "unassigned";
+    show($("login-screen"), false);
+    show($("app"), true);
+    renderMe();
+    renderPresence();
+    renderSound();
+    renderList();
+    renderAlerts();
+    live.start();
+    // The socket's first open loads the views (so no inbox event can slip between list and socket);
+    // if it is slow to open, load them anyway.
+    setTimeout(() => { if (S.me && !S.viewMeta[S.view].loaded) reloadViews(); }, 1500);
+    loadTeam().then(() => scheduleRender("list"));
+    loadCanned();
+    fetchMe();
+    route();
+  }
+
+  function route() {
+    const m = window.location.hash.match(/^#\/c\/([^/?#]+)/);
+    if (m) openConversation(decodeURIComponent(m[1]));
+    else if (S.activeId) closeConversation();
+  }
+
+  async function boot() {
+    wire();
+    const saved = sessionStore.get(SESSION_KEY);
+    if (!saved || !saved.token) { showLogin(); return; }
+    S.session = saved;
+    scheduleRefresh();
+    try {
+      const data = await api("GET", "/v1/agents/me");
+      startApp(data.agent);
+    } catch (err) {
+      if (!S.session) return;   // the refresh failed and already signed out, saying why
+      if (err.status === 401 || err.status === 403) signOut("Please sign in again.");
+      else if (saved.agent) startApp(saved.agent);   // the server is unreachable: work offline until it answers
+      else showLogin(describe(err));
+    }
+  }
+
+  // --- wiring ---------------------------------------------------------------------------------
+
+  function wire() {
+    $("login-form").addEventListener("submit", submitLogin);
+    $("sign-out").addEventListener("click", () => signOut());
+    $("presence").addEventListener("change", (e) => setPresence(e.target.value));
+    $("conn-retry").addEventListener("click", () => live.retryNow());
+    $("sound-toggle").addEventListener("click", () => {
+      S.prefs.sound = !S.prefs.sound;
+      savePrefs();
+      renderSound();
+      if (S.prefs.sound) beep();   // a click is the gesture the browser wants before audio plays
+    });
+    $("canned-open").addEventListener("click", openCannedDialog);
+    $("alert-badge").addEventListener("click", () => selectView("unassigned"));
+    $("canned-close").addEventListener("click", () => $("canned-dialog").close());
+    $("canned-form").addEventListener("submit", saveCanned);
+    $("canned-reset").addEventListener("click", resetCannedForm);
+    $("load-more").addEventListener("click", () => loadView(S.view, 1).catch((err) => toast(describe(err), "error")));
+    $("conv-list").addEventListener("scroll", (e) => {
+      const list = e.currentTarget;
+      const meta = S.viewMeta[S.view];
+      if (meta.loaded && !meta.complete && !meta.loading && list.scrollHeight - list.scrollTop - list.clientHeight < 60) {
+        loadView(S.view, 1).catch(() => {});
+      }
+    });
+    $("back").addEventListener("click", () => { window.location.hash = ""; });
+    $("accept").addEventListener("click", accept);
+    for (const btn of document.querySelectorAll(".seg__btn")) btn.addEventListener("click", () => setStatus(btn.dataset.status));
+    $("transfer-open").addEventListener("click", openTransfer);
+    $("transfer-form").addEventListener("submit", submitTransfer);
+    $("transfer-cancel").addEventListener("click", () => $("transfer-dialog").close());
+    $("side-toggle").addEventListener("click", () => {
+      const open = !document.body.classList.contains("side-open");
+      document.body.classList.toggle("side-open", open);
+      $("side-toggle").setAttribute("aria-expanded", open ? "true" : "false");
+    });
+    const title = $("thread-title");
+    title.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") { e.preventDefault(); title.blur(); }
+      if (e.key === "Escape") { const c = S.convs.get(S.activeId); title.value = (c && c.title) || ""; title.blur(); }
+    });
+    title.addEventListener("blur", saveTitle);
+    const tagInput = $("tag-input");
+    tagInput.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === ",") { e.preventDefault(); addTagFromInput(); }
+    });
+    $("messages").addEventListener("scroll", () => maybeLoadOlder());
+    $("older").addEventListener("click", loadOlder);
+    const composer = $("composer");
+    composer.addEventListener("submit", submitComposer);
+    for (const tab of composer.querySelectorAll(".composer__tab")) {
+      tab.addEventListener("click", () => { setMode(tab.dataset.mode); $("composer-text").focus(); });
+    }
+    const text = $("composer-text");
+    text.addEventListener("keydown", composerKeydown);
+    text.addEventListener("input", () => { updateCanned(); noteTyping(); });
+    text.addEventListener("click", updateCanned);
+    text.addEventListener("blur", () => setTimeout(() => { if (document.activeElement !== text) closeCanned(); }, 150));
+    window.addEventListener("hashchange", route);
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) { stopTyping(); return; }
+      if (S.activeId) { S.unread.delete(S.activeId); markRead(); }
+      if (!S.activeId && S.view === "unassigned") clearAlerts();
+      refreshIfDue().catch(() => {});
+      renderAlerts();
+      scheduleRender("list");
+    });
+    window.addEventListener("online", () => { if (S.session && !live.isOpen()) live.retryNow(); });
+    window.addEventListener("offline", () => renderConnection());
+    document.addEventListener("keydown", (e) => {
+      // Alt+1..6 switch views; "/" from outside a field jumps to the composer.
+      if (e.altKey && !e.ctrlKey && !e.metaKey && /^[1-6]$/.test(e.key) && S.me) {
+        selectView(VIEWS[Number(e.key) - 1].id);
+        e.preventDefault();
+      }
+    });
+    setInterval(() => {
+      for (const node of document.querySelectorAll(".row__time")) if (node.dataset.iso) node.textContent = ago(node.dataset.iso);
+    }, 30000);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+  else boot();
+})();
