@@ -1,0 +1,574 @@
+"""The embeddable widget (web/widget/) in headless Chromium against the real local stack.
+
+The visitor is the real widget on the demo page; the agent is a plain websocket client (the console
+has its own end-to-end test). Events the backend does not send yet (queue, csat_request, bot
+options) are injected into the widget's real socket with Playwright's WebSocket routing.
+Every wait is bounded.
+"""
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import threading
+import time
+import urllib.parse
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=10_000)
+
+PAYLOAD = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
+SHADOW = "document.getElementById('parley-widget').shadowRoot"
+
+
+class AgentSocket:
+    """An agent on the websocket API: frames are read on a thread; waits are bounded."""
+
+    def __init__(self, stack, email: str = "agent@example.com"):
+        login = stack.agent(email)
+        self.token, self.profile = login["token"], login["agent"]
+        url = f"{stack.ws}?token={urllib.parse.quote(self.token, safe='')}"
+        self.ws = connect(url, open_timeout=5, close_timeout=1, max_size=None)
+        self.frames: list[dict] = []
+        self.accepted: list[str] = []
+        self.page = None  # set it while a page has WebSocket routes: their handlers run only while Playwright is called
+        self._refs = itertools.count(1)
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for data in self.ws:
+                with self._changed:
+                    self.frames.append(json.loads(data))
+                    self._changed.notify_all()
+        except ConnectionClosed:
+            pass
+
+    def wait(self, match, what: str, timeout: float = 10):
+        """The first frame so far that matches; waits for one up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._changed:
+                found = next((f for f in self.frames if match(f)), None)
+                left = deadline - time.monotonic()
+                if found is None and left > 0 and self.page is None:
+                    self._changed.wait(min(left, 0.5))
+            if found is not None:
+                return found
+            if left <= 0:
+                raise AssertionError(f"the agent never got {what}; last frames: {self.frames[-8:]}")
+            if self.page is not None:
+                self.page.wait_for_timeout(50)
+
+    def request(self, action: str, **fields) -> dict:
+        ref = f"agent-{next(self._refs)}"
+        self.ws.send(json.dumps({"action": action, "ref": ref, **fields}))
+        reply = self.wait(lambda f: f.get("ref") == ref and f["type"] in ("ack", "error"), f"a reply to {action}")
+        assert reply["type"] == "ack", reply
+        return reply
+
+    def tell(self, action: str, **fields) -> None:
+        self.ws.send(json.dumps({"action": action, **fields}))
+
+    def conversation_of(self, page) -> dict:
+        """The conversation the page's visitor started (found by the page's unique URL marker)."""
+        return self.wait(lambda f: f["type"] == "inbox" and page.marker in (f["conversation"]["visitor"].get("page_url") or ""),
+                         f"an inbox event for {page.marker}")["conversation"]
+
+    def accept(self, conversation_id: str) -> None:
+        self.request("accept", conversation_id=conversation_id)
+        self.accepted.append(conversation_id)
+
+    def say(self, conversation_id: str, text: str) -> dict:
+        return self.request("send", conversation_id=conversation_id, client_msg_id=uuid.uuid4().hex, text=text)["message"]
+
+    def messages(self, conversation_id: str) -> list[dict]:
+        return self.request("history", conversation_id=conversation_id, limit=100)["messages"]
+
+    def close(self) -> None:
+        for conversation_id in self.accepted:  # free the slots (capacity 3) for the next test
+            self.ws.send(json.dumps({"action": "set_status", "conversation_id": conversation_id, "status": "solved"}))
+        time.sleep(0.2)
+        self.ws.close()
+
+
+@pytest.fixture
+def agent(stack):
+    """Alex Agent, online (so the `demo` site's widget offers a chat, not the offline form)."""
+    socket = AgentSocket(stack)
+    socket.request("presence", status="online")
+    yield socket
+    socket.close()
+
+
+def visit(new_page, stack, site: str = "demo", open_panel: bool = True, **context):
+    """A fresh person (own storage) on the demo page; `page.marker` is unique to this page's URL."""
+    page = new_page(**context)
+    page.marker = uuid.uuid4().hex[:12]
+    page.goto(f"{stack.http}/?site={site}&t={page.marker}")
+    expect(page.locator(".parley-launcher")).to_be_visible()
+    if open_panel:
+        page.locator(".parley-launcher").click()
+        expect(page.locator(".parley-panel")).to_be_visible()
+    return page
+
+
+def write(page, text: str) -> None:
+    box = page.locator(".parley-composer textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def bubbles(page) -> list[str]:
+    return page.locator(".parley-log .parley-bubble").all_inner_texts()
+
+
+def stored(page, site: str = "demo") -> dict:
+    return page.evaluate(f"JSON.parse(localStorage.getItem('parley:{site}') || '{{}}')")
+
+
+def start_chat(page, agent, text: str = "Hello, where is my order?") -> str:
+    """The visitor asks; the agent accepts. Returns the conversation id."""
+    write(page, text)
+    conversation = agent.conversation_of(page)
+    agent.accept(conversation["id"])
+    expect(page.locator(".parley-pending")).to_have_count(0)  # delivered: no "Sending…"
+    return conversation["id"]
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+def test_loads_from_one_script_tag_without_errors_and_only_once(stack, new_page):
+    page = visit(new_page, stack, open_panel=False)
+    console_errors = []
+    page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
+    assert page.locator("script[src$='widget/widget.js']").count() == 1
+    assert page.evaluate("typeof window.Parley === 'function' && window.Parley.loaded") is True
+    # a second copy of the script (a CMS including it twice) does nothing
+    page.evaluate("""() => new Promise(done => { const s = document.createElement('script');
+        s.src = '/widget/widget.js'; s.dataset.siteKey = 'demo'; s.onload = done; document.body.appendChild(s); })""")
+    page.wait_for_timeout(300)
+    assert page.locator("#parley-widget").count() == 1
+    assert page.locator(".parley-launcher").count() == 1
+    classes = page.evaluate(f"[...{SHADOW}.querySelectorAll('[class]')].flatMap(e => [...e.classList])")
+    assert classes and all(c.startswith("parley-") for c in classes), classes
+    # the launcher is a labelled button; opening moves focus into the panel, Escape returns it
+    launcher = page.locator(".parley-launcher")
+    expect(launcher).to_have_attribute("aria-label", "Open chat")
+    launcher.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".parley-panel")).to_be_visible()
+    expect(page.locator(".parley-panel")).to_have_attribute("role", "dialog")
+    assert page.evaluate(f"{SHADOW}.activeElement && {SHADOW}.activeElement.closest('.parley-panel') !== null")
+    page.keyboard.press("Escape")
+    expect(page.locator(".parley-panel")).to_be_hidden()
+    assert page.evaluate(f"{SHADOW}.activeElement && {SHADOW}.activeElement.classList.contains('parley-launcher')")
+    assert page.errors == [] and console_errors == []
+
+
+def test_js_api_queue_stub_identify_and_events(stack, new_page, agent):
+    page = new_page()
+    page.add_init_script("""
+        window.Parley = window.Parley || function () { (Parley.q = Parley.q || []).push(arguments); };
+        window.__events = [];
+        ['open', 'close', 'message', 'unread'].forEach(name => Parley('on', name, data => __events.push([name, data && data.text || data])));
+        Parley('identify', {name: 'Ivy Visitor', email: 'ivy@example.com'});
+        Parley('open');
+    """)
+    page.marker = uuid.uuid4().hex[:12]
+    page.goto(f"{stack.http}/?site=demo&t={page.marker}")
+    expect(page.locator(".parley-panel")).to_be_visible()  # Parley('open') queued before the script loaded
+    conversation_id = start_chat(page, agent)
+    assert agent.request("join", conversation_id=conversation_id)["conversation"]["visitor"]["name"] == "Ivy Visitor"
+    page.evaluate("Parley('close')")
+    agent.say(conversation_id, "Found it: it ships today.")
+    expect(page.locator(".parley-badge")).to_have_text("1")
+    events = page.evaluate("__events")
+    assert ["open", None] in events and ["close", None] in events
+    assert ["message", "Found it: it ships today."] in events and ["unread", 1] in events
+    assert page.errors == []
+
+
+def test_identified_user_gets_the_same_conversation_on_another_device(stack, new_page, agent):
+    user_id = "user-" + uuid.uuid4().hex[:8]
+    user_hash = hmac.new(b"demo-identity-secret", user_id.encode(), hashlib.sha256).hexdigest()  # the site's backend does this
+    identify = f"Parley('identify', {{name: 'Uma User', email: 'uma@example.com', user_id: '{user_id}', user_hash: '{user_hash}'}})"
+    laptop = visit(new_page, stack, open_panel=False)
+    laptop.evaluate(identify)
+    laptop.locator(".parley-launcher").click()
+    conversation_id = start_chat(laptop, agent, "Asked on my laptop")
+
+    phone = visit(new_page, stack, open_panel=False, viewport={"width": 390, "height": 800})  # its own storage
+    phone.evaluate(identify)
+    phone.locator(".parley-launcher").click()
+    write(phone, "Following up from my phone")
+    agent.wait(lambda f: f["type"] == "message" and f["message"]["text"] == "Following up from my phone"
+               and f["conversation_id"] == conversation_id, "the phone's message in the same conversation")
+    expect(phone.locator(".parley-log .parley-bubble")).to_have_text(["Asked on my laptop", "Following up from my phone"])
+    expect(laptop.locator(".parley-log .parley-bubble")).to_have_text(["Asked on my laptop", "Following up from my phone"])
+    assert agent.request("join", conversation_id=conversation_id)["conversation"]["visitor"]["email"] == "uma@example.com"
+    assert laptop.errors == [] and phone.errors == []
+
+
+# --- a conversation ------------------------------------------------------------------------------
+
+def test_visitor_and_agent_chat_with_typing_read_receipts_and_badge(stack, new_page, agent, artifacts):
+    page = visit(new_page, stack)
+    expect(page.locator(".parley-header")).to_contain_text("Demo Shop")
+    expect(page.locator(".parley-greeting")).to_have_text("Hi! How can we help?")
+    conversation_id = start_chat(page, agent, "Hi! I ordered a mug last week.")
+    first = agent.request("join", conversation_id=conversation_id)["messages"]
+    assert [m["text"] for m in first] == ["Hi! I ordered a mug last week."]
+
+    # the visitor types: the agent sees typing with the draft (throttled), then "off" on send
+    box = page.locator(".parley-composer textarea")
+    box.press_sequentially("Order 1042, still not shipped", delay=40)
+    agent.wait(lambda f: f["type"] == "typing" and f["state"] == "on" and f.get("preview") == "Order 1042, still not shipped",
+               "typing on with the whole draft as preview")
+    box.press("Shift+Enter")
+    box.press_sequentially("thanks")
+    assert box.input_value() == "Order 1042, still not shipped\nthanks"  # Shift+Enter is a newline
+    box.press("Enter")
+    message = agent.wait(lambda f: f["type"] == "message" and f["message"]["text"].startswith("Order 1042"), "the message")
+    agent.wait(lambda f: f["type"] == "typing" and f["state"] == "off", "typing off")
+    assert box.input_value() == ""
+
+    # the agent types: the visitor sees who is typing; the reply replaces the indicator
+    agent.tell("typing", conversation_id=conversation_id, state="on")
+    expect(page.locator(".parley-typing")).to_be_visible()
+    expect(page.locator(".parley-typing")).to_contain_text("Alex Agent is typing")
+    page.screenshot(path=str(artifacts / "widget-agent-typing.png"))
+    reply = agent.say(conversation_id, "Let me check that for you.")
+    expect(page.locator(".parley-typing")).to_be_hidden()
+    last = page.locator(".parley-msg.parley-agent").last
+    expect(last.locator(".parley-bubble")).to_have_text("Let me check that for you.")
+    expect(last.locator(".parley-author")).to_have_text("Alex Agent")
+
+    # read receipts both ways
+    agent.wait(lambda f: f["type"] == "read" and f["author"]["kind"] == "visitor" and f["seq"] >= reply["seq"],
+               "the visitor's read mark for the reply")
+    agent.tell("read", conversation_id=conversation_id, seq=message["message"]["seq"])
+    seen = page.locator(".parley-msg.parley-visitor .parley-meta", has_text="Seen")
+    expect(seen).to_have_count(1)
+    expect(page.locator(".parley-msg.parley-visitor").nth(1).locator(".parley-meta")).to_have_text("Seen")
+    assert bubbles(page) == ["Hi! I ordered a mug last week.", "Order 1042, still not shipped\nthanks",
+                             "Let me check that for you."]
+    page.screenshot(path=str(artifacts / "widget-open-conversation.png"))
+
+    # closed panel: new replies raise the unread badge; opening clears it
+    page.locator(".parley-panel .parley-icon[aria-label='Close chat']").click()
+    agent.say(conversation_id, "Good news: it left the warehouse this morning.")
+    agent.say(conversation_id, "Tracking link is on its way by email.")
+    expect(page.locator(".parley-badge")).to_have_text("2")
+    expect(page.locator(".parley-launcher")).to_have_attribute("aria-label", "Open chat, 2 unread")
+    page.screenshot(path=str(artifacts / "widget-closed-badge.png"))
+    page.locator(".parley-launcher").click()
+    expect(page.locator(".parley-badge")).to_be_hidden()
+    assert page.errors == []
+
+
+def test_reload_brings_the_history_back_once_and_in_order(stack, new_page, agent):
+    page = visit(new_page, stack)
+    conversation_id = start_chat(page, agent, "First question")
+    agent.say(conversation_id, "First answer")
+    expect(page.locator(".parley-msg.parley-agent")).to_have_count(1)
+    write(page, "Second question")
+    agent.wait(lambda f: f["type"] == "message" and f["message"]["text"] == "Second question", "the second question")
+    agent.request("send", conversation_id=conversation_id, client_msg_id="note-1", internal=True, text="VIP customer")
+    agent.say(conversation_id, "Second answer")
+    expected = ["First question", "First answer", "Second question", "Second answer"]
+    expect(page.locator(".parley-log .parley-bubble")).to_have_count(4)
+    assert bubbles(page) == expected
+
+    page.reload()
+    page.locator(".parley-launcher").click()
+    expect(page.locator(".parley-log .parley-bubble")).to_have_count(4)
+    assert bubbles(page) == expected  # no note, no duplicate, in seq order
+    write(page, "Third question")
+    agent.wait(lambda f: f["type"] == "message" and f["message"]["text"] == "Third question", "the third question")
+    page.wait_for_timeout(300)
+    assert bubbles(page) == expected + ["Third question"]
+    assert [m["text"] for m in agent.messages(conversation_id) if not m["internal"]] == expected + ["Third question"]
+    assert page.errors == []
+
+
+def test_markup_is_shown_as_text_and_only_http_links_are_links(stack, new_page, agent):
+    page = visit(new_page, stack)
+    conversation_id = start_chat(page, agent, PAYLOAD)
+    agent.say(conversation_id, PAYLOAD)
+    agent.say(conversation_id, "Track it at https://example.com/track?id=1042. Not this: javascript:alert(1)")
+    agent.say(conversation_id, '<a href="javascript:window.__pwned=1">click</a> [x](javascript:alert(1))')
+    expect(page.locator(".parley-log .parley-bubble")).to_have_count(4)
+    texts = bubbles(page)
+    assert texts[0] == PAYLOAD and texts[1] == PAYLOAD
+    assert texts[3] == '<a href="javascript:window.__pwned=1">click</a> [x](javascript:alert(1))'
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__pwned") is None
+    assert page.evaluate(f"{SHADOW}.querySelectorAll('.parley-log img, .parley-log script').length") == 0
+    links = page.locator(".parley-log a")
+    expect(links).to_have_count(1)
+    link = links.first
+    expect(link).to_have_text("https://example.com/track?id=1042")  # the full stop is not part of it
+    expect(link).to_have_attribute("href", "https://example.com/track?id=1042")
+    expect(link).to_have_attribute("target", "_blank")
+    expect(link).to_have_attribute("rel", "noopener noreferrer nofollow")
+    assert page.errors == []
+
+
+# --- forms ---------------------------------------------------------------------------------------
+
+def test_offline_form_takes_a_message_and_an_email(stack, new_page, artifacts):
+    page = visit(new_page, stack, site="demo-offline")
+    form = page.locator(".parley-body .parley-form")
+    expect(form).to_contain_text("Leave a message")
+    expect(page.locator(".parley-header")).to_contain_text("We are away right now")
+    expect(page.locator(".parley-composer")).to_be_hidden()
+    form.locator("textarea").fill("Do you ship to Norway?")
+    form.locator("button.parley-primary").click()
+    email = form.locator("input[type=email]")
+    expect(email).to_be_focused()  # the browser refused the form and points at the missing email
+    assert email.evaluate("el => el.validationMessage") == "This field is required"
+    assert "conv" not in stored(page, "demo-offline")
+    email.fill("nora@example.com")
+    form.locator("button.parley-primary").click()
+    expect(page.locator(".parley-note")).to_have_text("Thanks! We'll reply by email to nora@example.com.")
+    expect(page.locator(".parley-log .parley-bubble")).to_have_text(["Do you ship to Norway?"])
+    expect(page.locator(".parley-pending")).to_have_count(0)  # stored, not pending
+    page.screenshot(path=str(artifacts / "widget-offline-sent.png"))
+
+    # what the backend holds, seen through the visitor's own session (this workspace has no agents)
+    state = stored(page, "demo-offline")
+    visitor_token = stack.visitor("demo-offline", resume_token=state["token"])["token"]
+    with connect(f"{stack.ws}?token={urllib.parse.quote(visitor_token, safe='')}", open_timeout=5) as ws:
+        ws.send(json.dumps({"action": "history", "ref": "h", "conversation_id": state["conv"]}))
+        history = json.loads(ws.recv(timeout=5))
+        ws.send(json.dumps({"action": "start", "ref": "s"}))  # returns the open conversation, creates none
+        conversation = json.loads(ws.recv(timeout=5))["conversation"]
+    assert [m["text"] for m in history["messages"]] == ["Do you ship to Norway?"]
+    assert conversation["id"] == state["conv"] and conversation["visitor"]["email"] == "nora@example.com"
+
+    page.reload()  # the confirmation stays with the conversation
+    page.locator(".parley-launcher").click()
+    expect(page.locator(".parley-note")).to_contain_text("We'll reply by email")
+    expect(page.locator(".parley-log .parley-bubble")).to_have_text(["Do you ship to Norway?"])
+    assert page.errors == []
+
+
+def test_prechat_form_needs_the_email_before_anything_is_sent(stack, new_page, agent):
+    page = visit(new_page, stack, site="demo-prechat")
+    form = page.locator(".parley-body .parley-form")
+    expect(form).to_contain_text("how can we reach you")
+    expect(page.locator(".parley-composer")).to_be_hidden()
+    form.locator("input[name=name]").fill("Pat Prechat")
+    form.locator("textarea").fill("Is the celadon bowl dishwasher safe?")
+    form.locator("button.parley-primary").click()
+    email = form.locator("input[type=email]")
+    expect(email).to_be_focused()  # the browser refused the form and points at the missing email
+    assert email.evaluate("el => [el.matches(':invalid'), el.validationMessage]") == [True, "This field is required"]
+    email.fill("not-an-email")
+    form.locator("button.parley-primary").click()
+    assert email.evaluate("el => el.validationMessage") == "Enter a valid email address"
+    page.wait_for_timeout(300)
+    assert "conv" not in stored(page, "demo-prechat") and not stored(page, "demo-prechat")["outbox"]
+    assert not [f for f in agent.frames if f["type"] == "inbox" and page.marker in str(f)]
+
+    email.fill("pat@example.com")
+    form.locator("button.parley-primary").click()
+    expect(page.locator(".parley-composer")).to_be_visible()
+    expect(page.locator(".parley-log .parley-bubble")).to_have_text(["Is the celadon bowl dishwasher safe?"])
+    expect(page.locator(".parley-pending")).to_have_count(0)
+    conversation_id = stored(page, "demo-prechat")["conv"]
+    status, body = stack.request("GET", f"/v1/conversations/{conversation_id}", token=agent.token)
+    assert status == 200, body
+    assert body["conversation"]["visitor"]["name"] == "Pat Prechat"
+    assert body["conversation"]["visitor"]["email"] == "pat@example.com"
+    assert [m["text"] for m in body["messages"]] == ["Is the celadon bowl dishwasher safe?"]
+    assert page.errors == []
+
+
+# --- a good guest --------------------------------------------------------------------------------
+
+def test_blocked_storage_falls_back_to_memory(stack, new_page, agent):
+    page = new_page()
+    page.add_init_script("""
+        for (const name of ['localStorage', 'sessionStorage']) Object.defineProperty(window, name, {
+            get() { throw new DOMException('The operation is insecure.', 'SecurityError'); } });
+    """)
+    page.marker = uuid.uuid4().hex[:12]
+    page.goto(f"{stack.http}/?site=demo&t={page.marker}")
+    page.locator(".parley-launcher").click()
+    conversation_id = start_chat(page, agent, "Storage is blocked here")
+    agent.say(conversation_id, "Still works.")
+    expect(page.locator(".parley-log .parley-bubble")).to_have_text(["Storage is blocked here", "Still works."])
+    assert page.errors == []
+
+
+def test_french_from_html_lang_and_from_the_browser_language(stack, new_page):
+    def host_page(lang_attr: str) -> str:
+        return (f"<!doctype html><html{lang_attr}><head><meta charset='utf-8'><title>Boutique</title></head>"
+                f"<body><h1>Boutique</h1><script src='{stack.http}/widget/widget.js' data-site-key='demo-offline' async>"
+                "</script></body></html>")
+
+    for lang_attr, locale in ((' lang="fr"', "en-US"), ("", "fr-CA")):
+        page = new_page(locale=locale)
+        html = host_page(lang_attr)
+        page.route(f"{stack.http}/boutique", lambda route: route.fulfill(body=html, content_type="text/html; charset=utf-8"))
+        page.goto(f"{stack.http}/boutique")
+        launcher = page.locator(".parley-launcher")
+        expect(launcher).to_have_attribute("aria-label", "Ouvrir la discussion")
+        launcher.click()
+        expect(page.locator(".parley-header")).to_contain_text("Nous sommes absents")
+        form = page.locator(".parley-body .parley-form")
+        expect(form).to_contain_text("Laissez un message")
+        expect(form.locator("button.parley-primary")).to_have_text("Envoyer")
+        expect(page.locator(".parley-composer textarea")).to_have_attribute("placeholder", "\u00c9crivez un message\u2026")
+        form.locator("button.parley-primary").click()
+        assert form.locator("input[type=email]").evaluate("el => el.validationMessage") == "Ce champ est obligatoire"
+        assert page.errors == []
+
+
+def test_outbox_survives_an_outage_and_a_reload_and_delivers_once(stack, new_page, agent):
+    page = visit(new_page, stack)
+    conversation_id = start_chat(page, agent, "Before the outage")
+
+    # the network goes: the message waits in the outbox, shown as sending
+    page.context.set_offline(True)
+    expect(page.locator(".parley-status")).to_contain_text("Reconnecting")
+    write(page, "Typed while offline")
+    pending = page.locator(".parley-msg.parley-pending")
+    expect(pending).to_have_count(1)
+    expect(pending.locator(".parley-meta")).to_have_text("Sending…")
+    assert [o["text"] for o in stored(page)["outbox"]] == ["Typed while offline"]
+
+    # the page comes back but the chat server is still unreachable; the visitor reloads meanwhile
+    outage = {"on": True}
+
+    def route(ws):
+        if outage["on"]:
+            ws.close()
+        else:
+            ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/ws\?token="), route)
+    agent.page = page
+    page.context.set_offline(False)
+    page.reload()
+    page.locator(".parley-launcher").click()
+    expect(pending.locator(".parley-bubble")).to_have_text("Typed while offline")
+    expect(pending.locator(".parley-meta")).to_have_text("Sending…")
+    page.wait_for_timeout(500)
+    assert not [f for f in agent.frames if f["type"] == "message" and f["message"]["text"] == "Typed while offline"]
+
+    # the server is back: delivered exactly once, and no longer pending
+    outage["on"] = False
+    page.evaluate("window.dispatchEvent(new Event('online'))")  # as the browser does when the network returns
+    agent.wait(lambda f: f["type"] == "message" and f["message"]["text"] == "Typed while offline", "the queued message")
+    expect(page.locator(".parley-msg.parley-pending")).to_have_count(0)
+    expect(page.locator(".parley-log .parley-bubble")).to_have_text(["Before the outage", "Typed while offline"])
+    page.wait_for_timeout(500)
+    delivered = [m for m in agent.messages(conversation_id) if m["text"] == "Typed while offline"]
+    assert len(delivered) == 1 and stored(page)["outbox"] == []
+    assert page.errors == []
+
+
+def test_narrow_screen_shows_the_panel_full_screen(stack, new_page, agent, artifacts):
+    page = visit(new_page, stack, viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    conversation_id = start_chat(page, agent, "On my phone: can I change the delivery address?")
+    agent.say(conversation_id, "Sure, what's the new address?")
+    expect(page.locator(".parley-msg.parley-agent")).to_have_count(1)
+    box = page.locator(".parley-panel").bounding_box()
+    assert box == {"x": 0, "y": 0, "width": 375, "height": 740}, box
+    expect(page.locator(".parley-launcher")).to_be_hidden()  # the header's close button takes over
+    page.screenshot(path=str(artifacts / "widget-narrow.png"))
+    page.locator(".parley-panel .parley-icon[aria-label='Close chat']").click()
+    expect(page.locator(".parley-launcher")).to_be_visible()
+    assert page.errors == []
+
+
+# --- what the backend does not send yet, and what it refuses -----------------------------------
+
+def test_queue_bot_options_and_csat_from_server_events(stack, new_page, agent, artifacts):
+    page = new_page()
+    sockets = []
+
+    def route(ws):
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r"/ws\?token="), route)
+    agent.page = page
+    page.marker = uuid.uuid4().hex[:12]
+    page.goto(f"{stack.http}/?site=demo&t={page.marker}")
+    page.locator(".parley-launcher").click()
+    write(page, "Can I return a chipped plate?")
+    conversation_id = agent.conversation_of(page)["id"]
+    expect(page.locator(".parley-msg.parley-pending")).to_have_count(0)
+
+    def server_says(frame: dict) -> None:
+        sockets[-1].send(json.dumps(frame))
+
+    server_says({"type": "queue", "conversation_id": conversation_id, "position": 2, "eta_seconds": 240})
+    expect(page.locator(".parley-queue")).to_have_text("Waiting for an agent: position 2, about 4 min")
+    agent.accept(conversation_id)
+    expect(page.locator(".parley-queue")).to_be_hidden()  # accepted: the conversation is open
+
+    options = [{"id": "opt-return", "label": "Start a return"}, {"id": "opt-human", "label": "Talk to a person"}]
+    server_says({"type": "message", "conversation_id": conversation_id, "message": {
+        "id": "m_bot_1", "conversation_id": conversation_id, "seq": 2, "internal": False, "text": "I can help with that.",
+        "author": {"kind": "bot", "id": "bot", "name": None}, "options": options, "created_at": "2026-11-22T16:00:00.000Z"}})
+    expect(page.locator(".parley-msg.parley-bot .parley-author")).to_have_text("Bot")
+    chips = page.locator(".parley-chip")
+    expect(chips).to_have_text(["Start a return", "Talk to a person"])
+    page.screenshot(path=str(artifacts / "widget-bot-options.png"))
+    chips.nth(1).click()
+    # the backend has no bot yet (choose answers not_found): the widget sends the choice as text instead
+    agent.wait(lambda f: f["type"] == "message" and f["message"]["text"] == "Talk to a person", "the chosen option as text")
+    expect(page.locator(".parley-options")).to_be_hidden()
+
+    server_says({"type": "csat_request", "conversation_id": conversation_id})
+    card = page.locator(".parley-card")
+    expect(card).to_contain_text("How would you rate this conversation?")
+    card.locator("textarea").fill("Quick and kind")
+    page.screenshot(path=str(artifacts / "widget-csat.png"))
+    card.locator(".parley-star[aria-label='4 out of 5']").click()
+    expect(card).to_have_text("Thanks for your feedback!")
+    status, body = stack.request("GET", f"/v1/conversations/{conversation_id}", token=agent.token)
+    assert body["conversation"]["csat"] == {"rating": 4, "comment": "Quick and kind"}
+    assert page.errors == []
+
+
+def test_transcript_request_explains_kindly_when_unavailable(stack, new_page, agent):
+    page = visit(new_page, stack)
+    start_chat(page, agent, "Please send me this chat")
+    button = page.locator(".parley-icon[aria-label='Email me the transcript']")
+    button.click()
+    form = page.locator(".parley-tform")
+    expect(form).to_be_visible()
+    expect(form).to_contain_text("Email me the transcript")
+    email = form.locator("input[type=email]")
+    expect(email).to_be_focused()
+    email.fill("tess@example.com")
+    email.press("Enter")
+    # the backend answers bad_request "transcripts by email are not enabled": said kindly, form closed
+    expect(page.locator(".parley-status")).to_have_text("Sorry, we can't email transcripts yet.")
+    expect(form).to_be_hidden()
+    expect(page.locator(".parley-composer textarea")).to_be_focused()
+
+    # an email the widget already knows is offered, and valid as it stands
+    page.evaluate("Parley('identify', {email: 'known@example.com'})")
+    button.click()
+    expect(email).to_have_value("tess@example.com")  # what was typed last time stays
+    email.fill("")
+    button.click()  # close
+    button.click()  # open again: prefilled from identify
+    expect(email).to_have_value("known@example.com")
+    form.locator("button.parley-primary").click()
+    expect(form).to_be_hidden()  # not blocked by a stale "required"
+    assert page.errors == []
