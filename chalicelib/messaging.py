@@ -19,7 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from .conversations import (cancelled, deliver, dynamo, index_actions, load, notify_change, recipients,
                             serialize_message)
-from .errors import ConflictError, RateLimitedError
+from .errors import ConflictError, ForbiddenError, RateLimitedError
 from .identity import Caller
 from .models import Agent, Conversation, Key, Message
 from .util import iso, new_id, now
@@ -54,6 +54,8 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
         actions = [Conversation.last_seq.set(seq), Conversation.updated_at.set(stamp),
                    Conversation.activity_at.set(stamp)]
         try:
+            if visitor and conversation.blocked:
+                raise ForbiddenError("this visitor is blocked")
             if visitor and conversation.status == "closed":
                 raise ConflictError("this conversation is closed; start a new one")
             if visitor:

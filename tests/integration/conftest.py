@@ -40,7 +40,7 @@ class World:
         agent = Agent.get(agent_id)
         cid = f"conn-{next(_ids)}"
         Connection(cid, kind="agent", workspace_id=agent.workspace_id, agent_id=agent.id,
-                   agent_workspace_id=agent.workspace_id, name=agent.name, connected_at=iso(),
+                   agent_workspace_id=agent.workspace_id, name=agent.name, role=agent.role, connected_at=iso(),
                    expires_at=2**31).save()
         routing.connected(agent.id)
         self.api.connect(cid)
