@@ -108,6 +108,12 @@ def list_conversations():
     return conversations.list_view(caller, view, limit, cursor)
 
 
+@app.route("/v1/inbox/counts", methods=["GET"])
+@translate_errors
+def inbox_counts():
+    return conversations.counts(_agent()[0])
+
+
 @app.route("/v1/conversations/{conversation_id}", methods=["GET"])
 @translate_errors
 def get_conversation(conversation_id):

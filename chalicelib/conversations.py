@@ -99,12 +99,19 @@ def serialize(c: Conversation) -> dict:
         "tags": list(c.tags or []), "created_at": c.created_at, "updated_at": c.updated_at,
         "last_seq": int(c.last_seq), "first_response_at": c.first_response_at, "solved_at": c.solved_at,
         "visitor_read_seq": int(c.visitor_read_seq or 0), "agent_read_seq": int(c.agent_read_seq or 0),
+        "activity_at": c.activity_at, "last_message": _plain(c.last_message),
     }
+    if c.status == "queued" and c.queued_at:
+        out["queued_at"] = c.queued_at
     if c.auto_solved is not None:
         out["auto_solved"] = c.auto_solved
     if c.csat:
-        out["csat"] = c.csat.as_dict()
+        out["csat"] = _plain(c.csat)
     return out
+
+
+def _plain(value):
+    return value.as_dict() if hasattr(value, "as_dict") else value
 
 
 def for_visitor(data: dict) -> dict:
@@ -222,6 +229,23 @@ def deliver(conversation: Conversation, deliveries: list[tuple[str, dict]], send
             log.info("conversation gone before its subscribers", extra={"conversation_id": conversation.id})
 
 
+def unsubscribe(connection_id: str, conversation_id: str) -> None:
+    Conversation(conversation_id).update(actions=[Conversation.subscribers[connection_id].remove()],
+                                         condition=Conversation.id.exists())
+    Connection(connection_id).update(actions=[Connection.subscriptions.delete({conversation_id})],
+                                     condition=Connection.id.exists())
+
+
+def counts(caller: Caller) -> dict:
+    """How many conversations each inbox view holds (Query with Select=COUNT on its index)."""
+    ws = caller.workspace_id
+    out = {view: Conversation.by_status.count(f"{ws}#{'queued' if view == 'unassigned' else view}")
+           for view in ("unassigned", "open", "pending", "solved")}
+    out["mine"] = Conversation.by_assignee.count(caller.id)
+    out["all"] = Conversation.by_workspace.count(ws)
+    return out
+
+
 def recipients(conversation: Conversation, *, exclude: str | None = None,
                agents_only: bool = False) -> list[tuple[str, str]]:
     subs = conversation.subscribers.as_dict() if conversation.subscribers else {}
@@ -231,8 +255,9 @@ def recipients(conversation: Conversation, *, exclude: str | None = None,
 
 # --- starting -------------------------------------------------------------------------------
 
-def start(caller: Caller, body: dict, sender) -> Conversation:
-    """A visitor's active conversation on this site, or a new one."""
+def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conversation:
+    """A visitor's active conversation on this site, or a new one (announced to the workspace's agents
+    with `inbox` unless the caller announces it itself, e.g. once its first message is stored)."""
     fields = body.get("fields") or {}
     validate.obj(fields, "fields")
     name = validate.string(fields, "name", required=False, max_len=120)
@@ -279,7 +304,8 @@ def start(caller: Caller, body: dict, sender) -> Conversation:
             continue
         subscribe(caller.connection_id, "visitor", conversation.id)
         conversation.refresh(consistent_read=True)
-        notify_inbox(conversation, sender)
+        if announce:
+            notify_inbox(conversation, sender)
         return conversation
     raise ConflictError("could not start a conversation; retry")
 

@@ -187,6 +187,8 @@ class Conversation(Model):
     solved_at = UnicodeAttribute(null=True)
     auto_solved = BooleanAttribute(null=True)
     csat = MapAttribute(null=True)
+    # The newest message agents and the visitor may both see, for inbox lists: {seq, text (cut), kind, at}.
+    last_message = MapAttribute(null=True)
     visitor_read_seq = NumberAttribute(default=0)
     agent_read_seq = NumberAttribute(default=0)
     # Live websocket connections subscribed to this conversation: {connection_id: "visitor"|"agent"}.

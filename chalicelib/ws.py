@@ -71,13 +71,16 @@ def _ref(frame) -> str | None:
 def _start(caller: Caller, frame: dict, sender, ref) -> dict:
     text = validate.text(frame) if frame.get("text") is not None else None
     client_msg_id = _client_msg_id(frame)
-    conversation = conversations.start(caller, frame, sender)
-    if conversation.status == "queued" and conversation.last_seq == 0:
-        routing.route_new(conversation, sender)
+    conversation = conversations.start(caller, frame, sender, announce=False)
+    new = conversation.last_seq == 0 and conversation.status == "queued"
     reply = {}
     if text is not None:
         reply["message"] = messaging.send_message(caller, conversation.id, text, client_msg_id=client_msg_id,
                                                   internal=False, sender=sender, ack=False)
+        conversation.refresh(consistent_read=True)
+    if new:  # agents hear of it once its first message is there to read; then routing takes it
+        conversations.notify_inbox(conversation, sender)
+        routing.route_new(conversation, sender)
         conversation.refresh(consistent_read=True)
     return {"conversation": _view(caller, conversation), **reply}
 
@@ -164,6 +167,13 @@ def _join(caller: Caller, frame: dict, sender, ref) -> dict:
     return {"conversation": conversations.serialize(conversation), "messages": messages, "has_more": has_more}
 
 
+def _leave(caller: Caller, frame: dict, sender, ref) -> dict:
+    """Stop receiving a conversation's live events on this socket (the console closed its pane)."""
+    conversation = conversations.load(caller, _conversation_id(frame))
+    conversations.unsubscribe(caller.connection_id, conversation.id)
+    return {"conversation_id": conversation.id}
+
+
 def _accept(caller: Caller, frame: dict, sender, ref) -> dict:
     conversation = conversations.accept(caller, _conversation_id(frame), sender)
     conversations.subscribe(caller.connection_id, "agent", conversation.id)
@@ -191,11 +201,12 @@ def _transfer(caller: Caller, frame: dict, sender, ref) -> dict:
     routing.settle(caller.workspace_id, sender)  # a slot was freed; someone of the group may take it
     messaging.post_system_message(conversation, f"{caller.name or 'An agent'} transferred this conversation "
                                                 f"to {target}.", sender)
-    if note:
-        messaging.send_message(caller, conversation.id, note, client_msg_id=None, internal=True,
-                               sender=sender, ack=False)
+    reply = {}
+    if note:  # the ack carries it to its writer; every other agent on the conversation gets the event
+        reply["note"] = messaging.send_message(caller, conversation.id, note, client_msg_id=None, internal=True,
+                                               sender=sender, ack=False)
     conversation.refresh(consistent_read=True)
-    return {"conversation": conversations.serialize(conversation)}
+    return {"conversation": conversations.serialize(conversation), **reply}
 
 
 def _set_status(caller: Caller, frame: dict, sender, ref) -> dict:
@@ -222,5 +233,6 @@ Action = Callable[[Caller, dict, object, object], dict | None]
 COMMON: dict[str, Action] = {"send": _send, "typing": _typing, "read": _read, "history": _history}
 VISITOR_ACTIONS: dict[str, Action] = {**COMMON, "start": _start, "rate": _rate, "choose": _choose,
                                       "transcript": _transcript}
-AGENT_ACTIONS: dict[str, Action] = {**COMMON, "presence": _presence, "join": _join, "accept": _accept,
+AGENT_ACTIONS: dict[str, Action] = {**COMMON, "presence": _presence, "join": _join, "leave": _leave,
+                                    "accept": _accept,
                                     "transfer": _transfer, "set_status": _set_status}

@@ -159,3 +159,45 @@ def test_a_reload_within_the_grace_keeps_the_agent_and_their_chats(world):
     report = routing.sweep(world.sender)
     assert report == {"offline": 0, "requeued": 0, "stale_connections": 0}
     assert routing.is_available(Agent.get(agent.id)) and Conversation.get(chat).assignee_id == agent.id
+
+
+def test_the_inbox_hears_of_a_new_chat_with_its_first_message(world):
+    agent = world.agent_connection(world.agent())
+    _, chat = new_chat(world)
+    (inbox,) = [f for f in world.api.of(agent.connection_id, "inbox") if f["conversation"]["id"] == chat]
+    assert inbox["conversation"]["last_seq"] == 1
+    assert inbox["conversation"]["last_message"]["text"] == "Hello"
+
+
+def test_notes_never_become_the_last_message_a_list_shows(world):
+    agent = world.online_agent()
+    visitor, chat = new_chat(world)
+    ws.handle_frame(agent.connection_id, json.dumps({"action": "send", "conversation_id": chat, "ref": "n",
+                                                      "text": "secret note", "internal": True}), world.sender)
+    assert Conversation.get(chat).last_message.as_dict()["text"] == "Hello"
+    ws.handle_frame(visitor.connection_id, json.dumps({"action": "history", "conversation_id": chat,
+                                                        "ref": "h"}), world.sender)
+    assert "secret note" not in json.dumps(world.api.of(visitor.connection_id))
+
+
+def test_a_transfer_note_comes_back_in_the_ack_and_leave_stops_events(world):
+    a, b = world.online_agent(), world.online_agent()
+    _, chat = new_chat(world)
+    holder = a if Conversation.get(chat).assignee_id == a.id else b
+    other = b if holder is a else a
+    ws.handle_frame(holder.connection_id, json.dumps({"action": "transfer", "conversation_id": chat, "ref": "t",
+                                                       "to_agent_id": other.id, "note": "over to you"}),
+                    world.sender)
+    ack = world.api.of(holder.connection_id, "ack")[-1]
+    assert ack["note"]["text"] == "over to you" and ack["note"]["internal"] is True
+    ws.handle_frame(holder.connection_id, json.dumps({"action": "leave", "conversation_id": chat, "ref": "l"}),
+                    world.sender)
+    assert holder.connection_id not in Conversation.get(chat).subscribers.as_dict()
+
+
+def test_counts_per_view(world):
+    agent = world.online_agent(capacity=1)
+    new_chat(world)
+    new_chat(world)
+    counts = conversations.counts(agent)
+    assert (counts["mine"], counts["open"], counts["unassigned"], counts["all"]) == (1, 1, 1, 2)
