@@ -2,9 +2,9 @@
 import logging
 
 from aws_lambda_powertools import Logger
-from chalice import Chalice, CORSConfig, Response
+from chalice import Chalice, CORSConfig, Rate, Response
 
-from chalicelib import bootstrap, conversations, identity, sites, validate, workspace, ws
+from chalicelib import admin, bootstrap, conversations, identity, routing, sites, validate, workspace, ws
 from chalicelib.errors import ParleyError
 from chalicelib.http import error_response, json_body, translate_errors
 
@@ -108,6 +108,12 @@ def list_conversations():
     return conversations.list_view(caller, view, limit, cursor)
 
 
+@app.route("/v1/inbox/counts", methods=["GET"])
+@translate_errors
+def inbox_counts():
+    return conversations.counts(_agent()[0])
+
+
 @app.route("/v1/conversations/{conversation_id}", methods=["GET"])
 @translate_errors
 def get_conversation(conversation_id):
@@ -122,6 +128,7 @@ def get_conversation(conversation_id):
 def patch_conversation(conversation_id):
     caller, _ = _agent()
     conversation = conversations.patch(caller, conversation_id, json_body(app.current_request), sender)
+    routing.settle(caller.workspace_id, sender)
     return {"conversation": conversations.serialize(conversation)}
 
 
@@ -176,3 +183,55 @@ def update_canned(canned_id):
 def delete_canned(canned_id):
     workspace.delete_canned(_agent()[0], canned_id)
     return Response(body="", status_code=204)
+
+
+# --- REST: admins -----------------------------------------------------------------------------
+
+@app.route("/v1/agents", methods=["POST"], content_types=JSON_TYPES)
+@translate_errors
+def create_agent():
+    return Response(body=admin.create_agent(_agent()[0], json_body(app.current_request)), status_code=201)
+
+
+@app.route("/v1/agents/{agent_id}", methods=["PATCH"], content_types=JSON_TYPES)
+@translate_errors
+def update_agent(agent_id):
+    return admin.update_agent(_agent()[0], agent_id, json_body(app.current_request), sender)
+
+
+@app.route("/v1/agents/{agent_id}", methods=["DELETE"])
+@translate_errors
+def remove_agent(agent_id):
+    admin.remove_agent(_agent()[0], agent_id, sender)
+    return Response(body="", status_code=204)
+
+
+@app.route("/v1/sites/{site_key}", methods=["GET"])
+@translate_errors
+def get_site(site_key):
+    return admin.get_site_settings(_agent()[0], site_key)
+
+
+@app.route("/v1/sites/{site_key}", methods=["PATCH"], content_types=JSON_TYPES)
+@translate_errors
+def update_site(site_key):
+    return admin.update_site_settings(_agent()[0], site_key, json_body(app.current_request))
+
+
+@app.route("/v1/contacts/{visitor_id}/block", methods=["POST"], content_types=JSON_TYPES)
+@translate_errors
+def block_contact(visitor_id):
+    return admin.set_blocked(_agent()[0], visitor_id, True, sender)
+
+
+@app.route("/v1/contacts/{visitor_id}/block", methods=["DELETE"])
+@translate_errors
+def unblock_contact(visitor_id):
+    return admin.set_blocked(_agent()[0], visitor_id, False, sender)
+
+
+# --- schedules --------------------------------------------------------------------------------
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_presence(event):
+    return routing.sweep(sender)

@@ -25,6 +25,10 @@ class Settings:
     # The API Gateway management endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}).
     # Derived from the first websocket event when unset.
     ws_callback_url: str = field(default_factory=lambda: os.environ.get("PARLEY_WS_CALLBACK_URL", ""))
+    # Presence: an agent with no connection left goes offline after presence_grace seconds (a reload
+    # keeps them online), and their open chats return to the queue requeue_grace seconds after that.
+    presence_grace: int = field(default_factory=lambda: _int("PARLEY_PRESENCE_GRACE", 20))
+    requeue_grace: int = field(default_factory=lambda: _int("PARLEY_REQUEUE_GRACE", 120))
     fanout_workers: int = field(default_factory=lambda: _int("PARLEY_FANOUT_WORKERS", 16))
     max_frame_bytes: int = 32 * 1024
 

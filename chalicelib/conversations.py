@@ -39,18 +39,33 @@ def cancelled(exc: TransactWriteError) -> list[bool]:
     return [bool(r and r.code == "ConditionalCheckFailed") for r in (exc.cancellation_reasons or [])]
 
 
-def index_keys(workspace_id: str, status: str, assignee_id: str | None) -> dict:
+def queue_key(workspace_id: str, group: str | None) -> str:
+    return f"{workspace_id}#{group or '*'}"
+
+
+def index_keys(workspace_id: str, status: str, assignee_id: str | None, group: str | None = None,
+               stamp: str | None = None) -> dict:
+    queued = status == "queued"
     return {"ws_status": f"{workspace_id}#{status}",
-            "assignee_active": assignee_id if assignee_id and status in ACTIVE else None}
+            "assignee_active": assignee_id if assignee_id and status in ACTIVE else None,
+            "queue_key": queue_key(workspace_id, group) if queued else None,
+            "queued_at": (stamp or iso()) if queued else None}
 
 
-def index_actions(workspace_id: str, status: str, assignee_id: str | None) -> list:
-    keys = index_keys(workspace_id, status, assignee_id)
+def index_actions(workspace_id: str, status: str, assignee_id: str | None, group: str | None = None) -> list:
+    """The derived index attributes for a new status. Entering the queue keeps an earlier queued_at:
+    a conversation moved between groups keeps its place in line."""
+    keys = index_keys(workspace_id, status, assignee_id, group)
     actions = [Conversation.ws_status.set(keys["ws_status"])]
     if keys["assignee_active"]:
         actions.append(Conversation.assignee_active.set(keys["assignee_active"]))
     else:
         actions.append(Conversation.assignee_active.remove())
+    if keys["queue_key"]:
+        actions += [Conversation.queue_key.set(keys["queue_key"]),
+                    Conversation.queued_at.set(Conversation.queued_at | keys["queued_at"])]
+    else:
+        actions += [Conversation.queue_key.remove(), Conversation.queued_at.remove()]
     return actions
 
 
@@ -84,12 +99,19 @@ def serialize(c: Conversation) -> dict:
         "tags": list(c.tags or []), "created_at": c.created_at, "updated_at": c.updated_at,
         "last_seq": int(c.last_seq), "first_response_at": c.first_response_at, "solved_at": c.solved_at,
         "visitor_read_seq": int(c.visitor_read_seq or 0), "agent_read_seq": int(c.agent_read_seq or 0),
+        "activity_at": c.activity_at, "last_message": _plain(c.last_message),
     }
+    if c.status == "queued" and c.queued_at:
+        out["queued_at"] = c.queued_at
     if c.auto_solved is not None:
         out["auto_solved"] = c.auto_solved
     if c.csat:
-        out["csat"] = c.csat.as_dict()
+        out["csat"] = _plain(c.csat)
     return out
+
+
+def _plain(value):
+    return value.as_dict() if hasattr(value, "as_dict") else value
 
 
 def for_visitor(data: dict) -> dict:
@@ -207,6 +229,23 @@ def deliver(conversation: Conversation, deliveries: list[tuple[str, dict]], send
             log.info("conversation gone before its subscribers", extra={"conversation_id": conversation.id})
 
 
+def unsubscribe(connection_id: str, conversation_id: str) -> None:
+    Conversation(conversation_id).update(actions=[Conversation.subscribers[connection_id].remove()],
+                                         condition=Conversation.id.exists())
+    Connection(connection_id).update(actions=[Connection.subscriptions.delete({conversation_id})],
+                                     condition=Connection.id.exists())
+
+
+def counts(caller: Caller) -> dict:
+    """How many conversations each inbox view holds (Query with Select=COUNT on its index)."""
+    ws = caller.workspace_id
+    out = {view: Conversation.by_status.count(f"{ws}#{'queued' if view == 'unassigned' else view}")
+           for view in ("unassigned", "open", "pending", "solved")}
+    out["mine"] = Conversation.by_assignee.count(caller.id)
+    out["all"] = Conversation.by_workspace.count(ws)
+    return out
+
+
 def recipients(conversation: Conversation, *, exclude: str | None = None,
                agents_only: bool = False) -> list[tuple[str, str]]:
     subs = conversation.subscribers.as_dict() if conversation.subscribers else {}
@@ -216,8 +255,9 @@ def recipients(conversation: Conversation, *, exclude: str | None = None,
 
 # --- starting -------------------------------------------------------------------------------
 
-def start(caller: Caller, body: dict, sender) -> Conversation:
-    """A visitor's active conversation on this site, or a new one."""
+def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conversation:
+    """A visitor's active conversation on this site, or a new one (announced to the workspace's agents
+    with `inbox` unless the caller announces it itself, e.g. once its first message is stored)."""
     fields = body.get("fields") or {}
     validate.obj(fields, "fields")
     name = validate.string(fields, "name", required=False, max_len=120)
@@ -264,7 +304,8 @@ def start(caller: Caller, body: dict, sender) -> Conversation:
             continue
         subscribe(caller.connection_id, "visitor", conversation.id)
         conversation.refresh(consistent_read=True)
-        notify_inbox(conversation, sender)
+        if announce:
+            notify_inbox(conversation, sender)
         return conversation
     raise ConflictError("could not start a conversation; retry")
 
@@ -289,7 +330,7 @@ def _create(caller: Caller, visitor: Visitor, conversation_id: str, page_url: st
         conversation_id, workspace_id=caller.workspace_id, site_key=visitor.site_key, visitor_id=visitor.id,
         visitor_name=visitor.name, visitor_email=visitor.email, page_url=page_url or visitor.page_url,
         status=status, created_at=stamp, updated_at=stamp, activity_at=stamp, subscribers={}, rate_times=[],
-        **index_keys(caller.workspace_id, status, None))
+        **index_keys(caller.workspace_id, status, None, None, stamp))
     try:
         conversation.save(condition=Conversation.id.does_not_exist())
     except PutError:
@@ -316,19 +357,24 @@ def accept(caller: Caller, conversation_id: str, sender) -> Conversation:
     return assign(caller, conversation, caller.id, "open", sender)
 
 
-def assign(caller: Caller, conversation: Conversation, agent_id: str | None, status: str, sender) -> Conversation:
+KEEP = object()  # assign(group=KEEP): leave the conversation's group as it is
+
+
+def assign(caller: Caller, conversation: Conversation, agent_id: str | None, status: str, sender, *,
+           group=KEEP, verify_agent: bool = True, notify: bool = True) -> Conversation:
     """Move the conversation to agent_id (None: back to the queue) with the given status, atomically.
 
     The new assignee's slot is taken only while `active_chats < capacity`; the conversation moves only
-    if nobody changed its assignee or status meanwhile.
+    if nobody changed its assignee or status meanwhile. `group` moves it to another group's queue.
     """
     old_agent, old_status = conversation.assignee_id, conversation.status
     if old_status == "closed":
         raise ConflictError("conversation is closed")
     if agent_id is None:
         status = "queued"
-    elif agent_id != caller.id:
+    elif agent_id != caller.id and verify_agent:
         _check_agent(caller, agent_id)
+    new_group = conversation.group if group is KEEP else group
     stamp = iso()
     holds_old = bool(old_agent) and old_status in ACTIVE
     holds_new = bool(agent_id) and status in ACTIVE
@@ -337,7 +383,7 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
         with TransactWrite(connection=dynamo()) as tx:
             same_slot = holds_old and holds_new and agent_id == old_agent
             if holds_new and not same_slot:
-                tx.update(Agent(agent_id), actions=[Agent.active_chats.add(1)],
+                tx.update(Agent(agent_id), actions=[Agent.active_chats.add(1), Agent.last_assigned_at.set(stamp)],
                           condition=(Agent.workspace_id == caller.workspace_id)
                           & (Agent.active_chats < Agent.capacity))
                 items.append("new")
@@ -346,8 +392,9 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
                           condition=Agent.id.exists())
                 items.append("old")
             actions = [Conversation.status.set(status), Conversation.updated_at.set(stamp),
-                       *index_actions(conversation.workspace_id, status, agent_id)]
+                       *index_actions(conversation.workspace_id, status, agent_id, new_group)]
             actions.append(Conversation.assignee_id.set(agent_id) if agent_id else Conversation.assignee_id.remove())
+            actions.append(Conversation.group.set(new_group) if new_group else Conversation.group.remove())
             actions += _solved_actions(status, stamp)
             unchanged = (Conversation.status == old_status) & (
                 (Conversation.assignee_id == old_agent) if old_agent else Conversation.assignee_id.does_not_exist())
@@ -362,7 +409,8 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
                                 else "that agent has no free chat slot") from None
         raise
     conversation.refresh(consistent_read=True)
-    notify_change(conversation, sender)
+    if notify:
+        notify_change(conversation, sender)
     return conversation
 
 
@@ -399,7 +447,7 @@ def set_status(caller: Caller, conversation_id: str, status: str, sender) -> Con
 def _set_unassigned_status(conversation: Conversation, status: str, sender) -> Conversation:
     stamp = iso()
     actions = [Conversation.status.set(status), Conversation.updated_at.set(stamp),
-               *index_actions(conversation.workspace_id, status, None)]
+               *index_actions(conversation.workspace_id, status, None, conversation.group)]
     actions += _solved_actions(status, stamp)
     try:
         conversation.update(actions=actions, condition=Conversation.status == conversation.status)

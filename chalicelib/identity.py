@@ -3,7 +3,7 @@ import logging
 from dataclasses import dataclass
 
 import jwt
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from . import cognito, tokens, validate
 from .errors import ForbiddenError, UnauthorizedError
@@ -177,6 +177,8 @@ def connect(connection_id: str, token: str | None) -> Connection:
             agent_workspace_id=agent.workspace_id, name=agent.name, role=agent.role, connected_at=stamp,
             expires_at=expires)
         connection.save()
+        from . import routing  # routing builds on this module
+        routing.connected(agent.id)
         return connection
     raise UnauthorizedError("invalid token")
 
@@ -224,10 +226,8 @@ def disconnect(connection_id: str) -> Connection | None:
 
 
 def _offline_when_last(agent_id: str, closed_id: str) -> None:
-    """An agent whose last connection closed is offline: no stale socket keeps them available."""
+    """An agent whose last connection closed is no longer available; routing settles the rest."""
     # The index is eventually consistent: it may still list the connection just deleted.
     if not [c for c in Connection.by_agent.query(agent_id, limit=5) if c.id != closed_id]:
-        try:
-            Agent(agent_id).update(actions=[Agent.status.set("offline")], condition=Agent.id.exists())
-        except UpdateError:
-            log.info("agent gone before going offline", extra={"agent_id": agent_id})
+        from . import routing
+        routing.last_connection_closed(agent_id)

@@ -19,7 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from .conversations import (cancelled, deliver, dynamo, index_actions, load, notify_change, recipients,
                             serialize_message)
-from .errors import ConflictError, RateLimitedError
+from .errors import ConflictError, ForbiddenError, RateLimitedError
 from .identity import Caller
 from .models import Agent, Conversation, Key, Message
 from .util import iso, new_id, now
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # (with jittered backoff) until this deadline, well inside the Lambda's timeout.
 RETRY_SECONDS = 10.0
 CLIENT_MSG_ID_TTL = 7 * 24 * 3600
+PREVIEW_CHARS = 140
 
 
 @dataclass
@@ -54,6 +55,8 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
         actions = [Conversation.last_seq.set(seq), Conversation.updated_at.set(stamp),
                    Conversation.activity_at.set(stamp)]
         try:
+            if visitor and conversation.blocked:
+                raise ForbiddenError("this visitor is blocked")
             if visitor and conversation.status == "closed":
                 raise ConflictError("this conversation is closed; start a new one")
             if visitor:
@@ -70,6 +73,9 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
             actions += [Conversation.status.set("open"), Conversation.solved_at.remove(),
                         Conversation.auto_solved.remove(),
                         *index_actions(conversation.workspace_id, "open", conversation.assignee_id)]
+        if not internal:  # a note must never show in a list a visitor's view could carry
+            actions.append(Conversation.last_message.set({"seq": seq, "text": text[:PREVIEW_CHARS],
+                                                          "kind": author["kind"], "at": stamp}))
         if author["kind"] == "agent" and not internal and not conversation.first_response_at:
             actions.append(Conversation.first_response_at.set(stamp))
         message = Message(conversation.id, seq, id=new_id("m"), client_msg_id=client_msg_id,
@@ -100,6 +106,8 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
                 continue
             raise
         conversation.last_seq, conversation.updated_at, conversation.activity_at = seq, stamp, stamp
+        if not internal:
+            conversation.last_message = {"seq": seq, "text": text[:PREVIEW_CHARS], "kind": author["kind"], "at": stamp}
         if reopen:
             conversation.status, conversation.solved_at, conversation.auto_solved = "open", None, None
             conversation.assignee_active = conversation.assignee_id

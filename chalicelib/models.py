@@ -30,6 +30,8 @@ class Workspace(Model):
     id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    # Recent time a queued conversation waited for an agent (exponential moving average), for ETAs.
+    wait_seconds = NumberAttribute(default=60)
 
 
 class SiteSettings(MapAttribute):
@@ -62,6 +64,23 @@ class AgentsByWorkspace(GlobalSecondaryIndex):
     workspace_id = UnicodeAttribute(hash_key=True)
 
 
+class AgentsByPresence(GlobalSecondaryIndex):
+    """Sparse: agents whose last connection closed, until the sweeper has settled them."""
+    class Meta:
+        index_name = "presence-index"
+        projection = AllProjection()
+    presence_pending = UnicodeAttribute(hash_key=True)
+    disconnected_at = NumberAttribute(range_key=True)
+
+
+class AgentsOnline(GlobalSecondaryIndex):
+    """Sparse: agents whose presence is online, for the sweeper's check of stale connections."""
+    class Meta:
+        index_name = "online-index"
+        projection = KeysOnlyProjection()
+    online_flag = UnicodeAttribute(hash_key=True)
+
+
 class Agent(Model):
     """An agent's profile. The id is the agent's Cognito `sub`."""
     Meta = _meta("agents")
@@ -75,8 +94,15 @@ class Agent(Model):
     status = UnicodeAttribute(default="offline")
     # Conversations assigned and open or pending: the slots in use.
     active_chats = NumberAttribute(default=0)
+    last_assigned_at = UnicodeAttribute(null=True)
+    # Set while the agent has no connection left (routing.py): when, and the sparse index key.
+    disconnected_at = NumberAttribute(null=True)
+    presence_pending = UnicodeAttribute(null=True)
+    online_flag = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     by_workspace = AgentsByWorkspace()
+    by_presence = AgentsByPresence()
+    online = AgentsOnline()
 
 
 class Visitor(Model):
@@ -91,6 +117,8 @@ class Visitor(Model):
     locale = UnicodeAttribute(null=True)
     blocked = BooleanAttribute(default=False)
     active_conversation_id = UnicodeAttribute(null=True)
+    # The agent who helped last: a new conversation prefers them (sticky routing).
+    last_agent_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     last_seen_at = UnicodeAttribute(null=True)
 
@@ -117,6 +145,15 @@ class ConversationsByStatus(GlobalSecondaryIndex):
         projection = AllProjection()
     ws_status = UnicodeAttribute(hash_key=True)
     activity_at = UnicodeAttribute(range_key=True)
+
+
+class ConversationsInQueue(GlobalSecondaryIndex):
+    """Sparse: queued conversations, per workspace and group, longest waiting first."""
+    class Meta:
+        index_name = "queue-index"
+        projection = AllProjection()
+    queue_key = UnicodeAttribute(hash_key=True)
+    queued_at = UnicodeAttribute(range_key=True)
 
 
 class ConversationsByAssignee(GlobalSecondaryIndex):
@@ -150,6 +187,8 @@ class Conversation(Model):
     solved_at = UnicodeAttribute(null=True)
     auto_solved = BooleanAttribute(null=True)
     csat = MapAttribute(null=True)
+    # The newest message agents and the visitor may both see, for inbox lists: {seq, text (cut), kind, at}.
+    last_message = MapAttribute(null=True)
     visitor_read_seq = NumberAttribute(default=0)
     agent_read_seq = NumberAttribute(default=0)
     # Live websocket connections subscribed to this conversation: {connection_id: "visitor"|"agent"}.
@@ -160,7 +199,11 @@ class Conversation(Model):
     # Index keys, derived from workspace, status and assignee (see conversations.index_keys).
     ws_status = UnicodeAttribute()
     assignee_active = UnicodeAttribute(null=True)
+    queue_key = UnicodeAttribute(null=True)
+    queued_at = UnicodeAttribute(null=True)
+    blocked = BooleanAttribute(null=True)
     by_visitor = ConversationsByVisitor()
+    in_queue = ConversationsInQueue()
     by_workspace = ConversationsByWorkspace()
     by_status = ConversationsByStatus()
     by_assignee = ConversationsByAssignee()

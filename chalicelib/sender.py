@@ -69,6 +69,16 @@ class Sender:
             outcomes = list(self._executor().map(lambda p: self._post(*p), posts))
         return [cid for (cid, _), outcome in zip(posts, outcomes) if outcome == GONE]
 
+    def exists(self, connection_id: str) -> bool:
+        """Whether API Gateway still holds this connection (GetConnection; 410 means gone)."""
+        try:
+            self.client.get_connection(ConnectionId=connection_id)
+            return True
+        except ClientError as exc:
+            if _is_gone(exc):
+                return False
+            raise
+
     def close(self, connection_id: str) -> None:
         try:
             self.client.delete_connection(ConnectionId=connection_id)

@@ -8,7 +8,7 @@ from typing import Callable
 
 from pynamodb.exceptions import UpdateError
 
-from . import conversations, identity, messaging, validate
+from . import conversations, identity, messaging, routing, validate
 from .config import settings
 from .errors import BadRequestError, ConflictError, NotFoundError, ParleyError, TooLargeError
 from .identity import Caller
@@ -71,11 +71,16 @@ def _ref(frame) -> str | None:
 def _start(caller: Caller, frame: dict, sender, ref) -> dict:
     text = validate.text(frame) if frame.get("text") is not None else None
     client_msg_id = _client_msg_id(frame)
-    conversation = conversations.start(caller, frame, sender)
+    conversation = conversations.start(caller, frame, sender, announce=False)
+    new = conversation.last_seq == 0 and conversation.status == "queued"
     reply = {}
     if text is not None:
         reply["message"] = messaging.send_message(caller, conversation.id, text, client_msg_id=client_msg_id,
                                                   internal=False, sender=sender, ack=False)
+        conversation.refresh(consistent_read=True)
+    if new:  # agents hear of it once its first message is there to read; then routing takes it
+        conversations.notify_inbox(conversation, sender)
+        routing.route_new(conversation, sender)
         conversation.refresh(consistent_read=True)
     return {"conversation": _view(caller, conversation), **reply}
 
@@ -151,8 +156,8 @@ def _transcript(caller: Caller, frame: dict, sender, ref) -> dict:
 
 def _presence(caller: Caller, frame: dict, sender, ref) -> dict:
     status = validate.choice(frame, "status", ("online", "away", "offline"))
-    Agent(caller.id).update(actions=[Agent.status.set(status)], condition=Agent.id.exists())
-    return {"status": status}
+    agent = routing.set_presence(caller.id, status, sender)
+    return {"status": status, "agent": identity.serialize_agent(agent)}
 
 
 def _join(caller: Caller, frame: dict, sender, ref) -> dict:
@@ -162,34 +167,52 @@ def _join(caller: Caller, frame: dict, sender, ref) -> dict:
     return {"conversation": conversations.serialize(conversation), "messages": messages, "has_more": has_more}
 
 
+def _leave(caller: Caller, frame: dict, sender, ref) -> dict:
+    """Stop receiving a conversation's live events on this socket (the console closed its pane)."""
+    conversation = conversations.load(caller, _conversation_id(frame))
+    conversations.unsubscribe(caller.connection_id, conversation.id)
+    return {"conversation_id": conversation.id}
+
+
 def _accept(caller: Caller, frame: dict, sender, ref) -> dict:
     conversation = conversations.accept(caller, _conversation_id(frame), sender)
     conversations.subscribe(caller.connection_id, "agent", conversation.id)
+    routing.settle(caller.workspace_id, sender)  # the queue moved: new positions
     return {"conversation": conversations.serialize(conversation)}
 
 
 def _transfer(caller: Caller, frame: dict, sender, ref) -> dict:
+    """To an agent (who takes it now, within capacity) or to a group's queue (a receptionist passing
+    a technical chat to the second tier). The history stays; a system message says what happened."""
     conversation_id = _conversation_id(frame)
     to_agent = validate.string(frame, "to_agent_id", required=False, max_len=64)
-    if frame.get("to_group") is not None:
-        raise BadRequestError("transfer to a group is not available yet; name to_agent_id", field="to_group")
-    if not to_agent:
-        raise BadRequestError("to_agent_id is required", field="to_agent_id")
+    to_group = validate.string(frame, "to_group", required=False, max_len=64)
+    if bool(to_agent) == bool(to_group):
+        raise BadRequestError("name exactly one of to_agent_id and to_group", field="to_agent_id")
     note = validate.string(frame, "note", required=False, max_len=validate.MAX_TEXT)
     conversation = conversations.load(caller, conversation_id)
-    status = conversation.status if conversation.status in conversations.ACTIVE else "open"
-    conversation = conversations.assign(caller, conversation, to_agent, status, sender)
-    text = f"{caller.name or 'An agent'} transferred this conversation."
-    messaging.post_system_message(conversation, text, sender)
-    if note:
-        messaging.send_message(caller, conversation.id, note, client_msg_id=None, internal=True,
-                               sender=sender, ack=False)
-    return {"conversation": conversations.serialize(conversation)}
+    if to_agent:
+        status = conversation.status if conversation.status in conversations.ACTIVE else "open"
+        conversation = conversations.assign(caller, conversation, to_agent, status, sender)
+        target = Agent.get(to_agent).name
+    else:
+        conversation = conversations.assign(caller, conversation, None, "queued", sender, group=to_group)
+        target = f"the {to_group} team"
+    routing.settle(caller.workspace_id, sender)  # a slot was freed; someone of the group may take it
+    messaging.post_system_message(conversation, f"{caller.name or 'An agent'} transferred this conversation "
+                                                f"to {target}.", sender)
+    reply = {}
+    if note:  # the ack carries it to its writer; every other agent on the conversation gets the event
+        reply["note"] = messaging.send_message(caller, conversation.id, note, client_msg_id=None, internal=True,
+                                               sender=sender, ack=False)
+    conversation.refresh(consistent_read=True)
+    return {"conversation": conversations.serialize(conversation), **reply}
 
 
 def _set_status(caller: Caller, frame: dict, sender, ref) -> dict:
     status = validate.choice(frame, "status", ("open", "pending", "solved"))
     conversation = conversations.set_status(caller, _conversation_id(frame), status, sender)
+    routing.settle(caller.workspace_id, sender)  # a solve frees a slot
     return {"conversation": conversations.serialize(conversation)}
 
 
@@ -210,5 +233,6 @@ Action = Callable[[Caller, dict, object, object], dict | None]
 COMMON: dict[str, Action] = {"send": _send, "typing": _typing, "read": _read, "history": _history}
 VISITOR_ACTIONS: dict[str, Action] = {**COMMON, "start": _start, "rate": _rate, "choose": _choose,
                                       "transcript": _transcript}
-AGENT_ACTIONS: dict[str, Action] = {**COMMON, "presence": _presence, "join": _join, "accept": _accept,
+AGENT_ACTIONS: dict[str, Action] = {**COMMON, "presence": _presence, "join": _join, "leave": _leave,
+                                    "accept": _accept,
                                     "transfer": _transfer, "set_status": _set_status}

@@ -30,6 +30,13 @@ class ManagementApi:
             self.frames[ConnectionId].append(json.loads(Data))
         return {}
 
+    def get_connection(self, ConnectionId: str):  # noqa: N803
+        with self._lock:
+            if ConnectionId not in self.live:
+                raise ClientError({"Error": {"Code": "GoneException", "Message": "Gone"},
+                                   "ResponseMetadata": {"HTTPStatusCode": 410}}, "GetConnection")
+        return {"ConnectedAt": "2026-11-22T16:04:05.123Z"}
+
     def delete_connection(self, ConnectionId: str):  # noqa: N803
         self.drop(ConnectionId)
         return {}

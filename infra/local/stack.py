@@ -173,6 +173,25 @@ def build_web_app(chalice_app, executor: ThreadPoolExecutor):
     return app
 
 
+async def run_schedules(chalice_app, executor: ThreadPoolExecutor, stop: asyncio.Event) -> None:
+    """EventBridge's part: invoke the app's scheduled functions (the presence sweeper) on a timer,
+    more often than on AWS so grace periods play out at local speed."""
+    from .gateway import LambdaContext
+    interval = float(os.environ.get("PARLEY_SWEEP_INTERVAL", "5"))
+    handler = chalice_app.handler_map["sweep_presence"]
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except asyncio.TimeoutError:
+            event = {"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
+                     "account": "123456789012", "time": "", "region": REGION, "resources": [], "detail": {}}
+            try:
+                await loop.run_in_executor(executor, handler, event, LambdaContext("sweep_presence"))
+            except Exception:
+                log.exception("scheduled sweep failed")
+
+
 def banner(port: int, seeded: dict) -> str:
     base = f"http://127.0.0.1:{port}"
     lines = ["", "Parley is running (local stack: moto, websocket gateway, REST, web).", "",
@@ -205,10 +224,12 @@ async def serve(port: int, ready_file: str | None) -> None:
             Path(ready_file).write_text(f"{port}\n{moto_url}\n{os.environ['PARLEY_COGNITO_POOL_ID']}\n")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        schedules = asyncio.ensure_future(run_schedules(chalice_module.app, executor, stop))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         print("Stopping...", flush=True)
+        schedules.cancel()
         await runner.cleanup()
         executor.shutdown(wait=False, cancel_futures=True)
     finally:

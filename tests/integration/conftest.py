@@ -3,7 +3,7 @@ import itertools
 
 import pytest
 
-from chalicelib import bootstrap, identity, tokens
+from chalicelib import bootstrap, identity, routing, tokens
 from chalicelib.models import Agent, Site, SiteSettings, Workspace
 from chalicelib.util import iso
 from tests.fakes import ManagementApi
@@ -21,11 +21,18 @@ class World:
             Site(site_key, workspace_id=ws, name=site_key, identity_secret="secret-" + site_key,
                  settings=SiteSettings(), created_at=stamp).save()
 
-    def agent(self, workspace_id: str = "ws_a", capacity: int = 3, name: str = "Agent") -> str:
+    def agent(self, workspace_id: str = "ws_a", capacity: int = 3, name: str = "Agent",
+              groups: list[str] | None = None) -> str:
         agent_id = f"agent-{next(_ids)}"
         Agent(agent_id, workspace_id=workspace_id, email=f"{agent_id}@example.com", name=name,
-              capacity=capacity, created_at=iso()).save()
+              capacity=capacity, groups=groups or [], created_at=iso()).save()
         return agent_id
+
+    def online_agent(self, workspace_id: str = "ws_a", **kwargs) -> identity.Caller:
+        """An agent with a live connection who set presence online."""
+        caller = self.agent_connection(self.agent(workspace_id, **kwargs))
+        routing.set_presence(caller.id, "online", self.sender)
+        return caller
 
     def agent_connection(self, agent_id: str) -> identity.Caller:
         """An agent's live connection (what $connect records after verifying the Cognito token)."""
@@ -33,8 +40,9 @@ class World:
         agent = Agent.get(agent_id)
         cid = f"conn-{next(_ids)}"
         Connection(cid, kind="agent", workspace_id=agent.workspace_id, agent_id=agent.id,
-                   agent_workspace_id=agent.workspace_id, name=agent.name, connected_at=iso(),
+                   agent_workspace_id=agent.workspace_id, name=agent.name, role=agent.role, connected_at=iso(),
                    expires_at=2**31).save()
+        routing.connected(agent.id)
         self.api.connect(cid)
         return identity.caller_for_connection(cid)
 

@@ -138,11 +138,16 @@ def test_a_signed_in_user_without_an_agent_profile_is_forbidden(world, cognito):
         identity.agent_caller(f"Bearer {token['AuthenticationResult']['AccessToken']}")
 
 
-def test_an_agent_goes_offline_when_the_last_connection_closes(world):
+def test_an_agent_without_connections_is_unavailable_at_once_and_offline_after_the_grace(world, monkeypatch):
+    from chalicelib import routing
+    from chalicelib.config import settings
     agent_id = world.agent()
     first, second = world.agent_connection(agent_id), world.agent_connection(agent_id)
-    Agent(agent_id).update(actions=[Agent.status.set("online")])
+    routing.set_presence(agent_id, "online", world.sender)
     identity.disconnect(first.connection_id)
-    assert Agent.get(agent_id).status == "online"  # a reload or a second tab keeps them here
+    assert routing.is_available(Agent.get(agent_id))  # a second tab keeps them here
     identity.disconnect(second.connection_id)
-    assert Agent.get(agent_id).status == "offline"
+    agent = Agent.get(agent_id)
+    assert agent.status == "online" and not routing.is_available(agent)  # a reload may bring them back
+    world.agent_connection(agent_id)
+    assert routing.is_available(Agent.get(agent_id))  # it did

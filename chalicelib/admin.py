@@ -1,0 +1,220 @@
+"""What only admins change: the team (Cognito users and their profiles), site settings, blocked visitors."""
+import logging
+import secrets
+
+import boto3
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from . import routing, validate
+from .config import settings
+from .conversations import ACTIVE, assign
+from .errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
+from .identity import Caller, get_site, serialize_agent
+from .models import Agent, Connection, Conversation, Site, Visitor
+from .util import iso
+
+log = logging.getLogger(__name__)
+
+ROLES = ("agent", "admin")
+CAPACITY_MIN, CAPACITY_MAX = 1, 10
+_idp = None
+
+
+def _cognito():
+    global _idp
+    if _idp is None:
+        _idp = boto3.client("cognito-idp", region_name=settings.region)
+    return _idp
+
+
+def require_admin(caller: Caller) -> None:
+    if caller.role != "admin":
+        raise ForbiddenError("only admins can do this")
+
+
+def _groups(body: dict) -> list[str]:
+    groups = validate.tags(body, "groups") if "groups" in body else []
+    return groups
+
+
+# --- the team -------------------------------------------------------------------------------
+
+def create_agent(caller: Caller, body: dict) -> dict:
+    """A Cognito user plus the profile. Without a password, Cognito emails an invitation."""
+    require_admin(caller)
+    body = validate.obj(body)
+    email = validate.email(body, "email", required=True)
+    name = validate.string(body, "name", max_len=120)
+    role = validate.choice(body, "role", ROLES, required=False, default="agent")
+    capacity = validate.integer(body, "capacity", minimum=CAPACITY_MIN, maximum=CAPACITY_MAX, default=3)
+    groups = _groups(body)
+    password = validate.string(body, "password", required=False, min_len=8, max_len=256, strip=False)
+    pool = settings.cognito_pool_id
+    try:
+        user = _cognito().admin_create_user(
+            UserPoolId=pool, Username=email,
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"},
+                            {"Name": "name", "Value": name}],
+            **({"MessageAction": "SUPPRESS"} if password else {"DesiredDeliveryMediums": ["EMAIL"]}),
+            TemporaryPassword=password or _temporary_password())["User"]
+        if password:
+            _cognito().admin_set_user_password(UserPoolId=pool, Username=email, Password=password, Permanent=True)
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code == "UsernameExistsException":
+            raise ConflictError("an agent with this email exists", field="email") from None
+        if code in ("InvalidPasswordException", "InvalidParameterException"):
+            raise BadRequestError(exc.response["Error"].get("Message", "invalid password"), field="password") from None
+        raise
+    sub = next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+    agent = Agent(sub, workspace_id=caller.workspace_id, email=email, name=name, role=role, capacity=capacity,
+                  groups=groups, created_at=iso())
+    try:
+        agent.save(condition=Agent.id.does_not_exist())
+    except PutError:
+        raise ConflictError("this user already has a profile", field="email") from None
+    return serialize_agent(agent)
+
+
+def _temporary_password() -> str:
+    return "Tmp-" + secrets.token_urlsafe(12) + "1a!"
+
+
+def update_agent(caller: Caller, agent_id: str, body: dict, sender) -> dict:
+    require_admin(caller)
+    body = validate.obj(body)
+    unknown = set(body) - {"name", "role", "capacity", "groups"}
+    if unknown:
+        raise BadRequestError(f"unknown field {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    agent = _team_member(caller, agent_id)
+    actions = []
+    if "name" in body:
+        actions.append(Agent.name.set(validate.string(body, "name", max_len=120)))
+    if "role" in body:
+        role = validate.choice(body, "role", ROLES)
+        if agent.id == caller.id and role != "admin":
+            raise BadRequestError("you cannot remove your own admin role", field="role")
+        actions.append(Agent.role.set(role))
+    if "capacity" in body:
+        actions.append(Agent.capacity.set(validate.integer(body, "capacity", required=True, minimum=CAPACITY_MIN,
+                                                           maximum=CAPACITY_MAX)))
+    if "groups" in body:
+        actions.append(Agent.groups.set(_groups(body)))
+    if actions:
+        agent.update(actions=actions)
+        routing.settle(caller.workspace_id, sender)  # more capacity or a new group may drain the queue
+        agent.refresh()
+    return serialize_agent(agent)
+
+
+def remove_agent(caller: Caller, agent_id: str, sender) -> None:
+    """The profile and the Cognito user go; their open chats return to the queue at once."""
+    require_admin(caller)
+    if agent_id == caller.id:
+        raise BadRequestError("you cannot remove yourself", field="agent_id")
+    agent = _team_member(caller, agent_id)
+    system = routing.system_caller(caller.workspace_id)
+    for conversation in Conversation.by_assignee.query(agent.id):
+        if conversation.status in ACTIVE:
+            try:
+                assign(system, conversation, None, "queued", sender)
+            except ConflictError:
+                pass
+    for connection in Connection.by_agent.query(agent.id):
+        sender.close(connection.id)
+    try:
+        _cognito().admin_delete_user(UserPoolId=settings.cognito_pool_id, Username=agent.email)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "UserNotFoundException":
+            raise
+    agent.delete()
+    routing.settle(caller.workspace_id, sender)
+
+
+def _team_member(caller: Caller, agent_id: str) -> Agent:
+    try:
+        agent = Agent.get(agent_id)
+    except DoesNotExist:
+        raise NotFoundError("no such agent") from None
+    if agent.workspace_id != caller.workspace_id:
+        raise NotFoundError("no such agent")
+    return agent
+
+
+# --- sites ----------------------------------------------------------------------------------
+
+SITE_FIELDS = {"greeting": "string", "color": "color", "rate_limit_count": (1, 1000), "rate_limit_window": (1, 3600),
+               "prechat_enabled": "bool", "prechat_fields": "fields", "prechat_required": "fields"}
+
+
+def get_site_settings(caller: Caller, site_key: str) -> dict:
+    site = _own_site(caller, site_key)
+    return _serialize_site(site)
+
+
+def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
+    """Per-site settings, the flood limit among them (new connections pick it up)."""
+    require_admin(caller)
+    body = validate.obj(body)
+    unknown = set(body) - set(SITE_FIELDS)
+    if unknown:
+        raise BadRequestError(f"unknown setting {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    site = _own_site(caller, site_key)
+    for name, kind in SITE_FIELDS.items():
+        if name not in body:
+            continue
+        if kind == "string":
+            value = validate.string(body, name, max_len=500)
+        elif kind == "color":
+            value = validate.string(body, name, max_len=7)
+            if not (value.startswith("#") and len(value) == 7 and all(c in "0123456789abcdefABCDEF" for c in value[1:])):
+                raise BadRequestError(f"{name} must be a colour like #1f6feb", field=name)
+        elif kind == "bool":
+            value = validate.boolean(body, name)
+        elif kind == "fields":
+            value = body[name]
+            if not isinstance(value, list) or any(v not in ("name", "email") for v in value):
+                raise BadRequestError(f"{name} must be a list of name, email", field=name)
+        else:
+            value = validate.integer(body, name, required=True, minimum=kind[0], maximum=kind[1])
+        setattr(site.settings, name, value)
+    site.update(actions=[Site.settings.set(site.settings)])
+    return _serialize_site(site)
+
+
+def _own_site(caller: Caller, site_key: str) -> Site:
+    site = get_site(site_key)
+    if site.workspace_id != caller.workspace_id:
+        raise NotFoundError("no such site")
+    return site
+
+
+def _serialize_site(site: Site) -> dict:
+    return {"site_key": site.site_key, "name": site.name, "settings": site.settings.as_dict(),
+            "identity_verification": bool(site.identity_secret)}
+
+
+# --- blocking -------------------------------------------------------------------------------
+
+def set_blocked(caller: Caller, visitor_id: str, blocked: bool, sender) -> dict:
+    """A blocked visitor's sockets close now and are refused (403) from then on; their open
+    conversation is marked so nothing more of theirs is stored or reaches agents."""
+    try:
+        visitor = Visitor.get(visitor_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFoundError("no such visitor") from None
+    if visitor.workspace_id != caller.workspace_id:
+        raise NotFoundError("no such visitor")
+    visitor.update(actions=[Visitor.blocked.set(blocked)])
+    if visitor.active_conversation_id:
+        try:
+            conversation = Conversation.get(visitor.active_conversation_id, consistent_read=True)
+            conversation.update(actions=[Conversation.blocked.set(True) if blocked else Conversation.blocked.remove()])
+            if blocked:
+                for cid, kind in (conversation.subscribers.as_dict() if conversation.subscribers else {}).items():
+                    if kind == "visitor":
+                        sender.close(cid)
+        except DoesNotExist:
+            pass
+    return {"visitor_id": visitor_id, "blocked": blocked}

@@ -1,0 +1,95 @@
+"""Admins: the team in Cognito and DynamoDB, site settings, blocking visitors."""
+import json
+
+import pytest
+
+from chalicelib import admin, identity, routing, ws
+from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
+from chalicelib.models import Agent, Connection, Conversation, Site
+from tests.integration.test_routing import new_chat
+
+
+def admin_caller(world, workspace_id="ws_a"):
+    agent_id = world.agent(workspace_id)
+    Agent(agent_id).update(actions=[Agent.role.set("admin")])
+    return world.agent_connection(agent_id)
+
+
+def test_an_admin_creates_an_agent_who_can_sign_in(world, cognito):
+    boss = admin_caller(world)
+    created = admin.create_agent(boss, {"email": "new@example.com", "name": "Nia", "capacity": 5,
+                                        "groups": ["Tech"], "password": "a-good-password"})
+    assert (created["capacity"], created["groups"], created["role"]) == (5, ["tech"], "agent")
+    login = identity.agent_login({"email": "new@example.com", "password": "a-good-password"})
+    assert login["agent"]["id"] == created["id"] and Agent.get(created["id"]).workspace_id == "ws_a"
+    with pytest.raises(ConflictError):
+        admin.create_agent(boss, {"email": "new@example.com", "name": "Again", "password": "a-good-password"})
+    for bad in ({"email": "x@example.com", "name": "X", "capacity": 11},
+                {"email": "x@example.com", "name": "X", "role": "owner"}, {"name": "X"}):
+        with pytest.raises(BadRequestError):
+            admin.create_agent(boss, bad)
+
+
+def test_only_admins_change_the_team_and_settings(world, cognito):
+    plain = world.agent_connection(world.agent())
+    with pytest.raises(ForbiddenError):
+        admin.create_agent(plain, {"email": "y@example.com", "name": "Y", "password": "a-good-password"})
+    with pytest.raises(ForbiddenError):
+        admin.update_agent(plain, plain.id, {"capacity": 10}, world.sender)
+    with pytest.raises(ForbiddenError):
+        admin.update_site_settings(plain, "site-a", {"rate_limit_count": 100})
+    with pytest.raises(NotFoundError):
+        admin.update_agent(admin_caller(world, "ws_b"), plain.id, {"capacity": 10}, world.sender)
+
+
+def test_raising_capacity_drains_the_queue_at_once(world):
+    agent = world.online_agent(capacity=1)
+    new_chat(world)
+    _, waiting = new_chat(world)
+    assert Conversation.get(waiting).status == "queued"
+    admin.update_agent(admin_caller(world), agent.id, {"capacity": 2}, world.sender)
+    assert Conversation.get(waiting).assignee_id == agent.id
+
+
+def test_removing_an_agent_returns_their_chats_to_the_queue(world, cognito):
+    leaving = world.online_agent(capacity=2)
+    _, chat = new_chat(world)
+    assert Conversation.get(chat).assignee_id == leaving.id
+    admin.remove_agent(admin_caller(world), leaving.id, world.sender)
+    assert Agent.count(leaving.id) == 0
+    assert Conversation.get(chat).status == "queued"
+    assert leaving.connection_id not in world.api.live  # their console was disconnected
+
+
+def test_site_settings_set_the_flood_limit_of_new_connections(world):
+    boss = admin_caller(world)
+    updated = admin.update_site_settings(boss, "site-a", {"rate_limit_count": 3, "rate_limit_window": 60,
+                                                          "greeting": "Bonjour"})
+    assert updated["settings"]["rate_limit_count"] == 3 and Site.get("site-a").settings.greeting == "Bonjour"
+    visitor = world.visitor_connection()
+    assert (visitor.rate_limit_count, visitor.rate_limit_window) == (3, 60)
+    for bad in ({"rate_limit_count": 0}, {"color": "red"}, {"prechat_fields": ["phone"]}, {"bogus": 1}):
+        with pytest.raises(BadRequestError):
+            admin.update_site_settings(boss, "site-a", bad)
+    with pytest.raises(NotFoundError):
+        admin.get_site_settings(admin_caller(world, "ws_b"), "site-a")
+
+
+def test_a_blocked_visitor_is_disconnected_refused_and_never_heard(world):
+    agent = world.online_agent()
+    session = world.visitor_session()
+    visitor, chat = new_chat(world, session=session)
+    admin.set_blocked(agent, session["visitor_id"], True, world.sender)
+    assert visitor.connection_id not in world.api.live
+    with pytest.raises(ForbiddenError):
+        identity.connect("conn-again", session["token"])
+    # a frame that was already in flight on the old socket is refused, not stored
+    before = Conversation.get(chat).last_seq
+    world.api.connect(visitor.connection_id)
+    ws.handle_frame(visitor.connection_id, json.dumps({"action": "send", "conversation_id": chat, "ref": "b",
+                                                        "text": "let me in"}), world.sender)
+    assert world.api.of(visitor.connection_id, "error")[-1]["code"] == "forbidden"
+    assert Conversation.get(chat).last_seq == before
+    admin.set_blocked(agent, session["visitor_id"], False, world.sender)
+    identity.connect("conn-after", session["token"])
+    assert Connection.count("conn-after") == 1
