@@ -255,6 +255,17 @@ def recipients(conversation: Conversation, *, exclude: str | None = None,
 
 # --- starting -------------------------------------------------------------------------------
 
+def current(caller: Caller) -> Conversation | None:
+    try:
+        visitor = Visitor.get(caller.id, consistent_read=True)
+        if not visitor.active_conversation_id:
+            return None
+        conversation = Conversation.get(visitor.active_conversation_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+    return conversation if conversation.status != "closed" else None
+
+
 def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conversation:
     """A visitor's active conversation on this site, or a new one (announced to the workspace's agents
     with `inbox` unless the caller announces it itself, e.g. once its first message is stored)."""

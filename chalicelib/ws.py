@@ -85,6 +85,13 @@ def _start(caller: Caller, frame: dict, sender, ref) -> dict:
     return {"conversation": _view(caller, conversation), **reply}
 
 
+def _current(caller: Caller, frame: dict, sender, ref) -> dict:
+    """The visitor's open conversation on this site, if any, without creating one (a second device
+    of a verified user, or a reload, learns where it is before writing anything)."""
+    conversation = conversations.current(caller)
+    return {"conversation": _view(caller, conversation) if conversation else None}
+
+
 def _send(caller: Caller, frame: dict, sender, ref) -> None:
     conversation_id = _conversation_id(frame)
     text = validate.text(frame)
@@ -231,7 +238,7 @@ def _view(caller: Caller, conversation) -> dict:
 
 Action = Callable[[Caller, dict, object, object], dict | None]
 COMMON: dict[str, Action] = {"send": _send, "typing": _typing, "read": _read, "history": _history}
-VISITOR_ACTIONS: dict[str, Action] = {**COMMON, "start": _start, "rate": _rate, "choose": _choose,
+VISITOR_ACTIONS: dict[str, Action] = {**COMMON, "start": _start, "current": _current, "rate": _rate, "choose": _choose,
                                       "transcript": _transcript}
 AGENT_ACTIONS: dict[str, Action] = {**COMMON, "presence": _presence, "join": _join, "leave": _leave,
                                     "accept": _accept,

@@ -150,13 +150,16 @@ def build_web_app(chalice_app, executor: ThreadPoolExecutor):
         return web.FileResponse(WEB / "console" / "index.html")
 
     @web.middleware
-    async def no_cache(request, handler):
+    async def static_headers(request, handler):
         response = await handler(request)
         if not request.path.startswith(("/v1/", "/_gateway/")):
             response.headers.setdefault("Cache-Control", "no-cache")
+            kind = response.headers.get("Content-Type", "")
+            if kind.startswith(("text/", "application/javascript")) and "charset" not in kind:
+                response.headers["Content-Type"] = f"{kind}; charset=utf-8"
         return response
 
-    app = web.Application(client_max_size=1024 * 1024, middlewares=[no_cache])
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[static_headers])
     app["gateway"] = gateway
     app.router.add_routes(gateway.routes("/ws", "/_gateway"))
     app.router.add_route("*", "/v1/{tail:.*}", rest_handler)

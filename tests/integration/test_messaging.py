@@ -275,3 +275,12 @@ def test_start_checks_the_first_message_before_creating_anything(world):
                                                         "client_msg_id": "first"}), world.sender)
     ack = world.api.of(visitor.connection_id, "ack")[-1]
     assert ack["message"]["text"] == "Hello" and ack["message"]["client_msg_id"] == "first"
+
+
+def test_current_tells_the_open_conversation_without_creating_one(world):
+    visitor = world.visitor_connection()
+    ws.handle_frame(visitor.connection_id, json.dumps({"action": "current", "ref": "c"}), world.sender)
+    assert world.api.of(visitor.connection_id, "ack")[-1]["conversation"] is None
+    conversation = start(world, visitor)
+    ws.handle_frame(visitor.connection_id, json.dumps({"action": "current", "ref": "c2"}), world.sender)
+    assert world.api.of(visitor.connection_id, "ack")[-1]["conversation"]["id"] == conversation.id
