@@ -78,6 +78,12 @@ def agent_login():
     return identity.agent_login(json_body(app.current_request))
 
 
+@app.route("/v1/agents/new-password", methods=["POST"], content_types=JSON_TYPES)
+@translate_errors
+def agent_new_password():
+    return identity.agent_new_password(json_body(app.current_request))
+
+
 @app.route("/v1/agents/refresh", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors
 def agent_refresh():

@@ -1,4 +1,5 @@
-"""What only admins change: the team (Cognito users and their profiles), site settings, blocked visitors."""
+"""What admins change (the team: Cognito users and their profiles; site settings), and blocking
+visitors, which any agent of the workspace may do."""
 import logging
 import secrets
 
@@ -8,7 +9,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 
 from . import routing, validate
 from .config import settings
-from .conversations import ACTIVE, assign
+from .conversations import ACTIVE, assign, set_unassigned_status
 from .errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from .identity import Caller, get_site, serialize_agent
 from .models import Agent, Connection, Conversation, Site, Visitor
@@ -34,8 +35,10 @@ def require_admin(caller: Caller) -> None:
 
 
 def _groups(body: dict) -> list[str]:
-    groups = validate.tags(body, "groups") if "groups" in body else []
-    return groups
+    groups = body.get("groups", [])
+    if not isinstance(groups, list) or len(groups) > 20:
+        raise BadRequestError("groups must be a list of at most 20 names", field="groups")
+    return sorted({validate.group({"groups": g}, "groups") for g in groups})
 
 
 # --- the team -------------------------------------------------------------------------------
@@ -50,14 +53,16 @@ def create_agent(caller: Caller, body: dict) -> dict:
     capacity = validate.integer(body, "capacity", minimum=CAPACITY_MIN, maximum=CAPACITY_MAX, default=3)
     groups = _groups(body)
     password = validate.string(body, "password", required=False, min_len=8, max_len=256, strip=False)
+    # A temporary password the admin hands over; the agent chooses their own at first sign-in.
+    temporary = validate.string(body, "temporary_password", required=False, min_len=8, max_len=256, strip=False)
     pool = settings.cognito_pool_id
     try:
         user = _cognito().admin_create_user(
             UserPoolId=pool, Username=email,
             UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"},
                             {"Name": "name", "Value": name}],
-            **({"MessageAction": "SUPPRESS"} if password else {"DesiredDeliveryMediums": ["EMAIL"]}),
-            TemporaryPassword=password or _temporary_password())["User"]
+            **({"MessageAction": "SUPPRESS"} if password or temporary else {"DesiredDeliveryMediums": ["EMAIL"]}),
+            TemporaryPassword=password or temporary or _temporary_password())["User"]
         if password:
             _cognito().admin_set_user_password(UserPoolId=pool, Username=email, Password=password, Permanent=True)
     except ClientError as exc:
@@ -104,7 +109,7 @@ def update_agent(caller: Caller, agent_id: str, body: dict, sender) -> dict:
     if actions:
         agent.update(actions=actions)
         routing.settle(caller.workspace_id, sender)  # more capacity or a new group may drain the queue
-        agent.refresh()
+        agent.refresh(consistent_read=True)
     return serialize_agent(agent)
 
 
@@ -184,7 +189,10 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
 
 
 def _own_site(caller: Caller, site_key: str) -> Site:
-    site = get_site(site_key)
+    try:
+        site = Site.get(site_key)
+    except DoesNotExist:
+        raise NotFoundError("no such site") from None
     if site.workspace_id != caller.workspace_id:
         raise NotFoundError("no such site")
     return site
@@ -211,6 +219,8 @@ def set_blocked(caller: Caller, visitor_id: str, blocked: bool, sender) -> dict:
         try:
             conversation = Conversation.get(visitor.active_conversation_id, consistent_read=True)
             conversation.update(actions=[Conversation.blocked.set(True) if blocked else Conversation.blocked.remove()])
+            if blocked and conversation.status == "queued":  # out of the queue: nobody should be routed to it
+                set_unassigned_status(conversation, "solved", sender)
             if blocked:
                 for cid, kind in (conversation.subscribers.as_dict() if conversation.subscribers else {}).items():
                     if kind == "visitor":

@@ -6,7 +6,7 @@ import jwt
 from botocore.exceptions import ClientError
 
 from .config import settings
-from .errors import UnauthorizedError
+from .errors import BadRequestError, PasswordChangeRequiredError, UnauthorizedError
 
 _lock = threading.Lock()
 _idp = None
@@ -40,11 +40,32 @@ def _initiate(flow: str, params: dict) -> dict:
         if exc.response["Error"]["Code"] in _AUTH_FAILURES:
             raise UnauthorizedError("invalid credentials") from None
         raise
+    return _tokens(result)
+
+
+def _tokens(result: dict) -> dict:
     tokens = result.get("AuthenticationResult")
-    if not tokens:
-        # A challenge (new password, MFA) the console does not handle yet.
-        raise UnauthorizedError(f"sign-in needs {result.get('ChallengeName', 'a challenge')}")
-    return tokens
+    if tokens:
+        return tokens
+    if result.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
+        raise PasswordChangeRequiredError(result["Session"])
+    raise UnauthorizedError(f"sign-in needs {result.get('ChallengeName', 'a challenge')}, not supported yet")
+
+
+def set_new_password(email: str, session: str, password: str) -> dict:
+    """Answer Cognito's NEW_PASSWORD_REQUIRED challenge (an invited agent's first sign-in)."""
+    try:
+        result = _client().respond_to_auth_challenge(
+            ClientId=settings.cognito_client_id, ChallengeName="NEW_PASSWORD_REQUIRED", Session=session,
+            ChallengeResponses={"USERNAME": email, "NEW_PASSWORD": password})
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code == "InvalidPasswordException":
+            raise BadRequestError(exc.response["Error"].get("Message", "password too weak"), field="password") from None
+        if code in _AUTH_FAILURES or code in ("CodeMismatchException", "ExpiredCodeException"):
+            raise UnauthorizedError("the sign-in session expired; sign in again") from None
+        raise
+    return _tokens(result)
 
 
 def login(email: str, password: str) -> dict:

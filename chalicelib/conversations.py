@@ -451,11 +451,11 @@ def set_status(caller: Caller, conversation_id: str, status: str, sender) -> Con
     # Opening an unassigned conversation takes it, like accept.
     agent = conversation.assignee_id or (caller.id if status in ACTIVE else None)
     if agent is None:
-        return _set_unassigned_status(conversation, status, sender)
+        return set_unassigned_status(conversation, status, sender)
     return assign(caller, conversation, agent, status, sender)
 
 
-def _set_unassigned_status(conversation: Conversation, status: str, sender) -> Conversation:
+def set_unassigned_status(conversation: Conversation, status: str, sender) -> Conversation:
     stamp = iso()
     actions = [Conversation.status.set(status), Conversation.updated_at.set(stamp),
                *index_actions(conversation.workspace_id, status, None, conversation.group)]

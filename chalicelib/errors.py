@@ -25,6 +25,18 @@ class UnauthorizedError(ParleyError):
     code, status = "unauthorized", 401
 
 
+class PasswordChangeRequiredError(UnauthorizedError):
+    """First sign-in with a temporary password: set a new one with this session."""
+    code = "password_change_required"
+
+    def __init__(self, session: str):
+        super().__init__("choose a new password to finish signing in")
+        self.session = session
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "session": self.session}
+
+
 class ForbiddenError(ParleyError):
     code, status = "forbidden", 403
 

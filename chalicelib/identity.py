@@ -98,6 +98,18 @@ def agent_login(body: dict) -> dict:
             "refresh_token": result["RefreshToken"], "agent": serialize_agent(agent)}
 
 
+def agent_new_password(body: dict) -> dict:
+    """POST /v1/agents/new-password: finish a first sign-in by choosing a password."""
+    body = validate.obj(body)
+    email = validate.string(body, "email", max_len=320)
+    session = validate.string(body, "session", max_len=4096)
+    password = validate.string(body, "password", min_len=8, max_len=256, strip=False)
+    result = cognito.set_new_password(email.lower(), session, password)
+    agent = agent_from_token(result["AccessToken"])
+    return {"token": result["AccessToken"], "expires_in": result["ExpiresIn"],
+            "refresh_token": result["RefreshToken"], "agent": serialize_agent(agent)}
+
+
 def agent_refresh(body: dict) -> dict:
     body = validate.obj(body)
     refresh_token = validate.string(body, "refresh_token", max_len=8192)

@@ -48,6 +48,7 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
     author = author or caller.author()
     visitor = author["kind"] == "visitor"
     deadline, attempt = time.monotonic() + RETRY_SECONDS, 0
+    assignee_gone = False
     while time.monotonic() < deadline:
         attempt += 1
         conversation = load(caller, conversation_id)
@@ -68,7 +69,8 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
                     return Stored(first, conversation, duplicate=True)
             raise
         # A customer reply to a solved conversation reopens it to the same agent, who takes the slot back.
-        reopen = visitor and conversation.status == "solved" and bool(conversation.assignee_id)
+        reopen = (visitor and conversation.status == "solved" and bool(conversation.assignee_id)
+                  and not assignee_gone)
         if reopen:
             actions += [Conversation.status.set("open"), Conversation.solved_at.remove(),
                         Conversation.auto_solved.remove(),
@@ -100,7 +102,7 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
             if failed.get("claim"):
                 return Stored(_first(conversation.id, author["id"], client_msg_id), conversation, duplicate=True)
             if failed.get("agent"):
-                reopen = False  # the agent is gone: leave reopening to routing
+                assignee_gone = True  # the agent was removed: store the reply, leave the status
             if any(failed.values()) or _is_conflict(exc):
                 time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 5)))  # another writer took this seq
                 continue

@@ -179,12 +179,12 @@ def position(conversation: Conversation) -> int | None:
 def set_presence(agent_id: str, status: str, sender) -> Agent:
     """online / away / offline by the agent's choice. Going offline starts the requeue grace period."""
     actions = [Agent.status.set(status)]
-    if status == "online":
-        actions += [Agent.online_flag.set("online"), Agent.presence_pending.remove(), Agent.disconnected_at.remove()]
-    else:
-        actions.append(Agent.online_flag.remove())
     if status == "offline":
-        actions += [Agent.presence_pending.set("pending"), Agent.disconnected_at.set(round(now(), 3))]
+        actions += [Agent.online_flag.remove(), Agent.presence_pending.set("pending"),
+                    Agent.disconnected_at.set(round(now(), 3))]
+    else:  # said on a live socket: present, whatever a closed socket had started
+        actions += [Agent.presence_pending.remove(), Agent.disconnected_at.remove()]
+        actions.append(Agent.online_flag.set("online") if status == "online" else Agent.online_flag.remove())
     agent = Agent(agent_id)
     agent.update(actions=actions, condition=Agent.id.exists())
     if status == "online":
@@ -222,16 +222,26 @@ def sweep(sender) -> dict:
     from .identity import disconnect
     t, report = now(), {"offline": 0, "requeued": 0, "stale_connections": 0}
     for connection_id in _online_agent_connections():
-        if not sender.exists(connection_id):
+        try:
+            gone = not sender.exists(connection_id)
+        except Exception:  # one unreachable check must not stop the sweep
+            log.warning("connection check failed", extra={"connection_id": connection_id})
+            continue
+        if gone:
             disconnect(connection_id)
             report["stale_connections"] += 1
     for agent in Agent.by_presence.query("pending", Agent.disconnected_at <= t - settings.presence_grace):
-        if agent.status != "offline":
-            agent.update(actions=[Agent.status.set("offline"), Agent.online_flag.remove()])
-            report["offline"] += 1
-        if float(agent.disconnected_at) <= t - settings.presence_grace - settings.requeue_grace:
-            report["requeued"] += requeue_chats(agent, sender)
-            agent.update(actions=[Agent.presence_pending.remove()])
+        # Conditional on the same disconnect still pending: an agent back meanwhile is left alone.
+        still_gone = (Agent.presence_pending == "pending") & (Agent.disconnected_at == agent.disconnected_at)
+        try:
+            if agent.status != "offline":
+                agent.update(actions=[Agent.status.set("offline"), Agent.online_flag.remove()], condition=still_gone)
+                report["offline"] += 1
+            if float(agent.disconnected_at) <= t - settings.presence_grace - settings.requeue_grace:
+                agent.update(actions=[Agent.presence_pending.remove()], condition=still_gone)
+                report["requeued"] += requeue_chats(agent, sender)
+        except UpdateError:
+            continue
     return report
 
 

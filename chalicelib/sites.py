@@ -20,7 +20,9 @@ def availability(site_key: str) -> dict:
 
 
 def _availability(site) -> dict:
-    online = [a for a in Agent.by_workspace.query(site.workspace_id) if a.status == "online"]
+    # Online by choice and connected: an agent whose sockets all closed is not counted, even in the grace.
+    online = [a for a in Agent.by_workspace.query(site.workspace_id)
+              if a.status == "online" and not a.presence_pending]
     free = any(int(a.active_chats or 0) < int(a.capacity) for a in online)
     return {"online": bool(online), "agents_online": len(online),
             "eta_seconds": (0 if free else ETA_WHEN_BUSY) if online else None, "open_now": True}

@@ -90,6 +90,7 @@ def email(data: dict, name: str = "email", *, required: bool = False) -> str | N
 
 
 def tags(data: dict, name: str = "tags") -> list[str]:
+    """Short labels, trimmed, lowercased and deduplicated."""
     value = data.get(name)
     if not isinstance(value, list) or len(value) > 20:
         raise BadRequestError(f"{name} must be a list of at most 20 strings", field=name)
@@ -101,3 +102,17 @@ def tags(data: dict, name: str = "tags") -> list[str]:
         if tag not in out:
             out.append(tag)
     return out
+
+
+_GROUP = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def group(data: dict, name: str, *, required: bool = True) -> str | None:
+    """A group (skill) name: lowercase letters, digits, - and _, as agents' groups are stored."""
+    value = string(data, name, required=required, max_len=40)
+    if value is None:
+        return None
+    value = value.lower()
+    if not _GROUP.match(value):
+        raise BadRequestError(f"{name} must be 1-40 of a-z, 0-9, - and _", field=name)
+    return value

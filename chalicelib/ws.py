@@ -193,7 +193,7 @@ def _transfer(caller: Caller, frame: dict, sender, ref) -> dict:
     a technical chat to the second tier). The history stays; a system message says what happened."""
     conversation_id = _conversation_id(frame)
     to_agent = validate.string(frame, "to_agent_id", required=False, max_len=64)
-    to_group = validate.string(frame, "to_group", required=False, max_len=64)
+    to_group = validate.group(frame, "to_group", required=False)
     if bool(to_agent) == bool(to_group):
         raise BadRequestError("name exactly one of to_agent_id and to_group", field="to_agent_id")
     note = validate.string(frame, "note", required=False, max_len=validate.MAX_TEXT)

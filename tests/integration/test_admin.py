@@ -93,3 +93,37 @@ def test_a_blocked_visitor_is_disconnected_refused_and_never_heard(world):
     admin.set_blocked(agent, session["visitor_id"], False, world.sender)
     identity.connect("conn-after", session["token"])
     assert Connection.count("conn-after") == 1
+
+
+def test_blocking_a_waiting_visitor_takes_their_chat_out_of_the_queue(world):
+    session = world.visitor_session()
+    _, chat = new_chat(world, session=session)
+    assert Conversation.get(chat).status == "queued"
+    admin.set_blocked(world.agent_connection(world.agent()), session["visitor_id"], True, world.sender)
+    world.online_agent()
+    assert Conversation.get(chat).status == "solved" and Conversation.get(chat).assignee_id is None
+
+
+def test_unknown_sites_are_not_found_and_groups_are_normalised(world):
+    boss = admin_caller(world)
+    with pytest.raises(NotFoundError):
+        admin.get_site_settings(boss, "no-such-site")
+    agent = world.agent()
+    assert admin.update_agent(boss, agent, {"groups": ["Tech", "tech", "billing"]}, world.sender)["groups"] == [
+        "billing", "tech"]
+    with pytest.raises(BadRequestError):
+        admin.update_agent(boss, agent, {"groups": ["*"]}, world.sender)
+
+
+def test_an_invited_agent_chooses_a_password_at_first_sign_in(world, cognito):
+    from chalicelib.errors import PasswordChangeRequiredError
+    boss = admin_caller(world)
+    created = admin.create_agent(boss, {"email": "invited@example.com", "name": "Ivy",
+                                        "temporary_password": "temporary-123"})
+    with pytest.raises(PasswordChangeRequiredError) as info:
+        identity.agent_login({"email": "invited@example.com", "password": "temporary-123"})
+    assert info.value.to_dict()["session"]
+    done = identity.agent_new_password({"email": "invited@example.com", "session": info.value.session,
+                                        "password": "my-own-password"})
+    assert done["agent"]["id"] == created["id"]
+    assert identity.agent_login({"email": "invited@example.com", "password": "my-own-password"})["token"]

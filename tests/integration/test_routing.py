@@ -201,3 +201,34 @@ def test_counts_per_view(world):
     new_chat(world)
     counts = conversations.counts(agent)
     assert (counts["mine"], counts["open"], counts["unassigned"], counts["all"]) == (1, 1, 1, 2)
+
+
+def test_coming_back_away_after_offline_cancels_the_requeue(world, monkeypatch):
+    agent = world.online_agent()
+    _, chat = new_chat(world)
+    routing.set_presence(agent.id, "offline", world.sender)
+    routing.set_presence(agent.id, "away", world.sender)
+    clock = [routing.now() + settings.presence_grace + settings.requeue_grace + 5]
+    monkeypatch.setattr(routing, "now", lambda: clock[0])
+    assert routing.sweep(world.sender) == {"offline": 0, "requeued": 0, "stale_connections": 0}
+    assert Agent.get(agent.id).status == "away" and Conversation.get(chat).assignee_id == agent.id
+
+
+def test_availability_does_not_count_an_agent_whose_sockets_closed(world):
+    from chalicelib import sites
+    agent = world.online_agent()
+    assert sites.availability("site-a")["agents_online"] == 1
+    identity.disconnect(agent.connection_id)
+    assert sites.availability("site-a") == {"online": False, "agents_online": 0, "eta_seconds": None,
+                                            "open_now": True}
+
+
+def test_a_transfer_to_a_group_is_case_insensitive(world):
+    a = world.online_agent()
+    tech = world.online_agent(groups=["tech"])
+    Agent(tech.id).update(actions=[Agent.active_chats.set(3)])  # busy for now
+    _, chat = new_chat(world)
+    holder = a if Conversation.get(chat).assignee_id == a.id else tech
+    ws.handle_frame(holder.connection_id, json.dumps({"action": "transfer", "conversation_id": chat, "ref": "t",
+                                                       "to_group": "Tech"}), world.sender)
+    assert Conversation.get(chat).group == "tech"
