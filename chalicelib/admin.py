@@ -10,8 +10,8 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from . import routing, validate
 from .config import settings
 from .conversations import ACTIVE, assign, set_unassigned_status
-from .errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
-from .identity import Caller, get_site, serialize_agent
+from .errors import BadRequestError, ConflictError, ForbiddenError
+from .identity import Caller, owned, serialize_agent
 from .models import Agent, Connection, Conversation, Site, Visitor
 from .util import iso
 
@@ -138,13 +138,7 @@ def remove_agent(caller: Caller, agent_id: str, sender) -> None:
 
 
 def _team_member(caller: Caller, agent_id: str) -> Agent:
-    try:
-        agent = Agent.get(agent_id)
-    except DoesNotExist:
-        raise NotFoundError("no such agent") from None
-    if agent.workspace_id != caller.workspace_id:
-        raise NotFoundError("no such agent")
-    return agent
+    return owned(caller, Agent, agent_id, "agent")
 
 
 # --- sites ----------------------------------------------------------------------------------
@@ -189,13 +183,7 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
 
 
 def _own_site(caller: Caller, site_key: str) -> Site:
-    try:
-        site = Site.get(site_key)
-    except DoesNotExist:
-        raise NotFoundError("no such site") from None
-    if site.workspace_id != caller.workspace_id:
-        raise NotFoundError("no such site")
-    return site
+    return owned(caller, Site, site_key, "site")
 
 
 def _serialize_site(site: Site) -> dict:
@@ -208,12 +196,7 @@ def _serialize_site(site: Site) -> dict:
 def set_blocked(caller: Caller, visitor_id: str, blocked: bool, sender) -> dict:
     """A blocked visitor's sockets close now and are refused (403) from then on; their open
     conversation is marked so nothing more of theirs is stored or reaches agents."""
-    try:
-        visitor = Visitor.get(visitor_id, consistent_read=True)
-    except DoesNotExist:
-        raise NotFoundError("no such visitor") from None
-    if visitor.workspace_id != caller.workspace_id:
-        raise NotFoundError("no such visitor")
+    visitor = owned(caller, Visitor, visitor_id, "visitor", consistent=True)
     visitor.update(actions=[Visitor.blocked.set(blocked)])
     if visitor.active_conversation_id:
         try:

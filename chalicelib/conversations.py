@@ -11,7 +11,7 @@ from pynamodb.transactions import TransactWrite
 from . import validate
 from .config import settings
 from .errors import BadRequestError, CapacityError, ConflictError, ForbiddenError, NotFoundError
-from .identity import Caller
+from .identity import Caller, owned
 from .models import Agent, Connection, Conversation, Message, Site, Visitor
 from .util import iso, new_id
 
@@ -433,11 +433,10 @@ def _solved_actions(status: str, stamp: str) -> list:
 
 def _check_agent(caller: Caller, agent_id: str) -> None:
     try:
-        agent = Agent.get(agent_id)
-    except DoesNotExist:
-        raise NotFoundError("no such agent", field="assignee_id") from None
-    if agent.workspace_id != caller.workspace_id:
-        raise NotFoundError("no such agent", field="assignee_id")
+        owned(caller, Agent, agent_id, "agent")
+    except NotFoundError as exc:
+        exc.field = "assignee_id"
+        raise
 
 
 def set_status(caller: Caller, conversation_id: str, status: str, sender) -> Conversation:

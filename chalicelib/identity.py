@@ -6,7 +6,7 @@ import jwt
 from pynamodb.exceptions import DoesNotExist
 
 from . import cognito, tokens, validate
-from .errors import ForbiddenError, UnauthorizedError
+from .errors import ForbiddenError, NotFoundError, UnauthorizedError
 from .models import Agent, Connection, Conversation, Site, Visitor
 from .util import iso, new_id, now
 
@@ -33,6 +33,18 @@ class Caller:
 
     def author(self) -> dict:
         return {"kind": self.kind, "id": self.id, "name": self.name}
+
+
+def owned(caller: Caller, model, key: str, what: str, *, consistent: bool = False):
+    """The item of the caller's workspace with this key; NotFoundError for a missing one and for
+    another workspace's alike, so ids leak nothing across workspaces."""
+    try:
+        item = model.get(key, consistent_read=consistent)
+    except DoesNotExist:
+        raise NotFoundError(f"no such {what}") from None
+    if item.workspace_id != caller.workspace_id:
+        raise NotFoundError(f"no such {what}")
+    return item
 
 
 # --- visitors -------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from pynamodb.exceptions import DoesNotExist
 from . import validate
 from .conversations import serialize
 from .errors import BadRequestError, ConflictError, NotFoundError
-from .identity import Caller, serialize_agent
+from .identity import Caller, owned, serialize_agent
 from .models import Agent, CannedResponse, Conversation, Visitor
 from .util import iso, new_id
 
@@ -21,12 +21,7 @@ def list_agents(caller: Caller) -> dict:
 
 def visitor_profile(caller: Caller, visitor_id: str) -> dict:
     """The visitor as agents see them, with their conversations, newest first."""
-    try:
-        visitor = Visitor.get(visitor_id)
-    except DoesNotExist:
-        raise NotFoundError("no such visitor") from None
-    if visitor.workspace_id != caller.workspace_id:
-        raise NotFoundError("no such visitor")
+    visitor = owned(caller, Visitor, visitor_id, "visitor")
     history = Conversation.by_visitor.query(visitor_id, scan_index_forward=False, limit=20)
     return {"visitor": {"id": visitor.id, "name": visitor.name, "email": visitor.email,
                         "user_id": visitor.user_id, "page_url": visitor.page_url, "locale": visitor.locale,

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from chalicelib import admin, identity, routing, ws
+from chalicelib import admin, identity, ws
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from chalicelib.models import Agent, Connection, Conversation, Site
 from tests.integration.test_routing import new_chat

@@ -140,7 +140,6 @@ def test_a_signed_in_user_without_an_agent_profile_is_forbidden(world, cognito):
 
 def test_an_agent_without_connections_is_unavailable_at_once_and_offline_after_the_grace(world, monkeypatch):
     from chalicelib import routing
-    from chalicelib.config import settings
     agent_id = world.agent()
     first, second = world.agent_connection(agent_id), world.agent_connection(agent_id)
     routing.set_presence(agent_id, "online", world.sender)
