@@ -4,10 +4,16 @@ Visitors are simulated with real websockets; agents' state is checked through RE
 shared by the whole session (other suites use it too), so every test uses fresh visitors with
 distinctive names, never assumes empty views, and solves what it opened so no chat slot stays taken.
 Every wait is bounded.
+
+The backend routes chats to agents who are `online`. These tests walk manual flows (accept, transfer,
+capacity), so before each one both demo agents are put `away` and leftovers of other suites are
+solved, and the console opens `away` unless a test asks otherwise (test_routing_console.py covers
+automatic assignment).
 """
 import contextlib
 import itertools
 import json
+import os
 import re
 import time
 import urllib.parse
@@ -19,6 +25,29 @@ from websockets.sync.client import connect
 
 pytestmark = pytest.mark.browser
 
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium for this module only (it overrides tests/browser/conftest.py's session-wide one).
+
+    Playwright's sync API keeps an asyncio event loop running in the main thread for as long as it is
+    open; a session-wide browser therefore breaks every later suite that calls asyncio.run (the
+    protocol suite) when `make test` runs them all in one session. Closed at the end of the module,
+    it leaves no loop behind."""
+    import shutil
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+    chromium = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
+    if not shutil.which(chromium) and not Path(chromium).exists():
+        pytest.fail(f"{chromium} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=flags, headless=True)
+        yield browser
+        browser.close()
+
 PASSWORD = "demo-password"
 AGENT, ADMIN = "agent@example.com", "admin@example.com"
 VIEWPORT = {"width": 1440, "height": 900}
@@ -27,6 +56,32 @@ _refs = itertools.count(1)
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+def set_presence(stack, token: str, status: str) -> dict:
+    """The agent's presence, set over a websocket of its own (closed again: no socket is left open)."""
+    url = f"{stack.ws}?token={urllib.parse.quote(token, safe='')}"
+    with connect(url, open_timeout=5, close_timeout=1, proxy=None) as ws:
+        ws.send(json.dumps({"action": "presence", "ref": "presence", "status": status}))
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+            if frame.get("ref") == "presence":
+                assert frame["type"] == "ack", frame
+                return frame
+    raise AssertionError(f"no presence ack within {WAIT}s")
+
+
+def quiet_workspace(stack, agent_token: str, admin_token: str) -> None:
+    """Both demo agents away (routing gives them nothing) and nothing left waiting or open."""
+    set_presence(stack, agent_token, "away")
+    set_presence(stack, admin_token, "away")
+    for view in ("unassigned", "open", "pending"):
+        status, page = stack.request("GET", f"/v1/conversations?view={view}&limit=100", token=admin_token)
+        assert status == 200, page
+        for conversation in page["items"]:
+            stack.request("PATCH", f"/v1/conversations/{conversation['id']}", {"status": "solved"},
+                          token=admin_token)
+
 
 def unique(prefix: str) -> str:
     return f"{prefix} {uuid.uuid4().hex[:6]}"
@@ -155,6 +210,12 @@ def admin_api(stack):
     return Api(stack, ADMIN)
 
 
+@pytest.fixture(autouse=True)
+def quiet(stack, agent_api, admin_api):
+    """Before each test: the demo agents away and the demo workspace's leftovers solved."""
+    quiet_workspace(stack, agent_api.token, admin_api.token)
+
+
 @pytest.fixture
 def visitors(stack, agent_api):
     """visitors(name, page_url=...) → a connected Visitor. Afterwards sockets close and chats are solved."""
@@ -175,21 +236,49 @@ def visitors(stack, agent_api):
                                     {"status": "solved"}, token=agent_api.token)
 
 
+def remember_presence(page, agent_id: str, status: str) -> None:
+    """The status this browser chose last for the agent (the console restores it on sign-in)."""
+    page.add_init_script(f"""(() => {{
+        const key = "parley.console.prefs";
+        const prefs = JSON.parse(localStorage.getItem(key) || "{{}}");
+        prefs.presenceByAgent = prefs.presenceByAgent || {{}};
+        if (!prefs.presenceByAgent[{json.dumps(agent_id)}]) {{
+            prefs.presenceByAgent[{json.dumps(agent_id)}] = {json.dumps(status)};
+            localStorage.setItem(key, JSON.stringify(prefs));
+        }}
+    }})()""")
+
+
+def sign_in(page, email: str, password: str = PASSWORD) -> None:
+    form = page.locator("#login-form")
+    form.get_by_label("Email").fill(email)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Sign in").click()
+
+
 @pytest.fixture
 def console(stack, new_page):
-    """console(email=AGENT, before=None, **context_options) → a page signed in, its socket connected.
+    """console(email=AGENT, presence="away", before=None, **context_options) → a page signed in, its
+    socket connected, the agent's presence acknowledged.
 
-    `before(page)` runs before the console loads (to route its websocket, say)."""
-    def open_console(email: str = AGENT, before=None, **options):
+    `presence` is what this browser chose last time (so the console never goes online by default
+    first); `before(page)` runs before the console loads (to route its websocket, say)."""
+    logins = {}
+
+    def open_console(email: str = AGENT, presence: str = "away", before=None, **options):
+        if email not in logins:
+            logins[email] = stack.agent(email)
         page = new_page(viewport=VIEWPORT, **options)
+        remember_presence(page, logins[email]["agent"]["id"], presence)
         if before:
             before(page)
         page.goto(stack.http + "/console/")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, email)
         expect(page.locator("#conn")).to_have_attribute("data-state", "open")
         expect(page.locator("#me-name")).not_to_be_empty()
+        expect(page.get_by_label("Your status")).to_have_value(presence)
+        token = logins[email]["token"]
+        eventually(lambda: stack.request("GET", "/v1/agents/me", token=token)[1]["agent"]["status"] == presence)
         return page
     return open_console
 
@@ -215,29 +304,34 @@ def open_conversation(page, conversation_id: str) -> None:
 def test_sign_in_error_then_session_presence_and_sign_out(stack, new_page, agent_api, artifacts):
     page = new_page(viewport=VIEWPORT)
     page.goto(stack.http + "/console/")
-    page.get_by_label("Email").fill(AGENT)
-    page.get_by_label("Password").fill("not-the-password")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, AGENT, "not-the-password")
     error = page.locator("#login-error")
     expect(error).to_be_visible()
     expect(error).to_have_text("Wrong email or password.")
     expect(page.locator("#app")).to_be_hidden()
     page.screenshot(path=str(artifacts / "console-sign-in-error.png"))
 
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.locator("#login-form").get_by_label("Password").fill(PASSWORD)
+    page.locator("#login-form").get_by_role("button", name="Sign in").click()
     expect(page.locator("#me-name")).to_have_text("Alex Agent")
     expect(page.locator("#conn")).to_have_attribute("data-state", "open")
     expect(page.locator("#conn-text")).to_have_text("Connected")
     me = agent_api.me()
     expect(page.locator("#slots-text")).to_have_text(f"{me['active_chats']} / {me['capacity']}")
+    expect(page.locator("#settings-open")).to_be_hidden()   # agents have no settings page
 
+    # A first sign-in on this browser is Online; each state says what it means for new chats.
     presence = page.get_by_label("Your status")
+    expect(presence).to_have_value("online")
+    expect(page.locator("#presence-hint")).to_have_text("Chats come to you automatically")
     presence.select_option("away")
     eventually(lambda: agent_api.me()["status"] == "away")
+    expect(page.locator("#presence-hint")).to_have_text("No new chats; accept by hand")
+    expect(page.locator("#thread-empty")).to_contain_text("new chats wait in Unassigned for you to accept by hand")
     presence.select_option("online")
     eventually(lambda: agent_api.me()["status"] == "online")
     expect(page.locator("#presence-dot")).to_have_attribute("data-status", "online")
+    expect(page.locator("#thread-empty")).to_contain_text("assigned to you automatically and appear in Mine")
 
     page.reload()  # the session survives a reload (sessionStorage)
     expect(page.locator("#me-name")).to_have_text("Alex Agent")
@@ -301,6 +395,8 @@ def test_live_inbox_accept_reply_typing_note_and_solve(console, visitors, agent_
     # Live: the new chat appears in Unassigned without a reload, and the count rises.
     expect(row(page, cid)).to_be_visible()
     expect(row(page, cid)).to_contain_text(visitor.name)
+    expect(row(page, cid).locator(".row__preview")).to_have_text(first)      # its last_message
+    expect(row(page, cid).locator(".row__wait")).to_have_text("Waiting <1 min")  # from queued_at
     expect(page.locator('[data-view="unassigned"] .view__count')).to_have_text(str(unassigned + 1))
     expect(page.locator("#conv-list li").first).to_have_attribute("data-id", cid)  # newest first
 
@@ -637,4 +733,28 @@ def test_reconnects_after_the_socket_drops(console, visitors):
     expect(bubbles.last).to_have_text("Hello again?")
     visitor.say("Still live")
     expect(bubbles).to_have_text(["Are you still there?", "Hello again?", "Still live"])
+    assert page.errors == []
+
+
+def test_reconnects_when_the_server_no_longer_knows_the_socket(console, visitors, agent_api):
+    """A socket can stay open while the server has forgotten it (its frames answer `unauthorized`
+    "unknown connection; reconnect", and no event reaches it): the console opens a new one."""
+    routes = []
+
+    def through(route):
+        route.connect_to_server()
+        routes.append(route)
+
+    page = console(before=lambda p: p.route_web_socket(re.compile(r"/ws\?token="), through))
+    page.locator('[data-view="unassigned"]').click()
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    assert len(routes) == 1
+    routes[0].send(json.dumps({"type": "error", "ref": None, "code": "unauthorized",
+                               "message": "unknown connection; reconnect"}))
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=15_000)
+    eventually(lambda: page.wait_for_timeout(50) or len(routes) == 2)
+    # The new socket is a live one: a new chat shows up without a reload.
+    visitor = visitors(unique("Greta"))
+    cid = visitor.start("Hello after the reconnect")["id"]
+    expect(row(page, cid)).to_be_visible()
     assert page.errors == []

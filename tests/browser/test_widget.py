@@ -1,14 +1,17 @@
 """The embeddable widget (web/widget/) in headless Chromium against the real local stack.
 
 The visitor is the real widget on the demo page; the agent is a plain websocket client (the console
-has its own end-to-end test). Events the backend does not send yet (queue, csat_request, bot
-options) are injected into the widget's real socket with Playwright's WebSocket routing.
-Every wait is bounded.
+has its own end-to-end test). Events the backend does not send yet (csat_request, bot options) are
+injected into the widget's real socket with Playwright's WebSocket routing.
+
+The backend routes chats: Alex Agent is `online`, so a visitor's chat is his at once (Ada Admin is put
+`away` so she never takes one); each test releases the chats he was given. Every wait is bounded.
 """
 import hashlib
 import hmac
 import itertools
 import json
+import os
 import re
 import threading
 import time
@@ -22,6 +25,29 @@ from websockets.sync.client import connect
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium for this module only (it overrides tests/browser/conftest.py's session-wide one).
+
+    Playwright's sync API keeps an asyncio event loop running in the main thread for as long as it is
+    open; a session-wide browser therefore breaks every later suite that calls asyncio.run (the
+    protocol suite) when `make test` runs them all in one session. Closed at the end of the module,
+    it leaves no loop behind."""
+    import shutil
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+    chromium = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
+    if not shutil.which(chromium) and not Path(chromium).exists():
+        pytest.fail(f"{chromium} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=flags, headless=True)
+        yield browser
+        browser.close()
 
 PAYLOAD = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
 SHADOW = "document.getElementById('parley-widget').shadowRoot"
@@ -86,6 +112,22 @@ class AgentSocket:
         self.request("accept", conversation_id=conversation_id)
         self.accepted.append(conversation_id)
 
+    def assigned(self, conversation_id: str) -> dict:
+        """Routing gave the conversation to this (online) agent: the inbox event that says so."""
+        event = self.wait(lambda f: f["type"] == "inbox" and f["conversation"]["id"] == conversation_id
+                          and f["conversation"]["assignee_id"] == self.profile["id"]
+                          and f["conversation"]["status"] == "open", f"{conversation_id} assigned to the agent")
+        self.accepted.append(conversation_id)
+        return event["conversation"]
+
+    def given(self) -> list[str]:
+        """Every conversation this agent was seen holding (their chats to release)."""
+        with self._changed:
+            frames = list(self.frames)
+        held = {f["conversation"]["id"] for f in frames if f["type"] in ("inbox", "conversation")
+                and f["conversation"]["assignee_id"] == self.profile["id"]}
+        return sorted(held | set(self.accepted))
+
     def say(self, conversation_id: str, text: str) -> dict:
         return self.request("send", conversation_id=conversation_id, client_msg_id=uuid.uuid4().hex, text=text)["message"]
 
@@ -93,17 +135,37 @@ class AgentSocket:
         return self.request("history", conversation_id=conversation_id, limit=100)["messages"]
 
     def close(self) -> None:
-        for conversation_id in self.accepted:  # free the slots (capacity 3) for the next test
-            self.ws.send(json.dumps({"action": "set_status", "conversation_id": conversation_id, "status": "solved"}))
-        time.sleep(0.2)
+        self.page = None
+        for conversation_id in self.given():  # free the slots (capacity 3) for the next test
+            ref = f"release-{conversation_id}"
+            self.ws.send(json.dumps({"action": "set_status", "ref": ref, "conversation_id": conversation_id,
+                                     "status": "solved"}))
+            self.wait(lambda f: f.get("ref") == ref, f"the release of {conversation_id}")
         self.ws.close()
+
+
+def quiet_workspace(stack) -> None:
+    """Nothing left waiting or open in the demo workspace, and Ada Admin away (routing skips her)."""
+    admin = AgentSocket(stack, "admin@example.com")
+    try:
+        admin.request("presence", status="away")
+        for view in ("unassigned", "open", "pending"):
+            status, page = stack.request("GET", f"/v1/conversations?view={view}&limit=100", token=admin.token)
+            assert status == 200, page
+            for conversation in page["items"]:
+                stack.request("PATCH", f"/v1/conversations/{conversation['id']}", {"status": "solved"},
+                              token=admin.token)
+    finally:
+        admin.ws.close()
 
 
 @pytest.fixture
 def agent(stack):
-    """Alex Agent, online (so the `demo` site's widget offers a chat, not the offline form)."""
+    """Alex Agent, online: the `demo` site's widget offers a chat (not the offline form), and routing
+    gives him each new chat at once."""
+    quiet_workspace(stack)
     socket = AgentSocket(stack)
-    socket.request("presence", status="online")
+    assert socket.request("presence", status="online")["agent"]["status"] == "online"
     yield socket
     socket.close()
 
@@ -135,10 +197,10 @@ def stored(page, site: str = "demo") -> dict:
 
 
 def start_chat(page, agent, text: str = "Hello, where is my order?") -> str:
-    """The visitor asks; the agent accepts. Returns the conversation id."""
+    """The visitor asks; routing gives the chat to the (online) agent. Returns the conversation id."""
     write(page, text)
     conversation = agent.conversation_of(page)
-    agent.accept(conversation["id"])
+    agent.assigned(conversation["id"])
     expect(page.locator(".parley-pending")).to_have_count(0)  # delivered: no "Sending…"
     return conversation["id"]
 
@@ -362,7 +424,24 @@ def test_offline_form_takes_a_message_and_an_email(stack, new_page, artifacts):
 
 
 def test_prechat_form_needs_the_email_before_anything_is_sent(stack, new_page, agent):
-    page = visit(new_page, stack, site="demo-prechat")
+    # The form of a site whose admin turned it on: the `demo` site's own (restored afterwards) rather
+    # than the seeded demo-prechat, so that every conversation of the demo workspace stays on `demo`
+    # (the protocol suite, run later in the same session, expects that of the workspace's list).
+    admin = stack.agent("admin@example.com")["token"]
+    status, site = stack.request("GET", "/v1/sites/demo", token=admin)
+    assert status == 200, site
+    form_on = {"prechat_enabled": True, "prechat_fields": ["name", "email"], "prechat_required": ["email"]}
+    status, body = stack.request("PATCH", "/v1/sites/demo", form_on, token=admin)
+    assert status == 200, body
+    try:
+        _prechat_form_scenario(stack, new_page, agent)
+    finally:
+        restore = {key: site["settings"][key] for key in form_on}
+        assert stack.request("PATCH", "/v1/sites/demo", restore, token=admin)[0] == 200
+
+
+def _prechat_form_scenario(stack, new_page, agent):
+    page = visit(new_page, stack, site="demo")
     form = page.locator(".parley-body .parley-form")
     expect(form).to_contain_text("how can we reach you")
     expect(page.locator(".parley-composer")).to_be_hidden()
@@ -376,7 +455,7 @@ def test_prechat_form_needs_the_email_before_anything_is_sent(stack, new_page, a
     form.locator("button.parley-primary").click()
     assert email.evaluate("el => el.validationMessage") == "Enter a valid email address"
     page.wait_for_timeout(300)
-    assert "conv" not in stored(page, "demo-prechat") and not stored(page, "demo-prechat")["outbox"]
+    assert "conv" not in stored(page) and not stored(page)["outbox"]
     assert not [f for f in agent.frames if f["type"] == "inbox" and page.marker in str(f)]
 
     email.fill("pat@example.com")
@@ -384,7 +463,8 @@ def test_prechat_form_needs_the_email_before_anything_is_sent(stack, new_page, a
     expect(page.locator(".parley-composer")).to_be_visible()
     expect(page.locator(".parley-log .parley-bubble")).to_have_text(["Is the celadon bowl dishwasher safe?"])
     expect(page.locator(".parley-pending")).to_have_count(0)
-    conversation_id = stored(page, "demo-prechat")["conv"]
+    conversation_id = stored(page)["conv"]
+    agent.assigned(conversation_id)  # the agent is online: routing gave it to him (released at the end)
     status, body = stack.request("GET", f"/v1/conversations/{conversation_id}", token=agent.token)
     assert status == 200, body
     assert body["conversation"]["visitor"]["name"] == "Pat Prechat"
@@ -492,9 +572,9 @@ def test_narrow_screen_shows_the_panel_full_screen(stack, new_page, agent, artif
     assert page.errors == []
 
 
-# --- what the backend does not send yet, and what it refuses -----------------------------------
+# --- the queue; what the backend does not send yet, and what it refuses -------------------------
 
-def test_queue_bot_options_and_csat_from_server_events(stack, new_page, agent, artifacts):
+def test_queue_position_then_bot_options_and_csat_from_server_events(stack, new_page, agent, artifacts):
     page = new_page()
     sockets = []
 
@@ -506,18 +586,21 @@ def test_queue_bot_options_and_csat_from_server_events(stack, new_page, agent, a
     agent.page = page
     page.marker = uuid.uuid4().hex[:12]
     page.goto(f"{stack.http}/?site=demo&t={page.marker}")
-    page.locator(".parley-launcher").click()
+    with page.expect_response(lambda r: r.url.endswith("/v1/sites/demo/availability")):  # read on opening
+        page.locator(".parley-launcher").click()
+    expect(page.locator(".parley-composer")).to_be_visible()  # someone is online: a chat, not the offline form
+    # The agent steps away before the visitor writes: nobody takes the chat, so it waits in the queue,
+    # and the backend's own `queue` event (sent before start's ack) tells the visitor where they stand.
+    assert agent.request("presence", status="away")["status"] == "away"
     write(page, "Can I return a chipped plate?")
     conversation_id = agent.conversation_of(page)["id"]
     expect(page.locator(".parley-msg.parley-pending")).to_have_count(0)
+    expect(page.locator(".parley-queue")).to_have_text(re.compile(r"^Waiting for an agent: position 1, about \d+ min$"))
+    agent.accept(conversation_id)  # by hand: away agents still may
+    expect(page.locator(".parley-queue")).to_be_hidden()  # accepted: the conversation is open
 
     def server_says(frame: dict) -> None:
         sockets[-1].send(json.dumps(frame))
-
-    server_says({"type": "queue", "conversation_id": conversation_id, "position": 2, "eta_seconds": 240})
-    expect(page.locator(".parley-queue")).to_have_text("Waiting for an agent: position 2, about 4 min")
-    agent.accept(conversation_id)
-    expect(page.locator(".parley-queue")).to_be_hidden()  # accepted: the conversation is open
 
     options = [{"id": "opt-return", "label": "Start a return"}, {"id": "opt-human", "label": "Talk to a person"}]
     server_says({"type": "message", "conversation_id": conversation_id, "message": {

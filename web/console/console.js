@@ -26,9 +26,15 @@
   ];
   const ACTIVE_STATUSES = ["open", "pending"];
   const STATUS_LABELS = { bot: "Bot", queued: "Unassigned", open: "Open", pending: "Pending", solved: "Solved", closed: "Closed" };
-  const PAGE_SIZE = 100;          // conversations per list request
-  const COUNT_PAGES = { unassigned: 5, mine: 5, open: 5, pending: 5, solved: 2, all: 2 };
+  const PAGE_SIZE = 50;           // conversations per list request
+  const PRESENCE = {
+    online: { label: "Online", hint: "Chats come to you automatically", empty: "You are online: new chats are assigned to you automatically and appear in <Mine>." },
+    away: { label: "Away", hint: "No new chats; accept by hand", empty: "You are away: new chats wait in <Unassigned> for you to accept by hand." },
+    offline: { label: "Offline", hint: "No chats come to you", empty: "You are offline: new chats wait in <Unassigned>." },
+  };
   const HISTORY_PAGE = 50;
+  const QUEUE_SETTLE_MS = 1200;   // a new chat still queued after this is news for the whole team
+  const LIST_REFRESH_MS = 30000;  // lists carry last messages of chats this console is not joined to
   const REQUEST_TIMEOUT_MS = 15000;
   const PING_EVERY_MS = 4 * 60 * 1000;   // API Gateway drops sockets idle for 10 minutes
   const TYPING_IDLE_MS = 3000;
@@ -216,11 +222,14 @@
     activeId: null,
     thread: null,               // the open conversation's messages and UI state
     unread: new Map(),          // conversation id -> Set of seqs of visitor messages not yet seen
-    lastText: new Map(),        // conversation id -> last message (list preview)
-    activity: new Map(),        // conversation id -> time of the newest message seen live
+    counts: null,               // GET /v1/inbox/counts: view -> number
     joined: new Set(),          // conversations this socket is subscribed to
     joining: new Map(),         // conversation id -> pending join promise
-    alerts: new Set(),          // new unassigned chats the agent has not looked at yet
+    leaving: new Map(),         // conversation id -> pending leave promise
+    claiming: new Set(),        // conversations this console is taking itself (accept, status): no "assigned" notice
+    alerts: new Map(),          // conversation id -> view ("unassigned" | "mine"): new chats not looked at yet
+    page: "inbox",              // inbox | settings
+    sites: new Map(),           // site key -> site settings (admins)
     drafts: new Map(),          // conversation id -> {text, mode}
     outbox: [],                 // messages waiting for their ack
     profiles: new Map(),        // visitor id -> {visitor, conversations}
@@ -259,14 +268,36 @@
     return inView(c, "mine");
   }
 
+  function isAdmin() {
+    return !!S.me && S.me.role === "admin";
+  }
+
+  /** When the conversation last moved (its list's sort key). */
+  function activityOf(c) {
+    return (c && (c.activity_at || c.updated_at || c.created_at)) || "";
+  }
+
+  /** "Waiting 3 min" for a queued conversation, from queued_at. */
+  function waitText(c) {
+    if (!c || c.status !== "queued") return "";
+    const since = parseTime(c.queued_at || c.created_at);
+    if (!since) return "";
+    const minutes = Math.floor(Math.max(0, Date.now() - since.getTime()) / 60000);
+    if (minutes < 1) return "Waiting <1 min";
+    if (minutes < 60) return "Waiting " + minutes + " min";
+    const hours = Math.floor(minutes / 60);
+    return "Waiting " + hours + " h" + (minutes % 60 ? " " + (minutes % 60) + " min" : "");
+  }
+
   // --- errors and toasts ----------------------------------------------------------------------
 
   class ApiError extends Error {
-    constructor(code, message, status, field) {
+    constructor(code, message, status, field, details) {
       super(message);
       this.code = code;
       this.status = status || 0;
       this.field = field || null;
+      this.details = details || {};   // the whole error object (e.g. a sign-in `session`)
     }
   }
 
@@ -288,7 +319,7 @@
       if (/closed/.test(err.message || "")) return "This conversation is closed.";
       return "This conversation just changed; it has been reloaded.";
     }
-    if (code === "disconnected") return "Not connected. Reconnecting…";
+    if (code === "disconnected" || (code === "unauthorized" && !err.status)) return "Not connected. Reconnecting…";
     if (code === "timeout") return "The server did not answer in time. Try again.";
     if (code === "network") return "Cannot reach Parley. Check your connection.";
     if (code === "not_found") return "This conversation no longer exists.";
@@ -297,11 +328,14 @@
     return message.charAt(0).toUpperCase() + message.slice(1);
   }
 
-  function toast(text, kind) {
+  /** A short message in the corner; `action` = {label, run} adds a button (e.g. "Open"). */
+  function toast(text, kind, action) {
     const box = $("toasts");
     for (const old of box.querySelectorAll(".toast__text")) if (old.textContent === text) old.parentElement.remove();
     const node = el("div", { class: "toast toast--" + (kind || "info"), attrs: { role: kind === "error" ? "alert" : "status" } },
       el("span", { class: "toast__text", text: text }),
+      action ? el("button", { class: "toast__action", type: "button", text: action.label,
+        on: { click: () => { node.remove(); action.run(); } } }) : null,
       el("button", { class: "toast__close", type: "button", text: "×", attrs: { "aria-label": "Dismiss" },
         on: { click: () => node.remove() } }));
     box.appendChild(node);
@@ -328,7 +362,7 @@
     }
     if (!res.ok) {
       const err = (data && data.error) || {};
-      throw new ApiError(err.code || "http_" + res.status, err.message || data.message || data.Message || "Request failed (" + res.status + ")", res.status, err.field);
+      throw new ApiError(err.code || "http_" + res.status, err.message || data.message || data.Message || "Request failed (" + res.status + ")", res.status, err.field, err);
     }
     return data;
   }
@@ -477,8 +511,10 @@
           clearTimeout(waiter.timer);
           if (frame.type === "error") waiter.reject(new ApiError(frame.code || "internal", frame.message || "error", 0, frame.field));
           else waiter.resolve(frame);
+          if (frame.type === "error" && frame.code === "unauthorized") this.forgotten(ws);
           return;
         }
+        if (frame.type === "error" && frame.code === "unauthorized") { this.forgotten(ws); return; }
         onEvent(frame);
       };
       ws.onclose = () => {
@@ -554,11 +590,23 @@
       try { this.ws.send(JSON.stringify(Object.assign({ action: action }, fields))); } catch (e) { /* ignore */ }
     },
 
+    /** The keep-alive (API Gateway drops sockets idle for 10 minutes). It re-states the agent's
+     * presence rather than pinging: a ping is answered even for a connection the server no longer
+     * knows, a presence is not, and it also heals a status the server changed meanwhile. */
     ping() {
-      this.request("ping", {}, 10000).catch(() => {
-        // No pong: the socket is dead even if the browser has not noticed. Start over.
-        if (this.ws) { try { this.ws.close(); } catch (e) { /* ignore */ } }
+      const frame = S.me ? this.request("presence", { status: wantedPresence() }, 10000) : this.request("ping", {}, 10000);
+      frame.then((ack) => { if (ack && ack.agent) updateMe(ack.agent); }).catch((err) => {
+        // No answer: the socket is dead even if the browser has not noticed. Start over.
+        if (err.code === "timeout" && this.ws) { try { this.ws.close(); } catch (e) { /* ignore */ } }
       });
+    },
+
+    /** The server answered "unknown connection; reconnect": this socket is open but no longer
+     * registered (no events reach it). Open a new one. */
+    forgotten(ws) {
+      if (this.ws !== ws) return;
+      this.attempts = 0;
+      try { ws.close(4000, "unknown connection"); } catch (e) { /* onclose reconnects */ }
     },
 
     failAll(code) {
@@ -597,7 +645,8 @@
   function onSocketOpen() {
     S.joined.clear();
     S.joining.clear();
-    // Presence is per agent, and the server sets it offline when the last socket closes.
+    S.leaving.clear();
+    // Presence is per agent, and the server makes the agent unavailable when the last socket closes.
     setPresence(wantedPresence(), { quiet: true });
     // Resynchronise what may have changed while we were away.
     reloadViews();
@@ -611,6 +660,7 @@
   function onSocketClosed() {
     S.joined.clear();
     S.joining.clear();
+    S.leaving.clear();
   }
 
   // --- events from the server -----------------------------------------------------------------
@@ -618,35 +668,54 @@
   function onEvent(frame) {
     switch (frame.type) {
       case "inbox": onInbox(frame.conversation); break;
-      case "conversation": if (frame.conversation) upsert(frame.conversation); break;
+      case "conversation": if (frame.conversation) { upsert(frame.conversation); countsSoon(); } break;
       case "message": onMessage(frame.conversation_id, frame.message); break;
       case "typing": onTyping(frame); break;
       case "read": onRead(frame); break;
-      default: break;   // pong, queue, unsolicited errors: nothing to show
+      default: break;   // pong, unsolicited errors: nothing to show
     }
   }
 
   function onInbox(c) {
     if (!c || !c.id) return;
     const old = S.convs.get(c.id);
-    const becameQueued = c.status === "queued" && (!old || old.status !== "queued");
+    countsSoon();
+    teamSoon(500);
+    if (old && old.updated_at && c.updated_at && old.updated_at > c.updated_at) return;   // an older version
+    const wasQueued = !!old && old.status === "queued";
+    const wasMine = !!old && isMine(old);
     upsert(c);
-    if (becameQueued && (!old || old.updated_at <= c.updated_at)) newUnassigned(c);
-    // `inbox` for a new chat goes out before its first message is stored, and no event follows the
-    // message: read it a moment later for the list's preview.
-    if (!old && !S.lastText.has(c.id) && !S.joined.has(c.id)) {
-      previews.requested.delete(c.id);
-      wantPreview(c.id, 700);
-    }
+    if (c.status === "queued" && !wasQueued) newUnassigned(c);
+    else if (isMine(c) && !wasMine && !S.claiming.has(c.id)) assignedToMe(c);
   }
 
+  /** A chat joined the queue. Routing usually hands it to an online agent within moments: tell
+   * this agent only if it is still waiting a little later (then it needs someone to accept it). */
   function newUnassigned(c) {
-    if (S.prefs.sound) beep();
-    const busyElsewhere = S.activeId && S.activeId !== c.id;
-    if (document.hidden || busyElsewhere) {
-      S.alerts.add(c.id);
-      renderAlerts();
+    setTimeout(() => {
+      const now = S.convs.get(c.id);
+      if (!S.me || !now || now.status !== "queued") return;
+      chime();
+      const busyElsewhere = S.activeId && S.activeId !== c.id;
+      if (document.hidden || busyElsewhere || S.page !== "inbox") {
+        S.alerts.set(c.id, "unassigned");
+        renderAlerts();
+        scheduleRender("list");
+      }
+    }, QUEUE_SETTLE_MS);
+  }
+
+  /** Routing (or a colleague, or an admin) gave this agent a chat: say so like a new chat. */
+  function assignedToMe(c) {
+    S.alerts.delete(c.id);
+    chime();
+    const looking = S.activeId === c.id && !document.hidden && S.page === "inbox";
+    if (!looking && (document.hidden || S.activeId || S.view !== "mine" || S.page !== "inbox")) S.alerts.set(c.id, "mine");
+    if (!looking) {
+      toast("New chat assigned to you: " + visitorName(c), "info",
+        { label: "Open", run: () => { window.location.hash = "#/c/" + encodeURIComponent(c.id); } });
     }
+    renderAlerts();
   }
 
   /** Keep the freshest version of a conversation and let every view follow it. */
@@ -654,13 +723,16 @@
     if (!c || !c.id) return null;
     const old = S.convs.get(c.id);
     if (old && old.updated_at && c.updated_at && old.updated_at > c.updated_at) return old;
+    c = keepNewestActivity(old, c);
     S.convs.set(c.id, c);
-    if (c.status !== "queued") S.alerts.delete(c.id);
+    if (c.status !== "queued" && S.alerts.get(c.id) === "unassigned") S.alerts.delete(c.id);
+    if (!isMine(c) && S.alerts.get(c.id) === "mine") S.alerts.delete(c.id);
     const wasMine = !!old && isMine(old);
     if (isMine(c)) {
       ensureJoined(c.id).catch(() => {});
     } else if (wasMine) {
       S.unread.delete(c.id);
+      maybeLeave(c.id);   // solved or handed on: its live events are no longer this console's business
     }
     const meInvolved = S.me && ((old && old.assignee_id === S.me.id) || c.assignee_id === S.me.id);
     if (meInvolved && (!old || old.status !== c.status || old.assignee_id !== c.assignee_id)) refreshMeSoon();
@@ -669,20 +741,43 @@
     return c;
   }
 
+  /** A message seen live may be newer than the copy a list or event carries: keep the newest of each. */
+  function keepNewestActivity(old, c) {
+    if (!old) return c;
+    const out = Object.assign({}, c);
+    if (activityOf(old) > activityOf(c)) out.activity_at = old.activity_at;
+    const lo = old.last_message;
+    const ln = c.last_message;
+    if (lo && (!ln || lo.seq > ln.seq)) out.last_message = lo;
+    else if (lo && ln && lo.seq === ln.seq && lo.author_id) out.last_message = Object.assign({}, ln, { author_id: lo.author_id });
+    return out;
+  }
+
+  /** The list's preview and order follow every message this console sees. */
+  function noteMessage(m) {
+    const c = S.convs.get(m.conversation_id);
+    if (!c || !m) return;
+    const patch = {};
+    if (m.created_at && m.created_at > activityOf(c)) patch.activity_at = m.created_at;
+    if (!m.internal && (!c.last_message || c.last_message.seq < m.seq)) {
+      // Never a note: the server keeps notes out of last_message too.
+      patch.last_message = { seq: m.seq, text: String(m.text || "").slice(0, 140), kind: (m.author && m.author.kind) || "system",
+        at: m.created_at, author_id: m.author && m.author.id };
+    }
+    if (Object.keys(patch).length) S.convs.set(c.id, Object.assign({}, c, patch));
+  }
+
   function onMessage(conversationId, message) {
     if (!conversationId || !message) return;
-    // Newest activity first: a message moves the conversation up without another request. Kept
-    // apart from the conversation's own updated_at, which alone decides which version is newer.
-    noteActivity(conversationId, message.created_at);
-    S.lastText.set(conversationId, message);
-    const looking = conversationId === S.activeId && !document.hidden;
+    noteMessage(Object.assign({ conversation_id: conversationId }, message));
+    const looking = conversationId === S.activeId && !document.hidden && S.page === "inbox";
     if (conversationId === S.activeId && S.thread) {
       addMessages([message]);
       if (message.author && message.author.kind === "visitor") setVisitorTyping(null);
     }
     if (!looking && message.author && message.author.kind === "visitor") {
       addUnread(conversationId, [message.seq]);
-      if (S.prefs.sound && document.hidden) beep();
+      if (document.hidden) chime();
     }
     scheduleRender("list");
   }
@@ -698,15 +793,6 @@
   function unreadCount(id) {
     const set = S.unread.get(id);
     return set ? set.size : 0;
-  }
-
-  function noteActivity(id, iso) {
-    if (iso && (!S.activity.has(id) || S.activity.get(id) < iso)) S.activity.set(id, iso);
-  }
-
-  function activityOf(c) {
-    const seen = S.activity.get(c.id) || "";
-    return seen > (c.updated_at || "") ? seen : c.updated_at || "";
   }
 
   function onTyping(frame) {
@@ -744,6 +830,8 @@
       sessionStore.set(SESSION_KEY, S.session);
     }
     renderMe();
+    renderSettingsAccess();
+    if (!isAdmin() && S.page === "settings") window.location.hash = "#";
   }
 
   function refreshMeSoon() {
@@ -766,7 +854,9 @@
     try {
       const ack = await live.request("presence", { status: status });
       S.presence = ack.status || status;
-      if (S.me) S.me.status = S.presence;
+      if (ack.agent) updateMe(ack.agent);
+      else if (S.me) S.me.status = S.presence;
+      if (S.page === "settings") renderTeam();
     } catch (err) {
       if (!(opts && opts.quiet) && err.code !== "disconnected") toast("Could not change your status: " + describe(err), "error");
       if (err.code === "disconnected" && !(opts && opts.quiet)) toast("Your status will be set when the connection is back.", "info");
@@ -778,7 +868,17 @@
     const select = $("presence");
     const wanted = wantedPresence();
     if (select.value !== wanted) select.value = wanted;
-    $("presence-dot").dataset.status = live.isOpen() ? wanted : "offline";
+    const shown = live.isOpen() ? wanted : "offline";
+    $("presence-dot").dataset.status = shown;
+    const hint = live.isOpen() ? PRESENCE[wanted].hint : "Not connected: no chats come to you";
+    $("presence-hint").textContent = hint;
+    $("presence-hint").dataset.status = shown;
+    select.title = PRESENCE[wanted].label + ": " + hint;
+    // The empty pane says where new chats go for this agent now.
+    const empty = $("thread-empty-text");
+    const parts = PRESENCE[wanted].empty.split(/<([^>]+)>/);
+    clear(empty);
+    parts.forEach((part, i) => empty.appendChild(i % 2 ? el("strong", { text: part }) : document.createTextNode(part)));
   }
 
   function renderMe() {
@@ -796,6 +896,15 @@
   // --- sound ----------------------------------------------------------------------------------
 
   let audio = null;
+  let lastChime = 0;
+
+  /** The new-chat sound, when the agent turned it on; once for a burst (a chat queued, then assigned). */
+  function chime() {
+    if (!S.prefs.sound || Date.now() - lastChime < 1500) return;
+    lastChime = Date.now();
+    document.body.dataset.chimes = String(Number(document.body.dataset.chimes || 0) + 1);
+    beep();
+  }
 
   function beep() {
     try {
@@ -845,64 +954,112 @@
     else if (total > 0) document.title = "(" + total + ") " + BASE_TITLE;
     else document.title = BASE_TITLE;
     const badge = $("alert-badge");
-    badge.textContent = n === 1 ? "1 new chat" : n + " new chats";
+    const target = alertTarget();
+    badge.textContent = (n === 1 ? "1 new chat" : n + " new chats") + (target === "mine" ? " for you" : "");
+    badge.title = target === "mine" ? "Show the chats assigned to you" : "Show unassigned chats";
     show(badge, n > 0);
-    const viewBadge = document.querySelector('[data-view="unassigned"] .view__new');
-    if (viewBadge) show(viewBadge, n > 0);
+    for (const view of ["unassigned", "mine"]) {
+      const dot = document.querySelector('[data-view="' + view + '"] .view__new');
+      if (dot) show(dot, Array.from(S.alerts.values()).includes(view));
+    }
     const icon = $("favicon");
     const wanted = faviconHref(total > 0);
     if (icon.getAttribute("href") !== wanted) icon.setAttribute("href", wanted);
   }
 
-  function clearAlerts() {
-    if (S.alerts.size === 0) return;
-    S.alerts.clear();
-    renderAlerts();
+  /** The view the newest alert belongs to (where the badge leads). */
+  function alertTarget() {
+    let last = null;
+    for (const view of S.alerts.values()) last = view;
+    return last || "unassigned";
+  }
+
+  function clearAlerts(view) {
+    let changed = false;
+    for (const [id, v] of S.alerts) if (!view || v === view) { S.alerts.delete(id); changed = true; }
+    if (changed) renderAlerts();
+  }
+
+  // --- counts: GET /v1/inbox/counts ---------------------------------------------------------------
+
+  let countsTimer = null;
+  let countsFollowUp = null;
+  let countsAsked = 0;
+
+  /** Read the counts again shortly (events come in bursts); once more a little later, as the
+   * server's lists may lag a write by a moment. */
+  function countsSoon(delay) {
+    clearTimeout(countsTimer);
+    countsTimer = setTimeout(loadCounts, delay === undefined ? 250 : delay);
+    clearTimeout(countsFollowUp);
+    countsFollowUp = setTimeout(loadCounts, 3000);
+  }
+
+  async function loadCounts() {
+    if (!S.session || !S.me) return;
+    const asked = ++countsAsked;
+    try {
+      const data = await api("GET", "/v1/inbox/counts");
+      if (asked !== countsAsked) return;   // a newer answer is on its way
+      S.counts = data;
+      renderViews();
+    } catch (e) { /* the last known counts stay */ }
   }
 
   // --- views and the list ---------------------------------------------------------------------
 
-  async function loadView(view, pages, fresh) {
+  /** One more page of a view (the first one again when `fresh`). */
+  async function loadView(view, fresh) {
     const meta = S.viewMeta[view];
-    if (meta.loading) return meta.loading;
+    if (meta.loading && !fresh) return meta.loading;
     const run = (async () => {
-      let cursor = fresh ? null : meta.cursor;
+      if (meta.loading) await meta.loading.catch(() => {});
+      const cursor = fresh ? null : meta.cursor;
       if (!fresh && meta.loaded && !cursor) return;
-      for (let i = 0; i < pages; i++) {
-        const q = "/v1/conversations?view=" + view + "&limit=" + PAGE_SIZE + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
-        const data = await api("GET", q);
-        for (const c of data.items || []) upsert(c);
-        cursor = data.next_cursor || null;
-        meta.loaded = true;
-        meta.cursor = cursor;
-        meta.complete = !cursor;
-        if (!cursor) break;
-      }
+      const q = "/v1/conversations?view=" + view + "&limit=" + PAGE_SIZE + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+      const data = await api("GET", q);
+      const items = data.items || [];
+      for (const c of items) upsert(c);
+      meta.loaded = true;
+      meta.cursor = data.next_cursor || null;
+      meta.complete = !meta.cursor;
+      if (fresh) recheckMissing(view, items, meta.complete);
     })();
     meta.loading = run;
     try {
       await run;
     } finally {
-      meta.loading = null;
+      if (meta.loading === run) meta.loading = null;
       scheduleRender("list");
     }
   }
 
+  /** After a fresh first page: conversations we hold for this view that the server no longer lists
+   * there (changed while this console was away) are read again, so no stale row stays. */
+  function recheckMissing(view, items, complete) {
+    const listed = new Set(items.map((c) => c.id));
+    const oldest = items.length ? activityOf(items[items.length - 1]) : "";
+    const suspects = [];
+    for (const c of S.convs.values()) {
+      if (!inView(c, view) || listed.has(c.id)) continue;
+      if (complete || activityOf(c) >= oldest) suspects.push(c.id);
+    }
+    for (const id of suspects.slice(0, 20)) reloadConversation(id);
+  }
+
   let reloadRunning = null;
+  /** On (re)connect: counts, the view on screen, and the two views that drive the work (Mine joins
+   * this agent's chats; Unassigned is the queue). Others load when picked. */
   function reloadViews() {
     if (reloadRunning) return reloadRunning;
     const first = S.view;
-    reloadRunning = loadView(first, COUNT_PAGES[first], true)
+    countsSoon(0);
+    for (const v of VIEWS) if (![first, "mine", "unassigned"].includes(v.id)) Object.assign(S.viewMeta[v.id], { loaded: false, cursor: null, complete: false });
+    reloadRunning = loadView(first, true)
       .catch((err) => { if (S.session) toast("Could not load the list: " + describe(err), "error"); })
-      .then(() => Promise.all(VIEWS.filter((v) => v.id !== first).map((v) => loadView(v.id, COUNT_PAGES[v.id], true).catch(() => {}))))
+      .then(() => Promise.all(["mine", "unassigned"].filter((v) => v !== first).map((v) => loadView(v, true).catch(() => {}))))
       .finally(() => { reloadRunning = null; });
     return reloadRunning;
-  }
-
-  function countFor(view) {
-    let n = 0;
-    for (const c of S.convs.values()) if (inView(c, view)) n++;
-    return n;
   }
 
   function renderViews() {
@@ -914,21 +1071,22 @@
           on: { click: () => selectView(v.id) },
         }, el("span", { class: "view__top" },
           el("span", { class: "view__label", text: v.label }),
-          v.id === "unassigned" ? el("span", { class: "view__new", hidden: true, attrs: { "aria-hidden": "true" } }) : null),
+          v.id === "unassigned" || v.id === "mine" ? el("span", { class: "view__new", hidden: true, attrs: { "aria-hidden": "true" } }) : null),
         el("span", { class: "view__count" })));
       }
     }
     for (const node of box.children) {
       const view = node.dataset.view;
-      const meta = S.viewMeta[view];
-      const n = countFor(view);
+      const known = S.counts && typeof S.counts[view] === "number";
+      const n = known ? S.counts[view] : 0;
       const count = node.querySelector(".view__count");
-      count.textContent = meta.loaded ? String(n) + (meta.complete ? "" : "+") : "…";
+      count.textContent = known ? String(n) : "…";
       node.setAttribute("aria-pressed", view === S.view ? "true" : "false");
-      node.setAttribute("aria-label", VIEWS.find((v) => v.id === view).label + ", " + (meta.loaded ? count.textContent : "loading") + " conversations");
+      node.setAttribute("aria-label", VIEWS.find((v) => v.id === view).label + ", " + (known ? n + " conversations" : "loading"));
       node.classList.toggle("view--active", view === S.view);
       node.classList.toggle("view--hot", view === "unassigned" && n > 0);
     }
+    renderAlerts();
   }
 
   function selectView(view) {
@@ -936,9 +1094,9 @@
     S.view = view;
     S.prefs.view = view;
     savePrefs();
-    if (view === "unassigned") clearAlerts();
+    clearAlerts(view);
     const meta = S.viewMeta[view];
-    if (!meta.loaded && !meta.loading) loadView(view, COUNT_PAGES[view]).catch((err) => toast(describe(err), "error"));
+    if (!meta.loaded && !meta.loading) loadView(view, true).catch((err) => toast(describe(err), "error"));
     $("conv-list").scrollTop = 0;
     scheduleRender("list");
   }
@@ -946,8 +1104,11 @@
   function sortedIn(view) {
     const items = [];
     for (const c of S.convs.values()) if (inView(c, view)) items.push(c);
-    const key = new Map(items.map((c) => [c.id, activityOf(c)]));
-    items.sort((a, b) => (key.get(a.id) < key.get(b.id) ? 1 : key.get(a.id) > key.get(b.id) ? -1 : 0));
+    items.sort((a, b) => {
+      const ka = activityOf(a);
+      const kb = activityOf(b);
+      return ka < kb ? 1 : ka > kb ? -1 : a.id < b.id ? 1 : -1;
+    });
     return items;
   }
 
@@ -980,6 +1141,22 @@
     renderAlerts();
   }
 
+  /** The list's one-line preview: the last message (never a note), with who wrote it. */
+  function previewText(c) {
+    const last = c.last_message;
+    if (c.title) return c.title;
+    if (last && last.text) {
+      let who = "";
+      if (last.kind === "agent") {
+        const own = last.author_id ? S.me && last.author_id === S.me.id : S.me && c.assignee_id === S.me.id;
+        who = own ? "You: " : "Agent: ";
+      } else if (last.kind === "bot") who = "Bot: ";
+      return who + last.text;
+    }
+    if (!c.last_seq) return "No messages yet";
+    return (STATUS_LABELS[c.status] || c.status) + (c.assignee_id ? " · " + agentName(c.assignee_id) : "");
+  }
+
   function renderRow(c) {
     let li = rowCache.get(c.id);
     if (!li) {
@@ -993,11 +1170,11 @@
             el("span", { class: "row__time" })),
           el("span", { class: "row__sub" },
             el("span", { class: "row__preview" }),
+            el("span", { class: "row__wait" }),
             el("span", { class: "row__unread" }))),
       );
       li = el("li", { class: "conv-list__item", dataset: { id: c.id } }, link);
       rowCache.set(c.id, li);
-      if (previewObserver) previewObserver.observe(li);
     }
     const link = li.firstChild;
     const name = visitorName(c);
@@ -1007,13 +1184,12 @@
     const active = activityOf(c);
     time.textContent = ago(active);
     time.dataset.iso = active;
-    const last = S.lastText.get(c.id);
-    const bits = [];
-    if (c.title) bits.push(c.title);
-    else if (last && last.text) bits.push((last.internal ? "Note: " : isOwn(last) ? "You: " : "") + last.text);
-    else if (!c.last_seq) bits.push("No messages yet");
-    else bits.push((STATUS_LABELS[c.status] || c.status) + (c.assignee_id ? " · " + agentName(c.assignee_id) : ""));
-    link.querySelector(".row__preview").textContent = bits.join(" · ");
+    time.title = active ? "Last activity " + dateText(active) : "";
+    link.querySelector(".row__preview").textContent = previewText(c);
+    const wait = link.querySelector(".row__wait");
+    wait.textContent = waitText(c);
+    wait.title = c.status === "queued" && c.queued_at ? "In the queue since " + dateText(c.queued_at) : "";
+    show(wait, !!wait.textContent);
     const unread = unreadCount(c.id);
     const badge = link.querySelector(".row__unread");
     badge.textContent = unread ? String(unread) : "";
@@ -1021,7 +1197,8 @@
     badge.setAttribute("aria-label", unread + " unread");
     const status = STATUS_LABELS[c.status] || c.status;
     const assignee = c.assignee_id ? " · " + agentName(c.assignee_id) : "";
-    link.setAttribute("aria-label", name + ", " + status + assignee + (unread ? ", " + unread + " unread" : "") + (c.title ? ", " + c.title : ""));
+    const waiting = waitText(c);
+    link.setAttribute("aria-label", name + ", " + status + assignee + (waiting ? ", " + waiting.toLowerCase() : "") + (unread ? ", " + unread + " unread" : "") + (c.title ? ", " + c.title : ""));
     link.title = status + assignee;
     link.dataset.status = c.status;
     const pill = link.querySelector(".row__status");
@@ -1030,49 +1207,9 @@
     show(pill, S.view === "all");
     li.classList.toggle("is-active", c.id === S.activeId);
     li.classList.toggle("is-unread", unread > 0);
+    li.classList.toggle("is-new", S.alerts.has(c.id));
     if (c.id === S.activeId) link.setAttribute("aria-current", "true"); else link.removeAttribute("aria-current");
     return li;
-  }
-
-  // --- list previews: the last message of rows on screen ---------------------------------------
-  //
-  // List items carry no message, so a row learns its last message from live events, from a join,
-  // or, once it scrolls into view, from one small history request (a few at a time).
-
-  const previews = { requested: new Set(), queue: [], running: 0 };
-  const previewObserver = "IntersectionObserver" in window
-    ? new IntersectionObserver((entries) => {
-      for (const entry of entries) if (entry.isIntersecting) wantPreview(entry.target.dataset.id);
-    }, { root: null, rootMargin: "100px" })
-    : null;
-
-  function wantPreview(id, delayMs) {
-    const c = S.convs.get(id);
-    if (!c || S.lastText.has(id) || previews.requested.has(id)) return;
-    previews.requested.add(id);
-    if (delayMs) setTimeout(() => { previews.queue.push(id); pumpPreviews(); }, delayMs);
-    else { previews.queue.push(id); pumpPreviews(); }
-  }
-
-  function pumpPreviews() {
-    while (previews.running < 4 && previews.queue.length) {
-      const id = previews.queue.shift();
-      if (S.lastText.has(id) || !S.session) continue;
-      previews.running++;
-      api("GET", "/v1/conversations/" + encodeURIComponent(id) + "/messages?limit=1")
-        .then((data) => {
-          const list = data.messages || [];
-          const last = list[list.length - 1];
-          if (last && !S.lastText.has(id)) {
-            S.lastText.set(id, last);
-            scheduleRender("list");
-          } else if (!last) {
-            previews.requested.delete(id);   // nothing yet: try again when the row is seen again
-          }
-        })
-        .catch(() => { /* the row keeps its status line */ })
-        .finally(() => { previews.running--; pumpPreviews(); });
-    }
   }
 
   function rowKeydown(event) {
@@ -1126,7 +1263,9 @@
     if (S.activeId === id && S.thread) return;
     saveDraft();
     stopTyping();
+    const previous = S.activeId;
     S.activeId = id;
+    if (previous && previous !== id) maybeLeave(previous);
     S.thread = newThread(id);
     S.alerts.delete(id);
     S.unread.delete(id);
@@ -1176,7 +1315,9 @@
     saveDraft();
     stopTyping();
     openToken++;
+    const previous = S.activeId;
     S.activeId = null;
+    if (previous) maybeLeave(previous);
     S.thread = null;
     document.body.classList.remove("has-thread");
     show($("thread-empty"), true);
@@ -1191,14 +1332,16 @@
     if (S.joined.has(id)) return Promise.resolve(null);
     if (S.joining.has(id)) return S.joining.get(id);
     if (!live.isOpen()) return Promise.reject(new ApiError("disconnected", "not connected", 0));
+    // Frames are handled concurrently: a join sent while a leave is on its way could be undone by it.
+    const leaving = S.leaving.get(id);
+    if (leaving) return leaving.then(() => ensureJoined(id));
     const p = live.request("join", { conversation_id: id })
       .then((ack) => {
         S.joined.add(id);
         if (ack.conversation) upsert(ack.conversation);
         const messages = ack.messages || [];
         if (messages.length) {
-          const lastVisible = messages[messages.length - 1];
-          S.lastText.set(id, lastVisible);
+          for (const m of messages) noteMessage(m);
           if (id !== S.activeId && ack.conversation) {
             const readSeq = ack.conversation.agent_read_seq || 0;
             addUnread(id, messages.filter((m) => m.seq > readSeq && m.author && m.author.kind === "visitor").map((m) => m.seq));
@@ -1210,6 +1353,22 @@
       .finally(() => S.joining.delete(id));
     S.joining.set(id, p);
     return p;
+  }
+
+  /** Stop this socket's live events for a conversation that is neither on screen nor this agent's
+   * (the pane was closed, or the chat went to someone else). */
+  function maybeLeave(id) {
+    if (!id || id === S.activeId) return;
+    const c = S.convs.get(id);
+    if (c && isMine(c)) return;
+    const joining = S.joining.get(id);
+    if (joining) { joining.then(() => maybeLeave(id), () => {}); return; }
+    if (!S.joined.has(id) || S.leaving.has(id)) return;
+    S.joined.delete(id);
+    const p = live.request("leave", { conversation_id: id })
+      .catch(() => { /* gone or disconnected: nothing to stop */ })
+      .finally(() => S.leaving.delete(id));
+    S.leaving.set(id, p);
   }
 
   /** After a reconnect or a gap: every message after the newest we hold. */
@@ -1261,8 +1420,8 @@
     if (!added) return;
     const last = thread.messages.get(maxSeq());
     if (last) {
-      S.lastText.set(thread.id, last);
-      noteActivity(thread.id, last.created_at);
+      for (const m of messages) if (m && m.seq > before) noteMessage(m);
+      scheduleRender("list");
     }
     if (before && !prepend && !(opts && opts.initial) && hasGap(before)) {
       // A gap after what we held: fetch what we missed (agents see every seq, notes included).
@@ -1340,7 +1499,7 @@
     clearTimeout(readTimer);
     readTimer = setTimeout(() => {
       const thread = S.thread;
-      if (!thread || document.hidden) return;
+      if (!thread || document.hidden || S.page !== "inbox") return;
       const seq = maxSeq();
       if (seq > thread.readSent && live.isOpen()) {
         thread.readSent = seq;
@@ -1465,7 +1624,8 @@
       text = "You are offline. Messages you send wait here and go out when the connection is back.";
       kind = "warn";
     } else if (c && c.status === "queued") {
-      text = visitorName(c) + " is waiting for an agent.";
+      const waited = waitText(c).replace(/^Waiting /, "");
+      text = visitorName(c) + " is waiting for an agent" + (c.group ? " of the " + c.group + " team" : "") + (waited ? " (" + waited + " so far)." : ".");
     } else if (c && c.assignee_id && S.me && c.assignee_id !== S.me.id && ACTIVE_STATUSES.includes(c.status)) {
       text = agentName(c.assignee_id) + " is handling this conversation. You can still write here.";
     } else if (c && c.status === "closed") {
@@ -1531,13 +1691,16 @@
     if (pv.user_id) fact(facts, "User id", document.createTextNode(pv.user_id));
     if (pv.created_at) fact(facts, "First seen", timeNode(pv.created_at, dateText(pv.created_at)));
     if (pv.last_seen_at) fact(facts, "Last seen", timeNode(pv.last_seen_at, ago(pv.last_seen_at) === "now" ? "just now" : ago(pv.last_seen_at) + " ago"));
-    if (pv.blocked) fact(facts, "Blocked", document.createTextNode("Yes"));
+    if (pv.blocked) fact(facts, "Blocked", el("span", { class: "status-pill status-pill--small status-pill--danger", text: "Blocked" }));
     if (profile.error) fact(facts, "Profile", document.createTextNode("Could not load the visitor's profile."));
+    renderBlock(visitor.id, profile);
 
     const conv = $("conv-facts");
     clear(conv);
     fact(conv, "Status", document.createTextNode(STATUS_LABELS[c.status] || c.status));
     fact(conv, "Assignee", document.createTextNode(c.assignee_id ? agentName(c.assignee_id) : "Nobody"));
+    if (c.group) fact(conv, "Team", document.createTextNode(c.group));
+    if (c.status === "queued" && c.queued_at) fact(conv, "In queue", timeNode(c.queued_at, waitText(c).replace(/^Waiting /, "") + " (since " + messageTime(c.queued_at) + ")"));
     if (c.created_at) fact(conv, "Started", timeNode(c.created_at, dateText(c.created_at)));
     if (c.first_response_at) fact(conv, "First reply", timeNode(c.first_response_at, dateText(c.first_response_at)));
     if (c.csat) fact(conv, "Rating", document.createTextNode("★".repeat(c.csat.rating || 0) + "☆".repeat(5 - (c.csat.rating || 0)) + (c.csat.comment ? " “" + c.csat.comment + "”" : "")));
@@ -1625,11 +1788,18 @@
 
   // --- actions: accept, status, transfer ------------------------------------------------------
 
+  /** This console is about to take the conversation itself: no "assigned to you" notice for it. */
+  function claim(id) {
+    S.claiming.add(id);
+    setTimeout(() => S.claiming.delete(id), 5000);
+  }
+
   async function accept() {
     const id = S.activeId;
     if (!id) return;
     const btn = $("accept");
     btn.disabled = true;
+    claim(id);
     try {
       const ack = await live.request("accept", { conversation_id: id });
       S.joined.add(id);   // accept subscribes this socket
@@ -1652,6 +1822,7 @@
     const id = S.activeId;
     const c = S.convs.get(id);
     if (!c || c.status === status) return;
+    claim(id);
     try {
       const ack = await live.request("set_status", { conversation_id: id, status: status });
       upsert(ack.conversation);
@@ -1665,7 +1836,9 @@
   }
 
   function reloadConversation(id) {
-    api("GET", "/v1/conversations/" + encodeURIComponent(id)).then((d) => upsert(d.conversation)).catch(() => {});
+    api("GET", "/v1/conversations/" + encodeURIComponent(id)).then((d) => upsert(d.conversation)).catch((err) => {
+      if (err.status === 404 && S.convs.has(id) && id !== S.activeId) { S.convs.delete(id); scheduleRender("list"); }
+    });
   }
 
   async function loadTeam() {
@@ -1675,6 +1848,15 @@
       if (me) updateMe(me);
     } catch (e) { /* names fall back to "Another agent" */ }
   }
+
+  /** The groups (teams) of the workspace, as the team list tells them. */
+  function teamGroups() {
+    const groups = new Set();
+    for (const a of S.team) for (const g of a.groups || []) groups.add(g);
+    return Array.from(groups).sort();
+  }
+
+  const STATUS_WORDS = { online: "online", away: "away", offline: "offline" };
 
   async function openTransfer() {
     const c = S.convs.get(S.activeId);
@@ -1689,12 +1871,28 @@
     await loadTeam();
     clear(select);
     const choices = S.team.filter((a) => a.id !== c.assignee_id);
-    if (!choices.length) select.appendChild(el("option", { value: "", text: "Nobody else in the team" }));
+    const people = el("optgroup", { label: "A colleague (takes it now)" });
     for (const a of choices) {
       const full = (a.active_chats || 0) >= (a.capacity || 0);
-      const label = a.name + (S.me && a.id === S.me.id ? " (you)" : "") + " · " + (a.active_chats || 0) + "/" + (a.capacity || 0) + " chats · " + (a.status || "offline") + (full ? " · full" : "");
-      select.appendChild(el("option", { value: a.id, text: label, dataset: { email: a.email || "" } }));
+      const label = a.name + (S.me && a.id === S.me.id ? " (you)" : "") + " · " + (a.active_chats || 0) + "/" + (a.capacity || 0) + " chats · " +
+        (STATUS_WORDS[a.status] || "offline") + (full ? " · full" : "");
+      people.appendChild(el("option", { value: a.id, text: label, dataset: { email: a.email || "" } }));
     }
+    if (!choices.length) people.appendChild(el("option", { value: "", text: "Nobody else in the team", disabled: true }));
+    select.appendChild(people);
+    const groups = teamGroups();
+    if (groups.length) {
+      const queues = el("optgroup", { label: "A team's queue (first free agent of the team)" });
+      for (const g of groups) {
+        const members = S.team.filter((a) => (a.groups || []).includes(g));
+        const online = members.filter((a) => a.status === "online").length;
+        queues.appendChild(el("option", { value: "group:" + g, text: g + " team · " + members.length + " agent" + (members.length === 1 ? "" : "s") + ", " + online + " online" }));
+      }
+      select.appendChild(queues);
+    }
+    $("transfer-hint").textContent = groups.length
+      ? "A team's queue gives the chat to the least busy online agent of that team, or keeps it waiting for them."
+      : "No teams yet: an admin can put agents in groups (Settings → Team) to transfer to a team's queue.";
     const firstFree = choices.find((a) => (a.active_chats || 0) < (a.capacity || 0) && (!S.me || a.id !== S.me.id));
     if (firstFree) select.value = firstFree.id;
     select.focus();
@@ -1706,20 +1904,23 @@
     const to = $("transfer-agent").value;
     const note = $("transfer-note").value.trim();
     const error = $("transfer-error");
-    if (!id || !to) { error.textContent = "Pick a colleague."; show(error, true); return; }
+    if (!id || !to) { error.textContent = "Pick a colleague or a team."; show(error, true); return; }
+    const group = to.startsWith("group:") ? to.slice(6) : null;
     const submit = $("transfer-submit");
     submit.disabled = true;
+    if (S.me && to === S.me.id) claim(id);
     try {
-      const fields = { conversation_id: id, to_agent_id: to };
+      const fields = { conversation_id: id };
+      if (group) fields.to_group = group; else fields.to_agent_id = to;
       if (note) fields.note = note;
       const ack = await live.request("transfer", fields);
       upsert(ack.conversation);
-      // The transfer's note is not echoed to the socket that sent it (no ack carries it, and the
-      // sender is excluded from its message event): read it back, with the system message.
-      if (S.thread && S.thread.id === id) catchUp(id).catch(() => {});
+      // The note comes back in the ack (this socket gets no event for its own note); the system
+      // message arrives as an event like any message.
+      if (ack.note && S.thread && S.thread.id === id) addMessages([ack.note]);
       refreshMeSoon();
       $("transfer-dialog").close();
-      toast("Transferred to " + agentName(to) + ".", "info");
+      toast(group ? "Sent to the " + group + " team's queue." : "Transferred to " + agentName(to) + ".", "info");
     } catch (err) {
       const target = S.team.find((a) => a.id === to);
       error.textContent = err.code === "capacity" ? (target ? target.name : "That agent") + " has no free chat slot." : describe(err, "transfer");
@@ -1727,6 +1928,75 @@
     } finally {
       submit.disabled = false;
     }
+  }
+
+  // --- blocking (any agent of the workspace) ---------------------------------------------------
+
+  function renderBlock(visitorId, profile) {
+    const box = $("visitor-block");
+    clear(box);
+    if (!visitorId || !profile || !profile.visitor) { show(box, false); return; }
+    const blocked = !!profile.visitor.blocked;
+    box.appendChild(el("button", {
+      type: "button", class: "btn btn--small " + (blocked ? "btn--ghost" : "btn--danger-ghost"),
+      text: blocked ? "Unblock visitor" : "Block visitor",
+      on: { click: () => setBlocked(visitorId, !blocked) },
+    }));
+    if (blocked) box.appendChild(el("span", { class: "muted block-note", text: "They cannot write or start a chat." }));
+    show(box, true);
+  }
+
+  async function setBlocked(visitorId, block) {
+    const c = S.convs.get(S.activeId);
+    const name = c && c.visitor && c.visitor.id === visitorId ? visitorName(c) : "this visitor";
+    if (block) {
+      const ok = await confirmDialog({
+        title: "Block " + name + "?",
+        text: "Their chat is cut off now, and they cannot write or start a new chat until someone unblocks them.",
+        confirm: "Block visitor",
+      });
+      if (!ok) return;
+    }
+    try {
+      const path = "/v1/contacts/" + encodeURIComponent(visitorId) + "/block";
+      const data = block ? await api("POST", path, {}) : await api("DELETE", path);
+      const profile = S.profiles.get(visitorId) || {};
+      S.profiles.set(visitorId, Object.assign({}, profile, { visitor: Object.assign({}, profile.visitor, { blocked: !!data.blocked }) }));
+      renderSide();
+      toast(block ? name + " is blocked." : name + " can write again.", "info");
+    } catch (err) {
+      toast((block ? "Could not block: " : "Could not unblock: ") + apiMessage(err), "error");
+    }
+  }
+
+  /** A yes/no question in a modal dialog; resolves true when confirmed. */
+  function confirmDialog(opts) {
+    const dialog = $("confirm-dialog");
+    $("confirm-title").textContent = opts.title;
+    $("confirm-text").textContent = opts.text || "";
+    const ok = $("confirm-ok");
+    ok.textContent = opts.confirm || "OK";
+    return new Promise((resolve) => {
+      const done = (value) => {
+        dialog.removeEventListener("close", onClose);
+        ok.removeEventListener("click", onOk);
+        resolve(value);
+      };
+      const onOk = () => { dialog.close("ok"); };
+      const onClose = () => done(dialog.returnValue === "ok");
+      dialog.returnValue = "";
+      ok.addEventListener("click", onOk);
+      dialog.addEventListener("close", onClose);
+      dialog.showModal();
+      $("confirm-cancel").focus();
+    });
+  }
+
+  /** The API's own words for a refusal (`error.message`), as a sentence. */
+  function apiMessage(err) {
+    if (!err || ["network", "timeout", "disconnected"].includes(err.code)) return describe(err);
+    const message = err.message || "Something went wrong.";
+    return message.charAt(0).toUpperCase() + message.slice(1) + (/[.!?]$/.test(message) ? "" : ".");
   }
 
   // --- composer: sending, notes, typing, drafts -----------------------------------------------
@@ -1811,7 +2081,7 @@
       const ack = await live.request("send", fields);
       dropFromOutbox(entry.client_msg_id);
       if (ack.message && S.thread && S.thread.id === ack.message.conversation_id) addMessages([ack.message]);
-      else if (ack.message) S.lastText.set(ack.message.conversation_id, ack.message);
+      else if (ack.message) noteMessage(ack.message);
       scheduleRender("list");
     } catch (err) {
       if (err.code === "disconnected" || err.code === "timeout") {
@@ -2054,11 +2324,404 @@
     }
   }
 
+  // --- settings (admins): the team and the sites ------------------------------------------------
+
+  const settingsState = { tab: "team", editing: null };
+  const AGENT_FIELDS = { name: "agent-name", email: "agent-email", role: "agent-role", capacity: "agent-capacity",
+    groups: "agent-groups", password: "agent-password", temporary_password: "agent-password" };
+
+  function showPage(page) {
+    S.page = page;
+    document.body.dataset.page = page;
+    show($("inbox-page"), page === "inbox");
+    show($("settings"), page === "settings");
+    const button = $("settings-open");
+    if (page === "settings") button.setAttribute("aria-current", "page"); else button.removeAttribute("aria-current");
+    renderAlerts();
+  }
+
+  function renderSettingsAccess() {
+    show($("settings-open"), isAdmin());
+  }
+
+  function openSettings(tab) {
+    if (!isAdmin()) {
+      toast("Only admins can change the settings.", "error");
+      history.replaceState(null, "", window.location.pathname + window.location.search);
+      showPage("inbox");
+      return;
+    }
+    const fresh = S.page !== "settings";
+    showPage("settings");
+    settingsState.tab = tab === "sites" ? "sites" : "team";
+    for (const link of document.querySelectorAll(".settings-nav__link")) {
+      if (link.dataset.tab === settingsState.tab) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
+    }
+    show($("settings-team"), settingsState.tab === "team");
+    show($("settings-sites"), settingsState.tab === "sites");
+    document.title = "Settings · " + BASE_TITLE;
+    if (settingsState.tab === "team") {
+      renderTeam();
+      loadTeam().then(renderTeam);
+    } else {
+      renderSites();
+      if (fresh || !S.sites.size) loadSites();
+    }
+  }
+
+  // The team has no events of its own: while its table is on screen it is read again now and then,
+  // and soon after any chat changes hands (slots move).
+  let teamTimer = null;
+  function teamSoon(delay) {
+    if (S.page !== "settings" || settingsState.tab !== "team") return;
+    clearTimeout(teamTimer);
+    teamTimer = setTimeout(() => {
+      if (S.page === "settings" && settingsState.tab === "team") loadTeam().then(renderTeam);
+    }, delay);
+  }
+
+  function closeSettings() {
+    if (S.page !== "inbox") showPage("inbox");
+  }
+
+  const PRESENCE_TEAM = {
+    online: "Online · gets chats automatically",
+    away: "Away · accepts by hand",
+    offline: "Offline",
+  };
+
+  function renderTeam() {
+    const body = $("team-body");
+    if (!body) return;
+    clear(body);
+    show($("team-empty"), !S.team.length);
+    for (const a of S.team) {
+      const self = !!S.me && a.id === S.me.id;
+      const used = a.active_chats || 0;
+      const cap = a.capacity || 0;
+      const avatar = el("span", { class: "avatar avatar--sm", attrs: { "aria-hidden": "true" } });
+      paintAvatar(avatar, a.name, a.id);
+      const status = a.status || "offline";
+      const meter = el("span");
+      meter.style.width = (cap ? Math.min(100, (used / cap) * 100) : 0) + "%";   // CSSOM: allowed by the CSP
+      const groups = el("ul", { class: "tag-list tag-list--static" });
+      for (const g of a.groups || []) groups.appendChild(el("li", { class: "tag tag--static", text: g }));
+      body.appendChild(el("tr", { dataset: { agentId: a.id, email: a.email || "" } },
+        el("td", null, el("div", { class: "person" }, avatar,
+          el("div", { class: "person__text" },
+            el("div", { class: "person__name", text: (a.name || a.email) + (self ? " (you)" : "") }),
+            el("div", { class: "person__email muted", text: a.email || "" })))),
+        el("td", null, el("span", { class: "role-pill", dataset: { role: a.role }, text: a.role === "admin" ? "Admin" : "Agent" })),
+        el("td", null, el("span", { class: "team-status", dataset: { status: status } },
+          el("span", { class: "team-status__dot", attrs: { "aria-hidden": "true" } }), PRESENCE_TEAM[status] || status)),
+        el("td", null, el("span", { class: "team-slots", dataset: { full: used >= cap && cap > 0 ? "true" : "false" }, attrs: { title: used + " of " + cap + " slots used" } },
+          el("span", { class: "team-slots__value", text: used + " / " + cap }),
+          el("span", { class: "slots__meter", attrs: { "aria-hidden": "true" } }, meter))),
+        el("td", { class: "num", text: String(cap) }),
+        el("td", null, (a.groups || []).length ? groups : el("span", { class: "muted", text: "—" })),
+        el("td", { class: "team-actions" },
+          el("button", { type: "button", class: "link-btn", text: "Edit", attrs: { "aria-label": "Edit " + (a.name || a.email) },
+            on: { click: () => openAgentDialog(a) } }),
+          self ? null : el("button", { type: "button", class: "link-btn link-btn--danger", text: "Remove",
+            attrs: { "aria-label": "Remove " + (a.name || a.email) }, on: { click: () => removeAgent(a) } }))));
+    }
+  }
+
+  function openAgentDialog(agent) {
+    settingsState.editing = agent || null;
+    const editing = !!agent;
+    $("agent-dialog-title").textContent = editing ? "Edit " + (agent.name || agent.email) : "Add an agent";
+    $("agent-save").textContent = editing ? "Save" : "Add agent";
+    $("agent-name").value = editing ? agent.name || "" : "";
+    $("agent-email").value = editing ? agent.email || "" : "";
+    $("agent-email").disabled = editing;
+    $("agent-role").value = editing ? agent.role || "agent" : "agent";
+    $("agent-capacity").value = String(editing ? agent.capacity || 3 : 3);
+    $("agent-groups").value = editing ? (agent.groups || []).join(", ") : "";
+    $("agent-password").value = "";
+    $("agent-temporary").checked = false;
+    show($("agent-password-field"), !editing);
+    show($("agent-error"), false);
+    for (const id of Object.values(AGENT_FIELDS)) $(id).removeAttribute("aria-invalid");
+    $("agent-dialog").showModal();
+    $(editing ? "agent-capacity" : "agent-name").focus();
+  }
+
+  /** A number field's value: a number when it is one, null when empty, else the text (the server says why). */
+  function numberField(input) {
+    const raw = input.value.trim();
+    if (!raw) return null;
+    return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+  }
+
+  function splitList(text) {
+    return text.split(",").map((t) => t.trim()).filter(Boolean);
+  }
+
+  /** Show the API's refusal in the form and put the cursor in the field it names. */
+  function formError(box, err, fields) {
+    box.textContent = apiMessage(err);
+    show(box, true);
+    const id = err && err.field && fields[err.field];
+    const input = id && $(id);
+    if (input && !input.disabled) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      if (typeof input.select === "function" && input.type !== "checkbox") { try { input.select(); } catch (e) { /* not selectable */ } }
+    }
+  }
+
+  async function saveAgent(event) {
+    event.preventDefault();
+    const editing = settingsState.editing;
+    const error = $("agent-error");
+    show(error, false);
+    for (const id of Object.values(AGENT_FIELDS)) $(id).removeAttribute("aria-invalid");
+    const body = {
+      name: $("agent-name").value.trim(),
+      role: $("agent-role").value,
+      capacity: numberField($("agent-capacity")),
+      groups: splitList($("agent-groups").value),
+    };
+    if (!editing) {
+      body.email = $("agent-email").value.trim();
+      const password = $("agent-password").value;
+      if (password && password.length < 8) {
+        formError(error, { message: "The password needs at least 8 characters.", field: "password" }, AGENT_FIELDS);
+        return;
+      }
+      if (password) body[$("agent-temporary").checked ? "temporary_password" : "password"] = password;
+    }
+    const save = $("agent-save");
+    save.disabled = true;
+    try {
+      const agent = editing
+        ? await api("PATCH", "/v1/agents/" + encodeURIComponent(editing.id), body)
+        : await api("POST", "/v1/agents", body);
+      $("agent-dialog").close();
+      if (agent && agent.id && S.me && agent.id === S.me.id) updateMe(agent);
+      await loadTeam();
+      renderTeam();
+      toast(editing ? "Saved " + (agent.name || agent.email) + "." : (agent.name || agent.email) + " can now sign in.", "info");
+    } catch (err) {
+      formError(error, err, AGENT_FIELDS);
+    } finally {
+      save.disabled = false;
+    }
+  }
+
+  async function removeAgent(agent) {
+    const chats = agent.active_chats || 0;
+    const ok = await confirmDialog({
+      title: "Remove " + (agent.name || agent.email) + "?",
+      text: "They can no longer sign in." + (chats ? " Their " + chats + " open chat" + (chats === 1 ? "" : "s") + " go back to the queue at once." : ""),
+      confirm: "Remove",
+    });
+    if (!ok) return;
+    try {
+      await api("DELETE", "/v1/agents/" + encodeURIComponent(agent.id));
+      toast((agent.name || agent.email) + " was removed from the team.", "info");
+    } catch (err) {
+      toast("Could not remove " + (agent.name || agent.email) + ": " + apiMessage(err), "error");
+    }
+    await loadTeam();
+    renderTeam();
+  }
+
+  // Sites: the API has no list of a workspace's sites, so the console knows the sites its
+  // conversations came from, plus the ones an admin added here by key (remembered in this browser).
+
+  function rememberedSites() {
+    const all = S.prefs.sitesByAgent || {};
+    return (S.me && all[S.me.id]) || [];
+  }
+
+  function rememberSites(keys) {
+    if (!S.me) return;
+    S.prefs.sitesByAgent = Object.assign({}, S.prefs.sitesByAgent, { [S.me.id]: Array.from(new Set(keys)) });
+    savePrefs();
+  }
+
+  let sitesLoading = null;
+  async function loadSites() {
+    if (sitesLoading) return sitesLoading;
+    sitesLoading = (async () => {
+      const keys = new Set(rememberedSites());
+      for (const c of S.convs.values()) if (c.site_key) keys.add(c.site_key);
+      try {
+        const data = await api("GET", "/v1/conversations?view=all&limit=100");
+        for (const c of data.items || []) if (c.site_key) keys.add(c.site_key);
+      } catch (e) { /* the sites known so far */ }
+      await Promise.all(Array.from(keys).map(async (key) => {
+        try {
+          S.sites.set(key, await api("GET", "/v1/sites/" + encodeURIComponent(key)));
+        } catch (err) {
+          if (err.status === 401 || err.status === 404) S.sites.delete(key);
+        }
+      }));
+      rememberSites(Array.from(S.sites.keys()));
+      renderSites();
+    })().finally(() => { sitesLoading = null; });
+    return sitesLoading;
+  }
+
+  async function addSite(event) {
+    event.preventDefault();
+    const input = $("site-add-key");
+    const error = $("site-add-error");
+    const key = input.value.trim();
+    show(error, false);
+    if (!key) { error.textContent = "Enter a site key (it is in the widget's script tag: data-site-key)."; show(error, true); input.focus(); return; }
+    try {
+      const site = await api("GET", "/v1/sites/" + encodeURIComponent(key));
+      S.sites.set(site.site_key, site);
+      rememberSites(rememberedSites().concat(site.site_key));
+      input.value = "";
+      renderSites();
+      const card = document.querySelector('.site-card[data-site="' + CSS.escape(site.site_key) + '"]');
+      if (card) card.scrollIntoView({ block: "nearest" });
+    } catch (err) {
+      error.textContent = err.status === 401 || err.status === 404 ? "No site with the key “" + key + "” in your workspace." : apiMessage(err);
+      show(error, true);
+      input.focus();
+    }
+  }
+
+  function renderSites() {
+    const list = $("site-list");
+    if (!list) return;
+    const keys = Array.from(S.sites.keys()).sort();
+    const cards = new Map(Array.from(list.querySelectorAll(".site-card")).map((n) => [n.dataset.site, n]));
+    for (const [key, node] of cards) if (!S.sites.has(key)) node.remove();
+    keys.forEach((key, i) => {
+      if (!cards.has(key)) list.appendChild(siteCard(S.sites.get(key), i));
+    });
+    show($("site-empty"), !keys.length);
+    $("site-empty").textContent = sitesLoading ? "Loading the sites…" : "No sites known yet. Add one by its key below.";
+  }
+
+  let siteSerial = 0;
+  function siteCard(site, _index) {
+    const n = "site-" + (++siteSerial);
+    const s = site.settings || {};
+    const fields = {
+      greeting: n + "-greeting", color: n + "-color", rate_limit_count: n + "-count", rate_limit_window: n + "-window",
+      prechat_enabled: n + "-prechat", prechat_fields: n + "-ask-email", prechat_required: n + "-req-email",
+    };
+    const check = (id, label, checked) => el("label", { class: "check", attrs: { for: id } },
+      el("input", { type: "checkbox", id: id, checked: !!checked }), " " + label);
+    const asks = s.prechat_fields || [];
+    const needs = s.prechat_required || [];
+    const preview = el("div", { class: "site-preview", attrs: { "aria-hidden": "true" } },
+      el("div", { class: "site-preview__head" }, el("strong", { text: site.name || site.site_key }), el("span", { text: "We reply in a few minutes" })),
+      el("div", { class: "site-preview__body" }, el("p", { class: "site-preview__greeting" })),
+      el("div", { class: "site-preview__launcher" }));
+    const form = el("form", { class: "site-card", dataset: { site: site.site_key }, attrs: { novalidate: true, "aria-labelledby": n + "-title" } },
+      el("header", { class: "site-card__head" },
+        el("h3", { id: n + "-title", class: "site-card__title", text: site.name || site.site_key }),
+        el("code", { text: site.site_key }),
+        site.identity_verification ? el("span", { class: "status-pill status-pill--small", dataset: { status: "open" }, text: "Identity verification on" }) : null),
+      el("div", { class: "site-card__grid" },
+        el("div", { class: "site-card__fields" },
+          el("div", { class: "field" },
+            el("label", { attrs: { for: fields.greeting }, text: "Greeting" }),
+            el("textarea", { id: fields.greeting, rows: 2, maxLength: 500, value: s.greeting || "" }),
+            el("small", { class: "field__help", text: "The first thing visitors read in the chat." })),
+          el("div", { class: "field" },
+            el("label", { attrs: { for: fields.color }, text: "Colour" }),
+            el("div", { class: "color-row" },
+              el("input", { type: "color", id: n + "-picker", value: /^#[0-9a-f]{6}$/i.test(s.color || "") ? s.color : "#1f6feb", attrs: { "aria-label": "Pick the colour" } }),
+              el("input", { id: fields.color, type: "text", maxLength: 7, value: s.color || "", attrs: { placeholder: "#1f6feb", spellcheck: "false" } }))),
+          el("fieldset", { class: "field fieldset" },
+            el("legend", { text: "Flood limit" }),
+            el("div", { class: "inline-fields" },
+              el("input", { id: fields.rate_limit_count, type: "number", min: 1, max: 1000, value: String(s.rate_limit_count || ""), attrs: { "aria-label": "Messages allowed" } }),
+              el("span", { text: "messages every" }),
+              el("input", { id: fields.rate_limit_window, type: "number", min: 1, max: 3600, value: String(s.rate_limit_window || ""), attrs: { "aria-label": "Window in seconds" } }),
+              el("span", { text: "seconds" })),
+            el("small", { class: "field__help", text: "A visitor writing faster is asked to slow down. New chats pick up a change." })),
+          el("fieldset", { class: "field fieldset" },
+            el("legend", { text: "Pre-chat form" }),
+            check(fields.prechat_enabled, "Ask for details before the first message", s.prechat_enabled),
+            el("div", { class: "prechat-grid" },
+              check(n + "-ask-name", "Ask for the name", asks.includes("name")),
+              check(n + "-req-name", "Name required", needs.includes("name")),
+              check(fields.prechat_fields, "Ask for the email", asks.includes("email")),
+              check(fields.prechat_required, "Email required", needs.includes("email"))))),
+        preview),
+      el("p", { class: "form-error", attrs: { role: "alert" }, hidden: true }),
+      el("div", { class: "site-card__actions" },
+        el("span", { class: "site-card__saved muted", attrs: { role: "status" } }),
+        el("button", { type: "submit", class: "btn btn--primary", text: "Save " + (site.name || site.site_key) })));
+    const $in = (suffix) => form.querySelector("#" + n + suffix);
+    const paintPreview = () => {
+      const color = $in("-color").value.trim();
+      const valid = /^#[0-9a-f]{6}$/i.test(color);
+      preview.style.setProperty("--site-color", valid ? color : "#1f6feb");
+      preview.querySelector(".site-preview__greeting").textContent = $in("-greeting").value.trim() || "…";
+    };
+    // "Required" implies "asked"; not asking clears "required".
+    for (const what of ["name", "email"]) {
+      const ask = $in("-ask-" + what);
+      const req = $in("-req-" + what);
+      req.addEventListener("change", () => { if (req.checked) ask.checked = true; });
+      ask.addEventListener("change", () => { if (!ask.checked) req.checked = false; });
+    }
+    $in("-picker").addEventListener("input", () => { $in("-color").value = $in("-picker").value; paintPreview(); });
+    $in("-color").addEventListener("input", () => {
+      const v = $in("-color").value.trim();
+      if (/^#[0-9a-f]{6}$/i.test(v)) $in("-picker").value = v.toLowerCase();
+      paintPreview();
+    });
+    $in("-greeting").addEventListener("input", paintPreview);
+    const prechatOn = () => form.querySelector(".prechat-grid").classList.toggle("is-off", !$in("-prechat").checked);
+    $in("-prechat").addEventListener("change", prechatOn);
+    prechatOn();
+    form.addEventListener("input", () => { form.querySelector(".site-card__saved").textContent = ""; });
+    form.addEventListener("submit", (event) => saveSite(event, form, site.site_key, n, fields));
+    paintPreview();
+    return form;
+  }
+
+  async function saveSite(event, form, key, n, fields) {
+    event.preventDefault();
+    const error = form.querySelector(".form-error");
+    const saved = form.querySelector(".site-card__saved");
+    show(error, false);
+    saved.textContent = "";
+    for (const id of Object.values(fields)) { const input = $(id); if (input) input.removeAttribute("aria-invalid"); }
+    const get = (suffix) => form.querySelector("#" + n + suffix);
+    const asked = ["name", "email"].filter((w) => get("-ask-" + w).checked);
+    const body = {
+      greeting: get("-greeting").value.trim(),
+      color: get("-color").value.trim(),
+      rate_limit_count: numberField(get("-count")),
+      rate_limit_window: numberField(get("-window")),
+      prechat_enabled: get("-prechat").checked,
+      prechat_fields: asked,
+      prechat_required: ["name", "email"].filter((w) => get("-req-" + w).checked),
+    };
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    try {
+      const site = await api("PATCH", "/v1/sites/" + encodeURIComponent(key), body);
+      S.sites.set(key, site);
+      saved.textContent = "Saved.";
+    } catch (err) {
+      formError(error, err, fields);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   // --- sign in, sign out, start -----------------------------------------------------------------
 
   function showLogin(message) {
     show($("app"), false);
     show($("login-screen"), true);
+    show($("login-form"), true);
+    show($("newpass-form"), false);
+    newPassword = null;
     const error = $("login-error");
     error.textContent = message || "";
     show(error, !!message);
@@ -2087,6 +2750,11 @@
       $("login-password").value = "";
       startApp(data.agent);
     } catch (err) {
+      if (err.code === "password_change_required" && err.details.session) {
+        $("login-password").value = "";
+        askNewPassword(email, err.details.session);
+        return;
+      }
       error.textContent = err.status === 401 ? "Wrong email or password." : err.status === 403 ? "This sign-in has no agent profile. Ask an admin to add you." : describe(err);
       show(error, true);
       $("login-password").select();
@@ -2096,16 +2764,64 @@
     }
   }
 
+  // A first sign-in with a temporary password (an invitation, or one an admin handed over):
+  // Cognito wants the agent's own password before it gives out tokens.
+  let newPassword = null;   // {email, session}
+
+  function askNewPassword(email, session) {
+    newPassword = { email: email, session: session };
+    show($("login-form"), false);
+    show($("newpass-form"), true);
+    show($("newpass-error"), false);
+    $("newpass-email").textContent = email;
+    $("newpass-password").value = "";
+    $("newpass-repeat").value = "";
+    document.title = "Choose your password · " + BASE_TITLE;
+    $("newpass-password").focus();
+  }
+
+  async function submitNewPassword(event) {
+    event.preventDefault();
+    const error = $("newpass-error");
+    const password = $("newpass-password").value;
+    const fail = (message, field) => {
+      error.textContent = message;
+      show(error, true);
+      const input = $(field || "newpass-password");
+      input.focus();
+      input.select();
+    };
+    show(error, false);
+    if (!newPassword) { showLogin("Sign in again."); return; }
+    if (password.length < 8) return fail("Your password needs at least 8 characters.");
+    if (password !== $("newpass-repeat").value) return fail("The two passwords differ.", "newpass-repeat");
+    const button = $("newpass-submit");
+    button.disabled = true;
+    try {
+      const data = await rawFetch("POST", "/v1/agents/new-password",
+        { email: newPassword.email, session: newPassword.session, password: password });
+      newPassword = null;
+      storeSession(data, null);
+      startApp(data.agent);
+    } catch (err) {
+      if (err.status === 401) showLogin(apiMessage(err));   // the sign-in session ran out: start again
+      else fail(apiMessage(err));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   function resetState() {
     S.me = null;
     S.team = [];
     S.canned = [];
     S.convs.clear();
     S.unread.clear();
-    S.lastText.clear();
-    S.activity.clear();
-    previews.requested.clear();
-    previews.queue = [];
+    S.counts = null;
+    S.claiming.clear();
+    S.leaving.clear();
+    S.sites.clear();
+    S.page = "inbox";
     S.joined.clear();
     S.joining.clear();
     S.alerts.clear();
@@ -2128,7 +2844,10 @@
     resetState();
     clear($("conv-list"));
     clear($("msg-list"));
+    clear($("team-body"));
+    clear($("site-list"));
     closeConversation();
+    showPage("inbox");
     if (window.location.hash) history.replaceState(null, "", window.location.pathname + window.location.search);
     if (had || message) showLogin(message);
   }
@@ -2139,6 +2858,7 @@
     S.view = S.viewMeta[S.prefs.view] ? S.prefs.view : "unassigned";
     show($("login-screen"), false);
     show($("app"), true);
+    showPage("inbox");
     renderMe();
     renderPresence();
     renderSound();
@@ -2155,9 +2875,18 @@
   }
 
   function route() {
-    const m = window.location.hash.match(/^#\/c\/([^/?#]+)/);
+    const hash = window.location.hash;
+    const settings = hash.match(/^#\/settings(?:\/([a-z]+))?/);
+    if (settings) {
+      $("settings-back").setAttribute("href", S.activeId ? "#/c/" + encodeURIComponent(S.activeId) : "#");
+      openSettings(settings[1]);
+      return;
+    }
+    closeSettings();
+    const m = hash.match(/^#\/c\/([^/?#]+)/);
     if (m) openConversation(decodeURIComponent(m[1]));
     else if (S.activeId) closeConversation();
+    renderAlerts();
   }
 
   async function boot() {
@@ -2181,6 +2910,8 @@
 
   function wire() {
     $("login-form").addEventListener("submit", submitLogin);
+    $("newpass-form").addEventListener("submit", submitNewPassword);
+    $("newpass-back").addEventListener("click", () => showLogin());
     $("sign-out").addEventListener("click", () => signOut());
     $("presence").addEventListener("change", (e) => setPresence(e.target.value));
     $("conn-retry").addEventListener("click", () => live.retryNow());
@@ -2191,16 +2922,26 @@
       if (S.prefs.sound) beep();   // a click is the gesture the browser wants before audio plays
     });
     $("canned-open").addEventListener("click", openCannedDialog);
-    $("alert-badge").addEventListener("click", () => selectView("unassigned"));
+    $("alert-badge").addEventListener("click", () => {
+      if (S.page !== "inbox") window.location.hash = S.activeId ? "#/c/" + encodeURIComponent(S.activeId) : "#";
+      selectView(alertTarget());
+    });
+    $("settings-open").addEventListener("click", () => { window.location.hash = "#/settings/" + settingsState.tab; });
+    $("agent-add").addEventListener("click", () => openAgentDialog(null));
+    $("agent-form").addEventListener("submit", saveAgent);
+    $("agent-cancel").addEventListener("click", () => $("agent-dialog").close());
+    for (const id of Object.values(AGENT_FIELDS)) $(id).addEventListener("input", () => $(id).removeAttribute("aria-invalid"));
+    $("site-add").addEventListener("submit", addSite);
+    $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close("cancel"));
     $("canned-close").addEventListener("click", () => $("canned-dialog").close());
     $("canned-form").addEventListener("submit", saveCanned);
     $("canned-reset").addEventListener("click", resetCannedForm);
-    $("load-more").addEventListener("click", () => loadView(S.view, 1).catch((err) => toast(describe(err), "error")));
+    $("load-more").addEventListener("click", () => loadView(S.view).catch((err) => toast(describe(err), "error")));
     $("conv-list").addEventListener("scroll", (e) => {
       const list = e.currentTarget;
       const meta = S.viewMeta[S.view];
       if (meta.loaded && !meta.complete && !meta.loading && list.scrollHeight - list.scrollTop - list.clientHeight < 60) {
-        loadView(S.view, 1).catch(() => {});
+        loadView(S.view).catch(() => {});
       }
     });
     $("back").addEventListener("click", () => { window.location.hash = ""; });
@@ -2240,7 +2981,7 @@
     document.addEventListener("visibilitychange", () => {
       if (document.hidden) { stopTyping(); return; }
       if (S.activeId) { S.unread.delete(S.activeId); markRead(); }
-      if (!S.activeId && S.view === "unassigned") clearAlerts();
+      if (!S.activeId && S.page === "inbox") clearAlerts(S.view);
       refreshIfDue().catch(() => {});
       renderAlerts();
       scheduleRender("list");
@@ -2257,6 +2998,21 @@
     setInterval(() => {
       for (const node of document.querySelectorAll(".row__time")) if (node.dataset.iso) node.textContent = ago(node.dataset.iso);
     }, 30000);
+    // Queue waits grow by the minute: keep the rows (and an open waiting chat) current.
+    setInterval(() => {
+      if (!S.me) return;
+      scheduleRender("list");
+      const c = S.activeId && S.convs.get(S.activeId);
+      if (c && c.status === "queued") scheduleRender("thread");
+    }, 15000);
+    // Rows of chats this console is not joined to (the queue, colleagues' chats) get no message
+    // events: read the view on screen again now and then for their last messages.
+    setInterval(() => {
+      if (S.me && live.isOpen() && !document.hidden && S.page === "inbox") loadView(S.view, true).catch(() => {});
+    }, LIST_REFRESH_MS);
+    // A safety net under the event-driven counts.
+    setInterval(() => { if (S.me && live.isOpen()) loadCounts(); }, 60000);
+    setInterval(() => teamSoon(0), 15000);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);

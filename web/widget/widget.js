@@ -186,7 +186,7 @@
       S.seen = Math.max(S.seen, f.seq);
     } else if (type === 'conversation') {
       adopt(f.conversation);
-    } else if (type === 'queue' && mine) {
+    } else if (type === 'queue') { // may come before start's ack names the conversation
       queue = f;
     } else if (type === 'csat_request' && mine) {
       S.csat = S.conv;
@@ -492,7 +492,8 @@
     ui.composer.hidden = view;
     ui.mail.hidden = !S.conv;
     ui.note.textContent = S.offline && chatting ? t('done', { e: S.fields.email }) : '';
-    ui.queue.textContent = queue ? t('queue', { p: queue.position, m: Math.ceil((queue.eta_seconds || 1) / 60) }) : '';
+    const q = queue && queue.conversation_id === S.conv && queue;
+    ui.queue.textContent = q ? t('queue', { p: q.position, m: Math.ceil((q.eta_seconds || 1) / 60) }) : '';
     ui.typing.hidden = !agentTyping;
     ui.typing.lastChild.textContent = agentTyping ? t('typing', { n: agentTyping.name || t('agent') }) : '';
     if (S.csat !== S.conv || !S.conv) ui.csat.replaceChildren();
