@@ -542,7 +542,10 @@ def parse_inbound(raw: bytes) -> Inbound:
     part = msg.get_body(preferencelist=("plain", "html"))
     if part is None:
         raise IgnoredEmail("no text")
-    content = part.get_content()
+    if part.get_content_charset() is None:  # undeclared 8-bit text: UTF-8 is the likeliest
+        content = part.get_payload(decode=True).decode("utf-8", "replace")
+    else:
+        content = part.get_content()
     text = strip_quoted(html_to_text(content) if part.get_content_subtype() == "html" else content)
     if not text:
         raise IgnoredEmail("nothing new in the reply")
