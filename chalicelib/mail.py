@@ -28,7 +28,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from . import tokens
 from .config import settings
 from .conversations import HISTORY_MAX, history, record_csat
-from .errors import BadRequestError, ConflictError, NotFoundError, UnauthorizedError
+from .errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
 from .identity import Caller
 from .models import Conversation, Key, Site, Visitor
 from .util import new_id, now
@@ -577,7 +577,7 @@ def receive_from_s3(bucket: str, key: str, sender) -> dict:
     raw = _client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     try:
         return receive_inbound(raw, sender)
-    except (UnauthorizedError, NotFoundError, ConflictError, BadRequestError) as exc:
+    except (UnauthorizedError, ForbiddenError, NotFoundError, ConflictError, BadRequestError) as exc:
         # Retrying will not change the answer: log it and let the object be.
         log.warning("inbound email refused", extra={"key": key, "code": exc.code, "reason": exc.message})
         return {"stored": False, "reason": exc.message}

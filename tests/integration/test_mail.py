@@ -331,3 +331,38 @@ def test_an_s3_event_appends_the_stored_email(world, outbox, monkeypatch):
 def test_signatures_are_per_conversation():
     assert tokens.verify_mail_signature(tokens.mail_signature("reply", "c_1"), "reply", "c_1")
     assert not tokens.verify_mail_signature(tokens.mail_signature("reply", "c_1"), "reply", "c_2")
+
+
+def test_a_failed_job_is_retried_alone_while_the_rest_of_its_batch_is_done(world, outbox):
+    visitor, agent, conversation = chat(world)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    mail.request_transcript(conversation, "good@example.com")
+    sqs.send_message(QueueUrl=outbox.queue_url, MessageBody=json.dumps(
+        {"id": "job_broken", "kind": "transcript", "conversation_id": conversation.id}))  # no email: fails
+    got = sqs.receive_message(QueueUrl=outbox.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
+    assert len(got) == 2
+    records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"]} for m in got]
+    with pytest.raises(RuntimeError):
+        app_module.send_email({"Records": records}, None)  # raised: SQS retries (and, at last, parks it)
+    assert [m["To"].addresses[0].addr_spec for m in sent()] == ["good@example.com"]
+    left = sqs.receive_message(QueueUrl=outbox.queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"])["id"] for m in left] == ["job_broken"]
+
+
+def test_an_undeclared_charset_reply_is_read_as_utf8(world, outbox):
+    visitor, agent, conversation = chat(world)
+    raw = (f"From: dana@example.com\r\nTo: {mail.reply_address(conversation.id)}\r\nSubject: Re\r\n"
+           f"Message-ID: <plain-1@example.com>\r\n\r\nMerci, à bientôt\r\n\r\n"
+           f"Le lun. 23 nov. 2026, Demo <x@y> a écrit :\r\n> avant\r\n").encode()
+    assert mail.receive_inbound(raw, world.sender)["message"]["text"] == "Merci, à bientôt"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("New\n\n> old\n> older", "New"),
+    ("New\n-----Original Message-----\nFrom: x", "New"),
+    ("New\n\nOn Tue, Nov 24, 2026 at 9:00 AM Demo Shop <reply+c_1.aa@x>\nwrote:\n> q", "New"),
+    ("Line one\nLine two\n-- \nSig", "Line one\nLine two"),
+    ("> only quoted", ""),
+])
+def test_strip_quoted(text, expected):
+    assert mail.strip_quoted(text) == expected
