@@ -498,6 +498,18 @@ def patch(caller: Caller, conversation_id: str, body: dict, sender) -> Conversat
     return conversation
 
 
+def record_csat(conversation: Conversation, rating: int, comment: str | None = None) -> dict:
+    """CSAT is recorded once per conversation (the `rate` action and the emailed rating links)."""
+    csat = {"rating": rating, **({"comment": comment} if comment else {})}
+    try:
+        conversation.update(actions=[Conversation.csat.set(csat)], condition=Conversation.csat.does_not_exist())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise ConflictError("this conversation is already rated") from None
+        raise
+    return csat
+
+
 # --- events ---------------------------------------------------------------------------------
 
 def agent_connections(workspace_id: str) -> list[str]:

@@ -194,6 +194,11 @@ class Conversation(Model):
     # Live websocket connections subscribed to this conversation: {connection_id: "visitor"|"agent"}.
     # Kept on the conversation so a message needs no extra read to find its recipients.
     subscribers = MapAttribute(default=dict)
+    # Email digests (mail.py): the first unseen agent reply waiting for its delayed digest, and when it
+    # was queued (one digest per quiet period); the newest seq a digest has emailed.
+    digest_pending_seq = NumberAttribute(null=True)
+    digest_pending_at = NumberAttribute(null=True)
+    digest_sent_seq = NumberAttribute(null=True)
     # When the visitor's latest messages arrived, for the flood limit (messaging.rate_action).
     rate_times = ListAttribute(of=NumberAttribute, default=list)
     # Index keys, derived from workspace, status and assignee (see conversations.index_keys).

@@ -1,6 +1,6 @@
 """Starts the whole product on one machine with no AWS account (`make dev`, and the protocol tests).
 
-moto in server mode plays DynamoDB and Cognito (and later SQS, SES, Step Functions); the gateway in
+moto in server mode plays DynamoDB, Cognito, SQS and SES (and later Step Functions); the gateway in
 gateway.py plays API Gateway's WebSocket API; Chalice's LocalGateway routes REST. The app's code is
 the same as on AWS: only endpoints differ, through AWS_ENDPOINT_URL and PARLEY_WS_CALLBACK_URL.
 """
@@ -77,6 +77,8 @@ def configure_environment(moto_url: str, port: int) -> None:
         "PARLEY_COGNITO_POOL_ID": pool["Id"], "PARLEY_COGNITO_CLIENT_ID": client["ClientId"],
         "PARLEY_COGNITO_JWKS_URL": f"{moto_url}/{pool['Id']}/.well-known/jwks.json",
     })
+    from . import outbox
+    outbox.configure(port)
 
 
 def seed() -> dict:
@@ -201,7 +203,9 @@ def banner(port: int, seeded: dict) -> str:
              f"  Demo site with the widget   {base}/",
              f"  Agent console               {base}/console/",
              f"  REST API                    {base}/v1/health",
-             f"  WebSocket API               ws://127.0.0.1:{port}/ws?token=TOKEN", "",
+             f"  WebSocket API               ws://127.0.0.1:{port}/ws?token=TOKEN",
+             f"  Emails SES would have sent  {base}/_local/outbox",
+             f"  Reply by email (raw POST)   {base}/_local/inbound", "",
              f"  Logins (password: {PASSWORD}):"]
     for site_key, spec in seeded.items():
         for email, _, role in spec["agents"]:
@@ -218,7 +222,10 @@ async def serve(port: int, ready_file: str | None) -> None:
         seeded = seed()
         import app as chalice_module  # after the environment: chalicelib reads it on import
         executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="lambda")
-        runner = web.AppRunner(build_web_app(chalice_module.app, executor), access_log=None)
+        from . import outbox
+        web_app = build_web_app(chalice_module.app, executor)
+        web_app.router.add_routes(outbox.routes(executor, chalice_module.sender))
+        runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
@@ -228,11 +235,13 @@ async def serve(port: int, ready_file: str | None) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         schedules = asyncio.ensure_future(run_schedules(chalice_module.app, executor, stop))
+        emails = asyncio.ensure_future(outbox.poll_email_queue(chalice_module.app, executor, stop))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         print("Stopping...", flush=True)
         schedules.cancel()
+        emails.cancel()
         await runner.cleanup()
         executor.shutdown(wait=False, cancel_futures=True)
     finally:
