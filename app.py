@@ -4,7 +4,9 @@ import logging
 from aws_lambda_powertools import Logger
 from chalice import Chalice, CORSConfig, Rate, Response
 
-from chalicelib import admin, bootstrap, conversations, identity, routing, sites, validate, workspace, ws
+from chalicelib import (admin, bootstrap, conversations, flows, identity, routing, sites, validate, webhooks, workspace,
+                        ws)
+from chalicelib.config import settings
 from chalicelib.errors import ParleyError
 from chalicelib.http import error_response, json_body, translate_errors
 
@@ -228,6 +230,21 @@ def block_contact(visitor_id):
 @translate_errors
 def unblock_contact(visitor_id):
     return admin.set_blocked(_agent()[0], visitor_id, False, sender)
+
+
+# --- Step Functions tasks and queues -----------------------------------------------------------
+
+@app.lambda_function(name="flow_task")
+def flow_task(event, context):
+    """Every task step of infra/statemachines/*.asl.json; `action` names the step."""
+    return flows.run_task(event, sender)
+
+
+@app.on_sqs_message(queue=settings.webhook_queue_name, batch_size=1)
+def deliver_webhook(event):
+    """Team alerts: a failed post raises, so SQS retries it (then its dead-letter queue keeps it)."""
+    for record in event:
+        webhooks.deliver(record.body)
 
 
 # --- schedules --------------------------------------------------------------------------------

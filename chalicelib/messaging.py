@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from . import stepfunctions
 from .conversations import (cancelled, deliver, dynamo, index_actions, load, notify_change, recipients,
                             serialize_message)
 from .errors import ConflictError, ForbiddenError, RateLimitedError
@@ -168,6 +169,8 @@ def send_message(caller: Caller, conversation_id: str, text: str, *, client_msg_
         deliveries += [(cid, event) for cid, _ in
                        recipients(stored.conversation, exclude=caller.connection_id, agents_only=internal)]
     deliver(stored.conversation, deliveries, sender)
+    if caller.is_agent and not internal and not stored.duplicate and stored.conversation.status in ("open", "pending"):
+        stepfunctions.start_inactivity(stored.conversation, int(stored.message.seq))
     if stored.status_changed:
         try:
             notify_change(stored.conversation, sender)

@@ -8,7 +8,7 @@ from typing import Callable
 
 from pynamodb.exceptions import UpdateError
 
-from . import conversations, identity, messaging, routing, validate
+from . import conversations, identity, messaging, routing, stepfunctions, validate
 from .config import settings
 from .errors import BadRequestError, ConflictError, NotFoundError, ParleyError, TooLargeError
 from .identity import Caller
@@ -82,6 +82,8 @@ def _start(caller: Caller, frame: dict, sender, ref) -> dict:
         conversations.notify_inbox(conversation, sender)
         routing.route_new(conversation, sender)
         conversation.refresh(consistent_read=True)
+        if conversation.status == "queued":  # nobody free: the handoff flow waits for an agent
+            stepfunctions.start_handoff(conversation, announce=False)
     return {"conversation": _view(caller, conversation), **reply}
 
 
