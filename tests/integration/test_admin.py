@@ -93,3 +93,16 @@ def test_a_blocked_visitor_is_disconnected_refused_and_never_heard(world):
     admin.set_blocked(agent, session["visitor_id"], False, world.sender)
     identity.connect("conn-after", session["token"])
     assert Connection.count("conn-after") == 1
+
+
+def test_site_settings_hold_the_flows_waits_and_the_team_webhook(world):
+    boss = admin_caller(world)
+    updated = admin.update_site_settings(boss, "site-a", {"queue_timeout": 120, "close_after": 3600,
+                                                          "webhook_url": "https://hooks.slack.com/services/T/B/x"})
+    assert updated["settings"]["queue_timeout"] == 120 and updated["settings"]["inactivity_wait"] == 600
+    assert Site.get("site-a").settings.webhook_url == "https://hooks.slack.com/services/T/B/x"
+    for bad in ({"webhook_url": "http://example.com/hook"}, {"webhook_url": "ftp://x"}, {"queue_timeout": 0}):
+        with pytest.raises(BadRequestError):
+            admin.update_site_settings(boss, "site-a", bad)
+    admin.update_site_settings(boss, "site-a", {"webhook_url": None})
+    assert Site.get("site-a").settings.webhook_url is None
