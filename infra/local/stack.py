@@ -24,12 +24,13 @@ SEED = {
     "demo": {"workspace": "Demo Shop", "agents": [("agent@example.com", "Alex Agent", "agent"),
                                                   ("admin@example.com", "Ada Admin", "admin")]},
     "demo-b": {"workspace": "Other Company", "agents": [("agent-b@example.com", "Blake Agent", "agent")]},
+    # The flows at demo speed (seconds instead of minutes and days), in a workspace of their own.
+    "demo-quick": {"workspace": "Quick Flows Ltd", "agents": [("quick@example.com", "Quinn Quick", "admin")],
+                   "settings": {"queue_timeout": 3, "inactivity_wait": 5, "pending_wait": 5,
+                                "survey_window": 5, "close_after": 10}},
 }
 # More sites of the same workspaces, with other settings (the widget's tests use them).
-EXTRA_SITES = {"demo-prechat": ("demo", {"prechat_enabled": True}),
-               # The flows at demo speed: seconds instead of minutes and days.
-               "demo-quick": ("demo", {"queue_timeout": 3, "inactivity_wait": 5, "pending_wait": 5,
-                                       "survey_window": 5, "close_after": 10})}
+EXTRA_SITES = {"demo-prechat": ("demo", {"prechat_enabled": True})}
 # A workspace with no agents at all: its widget is always offline.
 EMPTY_SITES = {"demo-offline": "Night Owls Ltd"}
 CANNED = [("hello", "Hi {{visitor.name}}, I'm {{agent.name}}. How can I help?"),
@@ -122,7 +123,7 @@ def seed() -> dict:
         workspace_id = f"ws_{site_key.replace('-', '_')}"
         Workspace(workspace_id, name=spec["workspace"], created_at=stamp).save()
         Site(site_key, workspace_id=workspace_id, name=spec["workspace"], identity_secret=IDENTITY_SECRET,
-             settings=SiteSettings(), created_at=stamp).save()
+             settings=SiteSettings(**spec.get("settings", {})), created_at=stamp).save()
         for email, name, role in spec["agents"]:
             user = idp.admin_create_user(UserPoolId=pool, Username=email, MessageAction="SUPPRESS",
                                          UserAttributes=[{"Name": "email", "Value": email},

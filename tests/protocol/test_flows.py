@@ -23,7 +23,7 @@ def test_a_chat_nobody_takes_alerts_the_team_and_tells_the_visitor_about_email(s
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    admin = logins["admin"]["token"]
+    admin = stack.agent("quick@example.com")["token"]  # admin of the demo-quick workspace (never online)
     status, body = stack.request("PATCH", "/v1/sites/demo-quick", {"webhook_url": url}, token=admin)
     assert status == 200, body
     try:
@@ -31,7 +31,7 @@ def test_a_chat_nobody_takes_alerts_the_team_and_tells_the_visitor_about_email(s
             async with Clients(stack) as clients:
                 visitor = await clients.visitor("demo-quick", name="Nobody-home", email="nh@example.com")
                 conversation = await start(visitor, text="Hello? Anyone?")
-                assert conversation["status"] == "queued"  # every demo agent is away
+                assert conversation["status"] == "queued"  # its only agent is offline
                 await visitor.next_event("queue", conversation_id=conversation["id"])
                 told = await visitor.next_event("message", conversation_id=conversation["id"], timeout=15)
                 assert told["message"]["author"]["kind"] == "system"
