@@ -4,7 +4,8 @@ import logging
 from aws_lambda_powertools import Logger
 from chalice import Chalice, CORSConfig, Rate, Response
 
-from chalicelib import admin, bootstrap, conversations, identity, mail, routing, sites, validate, workspace, ws
+from chalicelib import (admin, bootstrap, conversations, flows, identity, mail, routing, sites, validate,
+                        webhooks, workspace, ws)
 from chalicelib.config import settings
 from chalicelib.errors import ParleyError
 from chalicelib.http import error_response, json_body, translate_errors
@@ -259,6 +260,21 @@ def send_email(event):
 @app.on_s3_event(bucket=settings.inbound_bucket, events=["s3:ObjectCreated:*"])
 def receive_email(event):
     mail.receive_from_s3(event.bucket, event.key, sender)
+
+
+# --- Step Functions tasks and queues -----------------------------------------------------------
+
+@app.lambda_function(name="flow_task")
+def flow_task(event, context):
+    """Every task step of infra/statemachines/*.asl.json; `action` names the step."""
+    return flows.run_task(event, sender)
+
+
+@app.on_sqs_message(queue=settings.webhook_queue_name, batch_size=1)
+def deliver_webhook(event):
+    """Team alerts: a failed post raises, so SQS retries it (then its dead-letter queue keeps it)."""
+    for record in event:
+        webhooks.deliver(record.body)
 
 
 # --- schedules --------------------------------------------------------------------------------

@@ -49,12 +49,26 @@ class Settings:
     # The REST API's public base URL, for links in emails (CSAT ratings).
     public_api_url: str = field(default_factory=lambda: os.environ.get("PARLEY_PUBLIC_API_URL", ""))
 
+    # Step Functions state machines (infra/statemachines/). Empty: that flow is off (no timers at all).
+    handoff_arn: str = field(default_factory=lambda: os.environ.get("PARLEY_HANDOFF_ARN", ""))
+    inactivity_arn: str = field(default_factory=lambda: os.environ.get("PARLEY_INACTIVITY_ARN", ""))
+    csat_arn: str = field(default_factory=lambda: os.environ.get("PARLEY_CSAT_ARN", ""))
+    # Team alerts (Slack/Teams incoming webhooks) go through this queue; empty: no alerts are posted.
+    webhook_queue_url: str = field(default_factory=lambda: os.environ.get("PARLEY_WEBHOOK_QUEUE_URL", ""))
+    webhook_timeout: int = field(default_factory=lambda: _int("PARLEY_WEBHOOK_TIMEOUT", 5))
+
     @property
     def email_enabled(self) -> bool:
         return bool(self.email_queue_url and self.email_from and self.inbound_domain)
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
+
+    @property
+    def webhook_queue_name(self) -> str:
+        """The queue the webhook consumer is subscribed to (chalice needs a name at deploy time)."""
+        return self.webhook_queue_url.rstrip("/").rsplit("/", 1)[-1] if self.webhook_queue_url \
+            else f"parley-{self.stage}-webhooks"
 
     @property
     def cognito_issuer(self) -> str:

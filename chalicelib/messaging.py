@@ -18,6 +18,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from . import mail
+from . import stepfunctions
 from .conversations import (cancelled, deliver, dynamo, index_actions, load, notify_change, recipients,
                             serialize_message)
 from .errors import ConflictError, ForbiddenError, RateLimitedError
@@ -177,6 +178,8 @@ def send_message(caller: Caller, conversation_id: str, text: str, *, client_msg_
             mail.note_unseen_reply(stored.conversation, stored.message.seq)
         except Exception:  # the message is stored and acknowledged; the widget shows it on return
             log.exception("digest not queued", extra={"conversation_id": conversation_id})
+    if caller.is_agent and not internal and not stored.duplicate and stored.conversation.status in ("open", "pending"):
+        stepfunctions.start_inactivity(stored.conversation, int(stored.message.seq))
     if stored.status_changed:
         try:
             notify_change(stored.conversation, sender)

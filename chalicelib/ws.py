@@ -6,7 +6,8 @@ import json
 import logging
 from typing import Callable
 
-from . import conversations, identity, mail, messaging, routing, validate
+
+from . import conversations, identity, mail, messaging, routing, stepfunctions, validate
 from .config import settings
 from .errors import BadRequestError, NotFoundError, ParleyError, TooLargeError
 from .identity import Caller
@@ -80,6 +81,8 @@ def _start(caller: Caller, frame: dict, sender, ref) -> dict:
         conversations.notify_inbox(conversation, sender)
         routing.route_new(conversation, sender)
         conversation.refresh(consistent_read=True)
+        if conversation.status == "queued":  # nobody free: the handoff flow waits for an agent
+            stepfunctions.start_handoff(conversation, announce=False)
     return {"conversation": _view(caller, conversation), **reply}
 
 
