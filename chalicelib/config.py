@@ -55,6 +55,8 @@ class Settings:
     csat_arn: str = field(default_factory=lambda: os.environ.get("PARLEY_CSAT_ARN", ""))
     # Team alerts (Slack/Teams incoming webhooks) go through this queue; empty: no alerts are posted.
     webhook_queue_url: str = field(default_factory=lambda: os.environ.get("PARLEY_WEBHOOK_QUEUE_URL", ""))
+    # How long a container reuses a site's settings for the flows' waits (0: read them every time).
+    site_cache_seconds: int = field(default_factory=lambda: _int("PARLEY_SITE_CACHE_SECONDS", 60))
     webhook_timeout: int = field(default_factory=lambda: _int("PARLEY_WEBHOOK_TIMEOUT", 5))
 
     @property

@@ -8,6 +8,7 @@ raised: a chat goes on without its timers rather than fail.
 import json
 import logging
 import threading
+import time
 from datetime import datetime, timezone
 
 import boto3
@@ -72,11 +73,22 @@ def send_success(task_token: str, output: dict) -> bool:
     return False
 
 
+_site_cache: dict[str, tuple[float, SiteSettings]] = {}
+
+
 def _site_settings(site_key: str) -> SiteSettings:
+    """A site's waits, cached per container for a minute: an agent's message starts the inactivity
+    flow, and re-reading the site each time would add a DynamoDB request to every agent message."""
+    cached = _site_cache.get(site_key)
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
     try:
-        return Site.get(site_key).settings
+        value = Site.get(site_key).settings
     except DoesNotExist:
-        return SiteSettings()
+        value = SiteSettings()
+    if settings.site_cache_seconds > 0:
+        _site_cache[site_key] = (time.monotonic() + settings.site_cache_seconds, value)
+    return value
 
 
 def _stamp_ms(stamp: str) -> int:
