@@ -4,7 +4,9 @@ import logging
 from aws_lambda_powertools import Logger
 from chalice import Chalice, CORSConfig, Rate, Response
 
-from chalicelib import admin, bootstrap, conversations, identity, routing, sites, validate, workspace, ws
+from chalicelib import (admin, bootstrap, conversations, flows, identity, mail, routing, sites, validate,
+                        webhooks, workspace, ws)
+from chalicelib.config import settings
 from chalicelib.errors import ParleyError
 from chalicelib.http import error_response, json_body, translate_errors
 
@@ -88,6 +90,14 @@ def agent_new_password():
 @translate_errors
 def agent_refresh():
     return identity.agent_refresh(json_body(app.current_request))
+
+
+@app.route("/v1/csat/{conversation_id}/{rating}", methods=["GET"])
+def csat_link(conversation_id, rating):
+    """A one-click rating link from an email: a small page, never JSON."""
+    sig = (app.current_request.query_params or {}).get("sig")
+    status, page = mail.rate_from_link(conversation_id, rating, sig)
+    return Response(body=page, status_code=status, headers=mail.PAGE_HEADERS)
 
 
 # --- REST: agents -----------------------------------------------------------------------------
@@ -234,6 +244,37 @@ def block_contact(visitor_id):
 @translate_errors
 def unblock_contact(visitor_id):
     return admin.set_blocked(_agent()[0], visitor_id, False, sender)
+
+
+# --- email -----------------------------------------------------------------------------------
+
+@app.on_sqs_message(queue=settings.email_queue_name, batch_size=10)
+def send_email(event):
+    records = list(event)
+    failed = mail.handle_records(records)
+    if failed:  # retry only the failures: the rest are deleted now; SQS's redrive parks the hopeless
+        mail.delete_done(records, failed)
+        raise RuntimeError(f"{len(failed)} of {len(records)} emails failed; SQS will retry them")
+
+
+@app.on_s3_event(bucket=settings.inbound_bucket, events=["s3:ObjectCreated:*"])
+def receive_email(event):
+    mail.receive_from_s3(event.bucket, event.key, sender)
+
+
+# --- Step Functions tasks and queues -----------------------------------------------------------
+
+@app.lambda_function(name="flow_task")
+def flow_task(event, context):
+    """Every task step of infra/statemachines/*.asl.json; `action` names the step."""
+    return flows.run_task(event, sender)
+
+
+@app.on_sqs_message(queue=settings.webhook_queue_name, batch_size=1)
+def deliver_webhook(event):
+    """Team alerts: a failed post raises, so SQS retries it (then its dead-letter queue keeps it)."""
+    for record in event:
+        webhooks.deliver(record.body)
 
 
 # --- schedules --------------------------------------------------------------------------------

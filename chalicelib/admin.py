@@ -7,7 +7,7 @@ import boto3
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from . import routing, validate
+from . import routing, validate, webhooks
 from .config import settings
 from .conversations import ACTIVE, assign, set_unassigned_status
 from .errors import BadRequestError, ConflictError, ForbiddenError
@@ -143,8 +143,12 @@ def _team_member(caller: Caller, agent_id: str) -> Agent:
 
 # --- sites ----------------------------------------------------------------------------------
 
+DAY = 24 * 3600
 SITE_FIELDS = {"greeting": "string", "color": "color", "rate_limit_count": (1, 1000), "rate_limit_window": (1, 3600),
-               "prechat_enabled": "bool", "prechat_fields": "fields", "prechat_required": "fields"}
+               "prechat_enabled": "bool", "prechat_fields": "fields", "prechat_required": "fields",
+               # the flows' waits, in seconds (Step Functions waits up to a year; these stay sensible)
+               "queue_timeout": (1, DAY), "inactivity_wait": (1, 7 * DAY), "pending_wait": (1, 30 * DAY),
+               "survey_window": (1, 30 * DAY), "close_after": (1, 90 * DAY), "webhook_url": "webhook"}
 
 
 def get_site_settings(caller: Caller, site_key: str) -> dict:
@@ -171,6 +175,10 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
                 raise BadRequestError(f"{name} must be a colour like #1f6feb", field=name)
         elif kind == "bool":
             value = validate.boolean(body, name)
+        elif kind == "webhook":  # null or "" removes it
+            value = validate.string(body, name, required=False, max_len=2048) or None
+            if value and not webhooks.valid_url(value):
+                raise BadRequestError(f"{name} must be an https:// URL", field=name)
         elif kind == "fields":
             value = body[name]
             if not isinstance(value, list) or any(v not in ("name", "email") for v in value):

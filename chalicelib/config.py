@@ -31,9 +31,46 @@ class Settings:
     requeue_grace: int = field(default_factory=lambda: _int("PARLEY_REQUEUE_GRACE", 120))
     fanout_workers: int = field(default_factory=lambda: _int("PARLEY_FANOUT_WORKERS", 16))
     max_frame_bytes: int = 32 * 1024
+    # Email (chalicelib/mail.py). No queue URL: email is off and nothing else changes.
+    email_queue_url: str = field(default_factory=lambda: os.environ.get("PARLEY_EMAIL_QUEUE_URL", ""))
+    # The queue's name for the SQS consumer's event source (infra creates it, with its dead-letter queue).
+    email_queue_name: str = field(default_factory=lambda: os.environ.get("PARLEY_EMAIL_QUEUE", "parley-email"))
+    # The sender, an SES-verified address or domain, e.g. "Parley <support@example.com>".
+    email_from: str = field(default_factory=lambda: os.environ.get("PARLEY_EMAIL_FROM", ""))
+    # Replies come back to reply+{conversation}.{signature}@inbound_domain (an SES receipt rule's domain).
+    inbound_domain: str = field(default_factory=lambda: os.environ.get("PARLEY_INBOUND_DOMAIN", ""))
+    # Where the SES receipt rule stores inbound mail (the S3 event source).
+    inbound_bucket: str = field(default_factory=lambda: os.environ.get("PARLEY_INBOUND_BUCKET", "parley-inbound"))
+    # The quiet period before an unseen agent reply is emailed (SQS DelaySeconds: 0 to 900).
+    digest_delay: int = field(default_factory=lambda: min(900, max(0, _int(
+        "PARLEY_DIGEST_DELAY", 2 if os.environ.get("PARLEY_STAGE") == "local" else 120))))
+    # The page whose widget a resume link opens; the conversation's page_url when unset.
+    widget_url: str = field(default_factory=lambda: os.environ.get("PARLEY_WIDGET_URL", ""))
+    # The REST API's public base URL, for links in emails (CSAT ratings).
+    public_api_url: str = field(default_factory=lambda: os.environ.get("PARLEY_PUBLIC_API_URL", ""))
+
+    # Step Functions state machines (infra/statemachines/). Empty: that flow is off (no timers at all).
+    handoff_arn: str = field(default_factory=lambda: os.environ.get("PARLEY_HANDOFF_ARN", ""))
+    inactivity_arn: str = field(default_factory=lambda: os.environ.get("PARLEY_INACTIVITY_ARN", ""))
+    csat_arn: str = field(default_factory=lambda: os.environ.get("PARLEY_CSAT_ARN", ""))
+    # Team alerts (Slack/Teams incoming webhooks) go through this queue; empty: no alerts are posted.
+    webhook_queue_url: str = field(default_factory=lambda: os.environ.get("PARLEY_WEBHOOK_QUEUE_URL", ""))
+    # How long a container reuses a site's settings for the flows' waits (0: read them every time).
+    site_cache_seconds: int = field(default_factory=lambda: _int("PARLEY_SITE_CACHE_SECONDS", 60))
+    webhook_timeout: int = field(default_factory=lambda: _int("PARLEY_WEBHOOK_TIMEOUT", 5))
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.email_queue_url and self.email_from and self.inbound_domain)
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
+
+    @property
+    def webhook_queue_name(self) -> str:
+        """The queue the webhook consumer is subscribed to (chalice needs a name at deploy time)."""
+        return self.webhook_queue_url.rstrip("/").rsplit("/", 1)[-1] if self.webhook_queue_url \
+            else f"parley-{self.stage}-webhooks"
 
     @property
     def cognito_issuer(self) -> str:

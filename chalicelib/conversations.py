@@ -8,7 +8,7 @@ from pynamodb.connection import Connection as DynamoConnection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from . import validate
+from . import stepfunctions, validate
 from .config import settings
 from .errors import BadRequestError, CapacityError, ConflictError, ForbiddenError, NotFoundError
 from .identity import Caller, owned
@@ -107,6 +107,10 @@ def serialize(c: Conversation) -> dict:
         out["auto_solved"] = c.auto_solved
     if c.csat:
         out["csat"] = _plain(c.csat)
+    if c.missed:
+        out["missed"], out["missed_at"] = True, c.missed_at
+    if c.previous_conversation_id:
+        out["previous_conversation_id"] = c.previous_conversation_id
     return out
 
 
@@ -289,6 +293,7 @@ def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conve
 
     for _ in range(3):
         current = visitor.active_conversation_id
+        previous = visitor.last_closed_conversation_id
         if current:
             try:
                 conversation = Conversation.get(current, consistent_read=True)
@@ -298,11 +303,12 @@ def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conve
                     subscribe(caller.connection_id, "visitor", conversation.id)
                     conversation.refresh(consistent_read=True)
                     return conversation
+                previous = conversation.id
             except DoesNotExist:
                 pass
         _check_prechat(visitor)
         # Create first, then claim: whoever reads the visitor's active id finds the conversation there.
-        conversation = _create(caller, visitor, new_id("c"), page_url)
+        conversation = _create(caller, visitor, new_id("c"), page_url, previous)
         claim = (Visitor.active_conversation_id == current) if current else \
             Visitor.active_conversation_id.does_not_exist()
         try:
@@ -334,14 +340,15 @@ def _check_prechat(visitor: Visitor) -> None:
             raise BadRequestError(f"{field} is required by this site's pre-chat form", field=field)
 
 
-def _create(caller: Caller, visitor: Visitor, conversation_id: str, page_url: str | None) -> Conversation:
+def _create(caller: Caller, visitor: Visitor, conversation_id: str, page_url: str | None,
+            previous_id: str | None = None) -> Conversation:
     stamp = iso()
     status = "queued"  # no bot configured: hand off at once
     conversation = Conversation(
         conversation_id, workspace_id=caller.workspace_id, site_key=visitor.site_key, visitor_id=visitor.id,
         visitor_name=visitor.name, visitor_email=visitor.email, page_url=page_url or visitor.page_url,
         status=status, created_at=stamp, updated_at=stamp, activity_at=stamp, subscribers={}, rate_times=[],
-        **index_keys(caller.workspace_id, status, None, None, stamp))
+        previous_conversation_id=previous_id, **index_keys(caller.workspace_id, status, None, None, stamp))
     try:
         conversation.save(condition=Conversation.id.does_not_exist())
     except PutError:
@@ -372,11 +379,13 @@ KEEP = object()  # assign(group=KEEP): leave the conversation's group as it is
 
 
 def assign(caller: Caller, conversation: Conversation, agent_id: str | None, status: str, sender, *,
-           group=KEEP, verify_agent: bool = True, notify: bool = True) -> Conversation:
+           group=KEEP, verify_agent: bool = True, notify: bool = True, auto_solved: bool = False,
+           expect_seq: int | None = None) -> Conversation:
     """Move the conversation to agent_id (None: back to the queue) with the given status, atomically.
 
     The new assignee's slot is taken only while `active_chats < capacity`; the conversation moves only
-    if nobody changed its assignee or status meanwhile. `group` moves it to another group's queue.
+    if nobody changed its assignee or status meanwhile (nor, given `expect_seq`, wrote to it). `group`
+    moves it to another group's queue. `auto_solved`: a solve by the inactivity flow, not an agent.
     """
     old_agent, old_status = conversation.assignee_id, conversation.status
     if old_status == "closed":
@@ -406,9 +415,11 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
                        *index_actions(conversation.workspace_id, status, agent_id, new_group)]
             actions.append(Conversation.assignee_id.set(agent_id) if agent_id else Conversation.assignee_id.remove())
             actions.append(Conversation.group.set(new_group) if new_group else Conversation.group.remove())
-            actions += _solved_actions(status, stamp)
+            actions += _solved_actions(status, stamp, auto_solved)
             unchanged = (Conversation.status == old_status) & (
                 (Conversation.assignee_id == old_agent) if old_agent else Conversation.assignee_id.does_not_exist())
+            if expect_seq is not None:
+                unchanged &= Conversation.last_seq == expect_seq
             tx.update(conversation, actions=actions, condition=unchanged)
             items.append("conversation")
     except TransactWriteError as exc:
@@ -422,12 +433,25 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
     conversation.refresh(consistent_read=True)
     if notify:
         notify_change(conversation, sender)
+    _start_flows(conversation, old_status)
     return conversation
 
 
-def _solved_actions(status: str, stamp: str) -> list:
+def _start_flows(conversation: Conversation, old_status: str) -> None:
+    """What a status change sets going: leaving the queue resumes the handoff flow; entering it starts
+    one; a solve by an agent starts the survey and the close countdown."""
+    stepfunctions.release_handoff(conversation)
+    if conversation.status == old_status:
+        return
+    if conversation.status == "queued":
+        stepfunctions.start_handoff(conversation)
+    elif conversation.status == "solved" and not conversation.auto_solved:
+        stepfunctions.start_csat(conversation)
+
+
+def _solved_actions(status: str, stamp: str, auto: bool = False) -> list:
     if status == "solved":
-        return [Conversation.solved_at.set(stamp), Conversation.auto_solved.set(False)]
+        return [Conversation.solved_at.set(stamp), Conversation.auto_solved.set(auto)]
     return [Conversation.solved_at.remove(), Conversation.auto_solved.remove()]
 
 
@@ -439,7 +463,8 @@ def _check_agent(caller: Caller, agent_id: str) -> None:
         raise
 
 
-def set_status(caller: Caller, conversation_id: str, status: str, sender) -> Conversation:
+def set_status(caller: Caller, conversation_id: str, status: str, sender, *, auto_solved: bool = False,
+               expect_seq: int | None = None) -> Conversation:
     conversation = load(caller, conversation_id)
     if status not in ("open", "pending", "solved"):
         raise BadRequestError("status must be one of open, pending, solved", field="status")
@@ -450,23 +475,56 @@ def set_status(caller: Caller, conversation_id: str, status: str, sender) -> Con
     # Opening an unassigned conversation takes it, like accept.
     agent = conversation.assignee_id or (caller.id if status in ACTIVE else None)
     if agent is None:
-        return set_unassigned_status(conversation, status, sender)
-    return assign(caller, conversation, agent, status, sender)
+        return set_unassigned_status(conversation, status, sender, auto_solved, expect_seq)
+    return assign(caller, conversation, agent, status, sender, auto_solved=auto_solved, expect_seq=expect_seq)
 
 
-def set_unassigned_status(conversation: Conversation, status: str, sender) -> Conversation:
-    stamp = iso()
+def set_unassigned_status(conversation: Conversation, status: str, sender, auto_solved: bool = False,
+                           expect_seq: int | None = None) -> Conversation:
+    stamp, old_status = iso(), conversation.status
     actions = [Conversation.status.set(status), Conversation.updated_at.set(stamp),
                *index_actions(conversation.workspace_id, status, None, conversation.group)]
-    actions += _solved_actions(status, stamp)
+    actions += _solved_actions(status, stamp, auto_solved)
+    condition = Conversation.status == old_status
+    if expect_seq is not None:
+        condition &= Conversation.last_seq == expect_seq
     try:
-        conversation.update(actions=actions, condition=Conversation.status == conversation.status)
+        conversation.update(actions=actions, condition=condition)
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
             raise ConflictError("the conversation changed meanwhile; reload it") from None
         raise
     notify_change(conversation, sender)
+    _start_flows(conversation, old_status)
     return conversation
+
+
+def close_if_solved(conversation_id: str, solved_at: str, sender) -> bool:
+    """The close step of the csat flow: `closed` if the conversation is still the same solve. The
+    visitor's next `start` then creates a new conversation linked to this one."""
+    try:
+        conversation = Conversation.get(conversation_id, consistent_read=True)
+    except DoesNotExist:
+        return False
+    stamp = iso()
+    try:
+        conversation.update(actions=[Conversation.status.set("closed"), Conversation.updated_at.set(stamp),
+                                     *index_actions(conversation.workspace_id, "closed", None)],
+                            condition=(Conversation.status == "solved") & (Conversation.solved_at == solved_at))
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False  # reopened, solved again (a newer flow closes it), or closed already
+        raise
+    try:
+        Visitor(conversation.visitor_id).update(
+            actions=[Visitor.active_conversation_id.remove(),
+                     Visitor.last_closed_conversation_id.set(conversation.id)],
+            condition=Visitor.active_conversation_id == conversation.id)
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    notify_change(conversation, sender)
+    return True
 
 
 def patch(caller: Caller, conversation_id: str, body: dict, sender) -> Conversation:
@@ -496,6 +554,18 @@ def patch(caller: Caller, conversation_id: str, body: dict, sender) -> Conversat
         conversation.update(actions=actions + [Conversation.updated_at.set(iso())])
         notify_change(conversation, sender)
     return conversation
+
+
+def record_csat(conversation: Conversation, rating: int, comment: str | None = None) -> dict:
+    """CSAT is recorded once per conversation (the `rate` action and the emailed rating links)."""
+    csat = {"rating": rating, **({"comment": comment} if comment else {})}
+    try:
+        conversation.update(actions=[Conversation.csat.set(csat)], condition=Conversation.csat.does_not_exist())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise ConflictError("this conversation is already rated") from None
+        raise
+    return csat
 
 
 # --- events ---------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from . import mail
+from . import stepfunctions
 from .conversations import (cancelled, deliver, dynamo, index_actions, load, notify_change, recipients,
                             serialize_message)
 from .errors import ConflictError, ForbiddenError, RateLimitedError
@@ -170,6 +172,14 @@ def send_message(caller: Caller, conversation_id: str, text: str, *, client_msg_
         deliveries += [(cid, event) for cid, _ in
                        recipients(stored.conversation, exclude=caller.connection_id, agents_only=internal)]
     deliver(stored.conversation, deliveries, sender)
+    if not stored.duplicate and not internal and caller.is_agent and not any(
+            kind == "visitor" for _, kind in recipients(stored.conversation)):
+        try:  # no visitor connection heard it: email it after a quiet period (the subscribers are in hand)
+            mail.note_unseen_reply(stored.conversation, stored.message.seq)
+        except Exception:  # the message is stored and acknowledged; the widget shows it on return
+            log.exception("digest not queued", extra={"conversation_id": conversation_id})
+    if caller.is_agent and not internal and not stored.duplicate and stored.conversation.status in ("open", "pending"):
+        stepfunctions.start_inactivity(stored.conversation, int(stored.message.seq))
     if stored.status_changed:
         try:
             notify_change(stored.conversation, sender)

@@ -32,6 +32,8 @@ class Workspace(Model):
     created_at = UnicodeAttribute()
     # Recent time a queued conversation waited for an agent (exponential moving average), for ETAs.
     wait_seconds = NumberAttribute(default=60)
+    # Conversations whose wait for an agent timed out (handoff flow), counted as they happen.
+    missed_chats = NumberAttribute(default=0)
 
 
 class SiteSettings(MapAttribute):
@@ -44,6 +46,14 @@ class SiteSettings(MapAttribute):
     # Visitor flood limit: at most rate_limit_count messages per rate_limit_window seconds.
     rate_limit_count = NumberAttribute(default=20)
     rate_limit_window = NumberAttribute(default=10)
+    # The flows' waits, in seconds (chalicelib/flows.py; each execution gets them in its input).
+    queue_timeout = NumberAttribute(default=300)       # waiting for an agent before the team is alerted
+    inactivity_wait = NumberAttribute(default=600)     # after an agent message, before `pending`
+    pending_wait = NumberAttribute(default=24 * 3600)  # `pending` and still silent, before auto-solve
+    survey_window = NumberAttribute(default=24 * 3600)  # after a solve, how long the survey stays open
+    close_after = NumberAttribute(default=4 * 24 * 3600)  # after a solve, when the conversation closes
+    # Slack- or Teams-style incoming webhook for team alerts (missed chats); none: no alert.
+    webhook_url = UnicodeAttribute(null=True)
 
 
 class Site(Model):
@@ -119,6 +129,8 @@ class Visitor(Model):
     active_conversation_id = UnicodeAttribute(null=True)
     # The agent who helped last: a new conversation prefers them (sticky routing).
     last_agent_id = UnicodeAttribute(null=True)
+    # Their latest conversation that closed: the next one links to it.
+    last_closed_conversation_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     last_seen_at = UnicodeAttribute(null=True)
 
@@ -187,6 +199,12 @@ class Conversation(Model):
     solved_at = UnicodeAttribute(null=True)
     auto_solved = BooleanAttribute(null=True)
     csat = MapAttribute(null=True)
+    # Handoff flow: its task token while it waits for an agent; missed when the wait timed out.
+    task_token = UnicodeAttribute(null=True)
+    missed = BooleanAttribute(null=True)
+    missed_at = UnicodeAttribute(null=True)
+    # The visitor's conversation before this one, when that one was closed.
+    previous_conversation_id = UnicodeAttribute(null=True)
     # The newest message agents and the visitor may both see, for inbox lists: {seq, text (cut), kind, at}.
     last_message = MapAttribute(null=True)
     visitor_read_seq = NumberAttribute(default=0)
@@ -194,6 +212,11 @@ class Conversation(Model):
     # Live websocket connections subscribed to this conversation: {connection_id: "visitor"|"agent"}.
     # Kept on the conversation so a message needs no extra read to find its recipients.
     subscribers = MapAttribute(default=dict)
+    # Email digests (mail.py): the first unseen agent reply waiting for its delayed digest, and when it
+    # was queued (one digest per quiet period); the newest seq a digest has emailed.
+    digest_pending_seq = NumberAttribute(null=True)
+    digest_pending_at = NumberAttribute(null=True)
+    digest_sent_seq = NumberAttribute(null=True)
     # When the visitor's latest messages arrived, for the flood limit (messaging.rate_action).
     rate_times = ListAttribute(of=NumberAttribute, default=list)
     # Index keys, derived from workspace, status and assignee (see conversations.index_keys).
@@ -254,6 +277,14 @@ class Connection(Model):
     subscriptions = UnicodeSetAttribute(default=set)
     rate_limit_count = NumberAttribute(default=20)
     rate_limit_window = NumberAttribute(default=10)
+    # The flows' waits, in seconds (chalicelib/flows.py; each execution gets them in its input).
+    queue_timeout = NumberAttribute(default=300)       # waiting for an agent before the team is alerted
+    inactivity_wait = NumberAttribute(default=600)     # after an agent message, before `pending`
+    pending_wait = NumberAttribute(default=24 * 3600)  # `pending` and still silent, before auto-solve
+    survey_window = NumberAttribute(default=24 * 3600)  # after a solve, how long the survey stays open
+    close_after = NumberAttribute(default=4 * 24 * 3600)  # after a solve, when the conversation closes
+    # Slack- or Teams-style incoming webhook for team alerts (missed chats); none: no alert.
+    webhook_url = UnicodeAttribute(null=True)
     connected_at = UnicodeAttribute()
     # API Gateway closes a connection after 2 h at most; DynamoDB TTL sweeps what $disconnect missed.
     expires_at = NumberAttribute()

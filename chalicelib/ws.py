@@ -6,13 +6,12 @@ import json
 import logging
 from typing import Callable
 
-from pynamodb.exceptions import UpdateError
 
-from . import conversations, identity, messaging, routing, validate
+from . import conversations, identity, mail, messaging, routing, stepfunctions, validate
 from .config import settings
-from .errors import BadRequestError, ConflictError, NotFoundError, ParleyError, TooLargeError
+from .errors import BadRequestError, NotFoundError, ParleyError, TooLargeError
 from .identity import Caller
-from .models import Agent, Conversation
+from .models import Agent
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +81,8 @@ def _start(caller: Caller, frame: dict, sender, ref) -> dict:
         conversations.notify_inbox(conversation, sender)
         routing.route_new(conversation, sender)
         conversation.refresh(consistent_read=True)
+        if conversation.status == "queued":  # nobody free: the handoff flow waits for an agent
+            stepfunctions.start_handoff(conversation, announce=False)
     return {"conversation": _view(caller, conversation), **reply}
 
 
@@ -137,14 +138,7 @@ def _rate(caller: Caller, frame: dict, sender, ref) -> dict:
     rating = validate.integer(frame, "rating", required=True, minimum=1, maximum=5)
     comment = validate.string(frame, "comment", required=False, max_len=2000)
     conversation = conversations.load(caller, conversation_id)
-    csat = {"rating": rating, **({"comment": comment} if comment else {})}
-    try:
-        conversation.update(actions=[Conversation.csat.set(csat)], condition=Conversation.csat.does_not_exist())
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise ConflictError("this conversation is already rated") from None
-        raise
-    return {"csat": csat}
+    return {"csat": conversations.record_csat(conversation, rating, comment)}
 
 
 def _choose(caller: Caller, frame: dict, sender, ref) -> dict:
@@ -156,9 +150,12 @@ def _choose(caller: Caller, frame: dict, sender, ref) -> dict:
 
 def _transcript(caller: Caller, frame: dict, sender, ref) -> dict:
     conversation_id = _conversation_id(frame)
-    validate.email(frame, required=True)
-    conversations.load(caller, conversation_id)
-    raise BadRequestError("transcripts by email are not enabled on this deployment", field="action")
+    email = validate.email(frame, required=True)
+    conversation = conversations.load(caller, conversation_id)
+    if not mail.enabled():
+        raise BadRequestError("transcripts by email are not enabled on this deployment", field="action")
+    mail.request_transcript(conversation, email)
+    return {"queued": True}
 
 
 def _presence(caller: Caller, frame: dict, sender, ref) -> dict:

@@ -21,6 +21,7 @@ os.environ.update({
     "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
     "PARLEY_TABLE_PREFIX": "parley-test-", "PARLEY_TOKEN_SECRET": TEST_SECRET,
     "PARLEY_WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/test",
+    "PARLEY_SITE_CACHE_SECONDS": "0",  # tests change site settings between steps
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 

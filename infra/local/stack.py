@@ -1,6 +1,7 @@
 """Starts the whole product on one machine with no AWS account (`make dev`, and the protocol tests).
 
-moto in server mode plays DynamoDB and Cognito (and later SQS, SES, Step Functions); the gateway in
+moto in server mode plays DynamoDB, Cognito, SQS, SES and Step Functions (the flows of
+infra/statemachines/ on its ASL interpreter, their Lambda task run in this process); the gateway in
 gateway.py plays API Gateway's WebSocket API; Chalice's LocalGateway routes REST. The app's code is
 the same as on AWS: only endpoints differ, through AWS_ENDPOINT_URL and PARLEY_WS_CALLBACK_URL.
 """
@@ -23,6 +24,10 @@ SEED = {
     "demo": {"workspace": "Demo Shop", "agents": [("agent@example.com", "Alex Agent", "agent"),
                                                   ("admin@example.com", "Ada Admin", "admin")]},
     "demo-b": {"workspace": "Other Company", "agents": [("agent-b@example.com", "Blake Agent", "agent")]},
+    # The flows at demo speed (seconds instead of minutes and days), in a workspace of their own.
+    "demo-quick": {"workspace": "Quick Flows Ltd", "agents": [("quick@example.com", "Quinn Quick", "admin")],
+                   "settings": {"queue_timeout": 3, "inactivity_wait": 5, "pending_wait": 5,
+                                "survey_window": 5, "close_after": 10}},
 }
 # More sites of the same workspaces, with other settings (the widget's tests use them).
 EXTRA_SITES = {"demo-prechat": ("demo", {"prechat_enabled": True})}
@@ -77,6 +82,34 @@ def configure_environment(moto_url: str, port: int) -> None:
         "PARLEY_COGNITO_POOL_ID": pool["Id"], "PARLEY_COGNITO_CLIENT_ID": client["ClientId"],
         "PARLEY_COGNITO_JWKS_URL": f"{moto_url}/{pool['Id']}/.well-known/jwks.json",
     })
+    from . import outbox
+    outbox.configure(port)
+
+
+def configure_flows(moto_url: str) -> None:
+    """The state machines on moto's interpreter, the webhook queue (with its dead-letter queue), and
+    the environment that switches them on. Their Lambda task runs here: see install_lambda_dispatch.
+    (Loading moto's ASL parser costs about a second of the stack's start; it is CPU-bound, so doing
+    it in a thread beside the seeding saves nothing.)"""
+    import json
+    import urllib.request
+
+    import boto3
+
+    from .flows import MOTO_CONFIG, create_state_machines
+    # The interpreter calls Lambda at localhost:MOTO_PORT (it is moto itself, in this process).
+    os.environ["MOTO_PORT"] = moto_url.rsplit(":", 1)[-1]
+    request = urllib.request.Request(f"{moto_url}/moto-api/config", data=json.dumps(MOTO_CONFIG).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    urllib.request.urlopen(request, timeout=10).read()
+    env = create_state_machines(boto3.client("stepfunctions", region_name=REGION))
+    sqs = boto3.client("sqs", region_name=REGION)
+    dlq = sqs.create_queue(QueueName="parley-local-webhooks-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(QueueName="parley-local-webhooks", Attributes={
+        "VisibilityTimeout": "30",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})["QueueUrl"]
+    os.environ.update({**env, "PARLEY_WEBHOOK_QUEUE_URL": queue})
 
 
 def seed() -> dict:
@@ -92,7 +125,7 @@ def seed() -> dict:
         workspace_id = f"ws_{site_key.replace('-', '_')}"
         Workspace(workspace_id, name=spec["workspace"], created_at=stamp).save()
         Site(site_key, workspace_id=workspace_id, name=spec["workspace"], identity_secret=IDENTITY_SECRET,
-             settings=SiteSettings(), created_at=stamp).save()
+             settings=SiteSettings(**spec.get("settings", {})), created_at=stamp).save()
         for email, name, role in spec["agents"]:
             user = idp.admin_create_user(UserPoolId=pool, Username=email, MessageAction="SUPPRESS",
                                          UserAttributes=[{"Name": "email", "Value": email},
@@ -176,6 +209,43 @@ def build_web_app(chalice_app, executor: ThreadPoolExecutor):
     return app
 
 
+async def run_queue_consumers(chalice_app, executor: ThreadPoolExecutor, stop: asyncio.Event) -> None:
+    """Lambda's SQS event source mapping, locally: poll the webhook queue and hand each message to the
+    app's consumer; delete it on success, else let it come back (and, after 5 tries, go to the DLQ)."""
+    import boto3
+
+    from .gateway import LambdaContext
+    queue_url = os.environ.get("PARLEY_WEBHOOK_QUEUE_URL")
+    if not queue_url:
+        return
+    sqs = boto3.client("sqs", region_name=REGION)
+    handler = chalice_app.handler_map["deliver_webhook"]
+    loop = asyncio.get_running_loop()
+
+    def poll_once() -> None:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                  AttributeNames=["All"])
+        for message in got.get("Messages", []):
+            event = {"Records": [{"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
+                                  "body": message["Body"], "attributes": message.get("Attributes", {}),
+                                  "messageAttributes": {}, "eventSource": "aws:sqs",
+                                  "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:parley-local-webhooks",
+                                  "awsRegion": REGION}]}
+            try:
+                handler(event, LambdaContext("deliver_webhook"))
+            except Exception:
+                log.warning("webhook delivery failed; SQS will retry", exc_info=True)
+                continue
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    while not stop.is_set():
+        try:
+            await loop.run_in_executor(executor, poll_once)
+        except Exception:
+            log.exception("polling the webhook queue failed")
+            await asyncio.sleep(1)
+
+
 async def run_schedules(chalice_app, executor: ThreadPoolExecutor, stop: asyncio.Event) -> None:
     """EventBridge's part: invoke the app's scheduled functions (the presence sweeper) on a timer,
     more often than on AWS so grace periods play out at local speed."""
@@ -201,7 +271,9 @@ def banner(port: int, seeded: dict) -> str:
              f"  Demo site with the widget   {base}/",
              f"  Agent console               {base}/console/",
              f"  REST API                    {base}/v1/health",
-             f"  WebSocket API               ws://127.0.0.1:{port}/ws?token=TOKEN", "",
+             f"  WebSocket API               ws://127.0.0.1:{port}/ws?token=TOKEN",
+             f"  Emails SES would have sent  {base}/_local/outbox",
+             f"  Reply by email (raw POST)   {base}/_local/inbound", "",
              f"  Logins (password: {PASSWORD}):"]
     for site_key, spec in seeded.items():
         for email, _, role in spec["agents"]:
@@ -215,10 +287,17 @@ async def serve(port: int, ready_file: str | None) -> None:
     moto_server, moto_url = start_moto()
     try:
         configure_environment(moto_url, port)
+        configure_flows(moto_url)
         seeded = seed()
         import app as chalice_module  # after the environment: chalicelib reads it on import
+
+        from .flows import install_lambda_dispatch
+        install_lambda_dispatch(lambda name: chalice_module.app.handler_map[name])
         executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="lambda")
-        runner = web.AppRunner(build_web_app(chalice_module.app, executor), access_log=None)
+        from . import outbox
+        web_app = build_web_app(chalice_module.app, executor)
+        web_app.router.add_routes(outbox.routes(executor, chalice_module.sender))
+        runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
@@ -228,11 +307,15 @@ async def serve(port: int, ready_file: str | None) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         schedules = asyncio.ensure_future(run_schedules(chalice_module.app, executor, stop))
+        emails = asyncio.ensure_future(outbox.poll_email_queue(chalice_module.app, executor, stop))
+        consumers = asyncio.ensure_future(run_queue_consumers(chalice_module.app, executor, stop))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         print("Stopping...", flush=True)
         schedules.cancel()
+        emails.cancel()
+        consumers.cancel()
         await runner.cleanup()
         executor.shutdown(wait=False, cancel_futures=True)
     finally:

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 
 import pytest
@@ -168,6 +169,12 @@ def agent(stack):
     assert socket.request("presence", status="online")["agent"]["status"] == "online"
     yield socket
     socket.close()
+
+
+def stack_outbox(stack) -> list[dict]:
+    """Every email the local stack's SES has sent."""
+    with urllib.request.urlopen(stack.http + "/_local/outbox.json", timeout=10) as resp:
+        return json.loads(resp.read())
 
 
 def visit(new_page, stack, site: str = "demo", open_panel: bool = True, **context):
@@ -627,7 +634,7 @@ def test_queue_position_then_bot_options_and_csat_from_server_events(stack, new_
     assert page.errors == []
 
 
-def test_transcript_request_explains_kindly_when_unavailable(stack, new_page, agent):
+def test_transcript_request_is_emailed(stack, new_page, agent):
     page = visit(new_page, stack)
     start_chat(page, agent, "Please send me this chat")
     button = page.locator(".parley-icon[aria-label='Email me the transcript']")
@@ -639,10 +646,14 @@ def test_transcript_request_explains_kindly_when_unavailable(stack, new_page, ag
     expect(email).to_be_focused()
     email.fill("tess@example.com")
     email.press("Enter")
-    # the backend answers bad_request "transcripts by email are not enabled": said kindly, form closed
-    expect(page.locator(".parley-status")).to_have_text("Sorry, we can't email transcripts yet.")
+    # the backend queues it (ack {queued: true}); the local stack's SES outbox shows it
+    expect(page.locator(".parley-status")).to_have_text("Transcript sent to tess@example.com.")
     expect(form).to_be_hidden()
     expect(page.locator(".parley-composer textarea")).to_be_focused()
+    deadline = time.monotonic() + 10
+    while not [m for m in stack_outbox(stack) if m["headers"].get("To") == "tess@example.com"]:
+        assert time.monotonic() < deadline, "the transcript never reached the outbox"
+        time.sleep(0.2)
 
     # an email the widget already knows is offered, and valid as it stands
     page.evaluate("Parley('identify', {email: 'known@example.com'})")

@@ -127,3 +127,16 @@ def test_an_invited_agent_chooses_a_password_at_first_sign_in(world, cognito):
                                         "password": "my-own-password"})
     assert done["agent"]["id"] == created["id"]
     assert identity.agent_login({"email": "invited@example.com", "password": "my-own-password"})["token"]
+
+
+def test_site_settings_hold_the_flows_waits_and_the_team_webhook(world):
+    boss = admin_caller(world)
+    updated = admin.update_site_settings(boss, "site-a", {"queue_timeout": 120, "close_after": 3600,
+                                                          "webhook_url": "https://hooks.slack.com/services/T/B/x"})
+    assert updated["settings"]["queue_timeout"] == 120 and updated["settings"]["inactivity_wait"] == 600
+    assert Site.get("site-a").settings.webhook_url == "https://hooks.slack.com/services/T/B/x"
+    for bad in ({"webhook_url": "http://example.com/hook"}, {"webhook_url": "ftp://x"}, {"queue_timeout": 0}):
+        with pytest.raises(BadRequestError):
+            admin.update_site_settings(boss, "site-a", bad)
+    admin.update_site_settings(boss, "site-a", {"webhook_url": None})
+    assert Site.get("site-a").settings.webhook_url is None

@@ -40,7 +40,6 @@
     thanks: ['Thanks for your feedback!', 'Merci pour votre avis\u00a0!'],
     transcript: ['Email me the transcript', 'M\u2019envoyer la transcription par e-mail'],
     sent_to: ['Transcript sent to {e}.', 'Transcription envoy\u00e9e \u00e0 {e}.'],
-    no_transcript: ["Sorry, we can't email transcripts yet.", 'D\u00e9sol\u00e9, pas encore d\u2019envoi par e-mail.'],
     oops: ['Something went wrong. Please try again.', 'Une erreur est survenue. R\u00e9essayez.'],
     net: ['Reconnecting\u2026 your messages will follow.', 'Reconnexion\u2026 vos messages suivront.'],
   };
@@ -51,9 +50,9 @@
   let store = null;
   try { store = w.localStorage; store.setItem(KEY, store.getItem(KEY) || '{}'); } catch (e) { store = null; }
   const S = { outbox: [], fields: {}, read: 0, seen: 0 };
-  try { Object.assign(S, JSON.parse(store.getItem(KEY))); } catch (e) { /* nothing stored */ }
+  try { Object.assign(S, JSON.parse(store.getItem(KEY))); } catch (e) {}
   const save = () => {
-    try { store.setItem(KEY, JSON.stringify(S)); } catch (e) { /* memory only */ }
+    try { store.setItem(KEY, JSON.stringify(S)); } catch (e) {}
   };
 
   let settings = { prechat: {}, availability: {} }, ui, isOpen, wantOpen, ident = {}, flash = '';
@@ -62,6 +61,14 @@
   let typingOn, lastTyping = 0, typingTimer, idleTimer;
   const refs = {}, handlers = {};
   const emit = (name, data) => (handlers[name] || []).forEach((fn) => setTimeout(fn, 0, data)); // isolates host errors
+
+  const resume = /[?&]parley_resume=([\w.-]+)&parley_conversation=(\w+)/.exec(location.search);
+  if (resume) {
+    forget();
+    [, S.token, S.conv] = resume;
+    stale = wantOpen = true;
+    history.replaceState(history.state, '', location.href.replace(resume[0], ''));
+  }
 
   function h(sel, attrs, ...kids) {
     const [tag, ...cls] = sel.split('.'), e = d.createElement(tag);
@@ -331,8 +338,7 @@
     const input = h('textarea.input', { rows: 1, maxlength: 4000, placeholder: t('write'), 'aria-label': t('message') });
     const composer = h('form.composer', 0, input, h('button.send', { 'aria-label': t('send') }, icon('M3 20.5 21.5 12 3 3.5V10l13 2-13 2z')));
     const tform = h('div.tform', 0, form(t('transcript'), ['email'], ['email'], ({ email }) => {
-      send({ action: 'transcript', conversation_id: S.conv, email }, (err) => say(
-        !err ? t('sent_to', { e: email }) : err.code === 'bad_request' && err.field !== 'email' ? t('no_transcript') : t('oops')));
+      send({ action: 'transcript', conversation_id: S.conv, email }, (err) => say(t(err ? 'oops' : 'sent_to', { e: email })));
       mail.click();
     }));
     const temail = tform.querySelector('input');

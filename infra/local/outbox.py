@@ -1,0 +1,177 @@
+"""Email on the local stack: the SQS queue and its consumer, the SES outbox page, inbound email.
+
+On AWS, Lambda polls the email queue and SES's receipt rule drops replies in S3. Here a background
+task polls moto's queue and calls the app's consumer; `/_local/outbox` shows every email moto's SES
+would have sent (read from moto's backend, which runs in this process); `/_local/inbound` takes a raw
+RFC 822 email as if SES had received it.
+"""
+import asyncio
+import html
+import json
+import logging
+import os
+import re
+from email import policy
+from email.parser import Parser
+
+log = logging.getLogger("parley.local")
+
+REGION = "us-east-1"
+SENDER_DOMAIN = "parley.example"
+INBOUND_DOMAIN = "reply.parley.example"
+MAX_RECEIVES = 3  # then the dead-letter queue
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def configure(port: int) -> None:
+    """The queue with its dead-letter queue, a verified sender, and the app's email settings."""
+    import boto3
+    sqs = boto3.client("sqs", region_name=REGION)
+    dlq = sqs.create_queue(QueueName="parley-local-email-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(QueueName="parley-local-email", Attributes={
+        "VisibilityTimeout": "5",  # a failed email is retried at local speed
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}),
+    })["QueueUrl"]
+    boto3.client("ses", region_name=REGION).verify_domain_identity(Domain=SENDER_DOMAIN)
+    os.environ.update({"PARLEY_EMAIL_QUEUE_URL": queue, "PARLEY_EMAIL_QUEUE": "parley-local-email",
+                       "PARLEY_EMAIL_DLQ_URL": dlq,
+                       "PARLEY_EMAIL_FROM": f"Parley <support@{SENDER_DOMAIN}>",
+                       "PARLEY_INBOUND_DOMAIN": INBOUND_DOMAIN,
+                       "PARLEY_PUBLIC_API_URL": f"http://127.0.0.1:{port}"})
+    os.environ.setdefault("PARLEY_DIGEST_DELAY", "2")
+
+
+async def poll_email_queue(chalice_app, executor, stop: asyncio.Event) -> None:
+    """Lambda's SQS event source: receive up to 10 jobs, call the consumer, delete them when it
+    returns; when it raises, leave them to come back after the visibility timeout (or to the DLQ)."""
+    import boto3
+
+    from .gateway import LambdaContext
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue = os.environ["PARLEY_EMAIL_QUEUE_URL"]
+    handler = chalice_app.handler_map["send_email"]
+    loop = asyncio.get_running_loop()
+
+    def once() -> int:
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                  AttributeNames=["All"]).get("Messages", [])
+        if not got:
+            return 0
+        records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                    "attributes": m.get("Attributes", {}), "eventSource": "aws:sqs", "awsRegion": REGION}
+                   for m in got]
+        try:
+            handler({"Records": records}, LambdaContext("send_email"))
+        except Exception:
+            log.warning("email batch failed; SQS retries it", exc_info=True)
+            return len(got)
+        sqs.delete_message_batch(QueueUrl=queue, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+        return len(got)
+
+    while not stop.is_set():
+        try:
+            busy = await loop.run_in_executor(executor, once)
+        except Exception:
+            log.exception("polling the email queue failed")
+            busy = 0
+        if not busy:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+            except asyncio.TimeoutError:
+                pass
+
+
+def sent_emails() -> list[dict]:
+    """Every email moto's SES accepted, oldest first, parsed."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+    out = []
+    for i, raw in enumerate(list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)):
+        data = getattr(raw, "raw_data", None)
+        if data is None:  # a SendEmail (not raw) message; the app sends raw only
+            continue
+        msg = Parser(policy=policy.default).parsestr(data)
+        text = msg.get_body(("plain",))
+        body = msg.get_body(("html",))
+        text = text.get_content() if text is not None else ""
+        out.append({"index": i, "ses_message_id": raw.id, "source": raw.source,
+                    "destinations": list(raw.destinations),
+                    "headers": {k: str(msg.get(k)) for k in ("From", "To", "Reply-To", "Subject", "Date",
+                                                             "Message-ID", "References", "Auto-Submitted")
+                                if msg.get(k) is not None},
+                    "text": text, "html": body.get_content() if body is not None else "",
+                    "links": _URL.findall(text)})
+    return out
+
+
+def _linked(text: str) -> str:
+    """Escaped text whose http(s) URLs are links."""
+    out, last = [], 0
+    for m in _URL.finditer(text):
+        out += [html.escape(text[last:m.start()]),
+                f'<a href="{html.escape(m.group(0), quote=True)}">{html.escape(m.group(0))}</a>']
+        last = m.end()
+    return "".join(out + [html.escape(text[last:])])
+
+
+PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; base-uri 'none'; form-action 'none'"
+# The email's own HTML, shown in a sandboxed frame: no script, nothing fetched, links open a new tab.
+MAIL_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'self'; form-action 'none'; "
+            "sandbox allow-popups allow-popups-to-escape-sandbox")
+
+
+def outbox_page(emails: list[dict]) -> str:
+    esc = html.escape
+    items = []
+    for e in reversed(emails):
+        heads = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in e["headers"].items())
+        items.append(
+            f'<article class="mail" data-index="{e["index"]}"><h2>{esc(e["headers"].get("Subject", ""))}</h2>'
+            f'<table>{heads}</table><h3>Text</h3><pre class="text">{_linked(e["text"])}</pre>'
+            f'<h3>HTML</h3><iframe sandbox="allow-popups allow-popups-to-escape-sandbox" '
+            f'src="/_local/outbox/{e["index"]}.html" title="HTML part"></iframe></article>')
+    return ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Outbox (local SES)</title>'
+            '<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem}'
+            'article{border:1px solid #ccc;border-radius:6px;padding:0 1rem 1rem;margin:1rem 0}'
+            'th{text-align:left;padding-right:1rem;vertical-align:top}td{word-break:break-all}'
+            'pre{white-space:pre-wrap;background:#f6f8fa;padding:.5rem}iframe{width:100%;height:24rem;'
+            'border:1px solid #ddd}</style></head><body><h1>Outbox</h1>'
+            f'<p>{len(emails)} email(s) SES would have sent, newest first. '
+            'JSON: <a href="/_local/outbox.json">/_local/outbox.json</a>. Replies: POST a raw email to '
+            '<code>/_local/inbound</code>.</p>' + "".join(items) + "</body></html>")
+
+
+def routes(executor, sender) -> list:
+    from aiohttp import web
+
+    from chalicelib import mail
+    from chalicelib.errors import ParleyError
+
+    async def outbox(_):
+        return web.Response(text=outbox_page(sent_emails()), content_type="text/html",
+                            headers={"Content-Security-Policy": PAGE_CSP})
+
+    async def outbox_json(_):
+        return web.json_response(sent_emails())
+
+    async def one(request):
+        index = int(request.match_info["index"])
+        found = next((e for e in sent_emails() if e["index"] == index), None)
+        if found is None:
+            raise web.HTTPNotFound()
+        return web.Response(text='<base target="_blank">' + found["html"], content_type="text/html",
+                            headers={"Content-Security-Policy": MAIL_CSP, "X-Content-Type-Options": "nosniff"})
+
+    async def inbound(request):
+        raw = await request.read()
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(executor, mail.receive_inbound, raw, sender)
+        except ParleyError as exc:
+            return web.json_response({"error": exc.to_dict()}, status=exc.status)
+        return web.json_response(result, status=201 if result.get("stored") else 200)
+
+    return [web.get("/_local/outbox", outbox), web.get("/_local/outbox.json", outbox_json),
+            web.get(r"/_local/outbox/{index:\d+}.html", one), web.post("/_local/inbound", inbound)]

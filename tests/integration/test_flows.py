@@ -1,0 +1,382 @@
+"""The Step Functions flows end to end: the real ASL files on moto's interpreter, their Lambda task
+run in-process through app.py's `flow_task`, waits of about a second from the site's settings."""
+import http.server
+import json
+import threading
+import time
+
+import boto3
+import pytest
+
+from chalicelib import conversations, flows, stepfunctions, ws
+from chalicelib.config import settings
+from chalicelib.models import Agent, Conversation, Message, Site, Visitor, Workspace
+from infra.local.flows import MOTO_CONFIG, create_state_machines, install_lambda_dispatch
+
+REGION = "us-east-1"
+
+
+class WebhookServer:
+    """A local HTTP endpoint that records the JSON posted to it; answers `statuses` in turn, then 200."""
+
+    def __init__(self, statuses=()):
+        self.posts: list[dict] = []
+        self.statuses = list(statuses)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = outer.statuses.pop(0) if outer.statuses else 200
+                if status < 300:
+                    outer.posts.append(json.loads(body))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/team"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Flows:
+    """The world of tests/integration/conftest.py, with state machines, queues and a webhook endpoint."""
+
+    def __init__(self, world, app_module, arns: dict, webhook: WebhookServer):
+        self.world, self.app, self.webhook = world, app_module, webhook
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.arns = {"handoff": arns["PARLEY_HANDOFF_ARN"], "inactivity": arns["PARLEY_INACTIVITY_ARN"],
+                     "csat": arns["PARLEY_CSAT_ARN"]}
+
+    def site(self, site_key="site-a", **changes):
+        site = Site.get(site_key)
+        for name, value in changes.items():
+            setattr(site.settings, name, value)
+        site.update(actions=[Site.settings.set(site.settings)])
+
+    def executions(self, flow: str) -> list[dict]:
+        return self.sfn.list_executions(stateMachineArn=self.arns[flow])["executions"]
+
+    def finished(self, flow: str, name: str, timeout: float = 10.0) -> dict:
+        """The execution once it stopped running (bounded wait)."""
+        arn = self.arns[flow].replace(":stateMachine:", ":execution:") + f":{name}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                described = self.sfn.describe_execution(executionArn=arn)
+            except self.sfn.exceptions.ExecutionDoesNotExist:
+                described = {"status": "RUNNING"}
+            if described["status"] != "RUNNING":
+                return {**described, "output": json.loads(described.get("output") or "null")}
+            time.sleep(0.05)
+        raise AssertionError(f"{name} still running after {timeout} s")
+
+    def until(self, check, timeout: float = 10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            time.sleep(0.05)
+        raise AssertionError("condition not met in time")
+
+    def pump_webhooks(self) -> int:
+        """The SQS consumer's part: feed each queued message to app.py's handler; delete it only on
+        success (a failure leaves it for SQS to deliver again). Returns how many were delivered."""
+        delivered = 0
+        got = self.sqs.receive_message(QueueUrl=settings.webhook_queue_url, MaxNumberOfMessages=10,
+                                       VisibilityTimeout=0)
+        for message in got.get("Messages", []):
+            event = {"Records": [{"body": message["Body"], "receiptHandle": message["ReceiptHandle"],
+                                  "messageId": message["MessageId"], "attributes": {}, "messageAttributes": {},
+                                  "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:webhooks"}]}
+            try:
+                self.app.app.handler_map["deliver_webhook"](event, None)
+            except Exception:
+                continue
+            self.sqs.delete_message(QueueUrl=settings.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"])
+            delivered += 1
+        return delivered
+
+    def chat(self, session=None, text="Hello"):
+        visitor = self.world.visitor_connection(session)
+        ws.handle_frame(visitor.connection_id, json.dumps({"action": "start", "ref": "s", "text": text}),
+                        self.world.sender)
+        ack = self.world.api.of(visitor.connection_id, "ack")[-1]
+        assert "conversation" in ack, ack
+        return visitor, ack["conversation"]["id"]
+
+    def frame(self, caller, **frame):
+        ws.handle_frame(caller.connection_id, json.dumps({"ref": "r", **frame}), self.world.sender)
+        return self.world.api.of(caller.connection_id)[-1]
+
+
+@pytest.fixture
+def flows_env(monkeypatch):
+    """moto with the ASL interpreter on, the three state machines, the webhook and email queues."""
+    from moto import mock_aws
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    import app as app_module
+    from chalicelib.models import create_tables
+    from infra.local.fidelity import install
+    from tests.integration.conftest import World
+
+    install()
+    monkeypatch.setattr(LambdaSimpleBackend, "invoke", LambdaSimpleBackend.invoke)  # restored afterwards
+    webhook = WebhookServer()
+    with mock_aws(config=MOTO_CONFIG):
+        create_tables()
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        arns = create_state_machines(sfn, prefix="parley-test-")
+        monkeypatch.setattr(settings, "handoff_arn", arns["PARLEY_HANDOFF_ARN"])
+        monkeypatch.setattr(settings, "inactivity_arn", arns["PARLEY_INACTIVITY_ARN"])
+        monkeypatch.setattr(settings, "csat_arn", arns["PARLEY_CSAT_ARN"])
+        monkeypatch.setattr(settings, "webhook_queue_url", sqs.create_queue(QueueName="webhooks")["QueueUrl"])
+        monkeypatch.setattr(settings, "email_queue_url", sqs.create_queue(QueueName="emails")["QueueUrl"])
+        monkeypatch.setattr(settings, "email_from", "Support <support@example.com>")
+        monkeypatch.setattr(settings, "inbound_domain", "inbound.example.com")
+        stepfunctions.reset_client()
+        world = World()
+        monkeypatch.setattr(app_module, "sender", world.sender)
+        install_lambda_dispatch(lambda name: app_module.app.handler_map[name])
+        env = Flows(world, app_module, arns, webhook)
+        env.site(queue_timeout=5, inactivity_wait=1, pending_wait=1, survey_window=1, close_after=2,
+                 webhook_url=webhook.url)
+        try:
+            yield env
+        finally:
+            for flow in env.arns:  # no execution outlives its moto account
+                for execution in env.sfn.list_executions(stateMachineArn=env.arns[flow],
+                                                         statusFilter="RUNNING")["executions"]:
+                    env.sfn.stop_execution(executionArn=execution["executionArn"])
+            stepfunctions.reset_client()
+    webhook.close()
+
+
+def handoff_name(conversation_id: str) -> str:
+    conversation = Conversation.get(conversation_id)
+    return f"handoff-{conversation_id}-{stepfunctions._stamp_ms(conversation.queued_at)}"
+
+
+# --- handoff --------------------------------------------------------------------------------
+
+def test_handoff_assigns_at_once_when_an_agent_is_free(flows_env, monkeypatch):
+    env = flows_env
+    monkeypatch.setattr(settings, "handoff_arn", "")
+    _, cid = env.chat()  # queued with nobody online, and no flow yet
+    monkeypatch.setattr(settings, "handoff_arn", env.arns["handoff"])
+    agent_id = env.world.agent()
+    Agent(agent_id).update(actions=[Agent.status.set("online")])  # free, and nothing drained the queue
+    name = handoff_name(cid)
+    assert stepfunctions.start_handoff(Conversation.get(cid))
+    done = env.finished("handoff", name)
+    assert done["status"] == "SUCCEEDED" and done["output"]["route"] == {"queued": False}
+    conversation = Conversation.get(cid)
+    assert conversation.status == "open" and conversation.assignee_id == agent_id
+    assert conversation.task_token is None
+
+
+def test_handoff_waits_for_an_agent_and_an_assignment_resumes_it(flows_env):
+    env = flows_env
+    visitor, cid = env.chat()
+    assert Conversation.get(cid).status == "queued"
+    queue = env.world.api.of(visitor.connection_id, "queue")
+    assert queue and queue[-1]["position"] == 1
+    name = handoff_name(cid)
+    env.until(lambda: Conversation.get(cid).task_token)  # the flow waits on its task token
+    started = time.monotonic()
+    agent = env.world.online_agent()  # coming online drains the queue: assignment sends task success
+    done = env.finished("handoff", name)
+    assert done["status"] == "SUCCEEDED" and time.monotonic() - started < 4  # well before the 5 s timeout
+    assert done["output"]["agent"]["assignee_id"] == agent.id
+    conversation = Conversation.get(cid)
+    assert conversation.status == "open" and conversation.assignee_id == agent.id
+    assert conversation.task_token is None and not conversation.missed
+    assert len(env.world.api.of(visitor.connection_id, "queue")) == 1  # the flow did not announce twice
+
+
+def test_handoff_timeout_alerts_the_team_tells_the_visitor_and_keeps_the_chat_answerable(flows_env):
+    env = flows_env
+    env.site(queue_timeout=1)
+    env.webhook.statuses = [500]  # the first post fails: SQS delivers it again
+    visitor, cid = env.chat(text="Is my order shipped?")
+    done = env.finished("handoff", handoff_name(cid))
+    assert done["status"] == "SUCCEEDED" and done["output"]["missed"] == {"missed": True}
+
+    conversation = Conversation.get(cid)
+    assert conversation.status == "queued" and conversation.missed and conversation.missed_at
+    assert conversation.task_token is None
+    assert Workspace.get("ws_a").missed_chats == 1
+    texts = [m["message"]["text"] for m in env.world.api.of(visitor.connection_id, "message")]
+    assert texts == [flows.MISSED_WITHOUT_EMAIL]
+    stored = list(Message.query(cid))
+    assert stored[-1].author_kind == "system" and stored[-1].text == flows.MISSED_WITHOUT_EMAIL
+
+    assert env.pump_webhooks() == 0 and env.webhook.posts == []  # 500: left on the queue
+    assert env.pump_webhooks() == 1
+    (post,) = env.webhook.posts
+    assert post["event"] == "missed_chat" and post["conversation_id"] == cid
+    assert "Is my order shipped?" in post["text"] and "text" in post
+
+    # answerable later: an agent takes it from the queue and replies
+    agent = env.world.online_agent()
+    conversation = Conversation.get(cid)
+    assert conversation.status == "open" and conversation.assignee_id == agent.id
+    ack = env.frame(agent, action="send", conversation_id=cid, text="Sorry for the wait! It shipped.")
+    assert ack["type"] == "ack" and ack["message"]["seq"] == 3
+    assert conversations.serialize(Conversation.get(cid))["missed"] is True
+
+
+def test_handoff_timeout_with_a_known_email_says_where_the_answer_goes(flows_env):
+    env = flows_env
+    env.site(queue_timeout=1, webhook_url=None)
+    visitor, cid = env.chat(env.world.visitor_session(email="dana@example.com"))
+    assert env.finished("handoff", handoff_name(cid))["status"] == "SUCCEEDED"
+    texts = [m["message"]["text"] for m in env.world.api.of(visitor.connection_id, "message")]
+    assert texts == [flows.MISSED_WITH_EMAIL.format(email="dana@example.com")]
+    assert env.pump_webhooks() == 0  # no webhook configured: nothing queued
+
+
+# --- inactivity -----------------------------------------------------------------------------
+
+def test_inactivity_sets_pending_then_auto_solves_without_a_survey(flows_env):
+    env = flows_env
+    agent = env.world.online_agent()
+    visitor, cid = env.chat()
+    assert Conversation.get(cid).assignee_id == agent.id
+    ack = env.frame(agent, action="send", conversation_id=cid, text="Could you send your order number?")
+    seq = ack["message"]["seq"]
+    done = env.finished("inactivity", f"inactivity-{cid}-{seq}")
+    assert done["status"] == "SUCCEEDED"
+    assert done["output"]["pending"]["changed"] is True and done["output"]["solved"] == {"changed": True}
+
+    conversation = Conversation.get(cid)
+    assert conversation.status == "solved" and conversation.auto_solved is True
+    assert Agent.get(agent.id).active_chats == 0  # the slot was freed
+    messages = list(Message.query(cid))
+    assert [m.author_kind for m in messages] == ["visitor", "agent", "system"]
+    assert messages[-1].text == flows.STILL_THERE
+    statuses = [f["conversation"]["status"] for f in env.world.api.of(visitor.connection_id, "conversation")]
+    assert statuses == ["open", "pending", "solved"]  # assigned, then the flow's two steps
+    assert env.executions("csat") == []  # auto-solved: no survey
+    assert env.world.api.of(visitor.connection_id, "csat_request") == []
+
+
+def test_a_newer_message_turns_older_inactivity_executions_into_no_ops(flows_env):
+    env = flows_env
+    env.site(inactivity_wait=2)
+    agent = env.world.online_agent()
+    visitor, cid = env.chat()
+    first = env.frame(agent, action="send", conversation_id=cid, text="One moment")["message"]["seq"]
+    second = env.frame(agent, action="send", conversation_id=cid, text="Found it: anything else?")["message"]["seq"]
+    env.frame(visitor, action="send", conversation_id=cid, text="No, thanks!")  # the customer replied
+    for seq in (first, second):
+        done = env.finished("inactivity", f"inactivity-{cid}-{seq}")
+        assert done["status"] == "SUCCEEDED" and done["output"]["pending"]["changed"] is False
+    conversation = Conversation.get(cid)
+    assert conversation.status == "open" and not conversation.auto_solved
+    assert [m.author_kind for m in Message.query(cid)] == ["visitor", "agent", "agent", "visitor"]
+
+
+def test_a_retried_start_with_the_same_name_runs_once(flows_env):
+    env = flows_env
+    agent = env.world.online_agent()
+    _, cid = env.chat()
+    seq = env.frame(agent, action="send", conversation_id=cid, text="Hi!")["message"]["seq"]
+    conversation = Conversation.get(cid)
+    stepfunctions.start_inactivity(conversation, seq)  # a retry while it runs: the same execution
+    assert len(env.executions("inactivity")) == 1
+    assert env.finished("inactivity", f"inactivity-{cid}-{seq}")["status"] == "SUCCEEDED"
+    assert stepfunctions.start_inactivity(conversation, seq) is False  # a retry after it ended
+    assert len(env.executions("inactivity")) == 1
+    assert [m.author_kind for m in Message.query(cid)].count("system") == 1
+
+
+# --- csat and closing -----------------------------------------------------------------------
+
+def test_csat_asks_in_chat_accepts_one_rating_then_closes_and_the_next_chat_is_linked(flows_env):
+    env = flows_env
+    agent = env.world.online_agent()
+    session = env.world.visitor_session()
+    visitor, cid = env.chat(session)
+    env.frame(agent, action="set_status", conversation_id=cid, status="solved")
+    solved_at = Conversation.get(cid).solved_at
+    name = f"csat-{cid}-{stepfunctions._stamp_ms(solved_at)}"
+
+    env.until(lambda: env.world.api.of(visitor.connection_id, "csat_request"))
+    assert env.world.api.of(visitor.connection_id, "csat_request") == [{"type": "csat_request", "conversation_id": cid}]
+    rated = env.frame(visitor, action="rate", conversation_id=cid, rating=5, comment="quick!")
+    assert rated["csat"] == {"rating": 5, "comment": "quick!"}
+    again = env.frame(visitor, action="rate", conversation_id=cid, rating=1)
+    assert again["type"] == "error" and again["code"] == "conflict"
+
+    done = env.finished("csat", name)
+    assert done["status"] == "SUCCEEDED" and done["output"]["asked"] == {"channel": "chat"}
+    assert done["output"]["closed"] == {"closed": True}
+    conversation = Conversation.get(cid)
+    assert conversation.status == "closed" and conversation.csat.as_dict()["rating"] == 5
+    assert env.world.api.of(visitor.connection_id, "conversation")[-1]["conversation"]["status"] == "closed"
+    visitor_record = Visitor.get(visitor.id)
+    assert visitor_record.active_conversation_id is None and visitor_record.last_closed_conversation_id == cid
+
+    refused = env.frame(visitor, action="send", conversation_id=cid, text="one more thing")
+    assert refused["type"] == "error" and refused["code"] == "conflict"
+    _, new_cid = env.chat(session, text="one more thing")
+    assert new_cid != cid
+    new = Conversation.get(new_cid)
+    assert new.previous_conversation_id == cid
+    assert conversations.serialize(new)["previous_conversation_id"] == cid
+
+
+def test_a_reopened_conversation_is_not_closed_by_the_earlier_solve(flows_env):
+    env = flows_env
+    env.site(survey_window=1, close_after=1)
+    agent = env.world.online_agent()
+    visitor, cid = env.chat()
+    env.frame(agent, action="set_status", conversation_id=cid, status="solved")
+    name = f"csat-{cid}-{stepfunctions._stamp_ms(Conversation.get(cid).solved_at)}"
+    env.frame(visitor, action="send", conversation_id=cid, text="Actually, one more question")
+    assert Conversation.get(cid).status == "open"  # reopened to the same agent
+    done = env.finished("csat", name)
+    assert done["output"]["closed"] == {"closed": False}
+    assert Conversation.get(cid).status == "open"
+
+
+def test_csat_goes_by_email_when_the_visitor_has_left(flows_env):
+    env = flows_env
+    agent = env.world.online_agent()
+    visitor, cid = env.chat(env.world.visitor_session(email="dana@example.com"))
+    env.world.api.drop(visitor.connection_id)  # the tab is gone; API Gateway answers 410
+    env.frame(agent, action="set_status", conversation_id=cid, status="solved")
+    name = f"csat-{cid}-{stepfunctions._stamp_ms(Conversation.get(cid).solved_at)}"
+    done = env.finished("csat", name)
+    assert done["output"]["asked"] == {"channel": "email"}
+    got = env.sqs.receive_message(QueueUrl=settings.email_queue_url, MaxNumberOfMessages=10)["Messages"]
+    (body,) = [json.loads(m["Body"]) for m in got]
+    assert body["kind"] == "csat" and body["conversation_id"] == cid
+
+
+def test_flows_are_off_without_their_state_machines(flows_env, monkeypatch):
+    env = flows_env
+    for name in ("handoff_arn", "inactivity_arn", "csat_arn"):
+        monkeypatch.setattr(settings, name, "")
+    agent = env.world.online_agent(capacity=1)
+    _, cid = env.chat()
+    env.frame(agent, action="send", conversation_id=cid, text="Hi")
+    env.frame(agent, action="set_status", conversation_id=cid, status="solved")
+    env.chat()  # queued: nobody free
+    assert all(env.executions(flow) == [] for flow in env.arns)
+
+
+def test_an_unknown_task_action_fails_the_step(flows_env):
+    with pytest.raises(Exception):
+        flows.run_task({"action": "nope"}, flows_env.world.sender)
