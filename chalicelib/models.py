@@ -7,7 +7,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from .config import settings
@@ -248,10 +248,10 @@ class Message(Model):
 
 
 class ConnectionsByAgent(GlobalSecondaryIndex):
-    """Sparse: agent connections only."""
+    """Sparse: agent connections only (with when they opened, for the sweeper)."""
     class Meta:
         index_name = "agent-index"
-        projection = KeysOnlyProjection()
+        projection = IncludeProjection(["connected_at"])
     agent_id = UnicodeAttribute(hash_key=True)
 
 

@@ -17,7 +17,7 @@ from .conversations import ACTIVE, assign, queue_key, recipients, subscribe
 from .errors import CapacityError, ConflictError
 from .identity import Caller
 from .models import Agent, Connection, Conversation, Visitor, Workspace
-from .util import now
+from .util import iso, now
 
 log = logging.getLogger(__name__)
 
@@ -245,10 +245,14 @@ def sweep(sender) -> dict:
     return report
 
 
+SETTLING_SECONDS = 30  # a socket this young may still be finishing $connect: API Gateway does not know it yet
+
+
 def _online_agent_connections() -> list[str]:
-    ids = []
+    """Connection ids of online agents, old enough that API Gateway must know them."""
+    ids, cutoff = [], iso(now() - SETTLING_SECONDS)
     for agent in Agent.online.query("online"):
-        ids += [c.id for c in Connection.by_agent.query(agent.id)]
+        ids += [c.id for c in Connection.by_agent.query(agent.id) if (c.connected_at or "") < cutoff]
     return ids
 
 

@@ -28,7 +28,8 @@ def string(data: dict, name: str, *, required: bool = True, max_len: int = 256,
     if len(value) < min_len:
         if not required and not value:
             return None
-        raise BadRequestError(f"{name} must not be empty", field=name)
+        raise BadRequestError(f"{name} must not be empty" if min_len <= 1 else
+                              f"{name} must be at least {min_len} characters", field=name)
     if len(value) > max_len:
         raise BadRequestError(f"{name} must be at most {max_len} characters", field=name)
     return value

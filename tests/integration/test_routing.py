@@ -143,9 +143,12 @@ def test_an_agent_who_left_goes_offline_then_their_chats_return_to_the_queue(wor
     assert Agent.get(leaving.id).active_chats == 0
 
 
-def test_a_stale_connection_never_keeps_an_agent_online(world):
+def test_a_stale_connection_never_keeps_an_agent_online(world, monkeypatch):
     agent = world.online_agent()
     world.api.drop(agent.connection_id)  # API Gateway forgot it; no $disconnect came
+    assert routing.sweep(world.sender)["stale_connections"] == 0  # too young to judge: maybe still connecting
+    later = routing.now() + routing.SETTLING_SECONDS + 1
+    monkeypatch.setattr(routing, "now", lambda: later)
     report = routing.sweep(world.sender)
     assert report["stale_connections"] == 1
     assert not routing.is_available(Agent.get(agent.id))

@@ -60,7 +60,7 @@
   let msgs = [], byId = {}, top = 0, sentRead = 0, unread = -1, queue, agentTyping, agentTimer;
   let typingOn, lastTyping = 0, typingTimer, idleTimer;
   const refs = {}, handlers = {};
-  const emit = (name, data) => (handlers[name] || []).forEach((fn) => setTimeout(fn, 0, data)); // isolates host errors
+  const emit = (name, data) => (handlers[name] || []).forEach((fn) => setTimeout(fn, 0, data));
 
   const resume = /[?&]parley_resume=([\w.-]+)&parley_conversation=(\w+)/.exec(location.search);
   if (resume) {
@@ -107,7 +107,7 @@
       return session();
     }
     if (r.status !== 201) throw r;
-    S.token = (await r.json()).token; // a new visitor id? catchUp's not_found forgets
+    S.token = (await r.json()).token;
     stale = false;
     save();
     return S.token;
@@ -136,7 +136,7 @@
     };
     s.onmessage = (e) => onFrame(JSON.parse(e.data));
     s.onclose = () => {
-      stale = stale || (!opened && nav.onLine); // refused: token expired?
+      stale = stale || (!opened && nav.onLine);
       drop(s);
     };
   }
@@ -154,7 +154,7 @@
     paint();
   }
 
-  function retry() { // backoff with jitter
+  function retry() {
     clearTimeout(retryTimer);
     if (wanted()) retryTimer = setTimeout(connect, Math.min(30000, 1000 * 2 ** tries++) * (0.5 + Math.random() / 2));
   }
@@ -271,7 +271,7 @@
   }
 
   function failed(o, { code, retry_after }) {
-    if (code === 'closed') return; // resent on reconnect, same client_msg_id
+    if (code === 'closed') return;
     if (code === 'unauthorized') return drop(ws);
     if (/bad_request|too_large|forbidden/.test(code)) { // refused for good: give the text back
       S.outbox.shift();
@@ -359,7 +359,7 @@
     };
     ['note', 'queue', 'typing', 'csat', 'forms'].forEach((k) => { ui[k] = body.appendChild(h('div.' + k)); });
     ui.typing.append(h('i.dots'), h('span'));
-    ui.app.style.setProperty('--parley-color', color); // CSSOM: CSP-safe
+    ui.app.style.setProperty('--parley-color', color);
     ui.app.hidden = panel.hidden = tform.hidden = true;
     css.onload = css.onerror = () => { ui.app.hidden = false; };
     const host = h('div', { id: 'parley-widget' });
