@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import os
 import re
 import threading
 import time
@@ -27,28 +26,6 @@ from websockets.sync.client import connect
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)
 
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium for this module only (it overrides tests/browser/conftest.py's session-wide one).
-
-    Playwright's sync API keeps an asyncio event loop running in the main thread for as long as it is
-    open; a session-wide browser therefore breaks every later suite that calls asyncio.run (the
-    protocol suite) when `make test` runs them all in one session. Closed at the end of the module,
-    it leaves no loop behind."""
-    import shutil
-    from pathlib import Path
-
-    from playwright.sync_api import sync_playwright
-    chromium = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
-    if not shutil.which(chromium) and not Path(chromium).exists():
-        pytest.fail(f"{chromium} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=flags, headless=True)
-        yield browser
-        browser.close()
 
 PAYLOAD = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
 SHADOW = "document.getElementById('parley-widget').shadowRoot"
