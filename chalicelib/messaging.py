@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 # Concurrent writers to one conversation retry until one of them wins each seq: each keeps trying
 # (with jittered backoff) until this deadline, well inside the Lambda's timeout.
-RETRY_SECONDS = 10.0
+RETRY_SECONDS = 20.0
 CLIENT_MSG_ID_TTL = 7 * 24 * 3600
 PREVIEW_CHARS = 140
 

@@ -63,7 +63,7 @@ async def _fire(client, cid: str, count: int, tag: str) -> list[dict]:
     """Send `count` messages without waiting between them; returns every reply."""
     refs = [await client.send_frame("send", conversation_id=cid, client_msg_id=f"{tag}-{i}", text=f"{tag} #{i}")
             for i in range(count)]
-    return list(await asyncio.gather(*(client.reply(ref, timeout=20) for ref in refs)))
+    return list(await asyncio.gather(*(client.reply(ref, timeout=30) for ref in refs)))
 
 
 def test_concurrent_senders_get_contiguous_seqs(stack, logins):
