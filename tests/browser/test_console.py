@@ -22,13 +22,14 @@ import pytest
 from playwright.sync_api import expect
 from websockets.sync.client import connect
 
+from browser_helpers import WAIT, eventually, unique
+
 pytestmark = pytest.mark.browser
 
 
 PASSWORD = "demo-password"
 AGENT, ADMIN = "agent@example.com", "admin@example.com"
 VIEWPORT = {"width": 1440, "height": 900}
-WAIT = 8.0            # seconds for anything the server or the browser should do "at once"
 _refs = itertools.count(1)
 
 
@@ -58,22 +59,6 @@ def quiet_workspace(stack, agent_token: str, admin_token: str) -> None:
         for conversation in page["items"]:
             stack.request("PATCH", f"/v1/conversations/{conversation['id']}", {"status": "solved"},
                           token=admin_token)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:6]}"
-
-
-def eventually(check, timeout: float = WAIT, interval: float = 0.1):
-    """Call `check` until it returns a truthy value (returned) or the time is up (AssertionError)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
 
 
 class Visitor:

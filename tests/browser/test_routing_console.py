@@ -21,33 +21,19 @@ from playwright.sync_api import expect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from browser_helpers import WAIT, eventually, unique
+
 pytestmark = pytest.mark.browser
 
 
 PASSWORD = "demo-password"
 AGENT, ADMIN = "agent@example.com", "admin@example.com"
 VIEWPORT = {"width": 1440, "height": 900}
-WAIT = 8.0
 CAPACITY = 3          # the seeded capacity of both demo agents
 _refs = itertools.count(1)
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:6]}"
-
-
-def eventually(check, timeout: float = WAIT, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
-
 
 class Socket:
     """A real websocket (a visitor's or an agent's); frames are read on a thread, waits are bounded."""
