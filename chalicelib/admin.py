@@ -199,7 +199,8 @@ def _own_site(caller: Caller, site_key: str) -> Site:
 
 
 def _serialize_site(site: Site) -> dict:
-    return {"site_key": site.site_key, "name": site.name, "settings": site.settings.as_dict(),
+    return {"site_key": site.site_key, "name": site.name,
+            "settings": {"retention_days": None, **site.settings.as_dict()},
             "identity_verification": bool(site.identity_secret)}
 
 
