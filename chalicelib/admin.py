@@ -182,7 +182,11 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
             if value and not webhooks.valid_url(value):
                 raise BadRequestError(f"{name} must be an https:// URL", field=name)
         elif kind == "retention":  # null or 0 removes it: keep forever
-            value = validate.integer(body, name, minimum=0, maximum=retention.MAX_DAYS) or None
+            try:
+                value = validate.integer(body, name, minimum=0, maximum=retention.MAX_DAYS) or None
+            except BadRequestError:
+                raise BadRequestError(f"the retention period must be 1 to {retention.MAX_DAYS} days "
+                                      "(0 or null: keep forever)", field=name) from None
         elif kind == "fields":
             value = body[name]
             if not isinstance(value, list) or any(v not in ("name", "email") for v in value):
