@@ -42,9 +42,10 @@ ABOUT = {
     "internal_notes": "Messages with \"internal\": true are agents' internal notes: the company's own records "
                       "that mention the visitor, never shown to them. Review them before handing this over.",
     "times": "ISO 8601 UTC. expires_at: when the site's retention period deletes the item (absent: kept).",
-    "not_included": "Nothing else is stored about the visitor. Emails waiting in the email queue hold a "
-                    "conversation id (and, for a transcript, the address asked for) until sent; logs hold "
-                    "identifiers only.",
+    "not_included": "Nothing else is stored about the visitor. While one of their sockets is open, its "
+                    "record holds their display name (deleted when it closes, at most 3 hours later); "
+                    "emails waiting in the email queue hold a conversation id (and, for a transcript, the "
+                    "address asked for) until sent; logs hold identifiers only.",
 }
 
 
@@ -192,7 +193,10 @@ def erase_visitor(caller: Caller, visitor_id: str, query: dict, sender, *,
                     visitor = None
     finally:
         if freed:  # slots were freed: the queue may drain to them now
-            routing.settle(caller.workspace_id, sender)
+            try:
+                routing.settle(caller.workspace_id, sender)
+            except Exception:  # the next settle (any accept, solve or drain) catches up
+                log.exception("settling after an erasure failed")
         _audit("erase", caller, visitor_id, complete=complete, **counts)
     return {"visitor_id": visitor_id, "complete": complete, "erased": dict(counts)}
 
