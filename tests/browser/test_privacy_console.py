@@ -133,7 +133,8 @@ def test_an_admin_sets_how_long_a_site_keeps_conversations(stack, new_page, toke
 
         keep.fill("5000")
         card.get_by_role("button", name=re.compile(r"^Save ")).click()
-        expect(card.locator(".form-error")).to_have_text("The retention period must be 1 to 3650 days (0 or null: keep forever).")
+        expect(card.locator(".form-error")).to_have_text(
+            "The retention period must be 1 to 3650 days (0 or null: keep forever).")
         expect(keep).to_be_focused()
         expect(keep).to_have_attribute("aria-invalid", "true")
         assert call(stack, tokens[ADMIN], "GET", f"/v1/sites/{site}")["settings"]["retention_days"] is None
@@ -199,7 +200,8 @@ def test_an_admin_exports_then_erases_a_visitor(stack, new_page, tokens, artifac
     assert call(stack, tokens[ADMIN], "GET", f"/v1/visitors/{visitor_id}")["visitor"]["id"] == visitor_id
     side.get_by_role("button", name="Erase visitor").click()
     confirm.get_by_role("button", name="Erase visitor").click()
-    expect(page.locator(".toast", has_text=f"{socket.name}'s data was erased: 1 conversation, 2 messages.")).to_be_visible()
+    erased = f"{socket.name}'s data was erased: 1 conversation, 2 messages."
+    expect(page.locator(".toast", has_text=erased)).to_be_visible()
     expect(page.locator("#thread-main")).to_be_hidden()
     expect(page.locator(f'#conv-list li[data-id="{conversation_id}"]')).to_have_count(0)
     expect(page.locator("#slots-text")).to_have_text("0 / 3")
