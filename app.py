@@ -6,6 +6,7 @@ from chalice import Chalice, CORSConfig, Rate, Response
 
 from chalicelib import (admin, bootstrap, conversations, flows, identity, mail, routing, sites, validate,
                         webhooks, workspace, ws)
+from chalicelib import privacy
 from chalicelib.config import settings
 from chalicelib.errors import ParleyError
 from chalicelib.http import error_response, json_body, translate_errors
@@ -244,6 +245,27 @@ def block_contact(visitor_id):
 @translate_errors
 def unblock_contact(visitor_id):
     return admin.set_blocked(_agent()[0], visitor_id, False, sender)
+
+
+# --- REST: data requests (admins) ------------------------------------------------------------
+
+@app.route("/v1/visitors", methods=["GET"])
+@translate_errors
+def find_visitors():
+    return privacy.find_by_email(_agent()[0], app.current_request.query_params or {})
+
+
+@app.route("/v1/visitors/{visitor_id}/export", methods=["GET"])
+@translate_errors
+def export_visitor(visitor_id):
+    export = privacy.export_visitor(_agent()[0], visitor_id)
+    return Response(body=export, status_code=200, headers=privacy.download_headers(visitor_id))
+
+
+@app.route("/v1/visitors/{visitor_id}", methods=["DELETE"])
+@translate_errors
+def erase_visitor(visitor_id):
+    return privacy.erase_visitor(_agent()[0], visitor_id, app.current_request.query_params or {}, sender)
 
 
 # --- email -----------------------------------------------------------------------------------
