@@ -13,7 +13,8 @@ def _parameter(name: str, region: str) -> str:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
     try:
-        return boto3.client("ssm", region_name=region).get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        parameter = boto3.client("ssm", region_name=region).get_parameter(Name=name, WithDecryption=True)
+        return parameter["Parameter"]["Value"]
     except (BotoCoreError, ClientError) as exc:
         raise RuntimeError(f"cannot read the SSM parameter {name}: {exc}") from exc
 

@@ -15,6 +15,7 @@ import argparse
 import json
 import mimetypes
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -102,8 +103,10 @@ def package_template(template: dict, base: Path = TEMPLATE.parent) -> dict:
     packaged = json.loads(json.dumps(template))
     for resource in packaged["Resources"].values():
         props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::StepFunctions::StateMachine" and isinstance(props.get("DefinitionS3Location"), str):
-            props["Definition"] = json.loads((base / props.pop("DefinitionS3Location")).read_text())
+        local_file = props.get("DefinitionS3Location")
+        if resource["Type"] == "AWS::StepFunctions::StateMachine" and isinstance(local_file, str):
+            props["Definition"] = json.loads((base / local_file).read_text())
+            del props["DefinitionS3Location"]
     return packaged
 
 
@@ -173,6 +176,7 @@ class Deployment:
     chalice_config: Path = ROOT / ".chalice" / "config.json"
     region: str = ""
     poll_seconds: float = 5.0
+    created: bool = False  # this run created the stack
     _session: object = None
     _clients: dict = field(default_factory=dict)
 
@@ -191,7 +195,7 @@ class Deployment:
         if service not in self._clients:
             import boto3
             if self._session is None:
-                self._session = boto3.session.Session(region_name=self.region or None)
+                self._session = boto3.session.Session(region_name=self.region or os.environ.get("AWS_REGION"))
                 if not self._session.region_name:
                     raise DeployError("no AWS region: set AWS_REGION (or pass --region)")
                 self.region = self._session.region_name
@@ -202,9 +206,10 @@ class Deployment:
 
     def describe_stack(self, stack: str = "") -> dict | None:
         """The stack (by name, or by id, which also finds a deleted one); None once it does not exist."""
+        from botocore.exceptions import ClientError
         try:
             return self.client("cloudformation").describe_stacks(StackName=stack or self.stack_name)["Stacks"][0]
-        except Exception as exc:
+        except ClientError as exc:
             if _missing_stack(exc):
                 return None
             raise
@@ -233,6 +238,7 @@ class Deployment:
         if stack is None:
             say(f"Creating stack {self.stack_name} (the first time takes a few minutes: CloudFront)")
             stack_id = cfn.create_stack(**request)["StackId"]
+            self.created = True
         else:
             say(f"Updating stack {self.stack_name}")
             try:
@@ -251,16 +257,17 @@ class Deployment:
 
     def wait_for_stack(self, stack_id: str, since: float) -> str:
         """Print the stack's events as they come until it settles; returns its final status."""
+        from botocore.exceptions import ClientError
         cfn = self.client("cloudformation")
         seen: set = set()
         failures: list = []
         while True:
             try:
                 events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
-            except Exception as exc:
+            except ClientError as exc:
                 if not _missing_stack(exc):
                     raise
-                events = []
+                events = []  # deleted, and gone from the API along with its events
             for event in reversed(events):
                 if event["EventId"] in seen or event["Timestamp"].timestamp() < since - 5:
                     continue
@@ -336,10 +343,20 @@ class Deployment:
                     if ":sqs:" not in mapping.get("EventSourceArn", ""):
                         continue
                     if "ReportBatchItemFailures" not in mapping.get("FunctionResponseTypes", []):
+                        self._settled_mapping(mapping["UUID"])
                         lam.update_event_source_mapping(UUID=mapping["UUID"],
                                                         FunctionResponseTypes=["ReportBatchItemFailures"])
                         changed.append(arn.rsplit(":", 1)[-1])
         return changed
+
+    def _settled_mapping(self, uuid: str, timeout: float = 120) -> None:
+        """A mapping chalice has just created is "Creating" for a while, and refuses updates until it is not."""
+        deadline = time.time() + timeout
+        while self.client("lambda").get_event_source_mapping(UUID=uuid)["State"] in ("Creating", "Updating",
+                                                                                       "Enabling"):
+            if time.time() > deadline:
+                raise DeployError(f"the event source mapping {uuid} is still busy after {timeout:.0f} s; deploy again")
+            time.sleep(self.poll_seconds)
 
     def set_log_retention(self, function_arns: list[str], days: int) -> None:
         """Lambda's log groups keep everything forever unless told otherwise."""
@@ -458,10 +475,9 @@ class Deployment:
         return workspace_id
 
 
-def _missing_stack(exc: Exception) -> bool:
+def _missing_stack(exc) -> bool:
     """CloudFormation says a stack does not exist only in the message (its code is ValidationError)."""
-    from botocore.exceptions import ClientError
-    return isinstance(exc, ClientError) and "does not exist" in exc.response["Error"].get("Message", "")
+    return "does not exist" in exc.response["Error"].get("Message", "")
 
 
 def _duration(seconds: float) -> str:
@@ -537,15 +553,16 @@ def deploy(args: argparse.Namespace) -> int:
         d.bootstrap(outputs, args.admin_email, args.site_key, args.workspace_name)
 
     site = outputs["SiteUrl"].rstrip("/")
+    site_key = args.site_key if args.admin_email else "SITE_KEY"
     say(f"Stage {args.stage} is deployed.")
     detail(f"Console:  {site}/console/")
     detail("Widget:   paste this before </body> on your site (SITE_KEY: your site's key"
            + (f", e.g. {args.site_key}" if args.admin_email else "") + "):")
-    detail(f'  <script src="{site}/widget/widget.js" data-site-key="{args.site_key if args.admin_email else "SITE_KEY"}" async></script>')
+    detail(f'  <script src="{site}/widget/widget.js" data-site-key="{site_key}" async></script>')
     if not outputs.get("PublicApiUrl"):
         detail("The APIs are not routed yet (chalice has not run): run this again without --skip-chalice.")
-    if not args.admin_email and not args.skip_chalice:
-        detail("No workspace yet? Run again with ADMIN_EMAIL=you@example.com (make) / --admin-email.")
+    elif d.created and not args.admin_email:
+        detail("No workspace yet: run again with ADMIN_EMAIL=you@example.com (make) or --admin-email.")
     return 0
 
 
@@ -585,11 +602,19 @@ def destroy(args: argparse.Namespace) -> int:
         if exc.response["Error"]["Code"] != "ParameterNotFound":
             raise
     logs = d.client("logs")
-    for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=f"/aws/lambda/parley-{args.stage}-"):
+    prefix = f"/aws/lambda/parley-{args.stage}-"
+    for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix):
         for group in page["logGroups"]:
             logs.delete_log_group(logGroupName=group["logGroupName"])
     say(f"Stage {args.stage} is gone (.chalice/config.json still names its role; the next deploy rewrites it).")
     return 0
+
+
+def _stage_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9]{0,15}", value):
+        raise argparse.ArgumentTypeError(f"{value!r}: lower-case letters and digits, starting with a letter, at "
+                                         f"most 16 (so parley-STAGE- prefixes never match another stage's)")
+    return value
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -597,7 +622,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, helptext in (("deploy", "create or update a stage"), ("destroy", "delete a stage and ALL its data")):
         sub = commands.add_parser(name, help=helptext)
-        sub.add_argument("--stage", required=True, help="the stage, e.g. dev or prod (lower-case letters and digits)")
+        sub.add_argument("--stage", required=True, type=_stage_name,
+                         help="the stage, e.g. dev or prod (lower-case letters and digits)")
         sub.add_argument("--region", help="AWS region (default: AWS_REGION / your AWS config)")
         sub.add_argument("--endpoint-url", help="another AWS endpoint, e.g. a moto server (sets AWS_ENDPOINT_URL)")
         sub.add_argument("--chalice-config", default=str(ROOT / ".chalice" / "config.json"),
@@ -605,7 +631,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         sub.add_argument("--skip-chalice", action="store_true",
                          help="leave the functions alone (e.g. against moto, which cannot run them)")
     d = commands.choices["deploy"]
-    d.add_argument("--email-from", help='sender of every email, e.g. "Parley <support@example.com>"; "" turns email off')
+    d.add_argument("--email-from",
+                   help='sender of every email, e.g. "Parley <support@example.com>"; "" turns email off')
     d.add_argument("--ses-identity", help="the verified SES identity the sender is under (default: its domain)")
     d.add_argument("--inbound-domain", help="domain that receives replies by email (MX to SES); \"\" turns it off")
     d.add_argument("--inbound-retention-days", type=int, help="how long raw inbound emails are kept (default 30)")
@@ -625,11 +652,21 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
     args = parse_args(argv)
     try:
         return deploy(args) if args.command == "deploy" else destroy(args)
     except DeployError as exc:
         print(f"\nDeploy stopped: {exc}", file=sys.stderr)
+        return 1
+    except (NoCredentialsError, NoRegionError) as exc:
+        print(f"\nDeploy stopped: {exc}. Configure AWS access first (aws configure, or AWS_PROFILE and "
+              f"AWS_REGION); docs/deploy.md lists what the account needs.", file=sys.stderr)
+        return 1
+    except ClientError as exc:
+        error = exc.response["Error"]
+        print(f"\nDeploy stopped: AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nInterrupted. CloudFormation goes on by itself; run the same command again to pick up.",

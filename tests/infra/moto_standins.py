@@ -361,4 +361,5 @@ def install(monkeypatch, endpoint_url: str, template: dict) -> dict:
     models = {**native, **completions, **STAND_INS}
     monkeypatch.setattr(parsing, "get_model_map", lambda: models)
     monkeypatch.setattr(parsing, "get_references_from_template", _parameters_used(template))
-    return {"stand_ins": STAND_INS, "completions": {**completions, "stack updates": "parameters used in Fn::Sub and conditions"}}
+    return {"stand_ins": STAND_INS,
+            "completions": {**completions, "stack updates": "parameters used in Fn::Sub and conditions"}}

@@ -67,8 +67,9 @@ def main(project_dir: str, stage: str) -> dict:
                                  body=json.dumps({"email": AGENT_EMAIL, "password": AGENT_TEMPORARY_PASSWORD}))
         challenge = json.loads(login.body)
         report["agent_first_login"] = [login.status_code, challenge.get("error", {}).get("code")]
+        session = challenge.get("error", {}).get("session")
         chosen = client.http.post("/v1/agents/new-password", headers={"Content-Type": "application/json"},
-                                  body=json.dumps({"email": AGENT_EMAIL, "session": challenge.get("error", {}).get("session"),
+                                  body=json.dumps({"email": AGENT_EMAIL, "session": session,
                                                    "password": "Rehearsal-passw0rd"}))
         report["agent_new_password"] = chosen.status_code
         token = json.loads(chosen.body).get("token", "")

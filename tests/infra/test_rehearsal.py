@@ -49,10 +49,10 @@ class Rehearsal:
                    AWS_DEFAULT_REGION=REGION, PYTHONWARNINGS="ignore")
         return env
 
-    def run(self, command: str, *extra: str) -> subprocess.CompletedProcess:
+    def run(self, command: str, *extra: str, chalice: bool = False) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [sys.executable, "-m", "infra.deploy", command, "--stage", STAGE, "--endpoint-url", self.moto_url,
-             "--skip-chalice", "--chalice-config", str(self.config_path), *extra],
+             *([] if chalice else ["--skip-chalice"]), "--chalice-config", str(self.config_path), *extra],
             cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=240)
         print(f"$ python -m infra.deploy {command} ... {' '.join(extra)}\n{result.stdout}{result.stderr}")
         self.runs.append(result)
@@ -272,6 +272,21 @@ def test_the_app_runs_on_the_stack(rehearsal):
     assert report["conversation_id"] in report["agent_sees"]
     posted = apigatewaymanagementapi_backends["123456789012"][REGION].connections["rehearsal-visitor"].data
     assert b'"type":"ack"' in posted.replace(b" ", b"")  # the visitor's start was answered on its socket
+
+
+def test_a_checkout_without_chalices_record_refuses_to_deploy(rehearsal):
+    """Without .chalice/deployed/STAGE.json chalice would create a second set of APIs and functions."""
+    record = rehearsal.project / ".chalice" / "deployed" / f"{STAGE}.json"
+    kept = record.read_text()
+    record.unlink()
+    try:
+        before = rehearsal.config_path.read_text()
+        refused = rehearsal.run("deploy", chalice=True)
+        assert refused.returncode == 1
+        assert f".chalice/deployed/{STAGE}.json is missing" in refused.stderr
+        assert rehearsal.config_path.read_text() == before
+    finally:
+        record.write_text(kept)
 
 
 def test_destroy_asks_first_then_deletes_everything(rehearsal):

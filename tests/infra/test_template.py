@@ -77,7 +77,8 @@ def deployed_outputs(stage: str) -> dict:
     sqs = f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/parley-{stage}"
     table = f"arn:aws:dynamodb:{region}:{arn}table/parley-{stage}"
     outputs = {
-        "TablePrefix": f"parley-{stage}-", "LambdaRoleArn": f"arn:aws:iam::{ACCOUNT}:role/parley-{stage}-LambdaRole-ABC",
+        "TablePrefix": f"parley-{stage}-",
+        "LambdaRoleArn": f"arn:aws:iam::{ACCOUNT}:role/parley-{stage}-LambdaRole-ABC",
         "UserPoolId": f"{region}_AbCdEfGhI", "UserPoolClientId": "1example23456789abcdefghij",
         "TokenSecretParameter": f"/parley/{stage}/token-secret",
         "EmailQueueUrl": f"{sqs}-email", "EmailQueueName": f"parley-{stage}-email",
@@ -91,7 +92,8 @@ def deployed_outputs(stage: str) -> dict:
         "HandoffStateMachineArn": f"arn:aws:states:{region}:{arn}stateMachine:parley-{stage}-handoff",
         "InactivityStateMachineArn": f"arn:aws:states:{region}:{arn}stateMachine:parley-{stage}-inactivity",
         "CsatStateMachineArn": f"arn:aws:states:{region}:{arn}stateMachine:parley-{stage}-csat",
-        "Tracing": "true", "WebBucketName": f"parley-{stage}-webbucket-1a2b3c4d5e6f", "DistributionId": "E1A2B3C4D5E6F7",
+        "Tracing": "true", "WebBucketName": f"parley-{stage}-webbucket-1a2b3c4d5e6f",
+        "DistributionId": "E1A2B3C4D5E6F7",
         "SiteUrl": "https://d1a2b3c4d5e6f7.cloudfront.net", "PublicApiUrl": "https://d1a2b3c4d5e6f7.cloudfront.net",
         "WebSocketCallbackUrl": f"https://a1b2c3d4e5.execute-api.{region}.amazonaws.com/api",
     }
@@ -121,7 +123,8 @@ def test_chalice_package_of_a_deployed_stage_lints_clean(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     sam = tmp_path / "out" / "sam.json"
     template = json.loads(sam.read_text())
-    functions = {k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    functions = {k: r["Properties"] for k, r in template["Resources"].items()
+                 if r["Type"] == "AWS::Serverless::Function"}
     assert {p["Role"] for p in functions.values()} == {outputs["LambdaRoleArn"]}  # no role of chalice's own
     assert all(p["Environment"]["Variables"]["PARLEY_HANDOFF_ARN"] == outputs["HandoffStateMachineArn"]
                for p in functions.values())
