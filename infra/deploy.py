@@ -532,7 +532,8 @@ def deploy(args: argparse.Namespace) -> int:
             env = environment(args.stage, outputs)
             if write_chalice_config(d.chalice_config, args.stage, env, outputs["LambdaRoleArn"], tracing):
                 d.run_chalice("deploy", "--stage", args.stage)
-        functions = d.function_arns(deployed)
+    functions = d.function_arns(d.chalice_deployed())
+    if functions:
         changed = d.enable_partial_batch_responses(functions)
         if changed:
             say(f"Partial batch responses on: {', '.join(changed)}")
@@ -629,7 +630,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         sub.add_argument("--chalice-config", default=str(ROOT / ".chalice" / "config.json"),
                          help="the chalice config to write the stage's settings into")
         sub.add_argument("--skip-chalice", action="store_true",
-                         help="leave the functions alone (e.g. against moto, which cannot run them)")
+                         help="do not run chalice (e.g. against moto, which cannot run the functions)")
     d = commands.choices["deploy"]
     d.add_argument("--email-from",
                    help='sender of every email, e.g. "Parley <support@example.com>"; "" turns email off')

@@ -3,17 +3,21 @@
 The same command a team runs (`python -m infra.deploy deploy`), in a subprocess, with --endpoint-url at a
 moto server and --skip-chalice (moto cannot run Lambda functions), against a copy of .chalice/config.json.
 What moto's CloudFormation skips gets a labelled stand-in (tests/infra/moto_standins.py); the test prints
-which. In order, as on a first deploy: create the stack; play chalice's part (create the two APIs, write
-its record of them); deploy again, which routes the APIs and lets the functions post to sockets; deploy a
-third time, which changes nothing. Then the app, configured only by the config.json deploy wrote, serves
+which. In order, as on a first deploy: create the stack; play chalice's part (create the two APIs and two
+functions, one fed by the email queue, and write its record of them); deploy again, which routes the APIs,
+lets the functions post to sockets and turns on partial batch responses; deploy a third time, which
+changes nothing. Then the app, configured only by the config.json deploy wrote, serves
 a visitor and the invited admin (tests/infra/smoke.py), and `destroy` takes it all down.
 """
+import io
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import urllib.request
+import zipfile
 from pathlib import Path
 
 import boto3
@@ -70,15 +74,32 @@ class Rehearsal:
         return json.loads(self.config_path.read_text())["stages"][STAGE]
 
     def play_chalice(self) -> tuple[str, str]:
-        """Stands in for `chalice deploy`: the two APIs it would create, and its record of them."""
+        """Stands in for `chalice deploy`: the two APIs it would create, two of its functions (one fed by
+        the email queue, as chalice sets it up: no partial batch responses), and its record of them."""
         rest = self.client("apigateway").create_rest_api(name="parley", endpointConfiguration={"types": ["REGIONAL"]})
         websocket = self.client("apigatewayv2").create_api(Name="parley-websocket-api", ProtocolType="WEBSOCKET",
                                                           RouteSelectionExpression="$request.body.action")
+        env = self.stage_config()
+        lam, code = self.client("lambda"), io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+        functions = []
+        for name in ("send_email", "flow_task"):
+            functions.append(lam.create_function(
+                FunctionName=f"parley-{STAGE}-{name}", Runtime="python3.11", Role=env["iam_role_arn"],
+                Handler="app.handler", Code={"ZipFile": code.getvalue()})["FunctionArn"])
+        sqs = self.client("sqs")
+        queue = sqs.get_queue_attributes(QueueUrl=env["environment_variables"]["PARLEY_EMAIL_QUEUE_URL"],
+                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.mapping = lam.create_event_source_mapping(EventSourceArn=queue, FunctionName=functions[0],
+                                                       BatchSize=10)["UUID"]
         record = {"resources": [
             {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": rest["id"],
              "rest_api_url": f"https://{rest['id']}.execute-api.{REGION}.amazonaws.com/api/"},
             {"name": "websocket_api", "resource_type": "websocket_api", "websocket_api_id": websocket["ApiId"],
-             "websocket_api_url": f"wss://{websocket['ApiId']}.execute-api.{REGION}.amazonaws.com/api/"}],
+             "websocket_api_url": f"wss://{websocket['ApiId']}.execute-api.{REGION}.amazonaws.com/api/"},
+            *({"name": arn.rsplit("-", 1)[-1], "resource_type": "lambda_function", "lambda_arn": arn}
+              for arn in functions)],
             "schema_version": "2.0", "backend": "api"}
         deployed = self.project / ".chalice" / "deployed"
         deployed.mkdir(parents=True, exist_ok=True)
@@ -97,6 +118,10 @@ def rehearsal(tmp_path_factory):
     shutil.copy(ROOT / ".chalice" / "config.json", project / ".chalice" / "config.json")
     skipped = sorted({res["Type"] for res in deploy.load_template()["Resources"].values()}
                      - moto_standins.native_types())
+    # Functions are created (chalice's part) but never run here: no Docker.
+    urllib.request.urlopen(urllib.request.Request(
+        f"http://127.0.0.1:{port}/moto-api/config", data=json.dumps({"lambda": {"use_docker": False}}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST"), timeout=10).read()
     with pytest.MonkeyPatch.context() as monkeypatch:
         installed = moto_standins.install(monkeypatch, f"http://127.0.0.1:{port}", deploy.load_template())
         r = Rehearsal(f"http://127.0.0.1:{port}", project)
@@ -223,6 +248,15 @@ def test_once_chalice_has_run_the_apis_are_routed_and_posting_is_allowed(rehears
     assert post["Resource"] == f"arn:aws:execute-api:{REGION}:123456789012:{websocket_id}/api/*/@connections/*"
 
 
+def test_sqs_consumers_report_partial_batch_failures_and_logs_expire(rehearsal):
+    mapping = rehearsal.client("lambda").get_event_source_mapping(UUID=rehearsal.mapping)
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert f"Partial batch responses on: parley-{STAGE}-send_email" in rehearsal.second.stdout
+    groups = rehearsal.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/parley-{STAGE}-")
+    assert {g["logGroupName"]: g.get("retentionInDays") for g in groups["logGroups"]} == {
+        f"/aws/lambda/parley-{STAGE}-send_email": 30, f"/aws/lambda/parley-{STAGE}-flow_task": 30}
+
+
 def test_deploying_again_changes_nothing(rehearsal):
     # (moto holds Number parameters as numbers, so it never answers "No updates are to be performed" for
     # this template: the update runs, and must leave everything as it was.)
@@ -304,3 +338,5 @@ def test_destroy_asks_first_then_deletes_everything(rehearsal):
     assert bucket not in [b["Name"] for b in rehearsal.client("s3").list_buckets()["Buckets"]]
     with pytest.raises(rehearsal.client("ssm").exceptions.ParameterNotFound):
         rehearsal.client("ssm").get_parameter(Name=f"/parley/{STAGE}/token-secret")
+    logs = rehearsal.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/parley-{STAGE}-")
+    assert logs["logGroups"] == []
