@@ -51,7 +51,8 @@ def test_packaging_inlines_each_asl_file_unchanged():
 
 
 def test_every_output_reaches_the_functions_or_deploy():
-    """Outputs are the functions' environment (deploy.OUTPUT_ENV) or what deploy.py itself reads."""
+    """Outputs are the functions' environment (deploy.OUTPUT_ENV), what deploy.py reads, or DistributionId
+    (for people: invalidations, the console)."""
     template = deploy.load_template()
     used_by_deploy = {"LambdaRoleArn", "WebBucketName", "DistributionId", "SiteUrl", "InboundRuleSetName"}
     assert set(template["Outputs"]) == set(deploy.OUTPUT_ENV) | used_by_deploy
@@ -128,4 +129,10 @@ def test_chalice_package_of_a_deployed_stage_lints_clean(tmp_path):
     assert {p["Role"] for p in functions.values()} == {outputs["LambdaRoleArn"]}  # no role of chalice's own
     assert all(p["Environment"]["Variables"]["PARLEY_HANDOFF_ARN"] == outputs["HandoffStateMachineArn"]
                for p in functions.values())
+    # chalice reads the queue names while importing the app with the stage's environment: each consumer
+    # must be subscribed to one of the stack's queues (with the default config, send_email would not be).
+    stack_queues = {outputs[k].rsplit("/", 1)[-1] for k in ("EmailQueueUrl", "WebhookQueueUrl", "EventsQueueUrl")}
+    subscribed = {e["Properties"]["Queue"]["Fn::Sub"].rsplit(":", 1)[-1]
+                  for p in functions.values() for e in p.get("Events", {}).values() if e["Type"] == "SQS"}
+    assert subscribed and subscribed <= stack_queues
     assert lint(sam) == []
