@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: dev test bench chromium clean
+.PHONY: dev test bench chromium clean deploy destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,29 @@ dev: $(VENV)/.installed
 
 test: $(VENV)/.installed chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Deploy a stage to the AWS account your credentials name (docs/deploy.md): make deploy STAGE=dev.
+# Optional, each kept by the stage once given: REGION, EMAIL_FROM, SES_IDENTITY, INBOUND_DOMAIN, TRACING,
+# DELETION_PROTECTION; ADMIN_EMAIL (with SITE_KEY) creates the first workspace and invites its admin.
+STAGE ?=
+DEPLOY_FLAGS = $(if $(REGION),--region "$(REGION)") \
+	$(if $(EMAIL_FROM),--email-from "$(EMAIL_FROM)") \
+	$(if $(SES_IDENTITY),--ses-identity "$(SES_IDENTITY)") \
+	$(if $(INBOUND_DOMAIN),--inbound-domain "$(INBOUND_DOMAIN)") \
+	$(if $(TRACING),--tracing "$(TRACING)") \
+	$(if $(DELETION_PROTECTION),--deletion-protection "$(DELETION_PROTECTION)") \
+	$(if $(ADMIN_EMAIL),--admin-email "$(ADMIN_EMAIL)") \
+	$(if $(SITE_KEY),--site-key "$(SITE_KEY)")
+
+deploy: $(VENV)/.installed
+	@test -n "$(STAGE)" || { echo "Which stage? make deploy STAGE=dev"; exit 2; }
+	$(BIN)/python -m infra.deploy deploy --stage "$(STAGE)" $(DEPLOY_FLAGS)
+
+# Deletes the stage and ALL its data; asks for CONFIRM=yes.
+destroy: $(VENV)/.installed
+	@test -n "$(STAGE)" || { echo "Which stage? make destroy STAGE=dev CONFIRM=yes"; exit 2; }
+	$(BIN)/python -m infra.deploy destroy --stage "$(STAGE)" $(if $(REGION),--region "$(REGION)") \
+		$(if $(filter yes,$(CONFIRM)),--confirm)
 
 bench: $(VENV)/.installed
 	@set -e; for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done

@@ -8,14 +8,28 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _parameter(name: str, region: str) -> str:
+    """A SecureString from SSM Parameter Store, decrypted."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+    try:
+        parameter = boto3.client("ssm", region_name=region).get_parameter(Name=name, WithDecryption=True)
+        return parameter["Parameter"]["Value"]
+    except (BotoCoreError, ClientError) as exc:
+        raise RuntimeError(f"cannot read the SSM parameter {name}: {exc}") from exc
+
+
 @dataclass
 class Settings:
     stage: str = field(default_factory=lambda: os.environ.get("PARLEY_STAGE", "dev"))
     region: str = field(default_factory=lambda: os.environ.get("AWS_REGION")
                         or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
     table_prefix: str = field(default_factory=lambda: os.environ.get("PARLEY_TABLE_PREFIX", "parley-dev-"))
-    # Visitor tokens are HS256 JWTs signed with this secret.
-    token_secret: str = field(default_factory=lambda: os.environ.get("PARLEY_TOKEN_SECRET", ""))
+    # Visitor tokens are HS256 JWTs signed with the secret `token_secret` returns: PARLEY_TOKEN_SECRET, or
+    # on AWS the SSM SecureString named by PARLEY_TOKEN_SECRET_PARAMETER (infra/deploy.py creates it), so
+    # the secret is in neither .chalice/config.json nor the functions' environment.
+    token_secret_value: str = field(default_factory=lambda: os.environ.get("PARLEY_TOKEN_SECRET", ""), repr=False)
+    token_secret_parameter: str = field(default_factory=lambda: os.environ.get("PARLEY_TOKEN_SECRET_PARAMETER", ""))
     visitor_token_ttl: int = field(default_factory=lambda: _int("PARLEY_VISITOR_TOKEN_TTL", 24 * 3600))
     resume_window: int = field(default_factory=lambda: _int("PARLEY_RESUME_WINDOW", 30 * 24 * 3600))
     cognito_pool_id: str = field(default_factory=lambda: os.environ.get("PARLEY_COGNITO_POOL_ID", ""))
@@ -37,6 +51,8 @@ class Settings:
     email_queue_name: str = field(default_factory=lambda: os.environ.get("PARLEY_EMAIL_QUEUE", "parley-email"))
     # The sender, an SES-verified address or domain, e.g. "Parley <support@example.com>".
     email_from: str = field(default_factory=lambda: os.environ.get("PARLEY_EMAIL_FROM", ""))
+    # The SES configuration set sends go through (reputation metrics; infra/ creates it). Empty: none.
+    ses_configuration_set: str = field(default_factory=lambda: os.environ.get("PARLEY_SES_CONFIGURATION_SET", ""))
     # Replies come back to reply+{conversation}.{signature}@inbound_domain (an SES receipt rule's domain).
     inbound_domain: str = field(default_factory=lambda: os.environ.get("PARLEY_INBOUND_DOMAIN", ""))
     # Where the SES receipt rule stores inbound mail (the S3 event source).
@@ -58,6 +74,14 @@ class Settings:
     # How long a container reuses a site's settings for the flows' waits (0: read them every time).
     site_cache_seconds: int = field(default_factory=lambda: _int("PARLEY_SITE_CACHE_SECONDS", 60))
     webhook_timeout: int = field(default_factory=lambda: _int("PARLEY_WEBHOOK_TIMEOUT", 5))
+
+    @property
+    def token_secret(self) -> str:
+        """The visitor tokens' secret; from SSM once per container, when first needed (a cold start that
+        signs nothing never waits on SSM)."""
+        if not self.token_secret_value and self.token_secret_parameter:
+            self.token_secret_value = _parameter(self.token_secret_parameter, self.region)
+        return self.token_secret_value
 
     @property
     def email_enabled(self) -> bool:
