@@ -94,5 +94,5 @@ def consume(event, job: Callable[[dict], Any], *, name: str) -> dict:
         finally:
             observability.logger.thread_safe_remove_keys(["conversation_id", "message_key"])
 
-    return process_partial_response(event=raw, record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS),
-                                    context=context)
+    return process_partial_response(event=raw, record_handler=handle,
+                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)

@@ -332,6 +332,7 @@ def test_the_local_poller_deletes_only_what_the_consumer_did(aws, monkeypatch):
 
 
 def test_a_partial_batch_response_names_what_to_keep():
-    assert event_source.failures({"batchItemFailures": [{"itemIdentifier": "a"}, {"itemIdentifier": "b"}]}) == {"a", "b"}
+    both = {"batchItemFailures": [{"itemIdentifier": "a"}, {"itemIdentifier": "b"}]}
+    assert event_source.failures(both) == {"a", "b"}
     assert event_source.failures({"batchItemFailures": []}) == set()
     assert event_source.failures(None) == set()  # a consumer that returns nothing did everything
