@@ -25,35 +25,38 @@ IDEMPOTENCY_SECONDS = 14 * 24 * 3600
 # Outside Lambda (tests, scripts) there is no context to tell how long a run may take: assume this long.
 OUTSIDE_LAMBDA_MS = 60_000
 
-_state: dict = {}  # per container: the persistence layer, its config, the idempotent job of each queue
+_state: dict = {}  # per container: the DynamoDB client, and per queue its persistence layer, config and jobs
 
 
-def _persistence():
-    """The idempotency table's persistence layer and config, created once per container."""
-    if "store" not in _state:
-        import boto3
+def _persistence(name: str):
+    """The queue's idempotency persistence layer and config, created once per container, on one shared
+    DynamoDB client. One layer per queue: a layer keeps the key prefix of its latest call, and the
+    local stack runs two consumers at once in one process."""
+    if ("store", name) not in _state:
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-        _state["store"] = DynamoDBPersistenceLayer(
+        if "client" not in _state:
+            import boto3
+            _state["client"] = boto3.client("dynamodb", region_name=settings.region)
+        _state["store", name] = DynamoDBPersistenceLayer(
             table_name=settings.table("idempotency"), key_attr="id", expiry_attr="expiration",
-            boto3_client=boto3.client("dynamodb", region_name=settings.region))
-        _state["config"] = IdempotencyConfig(event_key_jmespath="id", raise_on_no_idempotency_key=True,
-                                             expires_after_seconds=IDEMPOTENCY_SECONDS)
-    return _state["store"], _state["config"]
+            boto3_client=_state["client"])
+        _state["config", name] = IdempotencyConfig(event_key_jmespath="id", raise_on_no_idempotency_key=True,
+                                                   expires_after_seconds=IDEMPOTENCY_SECONDS)
+    return _state["store", name], _state["config", name]
 
 
 def _once(name: str, job: Callable[[dict], Any]) -> Callable[..., Any]:
-    """`job` wrapped in powertools idempotency, its keys prefixed with the queue's name."""
-    cache_key = ("job", name, job)
-    if cache_key not in _state:
+    """`job` wrapped in powertools idempotency, its keys prefixed with the service's and the queue's name."""
+    if ("job", name, job) not in _state:
         from aws_lambda_powertools.utilities.idempotency import idempotent_function
-        store, config = _persistence()
+        store, config = _persistence(name)
 
         def run(message: dict) -> Any:
             return job(message["body"])
 
-        _state[cache_key] = idempotent_function(run, data_keyword_argument="message", persistence_store=store,
-                                                config=config, key_prefix=f"{settings.service_name}-{name}")
-    return _state[cache_key]
+        _state["job", name, job] = idempotent_function(run, data_keyword_argument="message", persistence_store=store,
+                                                       config=config, key_prefix=f"{settings.service_name}-{name}")
+    return _state["job", name, job]
 
 
 class _OutsideLambda:
@@ -73,7 +76,7 @@ def consume(event, job: Callable[[dict], Any], *, name: str) -> dict:
     once = _once(name, job)
     # A run cut short (a timeout, a crash) leaves its record in progress until the time left runs out;
     # a delivery after that runs the job again.
-    _persistence()[1].register_lambda_context(context if context is not None else _OutsideLambda())
+    _persistence(name)[1].register_lambda_context(context if context is not None else _OutsideLambda())
 
     def handle(record) -> Any:
         try:
