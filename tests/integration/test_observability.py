@@ -281,6 +281,14 @@ def test_a_batch_reports_only_its_failed_records_and_runs_each_job_once(aws):
         consumers.consume({"Records": [sqs_record("m-2", {"n": 2, "fail": True})]}, job, name="test")
 
 
+def test_the_same_message_id_on_two_queues_is_two_jobs(aws):
+    runs = []
+    event = {"Records": [sqs_record("m-1", {"id": "job_1"})]}
+    for name in ("email", "webhook", "email", "webhook"):
+        consumers.consume(event, lambda body, name=name: runs.append(name), name=name)
+    assert runs == ["email", "webhook"]
+
+
 def test_a_failed_queue_message_is_logged_with_its_conversation(aws, capsys):
     def job(body: dict):
         raise RuntimeError("SES said no")
