@@ -15,7 +15,9 @@ hits them all alike; one warm-up round first writes the bytecode caches. Cases:
 - with --baseline, `import app` of that commit (extracted with `git archive` to a temporary directory),
   to show what a change added.
 
-Writes bench/results/cold_start.json and prints a table; ratios are to `import boto3`.
+Writes bench/results/cold_start.json and prints a table; ratios are to `import boto3`, as the ratio of
+the medians and as the median of each run's ratio to the boto3 run beside it (steadier when the
+machine is shared).
 """
 import argparse
 import json
@@ -78,13 +80,23 @@ def main() -> int:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    boto3_ms = statistics.median(s["ms"] for s in samples["import boto3"])
+    boto3_runs = [s["ms"] for s in samples["import boto3"]]
+    boto3_ms = statistics.median(boto3_runs)
     figures = {}
     for name, runs in samples.items():
         ms = [s["ms"] for s in runs]
         figures[name] = {"median_ms": round(statistics.median(ms), 1), "min_ms": round(min(ms), 1),
                          "max_ms": round(max(ms), 1), "ratio_to_boto3": round(statistics.median(ms) / boto3_ms, 2),
+                         # each run against the boto3 run next to it: steadier on a busy machine
+                         "median_paired_ratio_to_boto3": round(statistics.median(
+                             a / b for a, b in zip(ms, boto3_runs)), 2),
                          "xray_sdk_loaded": all(s["xray"] for s in runs)}
+    baseline = next((n for n in figures if n.endswith("(baseline)")), None)
+    if baseline:
+        app_runs = [s["ms"] for s in samples["import app (tracing off)"]]
+        base_runs = [s["ms"] for s in samples[baseline]]
+        figures["import app (tracing off)"]["median_paired_ratio_to_baseline"] = round(statistics.median(
+            a / b for a, b in zip(app_runs, base_runs)), 3)
     result = {
         "benchmark": "cold_start",
         "what": "import time in fresh processes, median of N, timed around the import only",
@@ -98,10 +110,14 @@ def main() -> int:
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n")
     width = max(len(n) for n in figures)
-    print(f"{'case':<{width}}  median ms  ratio to boto3  X-Ray SDK")
+    print(f"{'case':<{width}}  median ms  ratio to boto3  paired ratio  X-Ray SDK")
     for name, f in figures.items():
         xray = "yes" if f["xray_sdk_loaded"] else "no"
-        print(f"{name:<{width}}  {f['median_ms']:>9.1f}  {f['ratio_to_boto3']:>14.2f}  {xray}")
+        print(f"{name:<{width}}  {f['median_ms']:>9.1f}  {f['ratio_to_boto3']:>14.2f}  "
+              f"{f['median_paired_ratio_to_boto3']:>12.2f}  {xray}")
+    if baseline:
+        print(f"\nimport app against {args.baseline}, paired by run: "
+              f"{figures['import app (tracing off)']['median_paired_ratio_to_baseline']:.3f}")
     print(f"\nwritten to {RESULT.relative_to(ROOT)}")
     return 0
 
