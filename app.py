@@ -1,31 +1,26 @@
 """Parley's entrypoints: websocket routes, REST routes. Routing only; the work is in chalicelib/."""
-import logging
-
-from aws_lambda_powertools import Logger
 from chalice import Chalice, CORSConfig, Rate, Response
 
-from chalicelib import (admin, bootstrap, conversations, flows, identity, mail, routing, sites, validate,
-                        webhooks, workspace, ws)
-from chalicelib import privacy
+from chalicelib import (admin, bootstrap, consumers, conversations, flows, identity, mail, observability, privacy,
+                        routing, sites, validate, webhooks, workspace, ws)
 from chalicelib.config import settings
 from chalicelib.errors import ParleyError
 from chalicelib.http import error_response, json_body, translate_errors
 
-app = Chalice(app_name="parley")
+# Logs are powertools' JSON (chalicelib/observability.py), app.log included: chalice adds no handler of its own.
+app = Chalice(app_name="parley", configure_logs=False)
 app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice still labels websockets experimental
-app.log.setLevel(logging.INFO)
 app.api.cors = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600)
 app.websocket_api.session = bootstrap.boto_session()  # chalice requires one; we post through `sender`
-logger = Logger(service="parley")
 sender = bootstrap.build_sender()
 # text/plain too: a widget may post without a CORS preflight. Bodies are parsed as JSON either way.
 JSON_TYPES = ["application/json", "text/plain"]
 
 
 @app.middleware("all")
-def log_context(event, get_response):
-    logger.append_keys(connection_id=getattr(event, "connection_id", None))
-    return get_response(event)
+def observe(event, get_response):
+    """Every invocation: its ids on the logs, its metrics flushed at the end, a trace segment when on."""
+    return observability.handle(event, get_response)
 
 
 # --- websocket --------------------------------------------------------------------------------
@@ -272,11 +267,8 @@ def erase_visitor(visitor_id):
 
 @app.on_sqs_message(queue=settings.email_queue_name, batch_size=10)
 def send_email(event):
-    records = list(event)
-    failed = mail.handle_records(records)
-    if failed:  # retry only the failures: the rest are deleted now; SQS's redrive parks the hopeless
-        mail.delete_done(records, failed)
-        raise RuntimeError(f"{len(failed)} of {len(records)} emails failed; SQS will retry them")
+    """Each job once; only the failed ones are reported back, for SQS to retry (then its DLQ keeps them)."""
+    return consumers.consume(event, mail.run_job, name="email")
 
 
 @app.on_s3_event(bucket=settings.inbound_bucket, events=["s3:ObjectCreated:*"])
@@ -294,9 +286,8 @@ def flow_task(event, context):
 
 @app.on_sqs_message(queue=settings.webhook_queue_name, batch_size=1)
 def deliver_webhook(event):
-    """Team alerts: a failed post raises, so SQS retries it (then its dead-letter queue keeps it)."""
-    for record in event:
-        webhooks.deliver(record.body)
+    """Team alerts: each post once; a failed one is reported back for SQS to retry (then its DLQ keeps it)."""
+    return consumers.consume(event, webhooks.deliver, name="webhook")
 
 
 # --- schedules --------------------------------------------------------------------------------

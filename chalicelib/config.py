@@ -75,6 +75,17 @@ class Settings:
     site_cache_seconds: int = field(default_factory=lambda: _int("PARLEY_SITE_CACHE_SECONDS", 60))
     webhook_timeout: int = field(default_factory=lambda: _int("PARLEY_WEBHOOK_TIMEOUT", 5))
 
+    # Observability (chalicelib/observability.py): powertools' service name (a log key and a metric
+    # dimension), the CloudWatch metric namespace, the log level, and X-Ray tracing (off: the X-Ray
+    # SDK is never imported).
+    service_name: str = field(default_factory=lambda: os.environ.get("POWERTOOLS_SERVICE_NAME") or "parley")
+    metrics_namespace: str = field(default_factory=lambda: os.environ.get("POWERTOOLS_METRICS_NAMESPACE")
+                                   or "Parley")
+    log_level: str = field(default_factory=lambda: (os.environ.get("POWERTOOLS_LOG_LEVEL")
+                                                    or os.environ.get("LOG_LEVEL") or "INFO").upper())
+    tracing: bool = field(default_factory=lambda: os.environ.get("PARLEY_TRACING", "").strip().lower()
+                          in ("1", "true", "yes", "on"))
+
     @property
     def token_secret(self) -> str:
         """The visitor tokens' secret; from SSM once per container, when first needed (a cold start that

@@ -8,7 +8,7 @@ from pynamodb.connection import Connection as DynamoConnection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from . import retention, stepfunctions, validate
+from . import observability, retention, stepfunctions, validate
 from .config import settings
 from .errors import BadRequestError, CapacityError, ConflictError, ForbiddenError, NotFoundError
 from .identity import Caller, email_key, owned
@@ -398,6 +398,7 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
     moves it to another group's queue. `auto_solved`: a solve by the inactivity flow, not an agent.
     """
     old_agent, old_status = conversation.assignee_id, conversation.status
+    queued_at = conversation.queued_at if old_status == "queued" else None
     if old_status == "closed":
         raise ConflictError("conversation is closed")
     if agent_id is None:
@@ -442,6 +443,8 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
                                 else "that agent has no free chat slot") from None
         raise
     conversation.refresh(consistent_read=True)
+    if queued_at and agent_id:  # out of the queue to an agent: by routing, an accept or a transfer
+        observability.metric("QueueWait", observability.seconds_between(queued_at, stamp), "Seconds")
     if notify:
         notify_change(conversation, sender)
     _start_flows(conversation, old_status)
@@ -578,6 +581,8 @@ def record_csat(conversation: Conversation, rating: int, comment: str | None = N
         if exc.cause_response_code == "ConditionalCheckFailedException":
             raise ConflictError("this conversation is already rated") from None
         raise
+    observability.metric("CSAT", rating, "None")
+    observability.metric("CSATResponses")
     return csat
 
 

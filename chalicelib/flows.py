@@ -7,7 +7,7 @@ import logging
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from . import conversations, messaging, notify, routing, stepfunctions, webhooks
+from . import conversations, messaging, notify, observability, routing, stepfunctions, webhooks
 from .errors import BadRequestError, ConflictError
 from .models import Conversation, Site, Workspace
 from .util import iso, now
@@ -95,6 +95,7 @@ def handoff_timeout(event: dict, sender) -> dict:
             raise
         return {"missed": False}
     Workspace(conversation.workspace_id).update(actions=[Workspace.missed_chats.add(1)])
+    observability.metric("MissedChats")
     _alert_team(conversation, queued_at)
     text = (MISSED_WITH_EMAIL.format(email=conversation.visitor_email) if conversation.visitor_email
             else MISSED_WITHOUT_EMAIL)

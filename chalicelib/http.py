@@ -5,6 +5,7 @@ import logging
 
 from chalice import Response
 
+from . import observability
 from .errors import BadRequestError, ParleyError, TooLargeError
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def json_body(request) -> dict:
 
 
 def error_response(exc: ParleyError) -> Response:
+    observability.error(exc.code)
     headers = {"Content-Type": "application/json"}
     if exc.status == 429:
         headers["Retry-After"] = str(max(1, round(getattr(exc, "retry_after", 1))))
@@ -44,6 +46,7 @@ def translate_errors(view):
             return error_response(exc)
         except Exception:
             log.exception("request failed")
+            observability.error("internal")
             return Response(body={"error": {"code": "internal", "message": "something went wrong"}},
                             status_code=500, headers={"Content-Type": "application/json"})
     return wrapped

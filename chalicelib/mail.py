@@ -1,8 +1,9 @@
 """Email: digests of unseen replies, transcripts, rating requests, and replies that come back by email.
 
 Nothing here waits on SES inside a websocket handler: every email is a job on an SQS queue, sent by
-the queue's consumer (app.py `send_email`), retried by SQS and parked in its dead-letter queue when it
-keeps failing. A job is claimed before it is sent (keys table), so a redelivered job sends nothing.
+the queue's consumer (app.py `send_email`, through chalicelib/consumers.py), retried by SQS and parked
+in its dead-letter queue when it keeps failing. The consumer runs a job at most once per job id
+(powertools idempotency), so a redelivered job sends nothing.
 
 Every email has a plain-text part and an HTML alternative; every piece of people's text is escaped
 in the HTML. Its Reply-To is reply+{conversation}.{signature}@{inbound domain}: the signature (an
@@ -23,21 +24,20 @@ from email.utils import formatdate, make_msgid, parseaddr
 from html.parser import HTMLParser
 
 import boto3
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from . import tokens
 from .config import settings
 from .conversations import HISTORY_MAX, history, record_csat
 from .errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
 from .identity import Caller
-from .models import Conversation, Key, Site, Visitor
+from .models import Conversation, Site, Visitor
 from .util import new_id, now
 
 log = logging.getLogger(__name__)
 
 DIGEST_MESSAGES = 10
 TRANSCRIPT_MAX = 1000
-CLAIM_TTL = 14 * 24 * 3600  # longer than SQS keeps a message (at most 14 days)
 INBOUND_MAX_BYTES = 10 * 1024 * 1024
 # Reclaim a digest flag left by a job that was never enqueued (the queue refused it), after this long.
 STALE_PENDING = 3600
@@ -196,42 +196,10 @@ def missed_chat_email(conversation) -> bool:
     return _enqueue({"kind": "missed", "conversation_id": _id(conversation)})
 
 
-# --- the consumer ---------------------------------------------------------------------------
-
-def handle_records(records) -> list[str]:
-    """Send the jobs of an SQS batch; returns the messageIds that failed (to be retried).
-
-    `records` are the Lambda event's records (dicts, or chalice SQSRecords)."""
-    failed = []
-    for record in records:
-        data = record if isinstance(record, dict) else record.to_dict()
-        try:
-            job = json.loads(data["body"])
-            if not isinstance(job, dict):
-                raise ValueError("job is not an object")
-        except (ValueError, KeyError):
-            log.error("dropping a malformed email job", extra={"message_id": data.get("messageId")})
-            continue  # retrying cannot fix it
-        try:
-            run_job(job)
-        except Exception:
-            log.exception("email job failed", extra={"job_id": job.get("id"), "kind": job.get("kind"),
-                                                      "conversation_id": job.get("conversation_id")})
-            failed.append(data.get("messageId"))
-    return failed
-
-
-def delete_done(records, failed: list[str]) -> None:
-    """When part of a batch failed, remove the jobs that succeeded, so retrying the batch resends only
-    the failures (whether or not the event source reports partial batch failures)."""
-    for record in records:
-        data = record if isinstance(record, dict) else record.to_dict()
-        if data.get("messageId") not in failed and data.get("receiptHandle"):
-            _client("sqs").delete_message(QueueUrl=settings.email_queue_url, ReceiptHandle=data["receiptHandle"])
-
+# --- the consumer's job --------------------------------------------------------------------
 
 def run_job(job: dict) -> str:
-    """Send one job's email, at most once per job id. Returns what happened ("sent", or why not)."""
+    """Send one job's email (the consumer makes it once per job id). Returns what happened ("sent", or why not)."""
     handler = JOBS.get(job.get("kind"))
     if handler is None:
         log.error("unknown email job kind", extra={"kind": job.get("kind")})
@@ -243,19 +211,13 @@ def run_job(job: dict) -> str:
     email = handler(conversation, job)
     if email is None:
         return "skipped"
-    claim = Key(f"mail#{job.get('id')}", expires_at=int(now()) + CLAIM_TTL)
-    try:
-        claim.save(condition=Key.pk.does_not_exist())
-    except PutError:
-        return "duplicate"
-    try:
-        send(email)
-    except Exception:
-        claim.delete()  # not sent: let the retry send it
-        raise
+    send(email)
     after = AFTER_SEND.get(job["kind"])
     if after:
-        after(conversation, job, email)
+        try:
+            after(conversation, job, email)
+        except Exception:  # the email went: failing the job now would send it again
+            log.exception("bookkeeping after an email failed", extra={"job_id": job.get("id"), "kind": job["kind"]})
     return "sent"
 
 

@@ -18,7 +18,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from . import mail
-from . import retention
+from . import observability, retention
 from . import stepfunctions
 from .conversations import (ACTIVE, cancelled, deliver, dynamo, index_actions, load, notify_change, recipients,
                             serialize_message)
@@ -81,7 +81,8 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
         if not internal:  # a note must never show in a list a visitor's view could carry
             actions.append(Conversation.last_message.set({"seq": seq, "text": text[:PREVIEW_CHARS],
                                                           "kind": author["kind"], "at": stamp}))
-        if author["kind"] == "agent" and not internal and not conversation.first_response_at:
+        first_reply = author["kind"] == "agent" and not internal and not conversation.first_response_at
+        if first_reply:
             actions.append(Conversation.first_response_at.set(stamp))
         # Retention rides on what was read: the message expires at the conversation's new horizon.
         expires_at = retention.horizon(conversation.retention_days)
@@ -120,6 +121,10 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
         if reopen:
             conversation.status, conversation.solved_at, conversation.auto_solved = "open", None, None
             conversation.assignee_active = conversation.assignee_id
+        observability.metric("MessagesStored", author=author["kind"])
+        if first_reply:
+            observability.metric("FirstResponseTime", observability.seconds_between(conversation.created_at, stamp),
+                                 "Seconds")
         return Stored(message, conversation, duplicate=False, status_changed=reopen)
     raise ConflictError("too many concurrent writers; retry the send")
 

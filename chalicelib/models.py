@@ -335,11 +335,24 @@ class Key(Model):
     expires_at = NumberAttribute(null=True)
 
 
+class IdempotencyRecord(Model):
+    """powertools idempotency's records (chalicelib/consumers.py): one per queue message run, written and
+    read by powertools' DynamoDBPersistenceLayer; this model gives the table its schema and TTL."""
+    Meta = _meta("idempotency")
+    id = UnicodeAttribute(hash_key=True)  # "{service}-{queue}#{md5 of the message's id}"
+    status = UnicodeAttribute(null=True)  # INPROGRESS | COMPLETED
+    data = UnicodeAttribute(null=True)  # the job's result, JSON
+    expiration = NumberAttribute(null=True)  # epoch seconds: DynamoDB TTL deletes the record after it
+    in_progress_expiration = NumberAttribute(null=True)  # epoch ms: a run cut short may be retried after it
+
+
 # Tables whose items expire through DynamoDB TTL, and the attribute that says when.
 TTL_ATTRIBUTES = {"connections": "expires_at", "keys": "expires_at",
-                  "conversations": "expires_at", "messages": "expires_at", "visitors": "expires_at"}
+                  "conversations": "expires_at", "messages": "expires_at", "visitors": "expires_at",
+                  "idempotency": "expiration"}
 
-ALL_MODELS = (Workspace, Site, Agent, Visitor, Conversation, Message, Connection, CannedResponse, Key)
+ALL_MODELS = (Workspace, Site, Agent, Visitor, Conversation, Message, Connection, CannedResponse, Key,
+              IdempotencyRecord)
 
 
 def create_tables() -> None:

@@ -41,9 +41,8 @@ def enqueue(url: str, payload: dict) -> bool:
     return True
 
 
-def deliver(body: str) -> int:
-    """The consumer's work for one queued message: POST the payload as JSON; raise unless 2xx."""
-    message = json.loads(body)
+def deliver(message: dict) -> int:
+    """The consumer's work for one queued message ({"url", "payload"}): POST the payload as JSON; raise unless 2xx."""
     url = message["url"]
     if not valid_url(url):
         log.warning("webhook url refused", extra={"url": url[:200]})

@@ -7,7 +7,7 @@ import logging
 from typing import Callable
 
 
-from . import conversations, identity, mail, messaging, routing, stepfunctions, validate
+from . import conversations, identity, mail, messaging, observability, routing, stepfunctions, validate
 from .config import settings
 from .errors import BadRequestError, NotFoundError, ParleyError, TooLargeError
 from .identity import Caller
@@ -42,9 +42,11 @@ def handle_frame(connection_id: str, body: str | None, sender) -> None:
         if reply is not None:
             sender.send(connection_id, {"type": "ack", "ref": ref, **reply})
     except ParleyError as exc:
+        observability.error(exc.code)
         sender.send(connection_id, {"type": "error", "ref": ref, **exc.to_dict()})
     except Exception:
         log.exception("frame failed", extra={"connection_id": connection_id})
+        observability.error("internal")
         sender.send(connection_id, {"type": "error", "ref": ref, "code": "internal",
                                     "message": "something went wrong; retry"})
 
@@ -71,6 +73,7 @@ def _start(caller: Caller, frame: dict, sender, ref) -> dict:
     text = validate.text(frame) if frame.get("text") is not None else None
     client_msg_id = _client_msg_id(frame)
     conversation = conversations.start(caller, frame, sender, announce=False)
+    observability.annotate(conversation_id=conversation.id)  # the rest of this frame's logs are about it
     new = conversation.last_seq == 0 and conversation.status == "queued"
     reply = {}
     if text is not None:

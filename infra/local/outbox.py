@@ -43,36 +43,19 @@ def configure(port: int) -> None:
 
 
 async def poll_email_queue(chalice_app, executor, stop: asyncio.Event) -> None:
-    """Lambda's SQS event source: receive up to 10 jobs, call the consumer, delete them when it
-    returns; when it raises, leave them to come back after the visibility timeout (or to the DLQ)."""
+    """Lambda's SQS event source for the email queue (infra/local/sqs.py): batches of up to 10 jobs to the
+    consumer; the ones it reports as failed come back after the visibility timeout (or go to the DLQ)."""
     import boto3
 
-    from .gateway import LambdaContext
+    from . import sqs as event_source
     sqs = boto3.client("sqs", region_name=REGION)
     queue = os.environ["PARLEY_EMAIL_QUEUE_URL"]
     handler = chalice_app.handler_map["send_email"]
     loop = asyncio.get_running_loop()
 
-    def once() -> int:
-        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                  AttributeNames=["All"]).get("Messages", [])
-        if not got:
-            return 0
-        records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                    "attributes": m.get("Attributes", {}), "eventSource": "aws:sqs", "awsRegion": REGION}
-                   for m in got]
-        try:
-            handler({"Records": records}, LambdaContext("send_email"))
-        except Exception:
-            log.warning("email batch failed; SQS retries it", exc_info=True)
-            return len(got)
-        sqs.delete_message_batch(QueueUrl=queue, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
-        return len(got)
-
     while not stop.is_set():
         try:
-            busy = await loop.run_in_executor(executor, once)
+            busy = await loop.run_in_executor(executor, event_source.poll_once, sqs, queue, handler, "send_email")
         except Exception:
             log.exception("polling the email queue failed")
             busy = 0

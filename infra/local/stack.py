@@ -210,11 +210,11 @@ def build_web_app(chalice_app, executor: ThreadPoolExecutor):
 
 
 async def run_queue_consumers(chalice_app, executor: ThreadPoolExecutor, stop: asyncio.Event) -> None:
-    """Lambda's SQS event source mapping, locally: poll the webhook queue and hand each message to the
-    app's consumer; delete it on success, else let it come back (and, after 5 tries, go to the DLQ)."""
+    """Lambda's SQS event source mapping for the webhook queue (infra/local/sqs.py): the consumer's
+    failed messages come back (and, after 5 tries, go to the DLQ); the others are deleted."""
     import boto3
 
-    from .gateway import LambdaContext
+    from . import sqs as event_source
     queue_url = os.environ.get("PARLEY_WEBHOOK_QUEUE_URL")
     if not queue_url:
         return
@@ -222,25 +222,10 @@ async def run_queue_consumers(chalice_app, executor: ThreadPoolExecutor, stop: a
     handler = chalice_app.handler_map["deliver_webhook"]
     loop = asyncio.get_running_loop()
 
-    def poll_once() -> None:
-        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                  AttributeNames=["All"])
-        for message in got.get("Messages", []):
-            event = {"Records": [{"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
-                                  "body": message["Body"], "attributes": message.get("Attributes", {}),
-                                  "messageAttributes": {}, "eventSource": "aws:sqs",
-                                  "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:parley-local-webhooks",
-                                  "awsRegion": REGION}]}
-            try:
-                handler(event, LambdaContext("deliver_webhook"))
-            except Exception:
-                log.warning("webhook delivery failed; SQS will retry", exc_info=True)
-                continue
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
     while not stop.is_set():
         try:
-            await loop.run_in_executor(executor, poll_once)
+            await loop.run_in_executor(executor, lambda: event_source.poll_once(
+                sqs, queue_url, handler, "deliver_webhook", batch_size=1, wait_seconds=1))
         except Exception:
             log.exception("polling the webhook queue failed")
             await asyncio.sleep(1)
