@@ -27,6 +27,7 @@ USED_ELSEWHERE = {
     "logs:PutLogEvents": "Lambda",
     "sqs:ReceiveMessage": "Lambda's SQS event source", "sqs:ChangeMessageVisibility": "Lambda's SQS event source",
     "sqs:GetQueueAttributes": "Lambda's SQS event source",
+    "sqs:DeleteMessage": "Lambda's SQS event source (deletes what a batch did not report as failed)",
     "dynamodb:DescribeStream": "Lambda's stream event source", "dynamodb:GetRecords": "Lambda's stream event source",
     "dynamodb:GetShardIterator": "Lambda's stream event source", "dynamodb:ListStreams": "Lambda's stream event source",
     "xray:PutTraceSegments": "the X-Ray SDK (PARLEY_TRACING)", "xray:PutTelemetryRecords": "the X-Ray SDK",
