@@ -8,6 +8,9 @@
    deep copy, before it starts: O(table size) per transaction, ~0.9 s at 10,000 conversations,
    where DynamoDB's cost does not depend on the table at all. Here the backup is made per item:
    the items the transaction names are copied and put back if it is cancelled (same semantics).
+3. Streams see whole transactions only. A cancelled transaction leaves no stream record (moto
+   writes some before it finds the failing condition), and a stream reader never sees a
+   transaction half-applied (reads of the streams take the writes' lock).
 """
 import contextvars
 import copy
@@ -30,6 +33,8 @@ def install() -> None:
         original = getattr(models.DynamoDBBackend, name, None)
         if original is not None:
             setattr(models.DynamoDBBackend, name, _serialised(original))
+    from moto.dynamodbstreams import models as streams
+    streams.DynamoDBStreamsBackend.get_records = _serialised(streams.DynamoDBStreamsBackend.get_records)
     _installed = True
 
 
@@ -68,10 +73,14 @@ def _backed_up_per_item(original):
             hash_value = DynamoType(source[table.hash_key_attr])
             range_value = DynamoType(source[table.range_key_attr]) if table.range_key_attr else None
             backups.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+        streamed = {id(table): (table.stream_shard, len(table.stream_shard.items))
+                    for table, *_ in backups if table.stream_shard is not None}
         token = _per_item.set(True)
         try:
             return original(self, transact_items)
         except Exception:
+            for shard, length in streamed.values():
+                del shard.items[length:]
             for table, hash_value, range_value, old in reversed(backups):
                 if range_value is None:
                     if old is None:

@@ -1,7 +1,8 @@
 """Starts the whole product on one machine with no AWS account (`make dev`, and the protocol tests).
 
 moto in server mode plays DynamoDB, Cognito, SQS, SES and Step Functions (the flows of
-infra/statemachines/ on its ASL interpreter, their Lambda task run in this process); the gateway in
+infra/statemachines/ on its ASL interpreter, their Lambda task run in this process), and EventBridge
+with the tables' streams (events.py reads them and runs the webhook pipeline); the gateway in
 gateway.py plays API Gateway's WebSocket API; Chalice's LocalGateway routes REST. The app's code is
 the same as on AWS: only endpoints differ, through AWS_ENDPOINT_URL and PARLEY_WS_CALLBACK_URL.
 """
@@ -109,7 +110,9 @@ def configure_flows(moto_url: str) -> None:
     queue = sqs.create_queue(QueueName="parley-local-webhooks", Attributes={
         "VisibilityTimeout": "30",
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})["QueueUrl"]
-    os.environ.update({**env, "PARLEY_WEBHOOK_QUEUE_URL": queue})
+    os.environ.update({**env, "PARLEY_WEBHOOK_QUEUE_URL": queue, "PARLEY_WEBHOOK_DLQ_URL": dlq})
+    from . import events
+    events.configure(moto_url)  # domain events on a bus, the webhooks built on them
 
 
 def seed() -> dict:
@@ -209,43 +212,6 @@ def build_web_app(chalice_app, executor: ThreadPoolExecutor):
     return app
 
 
-async def run_queue_consumers(chalice_app, executor: ThreadPoolExecutor, stop: asyncio.Event) -> None:
-    """Lambda's SQS event source mapping, locally: poll the webhook queue and hand each message to the
-    app's consumer; delete it on success, else let it come back (and, after 5 tries, go to the DLQ)."""
-    import boto3
-
-    from .gateway import LambdaContext
-    queue_url = os.environ.get("PARLEY_WEBHOOK_QUEUE_URL")
-    if not queue_url:
-        return
-    sqs = boto3.client("sqs", region_name=REGION)
-    handler = chalice_app.handler_map["deliver_webhook"]
-    loop = asyncio.get_running_loop()
-
-    def poll_once() -> None:
-        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                  AttributeNames=["All"])
-        for message in got.get("Messages", []):
-            event = {"Records": [{"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
-                                  "body": message["Body"], "attributes": message.get("Attributes", {}),
-                                  "messageAttributes": {}, "eventSource": "aws:sqs",
-                                  "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:parley-local-webhooks",
-                                  "awsRegion": REGION}]}
-            try:
-                handler(event, LambdaContext("deliver_webhook"))
-            except Exception:
-                log.warning("webhook delivery failed; SQS will retry", exc_info=True)
-                continue
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-    while not stop.is_set():
-        try:
-            await loop.run_in_executor(executor, poll_once)
-        except Exception:
-            log.exception("polling the webhook queue failed")
-            await asyncio.sleep(1)
-
-
 async def run_schedules(chalice_app, executor: ThreadPoolExecutor, stop: asyncio.Event) -> None:
     """EventBridge's part: invoke the app's scheduled functions (the presence sweeper) on a timer,
     more often than on AWS so grace periods play out at local speed."""
@@ -289,6 +255,11 @@ async def serve(port: int, ready_file: str | None) -> None:
         configure_environment(moto_url, port)
         configure_flows(moto_url)
         seeded = seed()
+        import boto3
+
+        from . import events
+        os.environ.update(events.stream_arns(boto3.client("dynamodb", region_name=REGION),
+                                             os.environ["PARLEY_TABLE_PREFIX"]))
         import app as chalice_module  # after the environment: chalicelib reads it on import
 
         from .flows import install_lambda_dispatch
@@ -308,7 +279,7 @@ async def serve(port: int, ready_file: str | None) -> None:
         loop = asyncio.get_running_loop()
         schedules = asyncio.ensure_future(run_schedules(chalice_module.app, executor, stop))
         emails = asyncio.ensure_future(outbox.poll_email_queue(chalice_module.app, executor, stop))
-        consumers = asyncio.ensure_future(run_queue_consumers(chalice_module.app, executor, stop))
+        consumers = asyncio.ensure_future(events.run(chalice_module.app, executor, stop))  # streams, queues
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
