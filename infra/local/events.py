@@ -168,13 +168,29 @@ def configure(moto_url: str) -> None:
         os.environ.setdefault(key, value)
 
 
+def configure_streams() -> None:
+    """Local stack, once the tables exist: their stream ARNs, in the environment and in the settings
+    chalicelib already read (creating the tables imported it)."""
+    import boto3
+
+    from chalicelib.config import settings
+    arns = stream_arns(boto3.client("dynamodb", region_name=REGION), settings.table_prefix)
+    os.environ.update(arns)
+    settings.conversations_stream_arn = arns["PARLEY_CONVERSATIONS_STREAM_ARN"]
+    settings.messages_stream_arn = arns["PARLEY_MESSAGES_STREAM_ARN"]
+
+
 async def run(chalice_app, executor, stop) -> None:
     """The local stack's loop: the pipeline's steps, waiting on the queues briefly when idle."""
     import asyncio
 
     from chalicelib.config import settings
     loop = asyncio.get_running_loop()
-    pipeline = Pipeline(chalice_app, settings)
+    try:
+        pipeline = await loop.run_in_executor(executor, Pipeline, chalice_app, settings)
+    except Exception:
+        log.exception("the event pipeline cannot start: no domain events or webhooks")
+        return
     while not stop.is_set():
         try:
             moved = await loop.run_in_executor(executor, pipeline.step)

@@ -255,11 +255,8 @@ async def serve(port: int, ready_file: str | None) -> None:
         configure_environment(moto_url, port)
         configure_flows(moto_url)
         seeded = seed()
-        import boto3
-
         from . import events
-        os.environ.update(events.stream_arns(boto3.client("dynamodb", region_name=REGION),
-                                             os.environ["PARLEY_TABLE_PREFIX"]))
+        events.configure_streams()  # the streams exist now that the tables do
         import app as chalice_module  # after the environment: chalicelib reads it on import
 
         from .flows import install_lambda_dispatch
