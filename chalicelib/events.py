@@ -111,7 +111,8 @@ def conversation_events(record: dict) -> list[dict]:
 
 def message_events(records: list[dict]) -> list[tuple[dict, dict]]:
     """(record, message.created) for each message INSERT. Messages carry no workspace, so their
-    conversations are read in one BatchGetItem per 100 (off the hot path, which stays at 3 requests)."""
+    conversations are read in one consistent BatchGetItem per 100 (off the hot path, which stays at
+    3 requests; consistent, as a conversation may be milliseconds older than its first message)."""
     inserts = [(r, Message.from_raw_data(r["dynamodb"]["NewImage"])) for r in records
                if r.get("eventName") == "INSERT" and r.get("dynamodb", {}).get("NewImage")]
     if not inserts:
@@ -119,7 +120,7 @@ def message_events(records: list[dict]) -> list[tuple[dict, dict]]:
     ids = list({m.conversation_id for _, m in inserts})
     found = {}
     for start in range(0, len(ids), 100):
-        for conversation in Conversation.batch_get(ids[start:start + 100]):
+        for conversation in Conversation.batch_get(ids[start:start + 100], consistent_read=True):
             found[conversation.id] = conversation
     out = []
     for record, message in inserts:

@@ -288,6 +288,8 @@ def rotate_secret(caller: Caller, webhook_id: str) -> dict:
 def send_test(caller: Caller, webhook_id: str) -> dict:
     """A `webhook.test` event to this endpoint alone (enabled or not), through the same queue."""
     hook = _own(caller, webhook_id)
+    if not settings.webhook_queue_url:
+        raise ConflictError("webhooks are not configured on this deployment")
     event = envelope("evt_" + secrets.token_hex(16), TEST_EVENT, iso(), caller.workspace_id,
                      {"webhook": {"id": hook.id, "url": hook.url},
                       "message": "A test event from Parley. Verify its signature as for any other event."})

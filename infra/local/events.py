@@ -199,6 +199,6 @@ async def run(chalice_app, executor, stop) -> None:
             moved = 0
         if not moved:
             try:
-                await asyncio.wait_for(stop.wait(), timeout=0.25)
+                await asyncio.wait_for(stop.wait(), timeout=0.3)
             except asyncio.TimeoutError:
                 pass

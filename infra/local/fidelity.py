@@ -10,7 +10,8 @@
    the items the transaction names are copied and put back if it is cancelled (same semantics).
 3. Streams see whole transactions only. A cancelled transaction leaves no stream record (moto
    writes some before it finds the failing condition), and a stream reader never sees a
-   transaction half-applied (reads of the streams take the writes' lock).
+   transaction half-applied (reads of the streams take the writes' lock). Shard iterators are
+   forgotten once read from, as DynamoDB expires them, so a poller does not grow moto's memory.
 """
 import contextvars
 import copy
@@ -34,7 +35,8 @@ def install() -> None:
         if original is not None:
             setattr(models.DynamoDBBackend, name, _serialised(original))
     from moto.dynamodbstreams import models as streams
-    streams.DynamoDBStreamsBackend.get_records = _serialised(streams.DynamoDBStreamsBackend.get_records)
+    streams.DynamoDBStreamsBackend.get_records = _serialised(_forgetting_iterators(
+        streams.DynamoDBStreamsBackend.get_records))
     _installed = True
 
 
@@ -95,6 +97,19 @@ def _backed_up_per_item(original):
         finally:
             _per_item.reset(token)
     return transact_write_items
+
+
+def _forgetting_iterators(get_records):
+    """moto keeps every shard iterator forever, and each read makes a new one: a poller's reads grow
+    its memory without end. DynamoDB expires iterators (after 15 minutes); here one is forgotten once
+    read from (readers go on with NextShardIterator, or ask for a new one)."""
+    @functools.wraps(get_records)
+    def read_once(self, iterator_arn, limit):
+        try:
+            return get_records(self, iterator_arn, limit)
+        finally:
+            self.shard_iterators.pop(iterator_arn, None)
+    return read_once
 
 
 def _serialised(method):

@@ -161,3 +161,14 @@ def test_the_stream_handlers_answer_partial_batch_responses(events_env):
 def test_stream_tables_are_created_with_new_and_old_images(events_env, table):
     described = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=settings.table(table))["Table"]
     assert described["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_a_cancelled_transaction_publishes_nothing(events_env):
+    """A repeated client_msg_id cancels the message's transaction (its claim exists): one event."""
+    env = events_env
+    visitor, cid = env.chat()
+    published(env)
+    for _ in range(2):
+        env.frame(visitor, action="send", conversation_id=cid, client_msg_id="once-1", text="Only once")
+    got = [e for e in published(env) if e["type"] == "message.created"]
+    assert [e["data"]["message"]["text"] for e in got] == ["Only once"]
