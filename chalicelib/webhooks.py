@@ -1,10 +1,10 @@
-"""Outgoing webhooks: team alerts to a site's Slack/Teams hook, and each workspace's signed endpoints
-for its domain events, all posted by the webhook queue's consumer.
+"""Outgoing webhooks: a site's team alerts, and each workspace's signed endpoints for its domain events.
 
-Nothing waits on a receiver. A flow or a domain event only enqueues; `deliver_batch` posts. Team
-alerts are retried by SQS itself (then its dead-letter queue keeps them). Endpoint deliveries retry
-on their own schedule: a failed try re-enqueues the job with a growing DelaySeconds, the last one
-goes to the dead-letter queue, and every try is recorded in `webhook_deliveries` for the console.
+Both are posted by the webhook queue's consumer (`deliver_batch`): a flow or a domain event only
+enqueues, so nothing waits on a receiver. Team alerts are retried by SQS itself (then its
+dead-letter queue keeps them). Endpoint deliveries retry on their own schedule: a failed try
+re-enqueues the job with a growing DelaySeconds, the last one goes to the dead-letter queue, and
+every try is recorded in `webhook_deliveries` for the console.
 """
 import hashlib
 import hmac
