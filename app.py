@@ -4,8 +4,8 @@ import logging
 from aws_lambda_powertools import Logger
 from chalice import Chalice, CORSConfig, Rate, Response
 
-from chalicelib import (admin, bootstrap, conversations, events, flows, identity, mail, routing, sites,
-                        validate, webhooks, workspace, ws)
+from chalicelib import (admin, bootstrap, conversations, events, flows, identity, mail, privacy, routing,
+                        sites, validate, webhooks, workspace, ws)
 from chalicelib.config import settings
 from chalicelib.errors import ParleyError
 from chalicelib.http import error_response, json_body, translate_errors
@@ -295,6 +295,27 @@ def webhook_deliveries(webhook_id):
 @translate_errors
 def retry_webhook_delivery(webhook_id, delivery_id):
     return Response(body=webhooks.retry_delivery(_agent()[0], webhook_id, delivery_id), status_code=202)
+
+
+# --- REST: data requests (admins) ------------------------------------------------------------
+
+@app.route("/v1/visitors", methods=["GET"])
+@translate_errors
+def find_visitors():
+    return privacy.find_by_email(_agent()[0], app.current_request.query_params or {})
+
+
+@app.route("/v1/visitors/{visitor_id}/export", methods=["GET"])
+@translate_errors
+def export_visitor(visitor_id):
+    export = privacy.export_visitor(_agent()[0], visitor_id)
+    return Response(body=export, status_code=200, headers=privacy.download_headers(visitor_id))
+
+
+@app.route("/v1/visitors/{visitor_id}", methods=["DELETE"])
+@translate_errors
+def erase_visitor(visitor_id):
+    return privacy.erase_visitor(_agent()[0], visitor_id, app.current_request.query_params or {}, sender)
 
 
 # --- email -----------------------------------------------------------------------------------

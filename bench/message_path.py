@@ -267,12 +267,18 @@ LINES = ("Hi, I can't log into my account.", "Sure, let me check that for you.",
          "Could you send me the invoice again?", "I have updated the address on the order.")
 
 
+# Days the site keeps conversations (--retention-days; 0: forever): the measured conversation carries
+# them, so each message also writes its TTL `expires_at`, still within the same three requests.
+RETENTION_DAYS = 0
+
+
 def create_world() -> None:
     stamp = iso(NOW)
     Workspace(WORKSPACE, name="Bench Inc.", created_at=stamp).save()
     # A flood limit that never triggers: the bench sends hundreds of messages in seconds.
     Site(SITE_KEY, workspace_id=WORKSPACE, name="bench.example.com",
-         settings=SiteSettings(rate_limit_count=1_000_000, rate_limit_window=10), created_at=stamp).save()
+         settings=SiteSettings(rate_limit_count=1_000_000, rate_limit_window=10,
+                               retention_days=RETENTION_DAYS or None), created_at=stamp).save()
     Agent(AGENT_ID, workspace_id=WORKSPACE, email="agent@bench.example.com", name="Ada Agent",
           status="online", capacity=10, active_chats=1, created_at=stamp).save()
 
@@ -377,7 +383,7 @@ class Run:
                      visitor_name="Bench Visitor", visitor_email="bench.visitor@example.com",
                      page_url="https://bench.example.com/checkout", status="open", assignee_id=AGENT_ID,
                      created_at=stamp, updated_at=stamp, activity_at=stamp, last_seq=BENCH_HISTORY,
-                     first_response_at=stamp, subscribers={},
+                     first_response_at=stamp, subscribers={}, retention_days=RETENTION_DAYS or None,
                      **conversations.index_keys(WORKSPACE, "open", AGENT_ID)).save()
         with Message.batch_write() as batch:
             for m in history_messages(self.cid, BENCH_HISTORY, self.visitor_id, created):
@@ -447,6 +453,8 @@ class Run:
         conversation = Conversation.get(self.cid, consistent_read=True)
         check(int(conversation.last_seq) == expected_last,
               f"last_seq {conversation.last_seq}, expected {expected_last}")
+        if RETENTION_DAYS:  # every measured message carries its TTL
+            check(all(m.expires_at for m in stored[BENCH_HISTORY:]), "a measured message has no expires_at")
 
     def tear_down(self) -> None:
         """Leave the tables as they were, so the next run differs only in the stored conversations."""
@@ -648,7 +656,7 @@ def report(runs: dict, args, extras: dict) -> dict:
         "platform": platform.platform(), "cpu_count": os.cpu_count(),
         "versions": {"moto": moto.__version__, "boto3": boto3.__version__,
                      "pynamodb": __import__("pynamodb").__version__},
-        "messages_measured": small["messages"], "warmup_messages": args.warmup,
+        "messages_measured": small["messages"], "warmup_messages": args.warmup, "retention_days": args.retention_days,
         "dynamodb_requests_per_message": per_size("dynamodb_requests_per_message"),
         "dynamodb_requests_max_per_message": per_size("dynamodb_requests_max"),
         "dynamodb_requests_histogram": per_size("dynamodb_requests_histogram"),
@@ -677,7 +685,11 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=300, help="measured messages per run")
     parser.add_argument("--warmup", type=int, default=20, help="uncounted messages before each run")
     parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument("--retention-days", type=int, default=0,
+                        help="the site's retention (0: forever); messages then carry a TTL")
     args = parser.parse_args()
+    global RETENTION_DAYS
+    RETENTION_DAYS = args.retention_days
     check(args.messages >= 20 and args.warmup >= 1, "--messages >= 20 and --warmup >= 1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()

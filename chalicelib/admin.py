@@ -7,7 +7,7 @@ import boto3
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from . import routing, validate, webhooks
+from . import retention, routing, validate, webhooks
 from .config import settings
 from .conversations import ACTIVE, assign, set_unassigned_status
 from .errors import BadRequestError, ConflictError, ForbiddenError
@@ -148,7 +148,9 @@ SITE_FIELDS = {"greeting": "string", "color": "color", "rate_limit_count": (1, 1
                "prechat_enabled": "bool", "prechat_fields": "fields", "prechat_required": "fields",
                # the flows' waits, in seconds (Step Functions waits up to a year; these stay sensible)
                "queue_timeout": (1, DAY), "inactivity_wait": (1, 7 * DAY), "pending_wait": (1, 30 * DAY),
-               "survey_window": (1, 30 * DAY), "close_after": (1, 90 * DAY), "webhook_url": "webhook"}
+               "survey_window": (1, 30 * DAY), "close_after": (1, 90 * DAY), "webhook_url": "webhook",
+               # days conversations are kept after their last activity; null or 0: forever
+               "retention_days": "retention"}
 
 
 def get_site_settings(caller: Caller, site_key: str) -> dict:
@@ -179,6 +181,12 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
             value = validate.string(body, name, required=False, max_len=2048) or None
             if value and not webhooks.valid_url(value):
                 raise BadRequestError(f"{name} must be an https:// URL", field=name)
+        elif kind == "retention":  # null or 0 removes it: keep forever
+            try:
+                value = validate.integer(body, name, minimum=0, maximum=retention.MAX_DAYS) or None
+            except BadRequestError:
+                raise BadRequestError(f"the retention period must be 1 to {retention.MAX_DAYS} days "
+                                      "(0 or null: keep forever)", field=name) from None
         elif kind == "fields":
             value = body[name]
             if not isinstance(value, list) or any(v not in ("name", "email") for v in value):
@@ -195,7 +203,8 @@ def _own_site(caller: Caller, site_key: str) -> Site:
 
 
 def _serialize_site(site: Site) -> dict:
-    return {"site_key": site.site_key, "name": site.name, "settings": site.settings.as_dict(),
+    return {"site_key": site.site_key, "name": site.name,
+            "settings": {"retention_days": None, **site.settings.as_dict()},
             "identity_verification": bool(site.identity_secret)}
 
 

@@ -8,12 +8,12 @@ from pynamodb.connection import Connection as DynamoConnection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from . import stepfunctions, validate
+from . import retention, stepfunctions, validate
 from .config import settings
 from .errors import BadRequestError, CapacityError, ConflictError, ForbiddenError, NotFoundError
-from .identity import Caller, owned
+from .identity import Caller, email_key, owned
 from .models import Agent, Connection, Conversation, Message, Site, Visitor
-from .util import iso, new_id
+from .util import iso, new_id, now
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def load(caller: Caller, conversation_id) -> Conversation:
         conversation = Conversation.get(conversation_id, consistent_read=True)
     except DoesNotExist:
         raise NotFoundError("no such conversation") from None
-    if conversation.workspace_id != caller.workspace_id:
+    if conversation.workspace_id != caller.workspace_id or retention.expired(conversation):
         raise NotFoundError("no such conversation")
     if not caller.is_agent and conversation.visitor_id != caller.id:
         raise NotFoundError("no such conversation")
@@ -147,7 +147,10 @@ def history(caller: Caller, conversation: Conversation, *, after_seq: int | None
     elif before_seq is not None:
         condition = Message.seq < before_seq
     forward = after_seq is not None
-    visible = None if caller.is_agent else (Message.internal == False)  # noqa: E712
+    # Messages past their horizon are gone, whether or not DynamoDB's TTL has deleted them yet.
+    visible = Message.expires_at.does_not_exist() | (Message.expires_at > int(now()))
+    if not caller.is_agent:
+        visible &= Message.internal == False  # noqa: E712
     results, has_more = [], False
     query = Message.query(conversation.id, range_key_condition=condition, filter_condition=visible,
                           scan_index_forward=forward, consistent_read=True, page_size=limit + 1)
@@ -267,7 +270,7 @@ def current(caller: Caller) -> Conversation | None:
         conversation = Conversation.get(visitor.active_conversation_id, consistent_read=True)
     except DoesNotExist:
         return None
-    return conversation if conversation.status != "closed" else None
+    return conversation if conversation.status != "closed" and not retention.expired(conversation) else None
 
 
 def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conversation:
@@ -285,6 +288,8 @@ def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conve
     if visitor.blocked:
         raise ForbiddenError("this visitor is blocked")
     profile = [getattr(Visitor, k).set(v) for k, v in (("name", name), ("email", email)) if v]
+    if email:
+        profile.append(Visitor.email_key.set(email_key(caller.workspace_id, email)))
     if profile:
         visitor.update(actions=profile)
     if name:  # the name the visitor's messages carry from now on
@@ -297,6 +302,8 @@ def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conve
         if current:
             try:
                 conversation = Conversation.get(current, consistent_read=True)
+                if retention.expired(conversation):
+                    raise DoesNotExist()  # past its retention: as good as deleted
                 if conversation.status != "closed":
                     if profile or page_url:
                         _update_visitor_fields(conversation, name, email, page_url)
@@ -306,9 +313,9 @@ def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conve
                 previous = conversation.id
             except DoesNotExist:
                 pass
-        _check_prechat(visitor)
+        site = _check_prechat(visitor)
         # Create first, then claim: whoever reads the visitor's active id finds the conversation there.
-        conversation = _create(caller, visitor, new_id("c"), page_url, previous)
+        conversation = _create(caller, visitor, new_id("c"), page_url, previous, site.settings.retention_days)
         claim = (Visitor.active_conversation_id == current) if current else \
             Visitor.active_conversation_id.does_not_exist()
         try:
@@ -327,28 +334,31 @@ def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conve
     raise ConflictError("could not start a conversation; retry")
 
 
-def _check_prechat(visitor: Visitor) -> None:
-    """A site with a pre-chat form gets its required fields before the first conversation."""
+def _check_prechat(visitor: Visitor) -> Site:
+    """A site with a pre-chat form gets its required fields before the first conversation. Returns the
+    site (its retention goes on the new conversation)."""
     try:
         site = Site.get(visitor.site_key)
     except DoesNotExist:
         raise NotFoundError("unknown site") from None
     if not site.settings.prechat_enabled:
-        return
+        return site
     for field in site.settings.prechat_required or []:
         if not getattr(visitor, field, None):
             raise BadRequestError(f"{field} is required by this site's pre-chat form", field=field)
+    return site
 
 
 def _create(caller: Caller, visitor: Visitor, conversation_id: str, page_url: str | None,
-            previous_id: str | None = None) -> Conversation:
+            previous_id: str | None = None, retention_days: int | None = None) -> Conversation:
     stamp = iso()
     status = "queued"  # no bot configured: hand off at once
     conversation = Conversation(
         conversation_id, workspace_id=caller.workspace_id, site_key=visitor.site_key, visitor_id=visitor.id,
         visitor_name=visitor.name, visitor_email=visitor.email, page_url=page_url or visitor.page_url,
         status=status, created_at=stamp, updated_at=stamp, activity_at=stamp, subscribers={}, rate_times=[],
-        previous_conversation_id=previous_id, **index_keys(caller.workspace_id, status, None, None, stamp))
+        previous_conversation_id=previous_id, retention_days=retention_days or None,
+        expires_at=retention.horizon(retention_days), **index_keys(caller.workspace_id, status, None, None, stamp))
     try:
         conversation.save(condition=Conversation.id.does_not_exist())
     except PutError:
@@ -416,6 +426,7 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
             actions.append(Conversation.assignee_id.set(agent_id) if agent_id else Conversation.assignee_id.remove())
             actions.append(Conversation.group.set(new_group) if new_group else Conversation.group.remove())
             actions += _solved_actions(status, stamp, auto_solved)
+            actions += retention.conversation_actions(conversation.retention_days, holds_new)
             unchanged = (Conversation.status == old_status) & (
                 (Conversation.assignee_id == old_agent) if old_agent else Conversation.assignee_id.does_not_exist())
             if expect_seq is not None:
@@ -485,6 +496,7 @@ def set_unassigned_status(conversation: Conversation, status: str, sender, auto_
     actions = [Conversation.status.set(status), Conversation.updated_at.set(stamp),
                *index_actions(conversation.workspace_id, status, None, conversation.group)]
     actions += _solved_actions(status, stamp, auto_solved)
+    actions += retention.conversation_actions(conversation.retention_days, False)
     condition = Conversation.status == old_status
     if expect_seq is not None:
         condition &= Conversation.last_seq == expect_seq
@@ -509,7 +521,8 @@ def close_if_solved(conversation_id: str, solved_at: str, sender) -> bool:
     stamp = iso()
     try:
         conversation.update(actions=[Conversation.status.set("closed"), Conversation.updated_at.set(stamp),
-                                     *index_actions(conversation.workspace_id, "closed", None)],
+                                     *index_actions(conversation.workspace_id, "closed", None),
+                                     *retention.conversation_actions(conversation.retention_days, False)],
                             condition=(Conversation.status == "solved") & (Conversation.solved_at == solved_at))
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":

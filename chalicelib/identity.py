@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import jwt
 from pynamodb.exceptions import DoesNotExist
 
-from . import cognito, tokens, validate
+from . import cognito, retention, tokens, validate
 from .errors import ForbiddenError, NotFoundError, UnauthorizedError
 from .models import Agent, Connection, Conversation, Site, Visitor
 from .util import iso, new_id, now
@@ -48,6 +48,11 @@ def owned(caller: Caller, model, key: str, what: str, *, consistent: bool = Fals
 
 
 # --- visitors -------------------------------------------------------------------------------
+
+def email_key(workspace_id: str, email: str) -> str:
+    """The visitors' email-index key: one workspace's visitors with this (lowercased) address."""
+    return f"{workspace_id}#{email.lower()}"
+
 
 def get_site(site_key: str) -> Site:
     try:
@@ -92,6 +97,9 @@ def _upsert_visitor(visitor_id: str, site: Site, **fields) -> Visitor:
                Visitor.created_at.set(Visitor.created_at | stamp), Visitor.last_seen_at.set(stamp),
                Visitor.blocked.set(Visitor.blocked | False)]
     actions += [getattr(Visitor, name).set(value) for name, value in fields.items() if value is not None]
+    if fields.get("email"):
+        actions.append(Visitor.email_key.set(email_key(site.workspace_id, fields["email"])))
+    actions += retention.visitor_actions(site.settings.retention_days)
     visitor = Visitor(visitor_id)
     # A resumed id from another site's token cannot get here: verify_resume_token checks the site.
     visitor.update(actions=actions)

@@ -260,12 +260,22 @@ def run_job(job: dict) -> str:
 
 
 def _context(conversation: Conversation) -> tuple[Visitor, str, str]:
-    visitor = Visitor.get(conversation.visitor_id)
+    visitor = _visitor(conversation)
     try:
         site_name = Site.get(conversation.site_key).name
     except DoesNotExist:
         site_name = conversation.site_key
     return visitor, site_name, language(visitor.locale)
+
+
+def _visitor(conversation: Conversation) -> Visitor:
+    """The conversation's visitor; when their record expired first (retention), the copies on the
+    conversation stand in for it."""
+    try:
+        return Visitor.get(conversation.visitor_id)
+    except DoesNotExist:
+        return Visitor(conversation.visitor_id, site_key=conversation.site_key, workspace_id=conversation.workspace_id,
+                       name=conversation.visitor_name, email=conversation.visitor_email, page_url=conversation.page_url)
 
 
 def _visitor_caller(conversation: Conversation) -> Caller:
@@ -594,7 +604,7 @@ def rate_from_link(conversation_id: str, rating: str, sig: str | None) -> tuple[
     if valid:
         try:
             conversation = Conversation.get(conversation_id, consistent_read=True)
-            lang = language(Visitor.get(conversation.visitor_id).locale)
+            lang = language(_visitor(conversation).locale)
         except DoesNotExist:
             conversation = None
     if conversation is None:

@@ -18,8 +18,9 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from . import mail
+from . import retention
 from . import stepfunctions
-from .conversations import (cancelled, deliver, dynamo, index_actions, load, notify_change, recipients,
+from .conversations import (ACTIVE, cancelled, deliver, dynamo, index_actions, load, notify_change, recipients,
                             serialize_message)
 from .errors import ConflictError, ForbiddenError, RateLimitedError
 from .identity import Caller
@@ -82,16 +83,20 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
                                                           "kind": author["kind"], "at": stamp}))
         if author["kind"] == "agent" and not internal and not conversation.first_response_at:
             actions.append(Conversation.first_response_at.set(stamp))
+        # Retention rides on what was read: the message expires at the conversation's new horizon.
+        expires_at = retention.horizon(conversation.retention_days)
+        holds_slot = bool(conversation.assignee_id) and (reopen or conversation.status in ACTIVE)
+        actions += retention.conversation_actions(conversation.retention_days, holds_slot)
         message = Message(conversation.id, seq, id=new_id("m"), client_msg_id=client_msg_id,
                           author_kind=author["kind"], author_id=author["id"], author_name=author.get("name"),
-                          text=text, internal=internal, options=options, created_at=stamp)
+                          text=text, internal=internal, options=options, created_at=stamp, expires_at=expires_at)
         unchanged = (Conversation.last_seq == conversation.last_seq) & (Conversation.status == conversation.status)
         try:
             with TransactWrite(connection=dynamo()) as tx:
                 tx.save(message, condition=Message.seq.does_not_exist())
                 if client_msg_id:
-                    tx.save(Key(_claim_key(conversation.id, author["id"], client_msg_id), seq=seq,
-                                expires_at=int(now()) + CLIENT_MSG_ID_TTL),
+                    tx.save(Key(claim_key(conversation.id, author["id"], client_msg_id), seq=seq,
+                                expires_at=_claim_expiry(expires_at)),
                             condition=Key.pk.does_not_exist())
                 tx.update(conversation, actions=actions, condition=unchanged)
                 if reopen:
@@ -139,7 +144,13 @@ def rate_action(caller: Caller, conversation: Conversation, t: float):
     return Conversation.rate_times.set([round(x, 3) for x in recent] + [round(t, 3)])
 
 
-def _claim_key(conversation_id: str, author_id: str, client_msg_id: str) -> str:
+def _claim_expiry(message_expires_at: int | None) -> int:
+    """A claim is kept 7 days, never longer than the message it points at."""
+    until = int(now()) + CLIENT_MSG_ID_TTL
+    return min(until, message_expires_at) if message_expires_at else until
+
+
+def claim_key(conversation_id: str, author_id: str, client_msg_id: str) -> str:
     digest = hashlib.sha256(f"{author_id}\x00{client_msg_id}".encode()).hexdigest()[:40]
     return f"cmid#{conversation_id}#{digest}"
 
@@ -147,14 +158,14 @@ def _claim_key(conversation_id: str, author_id: str, client_msg_id: str) -> str:
 def _first(conversation_id: str, author_id: str, client_msg_id: str, *, missing_ok: bool = False) -> Message | None:
     """The message first stored under this client_msg_id."""
     try:
-        claim = Key.get(_claim_key(conversation_id, author_id, client_msg_id), consistent_read=True)
+        claim = Key.get(claim_key(conversation_id, author_id, client_msg_id), consistent_read=True)
     except DoesNotExist:
         if missing_ok:
             return None
         raise
     try:
         return Message.get(conversation_id, int(claim.seq), consistent_read=True)
-    except DoesNotExist:  # both are written in one transaction; only an erasure separates them
+    except DoesNotExist:  # both are written in one transaction; only an erasure or retention separates them
         raise ConflictError("client_msg_id was used for a message that no longer exists") from None
 
 

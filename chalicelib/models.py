@@ -60,6 +60,8 @@ class SiteSettings(MapAttribute):
     close_after = NumberAttribute(default=4 * 24 * 3600)  # after a solve, when the conversation closes
     # Slack- or Teams-style incoming webhook for team alerts (missed chats); none: no alert.
     webhook_url = UnicodeAttribute(null=True)
+    # Days a conversation is kept after its last activity (chalicelib/retention.py); none: forever.
+    retention_days = NumberAttribute(null=True)
 
 
 class Site(Model):
@@ -121,6 +123,14 @@ class Agent(Model):
     online = AgentsOnline()
 
 
+class VisitorsByEmail(GlobalSecondaryIndex):
+    """Sparse: visitors who gave an email, by workspace and address, for data requests (privacy.py)."""
+    class Meta:
+        index_name = "email-index"
+        projection = IncludeProjection(["site_key", "name", "email", "created_at", "last_seen_at"])
+    email_key = UnicodeAttribute(hash_key=True)
+
+
 class Visitor(Model):
     Meta = _meta("visitors")
     id = UnicodeAttribute(hash_key=True)
@@ -139,6 +149,13 @@ class Visitor(Model):
     last_closed_conversation_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     last_seen_at = UnicodeAttribute(null=True)
+    # "{workspace_id}#{email}" while the visitor has an email: the key of the sparse email-index.
+    email_key = UnicodeAttribute(null=True)
+    # TTL (epoch s): the site's retention after their last session's token runs out; none: kept.
+    expires_at = NumberAttribute(null=True)
+    # Set when an erasure (privacy.erase_visitor) started: the visitor is blocked until it is done.
+    erasing = UnicodeAttribute(null=True)
+    by_email = VisitorsByEmail()
 
 
 class ConversationsByVisitor(GlobalSecondaryIndex):
@@ -231,6 +248,10 @@ class Conversation(Model):
     queue_key = UnicodeAttribute(null=True)
     queued_at = UnicodeAttribute(null=True)
     blocked = BooleanAttribute(null=True)
+    # The site's retention when the conversation started, and the TTL (epoch s) it gives: last activity
+    # + retention_days, absent while the conversation holds an agent's slot (chalicelib/retention.py).
+    retention_days = NumberAttribute(null=True)
+    expires_at = NumberAttribute(null=True)
     by_visitor = ConversationsByVisitor()
     in_queue = ConversationsInQueue()
     by_workspace = ConversationsByWorkspace()
@@ -251,6 +272,8 @@ class Message(Model):
     internal = BooleanAttribute(default=False)
     options = ListAttribute(null=True)
     created_at = UnicodeAttribute()
+    # TTL (epoch s): its conversation's retention horizon when it was written (chalicelib/retention.py).
+    expires_at = NumberAttribute(null=True)
 
 
 class ConnectionsByAgent(GlobalSecondaryIndex):
@@ -355,7 +378,9 @@ class WebhookDelivery(Model):
 
 
 # Tables whose items expire through DynamoDB TTL, and the attribute that says when.
-TTL_ATTRIBUTES = {"connections": "expires_at", "keys": "expires_at", "webhook_deliveries": "expires_at"}
+TTL_ATTRIBUTES = {"connections": "expires_at", "keys": "expires_at",
+                  "conversations": "expires_at", "messages": "expires_at", "visitors": "expires_at",
+                  "webhook_deliveries": "expires_at"}
 
 ALL_MODELS = (Workspace, Site, Agent, Visitor, Conversation, Message, Connection, CannedResponse, Key,
               Webhook, WebhookDelivery)

@@ -100,7 +100,12 @@ def _last_agent(conversation: Conversation) -> str | None:
 def _after_assignment(conversation: Conversation, agent: Agent, queued_at: str | None) -> None:
     """Remember who helped (sticky routing), learn how long the wait was, and put the agent's open
     consoles on the conversation so its messages reach them without a `join`."""
-    Visitor(conversation.visitor_id).update(actions=[Visitor.last_agent_id.set(agent.id)])
+    try:  # on condition: an update would otherwise create a record for a visitor who expired or was erased
+        Visitor(conversation.visitor_id).update(actions=[Visitor.last_agent_id.set(agent.id)],
+                                                condition=Visitor.id.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
     waited = max(0.0, now() - _epoch(queued_at or conversation.created_at))
     try:
         workspace = Workspace.get(conversation.workspace_id)

@@ -26,7 +26,7 @@ def visitor_profile(caller: Caller, visitor_id: str) -> dict:
     return {"visitor": {"id": visitor.id, "name": visitor.name, "email": visitor.email,
                         "user_id": visitor.user_id, "page_url": visitor.page_url, "locale": visitor.locale,
                         "blocked": bool(visitor.blocked), "created_at": visitor.created_at,
-                        "last_seen_at": visitor.last_seen_at},
+                        "last_seen_at": visitor.last_seen_at, "erasing": bool(visitor.erasing)},
             "conversations": [serialize(c) for c in history]}
 
 

@@ -233,6 +233,7 @@
     drafts: new Map(),          // conversation id -> {text, mode}
     outbox: [],                 // messages waiting for their ack
     profiles: new Map(),        // visitor id -> {visitor, conversations}
+    erased: new Set(),          // visitor ids erased from here: their closing events must not bring them back
     prefs: Object.assign({ presenceByAgent: {}, sound: false, view: "unassigned" }, prefsStore.get(PREFS_KEY) || {}),
     presence: "offline",        // what the server acknowledged last
   };
@@ -721,6 +722,7 @@
   /** Keep the freshest version of a conversation and let every view follow it. */
   function upsert(c) {
     if (!c || !c.id) return null;
+    if (c.status === "closed" && c.visitor && S.erased.has(c.visitor.id)) return null;
     const old = S.convs.get(c.id);
     if (old && old.updated_at && c.updated_at && old.updated_at > c.updated_at) return old;
     c = keepNewestActivity(old, c);
@@ -1694,6 +1696,7 @@
     if (pv.blocked) fact(facts, "Blocked", el("span", { class: "status-pill status-pill--small status-pill--danger", text: "Blocked" }));
     if (profile.error) fact(facts, "Profile", document.createTextNode("Could not load the visitor's profile."));
     renderBlock(visitor.id, profile);
+    renderPrivacy(visitor.id, profile);
 
     const conv = $("conv-facts");
     clear(conv);
@@ -1967,6 +1970,103 @@
     } catch (err) {
       toast((block ? "Could not block: " : "Could not unblock: ") + apiMessage(err), "error");
     }
+  }
+
+  // --- data requests (admins): export and erase a visitor's data ------------------------------
+
+  function renderPrivacy(visitorId, profile) {
+    const box = $("visitor-privacy");
+    clear(box);
+    if (!isAdmin() || !visitorId || !profile || (!profile.visitor && !profile.error)) { show(box, false); return; }
+    const erasing = !!(profile.visitor && profile.visitor.erasing);
+    box.appendChild(el("button", {
+      type: "button", class: "btn btn--small btn--ghost", text: "Export data",
+      attrs: { title: "Download everything stored about this visitor (JSON)" },
+      on: { click: (e) => exportVisitor(visitorId, e.currentTarget) },
+    }));
+    box.appendChild(el("button", {
+      type: "button", class: "btn btn--small btn--danger-ghost", text: erasing ? "Finish erasing" : "Erase visitor",
+      on: { click: (e) => eraseVisitor(visitorId, e.currentTarget) },
+    }));
+    if (erasing) box.appendChild(el("span", { class: "muted block-note", text: "An erasure started and did not finish." }));
+    show(box, true);
+  }
+
+  function nameOf(visitorId) {
+    const c = S.convs.get(S.activeId);
+    return c && c.visitor && c.visitor.id === visitorId ? visitorName(c) : "this visitor";
+  }
+
+  async function exportVisitor(visitorId, button) {
+    button.disabled = true;
+    try {
+      const data = await api("GET", "/v1/visitors/" + encodeURIComponent(visitorId) + "/export");
+      const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+      const url = URL.createObjectURL(blob);
+      const day = new Date().toISOString().slice(0, 10);
+      const link = el("a", { href: url, attrs: { download: "parley-" + visitorId.replace(/[^\w-]/g, "") + "-" + day + ".json" } });
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      const n = (data.conversations || []).length;
+      toast("Exported " + nameOf(visitorId) + "'s data: " + n + " conversation" + (n === 1 ? "" : "s") + ".", "info");
+    } catch (err) {
+      toast("Could not export: " + apiMessage(err), "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function eraseVisitor(visitorId, button) {
+    const name = nameOf(visitorId);
+    const ok = await confirmDialog({
+      title: "Erase all data of " + name + "?",
+      text: "Their profile, every conversation and every message (internal notes included) are deleted for good. " +
+        "Open chats are closed and their agent's slot is freed. This cannot be undone.",
+      confirm: "Erase visitor",
+    });
+    if (!ok) return;
+    button.disabled = true;
+    const path = "/v1/visitors/" + encodeURIComponent(visitorId) + "?confirm=erase";
+    const total = { conversations: 0, messages: 0 };
+    try {
+      S.erased.add(visitorId);
+      let result = null;
+      for (let round = 0; round < 10 && !(result && result.complete); round++) {
+        result = await api("DELETE", path);   // a long history takes several calls: each goes on from the last
+        total.conversations += result.erased.conversations || 0;
+        total.messages += result.erased.messages || 0;
+      }
+      if (!result.complete) throw new ApiError("incomplete", "the erasure is not finished yet; try again", 0);
+      forgetVisitor(visitorId);
+      toast(name.charAt(0).toUpperCase() + name.slice(1) + "'s data was erased: " + total.conversations + " conversation" +
+        (total.conversations === 1 ? "" : "s") + ", " + total.messages + " message" + (total.messages === 1 ? "" : "s") + ".", "info");
+    } catch (err) {
+      if (err.status === 404) { forgetVisitor(visitorId); toast("Nothing is stored about " + name + " any more.", "info"); return; }
+      S.erased.delete(visitorId);
+      button.disabled = false;
+      toast("Could not erase: " + apiMessage(err), "error");
+      loadProfile(visitorId);
+    }
+  }
+
+  /** The console lets go of an erased visitor: their conversations leave the lists and the open pane. */
+  function forgetVisitor(visitorId) {
+    S.profiles.delete(visitorId);
+    let open = false;
+    for (const [id, c] of Array.from(S.convs)) {
+      if (!c.visitor || c.visitor.id !== visitorId) continue;
+      S.convs.delete(id);
+      S.joined.delete(id);
+      S.unread.delete(id);
+      S.alerts.delete(id);
+      if (id === S.activeId) open = true;
+    }
+    if (open) window.location.hash = "";
+    scheduleRender("list");
+    countsSoon(0);
+    refreshMeSoon();   // an open chat of theirs held a slot: it is free again
   }
 
   /** A yes/no question in a modal dialog; resolves true when confirmed. */
@@ -2611,6 +2711,7 @@
     const fields = {
       greeting: n + "-greeting", color: n + "-color", rate_limit_count: n + "-count", rate_limit_window: n + "-window",
       prechat_enabled: n + "-prechat", prechat_fields: n + "-ask-email", prechat_required: n + "-req-email",
+      retention_days: n + "-retention",
     };
     const check = (id, label, checked) => el("label", { class: "check", attrs: { for: id } },
       el("input", { type: "checkbox", id: id, checked: !!checked }), " " + label);
@@ -2644,6 +2745,12 @@
               el("input", { id: fields.rate_limit_window, type: "number", min: 1, max: 3600, value: String(s.rate_limit_window || ""), attrs: { "aria-label": "Window in seconds" } }),
               el("span", { text: "seconds" })),
             el("small", { class: "field__help", text: "A visitor writing faster is asked to slow down. New chats pick up a change." })),
+          el("div", { class: "field" },
+            el("label", { attrs: { for: fields.retention_days }, text: "Keep conversations for" }),
+            el("div", { class: "inline-fields" },
+              el("input", { id: fields.retention_days, type: "number", min: 1, max: 3650, value: s.retention_days ? String(s.retention_days) : "", attrs: { placeholder: "forever" } }),
+              el("span", { text: "days" })),
+            el("small", { class: "field__help", text: "After a conversation's last activity, it is deleted with its messages. Empty: keep forever. Applies to chats started from now on." })),
           el("fieldset", { class: "field fieldset" },
             el("legend", { text: "Pre-chat form" }),
             check(fields.prechat_enabled, "Ask for details before the first message", s.prechat_enabled),
@@ -2704,6 +2811,7 @@
       prechat_enabled: get("-prechat").checked,
       prechat_fields: asked,
       prechat_required: ["name", "email"].filter((w) => get("-req-" + w).checked),
+      retention_days: numberField(get("-retention")),
     };
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
