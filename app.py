@@ -1,8 +1,8 @@
 """Parley's entrypoints: websocket routes, REST routes. Routing only; the work is in chalicelib/."""
 from chalice import Chalice, CORSConfig, Rate, Response
 
-from chalicelib import (admin, bootstrap, consumers, conversations, flows, identity, mail, observability, privacy,
-                        routing, sites, validate, webhooks, workspace, ws)
+from chalicelib import (admin, bootstrap, consumers, conversations, events, flows, identity, mail, observability,
+                        privacy, routing, sites, validate, webhooks, workspace, ws)
 from chalicelib.config import settings
 from chalicelib.errors import ParleyError
 from chalicelib.http import error_response, json_body, translate_errors
@@ -242,6 +242,57 @@ def unblock_contact(visitor_id):
     return admin.set_blocked(_agent()[0], visitor_id, False, sender)
 
 
+# --- webhooks (admins) -----------------------------------------------------------------------
+
+@app.route("/v1/webhooks", methods=["GET"])
+@translate_errors
+def list_webhooks():
+    return webhooks.list_endpoints(_agent()[0])
+
+
+@app.route("/v1/webhooks", methods=["POST"], content_types=JSON_TYPES)
+@translate_errors
+def create_webhook():
+    return Response(body=webhooks.create_endpoint(_agent()[0], json_body(app.current_request)), status_code=201)
+
+
+@app.route("/v1/webhooks/{webhook_id}", methods=["PATCH"], content_types=JSON_TYPES)
+@translate_errors
+def update_webhook(webhook_id):
+    return webhooks.update_endpoint(_agent()[0], webhook_id, json_body(app.current_request))
+
+
+@app.route("/v1/webhooks/{webhook_id}", methods=["DELETE"])
+@translate_errors
+def delete_webhook(webhook_id):
+    webhooks.delete_endpoint(_agent()[0], webhook_id)
+    return Response(body="", status_code=204)
+
+
+@app.route("/v1/webhooks/{webhook_id}/rotate-secret", methods=["POST"], content_types=JSON_TYPES)
+@translate_errors
+def rotate_webhook_secret(webhook_id):
+    return webhooks.rotate_secret(_agent()[0], webhook_id)
+
+
+@app.route("/v1/webhooks/{webhook_id}/test", methods=["POST"], content_types=JSON_TYPES)
+@translate_errors
+def test_webhook(webhook_id):
+    return Response(body=webhooks.send_test(_agent()[0], webhook_id), status_code=202)
+
+
+@app.route("/v1/webhooks/{webhook_id}/deliveries", methods=["GET"])
+@translate_errors
+def webhook_deliveries(webhook_id):
+    return webhooks.list_deliveries(_agent()[0], webhook_id, app.current_request.query_params or {})
+
+
+@app.route("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", methods=["POST"], content_types=JSON_TYPES)
+@translate_errors
+def retry_webhook_delivery(webhook_id, delivery_id):
+    return Response(body=webhooks.retry_delivery(_agent()[0], webhook_id, delivery_id), status_code=202)
+
+
 # --- REST: data requests (admins) ------------------------------------------------------------
 
 @app.route("/v1/visitors", methods=["GET"])
@@ -286,8 +337,28 @@ def flow_task(event, context):
 
 @app.on_sqs_message(queue=settings.webhook_queue_name, batch_size=1)
 def deliver_webhook(event):
-    """Team alerts: each post once; a failed one is reported back for SQS to retry (then its DLQ keeps it)."""
-    return consumers.consume(event, webhooks.deliver, name="webhook")
+    """Team alerts (a failure is retried by SQS) and tries of endpoint deliveries (which schedule their own)."""
+    return consumers.consume(event, webhooks.handle_job, name="webhook", with_message_id=True)
+
+
+# --- domain events ----------------------------------------------------------------------------
+
+@app.on_dynamodb_record(stream_arn=settings.conversations_stream_arn, batch_size=100)
+def publish_conversation_events(event):
+    """conversation.* and csat.submitted on EventBridge, from the conversations table's stream."""
+    return events.from_stream(event.to_dict()["Records"])
+
+
+@app.on_dynamodb_record(stream_arn=settings.messages_stream_arn, batch_size=100)
+def publish_message_events(event):
+    """message.created on EventBridge, from the messages table's stream."""
+    return events.from_stream(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue=settings.events_queue_name, batch_size=10)
+def dispatch_webhooks(event):
+    """Each domain event → one delivery job per subscribed endpoint of its workspace."""
+    return consumers.consume(event, webhooks.dispatch_record, name="events")
 
 
 # --- schedules --------------------------------------------------------------------------------

@@ -75,6 +75,27 @@ class Settings:
     site_cache_seconds: int = field(default_factory=lambda: _int("PARLEY_SITE_CACHE_SECONDS", 60))
     webhook_timeout: int = field(default_factory=lambda: _int("PARLEY_WEBHOOK_TIMEOUT", 5))
 
+    # Domain events (chalicelib/events.py) and the workspaces' webhooks built on them (webhooks.py).
+    # The EventBridge bus the stream consumers publish to; empty: no domain events at all.
+    event_bus_name: str = field(default_factory=lambda: os.environ.get("PARLEY_EVENT_BUS", ""))
+    # The queue a rule on the bus (source "parley") targets; `dispatch_webhooks` consumes it.
+    events_queue_url: str = field(default_factory=lambda: os.environ.get("PARLEY_EVENTS_QUEUE_URL", ""))
+    # Where a webhook delivery goes after its last try (a job that replays the delivery).
+    webhook_dlq_url: str = field(default_factory=lambda: os.environ.get("PARLEY_WEBHOOK_DLQ_URL", ""))
+    # The DynamoDB streams (NEW_AND_OLD_IMAGES) of the conversations and messages tables.
+    conversations_stream_arn: str = field(default_factory=lambda: os.environ.get("PARLEY_CONVERSATIONS_STREAM_ARN", ""))
+    messages_stream_arn: str = field(default_factory=lambda: os.environ.get("PARLEY_MESSAGES_STREAM_ARN", ""))
+    # Tries per delivery (the first one included); retry k waits min(900, base * 4^(k-1)) seconds:
+    # 30 s, 2 min, 8 min, 15 min, 15 min by default.
+    webhook_max_attempts: int = field(default_factory=lambda: max(1, _int("PARLEY_WEBHOOK_MAX_ATTEMPTS", 6)))
+    webhook_retry_base: int = field(default_factory=lambda: max(0, _int("PARLEY_WEBHOOK_RETRY_BASE", 30)))
+    # Posts to http://127.0.0.1 and http://localhost (the local stack and tests); never on a deployed stage.
+    webhook_allow_loopback: bool = field(default_factory=lambda: os.environ.get(
+        "PARLEY_WEBHOOK_ALLOW_LOOPBACK", "").lower() in ("1", "true", "yes"))
+    # How long a container reuses a workspace's list of endpoints when dispatching events.
+    webhook_cache_seconds: int = field(default_factory=lambda: _int("PARLEY_WEBHOOK_CACHE_SECONDS", 5))
+    # Delivery records expire (DynamoDB TTL) this many days after the event.
+    webhook_delivery_days: int = field(default_factory=lambda: _int("PARLEY_WEBHOOK_DELIVERY_DAYS", 30))
     # Observability (chalicelib/observability.py): powertools' service name (a log key and a metric
     # dimension), the CloudWatch metric namespace, the log level, and X-Ray tracing (off: the X-Ray
     # SDK is never imported).
@@ -106,6 +127,12 @@ class Settings:
         """The queue the webhook consumer is subscribed to (chalice needs a name at deploy time)."""
         return self.webhook_queue_url.rstrip("/").rsplit("/", 1)[-1] if self.webhook_queue_url \
             else f"parley-{self.stage}-webhooks"
+
+    @property
+    def events_queue_name(self) -> str:
+        """The queue the `dispatch_webhooks` consumer is subscribed to."""
+        return self.events_queue_url.rstrip("/").rsplit("/", 1)[-1] if self.events_queue_url \
+            else f"parley-{self.stage}-events"
 
     @property
     def cognito_issuer(self) -> str:

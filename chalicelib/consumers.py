@@ -45,13 +45,15 @@ def _persistence(name: str):
     return _state["store", name], _state["config", name]
 
 
-def _once(name: str, job: Callable[[dict], Any]) -> Callable[..., Any]:
+def _once(name: str, job: Callable[..., Any], with_message_id: bool) -> Callable[..., Any]:
     """`job` wrapped in powertools idempotency, its keys prefixed with the service's and the queue's name."""
     if ("job", name, job) not in _state:
         from aws_lambda_powertools.utilities.idempotency import idempotent_function
         store, config = _persistence(name)
 
         def run(message: dict) -> Any:
+            if with_message_id:
+                return job(message["body"], message["message_id"])
             return job(message["body"])
 
         _state["job", name, job] = idempotent_function(run, data_keyword_argument="message", persistence_store=store,
@@ -64,16 +66,17 @@ class _OutsideLambda:
         return OUTSIDE_LAMBDA_MS
 
 
-def consume(event, job: Callable[[dict], Any], *, name: str) -> dict:
+def consume(event, job: Callable[..., Any], *, name: str, with_message_id: bool = False) -> dict:
     """Run `job(body)` on each record of an SQS event (a chalice SQSEvent or the raw dict), where body is
-    the message's JSON object. Returns Lambda's partial batch response: {"batchItemFailures": [...]},
+    the message's JSON object (`job(body, message_id)` with `with_message_id`, for jobs that also claim
+    their work with the SQS message id). Returns Lambda's partial batch response: {"batchItemFailures": [...]},
     the messageIds of the records whose job raised. A body that is not a JSON object is logged and
     dropped (no retry can fix it). When every record fails, powertools raises, so the whole batch is
     retried even where the event source was left without ReportBatchItemFailures."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
     raw = event if isinstance(event, dict) else event.to_dict()
     context = None if isinstance(event, dict) else getattr(event, "context", None)
-    once = _once(name, job)
+    once = _once(name, job, with_message_id)
     # A run cut short (a timeout, a crash) leaves its record in progress until the time left runs out;
     # a delivery after that runs the job again.
     _persistence(name)[1].register_lambda_context(context if context is not None else _OutsideLambda())
@@ -89,7 +92,7 @@ def consume(event, job: Callable[[dict], Any], *, name: str) -> dict:
         key = body.get("id") if isinstance(body.get("id"), str) and body.get("id") else record.message_id
         observability.annotate(conversation_id=observability.short(body.get("conversation_id")), message_key=key)
         try:
-            return once(message={"id": key, "body": body})
+            return once(message={"id": key, "body": body, "message_id": record.message_id})
         except Exception:
             log.exception("queue message failed; SQS will deliver it again",
                           extra={"queue": name, "message_id": record.message_id, "message_key": key})

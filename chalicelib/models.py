@@ -13,8 +13,14 @@ from pynamodb.models import Model
 from .config import settings
 
 
+# Tables whose changes feed the domain events (chalicelib/events.py) through DynamoDB Streams.
+STREAM_TABLES = ("conversations", "messages")
+STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
+
+
 def _meta(name: str) -> type:
     return type("Meta", (), {
+        **({"stream_view_type": STREAM_VIEW_TYPE} if name in STREAM_TABLES else {}),
         "table_name": settings.table(name),
         "region": settings.region,
         "billing_mode": "PAY_PER_REQUEST",
@@ -335,6 +341,42 @@ class Key(Model):
     expires_at = NumberAttribute(null=True)
 
 
+class Webhook(Model):
+    """A workspace's webhook endpoint: where its domain events are posted, signed with `secret`."""
+    Meta = _meta("webhooks")
+    workspace_id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)  # wh_…
+    url = UnicodeAttribute()
+    events = ListAttribute(of=UnicodeAttribute)  # the event types it subscribes to
+    enabled = BooleanAttribute(default=True)
+    description = UnicodeAttribute(null=True)
+    secret = UnicodeAttribute()  # whsec_…, the HMAC-SHA256 key; shown once, at creation and rotation
+    created_by = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class WebhookDelivery(Model):
+    """One event for one endpoint, and how its tries went. The id sorts by the event's time."""
+    Meta = _meta("webhook_deliveries")
+    endpoint_id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)  # dl_{event ms, 13 digits}{12 hex}: newest last
+    workspace_id = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    body = UnicodeAttribute()  # the exact JSON posted at every try
+    status = UnicodeAttribute(default="pending")  # pending | retrying | delivered | failed
+    attempts = NumberAttribute(default=0)
+    claim = UnicodeAttribute(null=True)  # the SQS message id of the try in progress or last made
+    response_code = NumberAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    next_attempt_at = UnicodeAttribute(null=True)
+    delivered_at = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    expires_at = NumberAttribute()
+
+
 class IdempotencyRecord(Model):
     """powertools idempotency's records (chalicelib/consumers.py): one per queue message run, written and
     read by powertools' DynamoDBPersistenceLayer; this model gives the table its schema and TTL."""
@@ -349,15 +391,15 @@ class IdempotencyRecord(Model):
 # Tables whose items expire through DynamoDB TTL, and the attribute that says when.
 TTL_ATTRIBUTES = {"connections": "expires_at", "keys": "expires_at",
                   "conversations": "expires_at", "messages": "expires_at", "visitors": "expires_at",
-                  "idempotency": "expiration"}
+                  "idempotency": "expiration", "webhook_deliveries": "expires_at"}
 
 ALL_MODELS = (Workspace, Site, Agent, Visitor, Conversation, Message, Connection, CannedResponse, Key,
-              IdempotencyRecord)
+              IdempotencyRecord, Webhook, WebhookDelivery)
 
 
 def create_tables() -> None:
-    """Create every table that does not exist yet, with TTL where data expires (local stack and tests;
-    infra/ creates them in AWS)."""
+    """Create every table that does not exist yet, with TTL where data expires and streams on
+    STREAM_TABLES (local stack and tests; infra/ creates them in AWS)."""
     import boto3
     client = None
     for model in ALL_MODELS:

@@ -61,6 +61,10 @@ SETTING_PARAMETERS = {
 }
 
 
+# A stream record that keeps failing is retried this much, split from its batch, then skipped (its
+# events are lost, and the error logs say which); without it, it would block its shard for 24 hours.
+STREAM_RETRIES = {"MaximumRetryAttempts": 10, "BisectBatchOnFunctionError": True, "MaximumRecordAgeInSeconds": 6 * 3600}
+
 class DeployError(Exception):
     """A step failed in a way the person deploying can act on; the message says how."""
 
@@ -333,19 +337,23 @@ class Deployment:
         return [f["lambda_arn"] for f in (deployed or {}).get("lambda_function", [])]
 
     def enable_partial_batch_responses(self, function_arns: list[str]) -> list[str]:
-        """SQS consumers report which records failed ({"batchItemFailures": [...]}), so only those come
-        back; chalice 1.34 cannot say so on the event source mapping, hence this. Returns what changed."""
+        """SQS and DynamoDB stream consumers report which records failed ({"batchItemFailures": [...]}), so
+        only those come back; chalice 1.34 cannot say so on the event source mapping, hence this. A stream
+        mapping also gets a bounded retry, so one bad record cannot hold its shard for the stream's 24 h.
+        Returns what changed."""
         lam = self.client("lambda")
         changed = []
         for arn in function_arns:
             for page in lam.get_paginator("list_event_source_mappings").paginate(FunctionName=arn):
                 for mapping in page["EventSourceMappings"]:
-                    if ":sqs:" not in mapping.get("EventSourceArn", ""):
+                    source = mapping.get("EventSourceArn", "")
+                    if ":sqs:" not in source and ":dynamodb:" not in source:
                         continue
                     if "ReportBatchItemFailures" not in mapping.get("FunctionResponseTypes", []):
                         self._settled_mapping(mapping["UUID"])
+                        extra = {} if ":sqs:" in source else STREAM_RETRIES
                         lam.update_event_source_mapping(UUID=mapping["UUID"],
-                                                        FunctionResponseTypes=["ReportBatchItemFailures"])
+                                                        FunctionResponseTypes=["ReportBatchItemFailures"], **extra)
                         changed.append(arn.rsplit(":", 1)[-1])
         return changed
 

@@ -22,6 +22,7 @@ os.environ.update({
     "PARLEY_TABLE_PREFIX": "parley-test-", "PARLEY_TOKEN_SECRET": TEST_SECRET,
     "PARLEY_WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/test",
     "PARLEY_SITE_CACHE_SECONDS": "0",  # tests change site settings between steps
+    "PARLEY_WEBHOOK_ALLOW_LOOPBACK": "true",  # tests' webhook receivers listen on 127.0.0.1
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 

@@ -8,6 +8,10 @@
    deep copy, before it starts: O(table size) per transaction, ~0.9 s at 10,000 conversations,
    where DynamoDB's cost does not depend on the table at all. Here the backup is made per item:
    the items the transaction names are copied and put back if it is cancelled (same semantics).
+3. Streams see whole transactions only. A cancelled transaction leaves no stream record (moto
+   writes some before it finds the failing condition), and a stream reader never sees a
+   transaction half-applied (reads of the streams take the writes' lock). Shard iterators are
+   forgotten once read from, as DynamoDB expires them, so a poller does not grow moto's memory.
 """
 import contextvars
 import copy
@@ -30,6 +34,9 @@ def install() -> None:
         original = getattr(models.DynamoDBBackend, name, None)
         if original is not None:
             setattr(models.DynamoDBBackend, name, _serialised(original))
+    from moto.dynamodbstreams import models as streams
+    streams.DynamoDBStreamsBackend.get_records = _serialised(_forgetting_iterators(
+        streams.DynamoDBStreamsBackend.get_records))
     _installed = True
 
 
@@ -68,10 +75,14 @@ def _backed_up_per_item(original):
             hash_value = DynamoType(source[table.hash_key_attr])
             range_value = DynamoType(source[table.range_key_attr]) if table.range_key_attr else None
             backups.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+        streamed = {id(table): (table.stream_shard, len(table.stream_shard.items))
+                    for table, *_ in backups if table.stream_shard is not None}
         token = _per_item.set(True)
         try:
             return original(self, transact_items)
         except Exception:
+            for shard, length in streamed.values():
+                del shard.items[length:]
             for table, hash_value, range_value, old in reversed(backups):
                 if range_value is None:
                     if old is None:
@@ -86,6 +97,19 @@ def _backed_up_per_item(original):
         finally:
             _per_item.reset(token)
     return transact_write_items
+
+
+def _forgetting_iterators(get_records):
+    """moto keeps every shard iterator forever, and each read makes a new one: a poller's reads grow
+    its memory without end. DynamoDB expires iterators (after 15 minutes); here one is forgotten once
+    read from (readers go on with NextShardIterator, or ask for a new one)."""
+    @functools.wraps(get_records)
+    def read_once(self, iterator_arn, limit):
+        try:
+            return get_records(self, iterator_arn, limit)
+        finally:
+            self.shard_iterators.pop(iterator_arn, None)
+    return read_once
 
 
 def _serialised(method):

@@ -1,7 +1,8 @@
 """Starts the whole product on one machine with no AWS account (`make dev`, and the protocol tests).
 
 moto in server mode plays DynamoDB, Cognito, SQS, SES and Step Functions (the flows of
-infra/statemachines/ on its ASL interpreter, their Lambda task run in this process); the gateway in
+infra/statemachines/ on its ASL interpreter, their Lambda task run in this process), and EventBridge
+with the tables' streams (events.py reads them and runs the webhook pipeline); the gateway in
 gateway.py plays API Gateway's WebSocket API; Chalice's LocalGateway routes REST. The app's code is
 the same as on AWS: only endpoints differ, through AWS_ENDPOINT_URL and PARLEY_WS_CALLBACK_URL.
 """
@@ -109,7 +110,9 @@ def configure_flows(moto_url: str) -> None:
     queue = sqs.create_queue(QueueName="parley-local-webhooks", Attributes={
         "VisibilityTimeout": "30",
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})["QueueUrl"]
-    os.environ.update({**env, "PARLEY_WEBHOOK_QUEUE_URL": queue})
+    os.environ.update({**env, "PARLEY_WEBHOOK_QUEUE_URL": queue, "PARLEY_WEBHOOK_DLQ_URL": dlq})
+    from . import events
+    events.configure(moto_url)  # domain events on a bus, the webhooks built on them
 
 
 def seed() -> dict:
@@ -209,28 +212,6 @@ def build_web_app(chalice_app, executor: ThreadPoolExecutor):
     return app
 
 
-async def run_queue_consumers(chalice_app, executor: ThreadPoolExecutor, stop: asyncio.Event) -> None:
-    """Lambda's SQS event source mapping for the webhook queue (infra/local/sqs.py): the consumer's
-    failed messages come back (and, after 5 tries, go to the DLQ); the others are deleted."""
-    import boto3
-
-    from . import sqs as event_source
-    queue_url = os.environ.get("PARLEY_WEBHOOK_QUEUE_URL")
-    if not queue_url:
-        return
-    sqs = boto3.client("sqs", region_name=REGION)
-    handler = chalice_app.handler_map["deliver_webhook"]
-    loop = asyncio.get_running_loop()
-
-    while not stop.is_set():
-        try:
-            await loop.run_in_executor(executor, lambda: event_source.poll_once(
-                sqs, queue_url, handler, "deliver_webhook", batch_size=1, wait_seconds=1))
-        except Exception:
-            log.exception("polling the webhook queue failed")
-            await asyncio.sleep(1)
-
-
 async def run_schedules(chalice_app, executor: ThreadPoolExecutor, stop: asyncio.Event) -> None:
     """EventBridge's part: invoke the app's scheduled functions (the presence sweeper) on a timer,
     more often than on AWS so grace periods play out at local speed."""
@@ -274,6 +255,8 @@ async def serve(port: int, ready_file: str | None) -> None:
         configure_environment(moto_url, port)
         configure_flows(moto_url)
         seeded = seed()
+        from . import events
+        events.configure_streams()  # the streams exist now that the tables do
         import app as chalice_module  # after the environment: chalicelib reads it on import
 
         from .flows import install_lambda_dispatch
@@ -293,7 +276,7 @@ async def serve(port: int, ready_file: str | None) -> None:
         loop = asyncio.get_running_loop()
         schedules = asyncio.ensure_future(run_schedules(chalice_module.app, executor, stop))
         emails = asyncio.ensure_future(outbox.poll_email_queue(chalice_module.app, executor, stop))
-        consumers = asyncio.ensure_future(run_queue_consumers(chalice_module.app, executor, stop))
+        consumers = asyncio.ensure_future(events.run(chalice_module.app, executor, stop))  # streams, queues
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()

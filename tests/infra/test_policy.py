@@ -31,7 +31,7 @@ USED_ELSEWHERE = {
     "dynamodb:DescribeStream": "Lambda's stream event source", "dynamodb:GetRecords": "Lambda's stream event source",
     "dynamodb:GetShardIterator": "Lambda's stream event source", "dynamodb:ListStreams": "Lambda's stream event source",
     "xray:PutTraceSegments": "the X-Ray SDK (PARLEY_TRACING)", "xray:PutTelemetryRecords": "the X-Ray SDK",
-    "events:PutEvents": "publish_events (issue 6 contract: domain events on the stage's bus)",
+    "events:PutEvents": "publish_conversation_events and publish_message_events (domain events on the bus)",
     **{f"dynamodb:{a}": "pynamodb and powertools idempotency" for a in (
         "GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem",
         "ConditionCheckItem", "DescribeTable")},

@@ -98,8 +98,10 @@ class Flows:
                                   "messageId": message["MessageId"], "attributes": {}, "messageAttributes": {},
                                   "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:webhooks"}]}
             try:
-                self.app.app.handler_map["deliver_webhook"](event, None)
+                result = self.app.app.handler_map["deliver_webhook"](event, None)
             except Exception:
+                continue
+            if result and result.get("batchItemFailures"):  # a partial batch response: left for SQS
                 continue
             self.sqs.delete_message(QueueUrl=settings.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"])
             delivered += 1

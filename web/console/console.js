@@ -2453,19 +2453,23 @@
     }
     const fresh = S.page !== "settings";
     showPage("settings");
-    settingsState.tab = tab === "sites" ? "sites" : "team";
+    settingsState.tab = ["sites", "webhooks"].includes(tab) ? tab : "team";
     for (const link of document.querySelectorAll(".settings-nav__link")) {
       if (link.dataset.tab === settingsState.tab) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
     }
     show($("settings-team"), settingsState.tab === "team");
     show($("settings-sites"), settingsState.tab === "sites");
+    show($("settings-webhooks"), settingsState.tab === "webhooks");
     document.title = "Settings · " + BASE_TITLE;
     if (settingsState.tab === "team") {
       renderTeam();
       loadTeam().then(renderTeam);
-    } else {
+    } else if (settingsState.tab === "sites") {
       renderSites();
       if (fresh || !S.sites.size) loadSites();
+    } else {
+      renderWebhooks();
+      loadWebhooks();
     }
   }
 
@@ -2822,6 +2826,279 @@
     }
   }
 
+  // --- settings (admins): webhooks ---------------------------------------------------------------
+  // Endpoints of the workspace and their recent deliveries. Deliveries change on their own (tries,
+  // retries), so while this tab is on screen they are read again every few seconds.
+
+  const WEBHOOK_FIELDS = { url: "webhook-url", description: "webhook-description", events: "webhook-events" };
+  const EVENT_LABELS = {
+    "conversation.created": "A conversation starts",
+    "conversation.assigned": "A conversation is assigned (or goes back to the queue)",
+    "conversation.status_changed": "A conversation's status changes",
+    "message.created": "A message is sent (internal notes included, marked internal)",
+    "csat.submitted": "A visitor rates a conversation",
+  };
+  const DELIVERY_LABELS = { pending: "Queued", retrying: "Retrying", delivered: "Delivered", failed: "Failed" };
+  const WEBHOOK_REFRESH_MS = 3000;
+  const hooksState = { hooks: [], types: Object.keys(EVENT_LABELS), deliveries: new Map(), loaded: false, loading: null };
+
+  function onWebhooksTab() {
+    return S.page === "settings" && settingsState.tab === "webhooks";
+  }
+
+  function loadWebhooks() {
+    if (hooksState.loading) return hooksState.loading;
+    hooksState.loading = (async () => {
+      try {
+        const data = await api("GET", "/v1/webhooks");
+        hooksState.hooks = data.items || [];
+        if (data.event_types && data.event_types.length) hooksState.types = data.event_types;
+        hooksState.loaded = true;
+        renderWebhooks();
+        await loadDeliveries();
+      } catch (err) {
+        if (onWebhooksTab()) toast("Could not load the webhooks: " + apiMessage(err), "error");
+      }
+    })().finally(() => { hooksState.loading = null; });
+    return hooksState.loading;
+  }
+
+  async function loadDeliveries() {
+    await Promise.all(hooksState.hooks.map(async (hook) => {
+      try {
+        const data = await api("GET", "/v1/webhooks/" + encodeURIComponent(hook.id) + "/deliveries?limit=10");
+        hooksState.deliveries.set(hook.id, data.items || []);
+        renderDeliveries(hook.id);
+      } catch (err) {
+        if (err.status === 404) hooksState.deliveries.delete(hook.id);
+      }
+    }));
+  }
+
+  function renderEventChoices(selected) {
+    const box = $("webhook-event-list");
+    clear(box);
+    for (const type of hooksState.types) {
+      const id = "webhook-event-" + type.replace(/[^a-z]/g, "-");
+      box.appendChild(el("label", { class: "check", attrs: { for: id } },
+        el("input", { type: "checkbox", id: id, value: type, checked: selected.includes(type) }),
+        " ", el("code", { text: type }), " ", el("span", { class: "muted", text: EVENT_LABELS[type] || "" })));
+    }
+  }
+
+  function openWebhookForm() {
+    $("webhook-url").value = "";
+    $("webhook-description").value = "";
+    renderEventChoices(hooksState.types);
+    show($("webhook-error"), false);
+    for (const id of Object.values(WEBHOOK_FIELDS)) $(id).removeAttribute("aria-invalid");
+    show($("webhook-form"), true);
+    $("webhook-url").focus();
+  }
+
+  async function saveWebhook(event) {
+    event.preventDefault();
+    const error = $("webhook-error");
+    show(error, false);
+    for (const id of Object.values(WEBHOOK_FIELDS)) $(id).removeAttribute("aria-invalid");
+    const body = {
+      url: $("webhook-url").value.trim(),
+      events: Array.from($("webhook-event-list").querySelectorAll("input:checked")).map((i) => i.value),
+    };
+    const description = $("webhook-description").value.trim();
+    if (description) body.description = description;
+    if (!body.url) { formError(error, { message: "Enter the URL to post to.", field: "url" }, WEBHOOK_FIELDS); return; }
+    if (!body.events.length) { formError(error, { message: "Choose at least one event.", field: "events" }, WEBHOOK_FIELDS); return; }
+    const save = $("webhook-save");
+    save.disabled = true;
+    try {
+      const hook = await api("POST", "/v1/webhooks", body);
+      show($("webhook-form"), false);
+      showSecret(hook);
+      await loadWebhooks();
+    } catch (err) {
+      formError(error, err, WEBHOOK_FIELDS);
+    } finally {
+      save.disabled = false;
+    }
+  }
+
+  function showSecret(hook) {
+    $("webhook-secret-url").textContent = hook.url;
+    $("webhook-secret-value").textContent = hook.secret || "";
+    show($("webhook-secret"), true);
+    $("webhook-secret-copy").focus();
+  }
+
+  function hideSecret() {
+    $("webhook-secret-value").textContent = "";
+    show($("webhook-secret"), false);
+  }
+
+  async function copySecret() {
+    const text = $("webhook-secret-value").textContent;
+    try {
+      await navigator.clipboard.writeText(text);
+      toast("Secret copied.", "info");
+    } catch (e) {
+      const range = document.createRange();   // no clipboard access: select it for Ctrl+C
+      range.selectNodeContents($("webhook-secret-value"));
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      toast("Press Ctrl+C to copy the selected secret.", "info");
+    }
+  }
+
+  function hookLabel(hook) {
+    return hook.description || hook.url;
+  }
+
+  async function webhookAction(hook, label, run) {
+    try {
+      await run();
+    } catch (err) {
+      toast("Could not " + label + " " + hookLabel(hook) + ": " + apiMessage(err), "error");
+    }
+    await loadWebhooks();
+  }
+
+  function setWebhookEnabled(hook, enabled) {
+    return webhookAction(hook, enabled ? "enable" : "disable", async () => {
+      await api("PATCH", "/v1/webhooks/" + encodeURIComponent(hook.id), { enabled: enabled });
+      toast(hookLabel(hook) + (enabled ? " is enabled." : " is disabled: it gets no events until enabled again."), "info");
+    });
+  }
+
+  function testWebhook(hook) {
+    return webhookAction(hook, "test", async () => {
+      await api("POST", "/v1/webhooks/" + encodeURIComponent(hook.id) + "/test", {});
+      toast("A test event is on its way to " + hookLabel(hook) + ".", "info");
+    });
+  }
+
+  async function rotateWebhook(hook) {
+    const ok = await confirmDialog({
+      title: "New secret for " + hookLabel(hook) + "?",
+      text: "Posts are signed with the new secret from now on; the old one stops working at once. Update your server right after.",
+      confirm: "Rotate secret",
+    });
+    if (!ok) return;
+    return webhookAction(hook, "rotate the secret of", async () => {
+      showSecret(await api("POST", "/v1/webhooks/" + encodeURIComponent(hook.id) + "/rotate-secret", {}));
+    });
+  }
+
+  async function deleteWebhook(hook) {
+    const ok = await confirmDialog({
+      title: "Delete " + hookLabel(hook) + "?",
+      text: "Parley stops posting to it at once, deliveries still waiting included.",
+      confirm: "Delete",
+    });
+    if (!ok) return;
+    return webhookAction(hook, "delete", async () => {
+      await api("DELETE", "/v1/webhooks/" + encodeURIComponent(hook.id));
+      hooksState.deliveries.delete(hook.id);
+      toast(hookLabel(hook) + " was deleted.", "info");
+    });
+  }
+
+  async function retryDelivery(hook, delivery, button) {
+    button.disabled = true;
+    try {
+      await api("POST", "/v1/webhooks/" + encodeURIComponent(hook.id) + "/deliveries/" + encodeURIComponent(delivery.id) + "/retry", {});
+      toast("Trying " + delivery.event_type + " again.", "info");
+    } catch (err) {
+      toast("Could not retry: " + apiMessage(err), "error");
+    }
+    await loadDeliveries();
+  }
+
+  function renderWebhooks() {
+    const list = $("webhook-list");
+    if (!list) return;
+    const ids = new Set(hooksState.hooks.map((h) => h.id));
+    for (const card of Array.from(list.querySelectorAll(".webhook-card"))) if (!ids.has(card.dataset.webhook)) card.remove();
+    for (const hook of hooksState.hooks) {
+      let card = list.querySelector('.webhook-card[data-webhook="' + CSS.escape(hook.id) + '"]');
+      const head = webhookHead(hook);
+      if (!card) {
+        card = el("article", { class: "webhook-card", dataset: { webhook: hook.id }, attrs: { "aria-label": "Webhook " + hookLabel(hook) } },
+          head,
+          el("div", { class: "table-wrap" },
+            el("table", { class: "team-table delivery-table" },
+              el("caption", { class: "visually-hidden", text: "Recent deliveries to " + hook.url }),
+              el("thead", null, el("tr", null,
+                el("th", { scope: "col", text: "Event" }), el("th", { scope: "col", text: "Status" }),
+                el("th", { scope: "col", class: "num", text: "Response" }), el("th", { scope: "col", class: "num", text: "Tries" }),
+                el("th", { scope: "col", text: "When" }), el("th", { scope: "col" }, el("span", { class: "visually-hidden", text: "Actions" })))),
+              el("tbody", { class: "delivery-body" }))),
+          el("p", { class: "list-empty delivery-empty", text: "No deliveries yet. Send a test to see one." }));
+        list.appendChild(card);
+      } else {
+        card.replaceChild(head, card.querySelector(".webhook-card__head"));
+      }
+      card.dataset.enabled = hook.enabled ? "true" : "false";
+      renderDeliveries(hook.id);
+    }
+    show($("webhook-empty"), !hooksState.hooks.length);
+    $("webhook-empty").textContent = hooksState.loaded ? "No endpoints yet. Add one to receive your workspace's events." : "Loading the webhooks…";
+  }
+
+  function webhookHead(hook) {
+    const events = el("ul", { class: "tag-list tag-list--static webhook-card__events", attrs: { "aria-label": "Events" } });
+    for (const type of hook.events || []) events.appendChild(el("li", { class: "tag tag--static", text: type }));
+    return el("header", { class: "webhook-card__head" },
+      el("div", { class: "webhook-card__who" },
+        el("div", { class: "webhook-card__title" },
+          el("span", { class: "webhook-card__url", text: hook.url }),
+          el("span", { class: "status-pill status-pill--small" + (hook.enabled ? "" : " status-pill--danger"),
+            dataset: { status: hook.enabled ? "open" : "off" }, text: hook.enabled ? "Enabled" : "Disabled" })),
+        hook.description ? el("div", { class: "muted webhook-card__description", text: hook.description }) : null,
+        events,
+        el("div", { class: "muted webhook-card__secret" }, "Secret ", el("code", { text: hook.secret_hint || "whsec_…" }))),
+      el("div", { class: "webhook-card__actions" },
+        el("button", { type: "button", class: "btn btn--small", text: "Send test", on: { click: () => testWebhook(hook) } }),
+        el("button", { type: "button", class: "btn btn--small", text: hook.enabled ? "Disable" : "Enable",
+          on: { click: () => setWebhookEnabled(hook, !hook.enabled) } }),
+        el("button", { type: "button", class: "link-btn", text: "Rotate secret", on: { click: () => rotateWebhook(hook) } }),
+        el("button", { type: "button", class: "link-btn link-btn--danger", text: "Delete",
+          attrs: { "aria-label": "Delete " + hookLabel(hook) }, on: { click: () => deleteWebhook(hook) } })));
+  }
+
+  function nextTry(delivery) {
+    const seconds = Math.max(0, Math.round((Date.parse(delivery.next_attempt_at) - Date.now()) / 1000));
+    const when = seconds < 90 ? "in " + seconds + " s" : "in " + Math.round(seconds / 60) + " min";
+    return (delivery.error ? delivery.error + " · " : "") + "next try " + when;
+  }
+
+  function renderDeliveries(hookId) {
+    const card = document.querySelector('.webhook-card[data-webhook="' + CSS.escape(hookId) + '"]');
+    const hook = hooksState.hooks.find((h) => h.id === hookId);
+    if (!card || !hook) return;
+    const body = card.querySelector(".delivery-body");
+    const items = hooksState.deliveries.get(hookId) || [];
+    clear(body);
+    for (const d of items) {
+      const when = d.delivered_at || d.updated_at || d.created_at;
+      const detail = d.status === "retrying" && d.next_attempt_at ? nextTry(d) : d.error || "";
+      body.appendChild(el("tr", { class: "delivery-row", dataset: { delivery: d.id, status: d.status } },
+        el("td", null, el("code", { text: d.event_type })),
+        el("td", null,
+          el("span", { class: "delivery-status", dataset: { status: d.status }, text: DELIVERY_LABELS[d.status] || d.status }),
+          detail ? el("div", { class: "muted delivery-detail", text: detail }) : null),
+        el("td", { class: "num delivery-code", text: d.response_code === null || d.response_code === undefined ? "—" : String(d.response_code) }),
+        el("td", { class: "num delivery-attempts", text: String(d.attempts || 0) }),
+        el("td", null, el("time", { class: "row__time", dataset: { iso: when }, attrs: { datetime: when, title: when }, text: ago(when) })),
+        el("td", { class: "team-actions" }, d.status === "failed"
+          ? el("button", { type: "button", class: "btn btn--small", text: "Retry",
+            attrs: { "aria-label": "Retry " + d.event_type }, on: { click: (e) => retryDelivery(hook, d, e.currentTarget) } })
+          : null)));
+    }
+    show(card.querySelector(".delivery-empty"), !items.length);
+    show(card.querySelector(".table-wrap"), items.length > 0);
+  }
+
   // --- sign in, sign out, start -----------------------------------------------------------------
 
   function showLogin(message) {
@@ -2929,6 +3206,9 @@
     S.claiming.clear();
     S.leaving.clear();
     S.sites.clear();
+    hooksState.hooks = [];
+    hooksState.deliveries.clear();
+    hooksState.loaded = false;
     S.page = "inbox";
     S.joined.clear();
     S.joining.clear();
@@ -2954,6 +3234,8 @@
     clear($("msg-list"));
     clear($("team-body"));
     clear($("site-list"));
+    clear($("webhook-list"));
+    hideSecret();
     closeConversation();
     showPage("inbox");
     if (window.location.hash) history.replaceState(null, "", window.location.pathname + window.location.search);
@@ -3040,6 +3322,13 @@
     $("agent-cancel").addEventListener("click", () => $("agent-dialog").close());
     for (const id of Object.values(AGENT_FIELDS)) $(id).addEventListener("input", () => $(id).removeAttribute("aria-invalid"));
     $("site-add").addEventListener("submit", addSite);
+    $("webhook-add").addEventListener("click", openWebhookForm);
+    $("webhook-form").addEventListener("submit", saveWebhook);
+    $("webhook-cancel").addEventListener("click", () => show($("webhook-form"), false));
+    for (const id of ["webhook-url", "webhook-description"]) $(id).addEventListener("input", () => $(id).removeAttribute("aria-invalid"));
+    $("webhook-event-list").addEventListener("change", () => $("webhook-events").removeAttribute("aria-invalid"));
+    $("webhook-secret-copy").addEventListener("click", copySecret);
+    $("webhook-secret-done").addEventListener("click", hideSecret);
     $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close("cancel"));
     $("canned-close").addEventListener("click", () => $("canned-dialog").close());
     $("canned-form").addEventListener("submit", saveCanned);
@@ -3121,6 +3410,7 @@
     // A safety net under the event-driven counts.
     setInterval(() => { if (S.me && live.isOpen()) loadCounts(); }, 60000);
     setInterval(() => teamSoon(0), 15000);
+    setInterval(() => { if (S.me && onWebhooksTab() && !document.hidden && hooksState.loaded) loadDeliveries(); }, WEBHOOK_REFRESH_MS);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);

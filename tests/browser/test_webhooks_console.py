@@ -1,0 +1,212 @@
+"""Webhooks in the console, in headless Chromium against the real local stack: an admin adds endpoints,
+copies the secret shown once, and watches real deliveries of a visitor's chat reach a local receiver
+(signed with that secret) or fail after the stack's quick retries (3 tries, 1 s then 4 s apart), then
+retries a failed one. The endpoints live in the demo workspace for the test only."""
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+import time
+import urllib.parse
+
+import pytest
+from playwright.sync_api import expect
+from websockets.sync.client import connect
+
+from browser_helpers import eventually, unique
+
+pytestmark = pytest.mark.browser
+
+ADMIN, PASSWORD = "admin@example.com", "demo-password"
+VIEWPORT = {"width": 1440, "height": 1100}
+RETRIES = 20.0  # seconds for three tries 1 s and 4 s apart, with every poll in between
+
+
+class Receiver:
+    """A local endpoint: records each post; answers `status` (changeable)."""
+
+    def __init__(self, status: int):
+        self.status, self.posts = status, []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.posts.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
+                                    "event": json.loads(body)})
+                self.send_response(outer.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/parley/{unique('hook').split()[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def of(self, event_type: str, conversation_id: str) -> list[dict]:
+        return [p for p in self.posts if p["event"]["type"] == event_type
+                and p["event"]["data"].get("conversation", {}).get("id") == conversation_id]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receivers():
+    made = []
+
+    def make(status: int) -> Receiver:
+        made.append(Receiver(status))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+def signed(secret: str, post: dict) -> bool:
+    """The check docs/protocol.md §18.5 describes, on what the receiver got."""
+    fields = dict(item.split("=", 1) for item in post["headers"]["parley-signature"].split(","))
+    expected = hmac.new(secret.encode(), fields["t"].encode() + b"." + post["body"], hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields["v1"])
+
+
+def visitor_chat(stack, text: str) -> str:
+    """A visitor of the demo site opens a chat over a real websocket; returns its conversation id."""
+    session = stack.visitor("demo", name=unique("Hooked"))
+    url = f"{stack.ws}?token={urllib.parse.quote(session['token'], safe='')}"
+    with connect(url, open_timeout=5, close_timeout=1, proxy=None) as ws:
+        ws.send(json.dumps({"action": "start", "ref": "s", "text": text}))
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            frame = json.loads(ws.recv(timeout=8))
+            if frame.get("ref") == "s":
+                assert frame["type"] == "ack", frame
+                return frame["conversation"]["id"]
+    raise AssertionError("no ack to start")
+
+
+def sign_in(stack, new_page):
+    """The admin's console on the Webhooks tab, `away` (as the other suites leave the demo agents)."""
+    agent_id = stack.agent(ADMIN)["agent"]["id"]
+    page = new_page(viewport=VIEWPORT)
+    page.add_init_script(f"""(() => {{
+        const key = "parley.console.prefs";
+        const prefs = JSON.parse(localStorage.getItem(key) || "{{}}");
+        prefs.presenceByAgent = Object.assign({{}}, prefs.presenceByAgent, {{{json.dumps(agent_id)}: "away"}});
+        localStorage.setItem(key, JSON.stringify(prefs));
+    }})()""")
+    page.goto(stack.http + "/console/")
+    form = page.locator("#login-form")
+    form.get_by_label("Email").fill(ADMIN)
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    page.evaluate("() => { location.hash = '#/settings/webhooks'; }")
+    expect(page.locator("#settings-webhooks")).to_be_visible()
+    return page
+
+
+def add_endpoint(page, url: str, events: list[str] | None = None, screenshot=None) -> str:
+    """Fill the form; returns the secret the console shows once."""
+    page.get_by_role("button", name="Add endpoint").first.click()
+    form = page.locator("#webhook-form")
+    form.get_by_label("URL").fill(url)
+    if events is not None:
+        for box in form.locator("#webhook-event-list input").all():
+            box.set_checked(box.get_attribute("value") in events)
+    form.get_by_role("button", name="Add endpoint").click()
+    secret_box = page.locator("#webhook-secret")
+    expect(secret_box).to_be_visible()
+    expect(page.locator("#webhook-secret-url")).to_have_text(url)
+    secret = page.locator("#webhook-secret-value").inner_text()
+    assert secret.startswith("whsec_")
+    if screenshot:
+        page.screenshot(path=str(screenshot))
+    secret_box.get_by_role("button", name="Done").click()
+    expect(secret_box).to_be_hidden()
+    return secret
+
+
+def card(page, url: str):
+    return page.locator(".webhook-card").filter(has=page.locator(".webhook-card__url", has_text=url))
+
+
+def test_an_admin_sees_deliveries_succeed_fail_after_retries_and_retries_one(stack, new_page, receivers, artifacts):
+    good, bad = receivers(204), receivers(500)
+    page = sign_in(stack, new_page)
+    admin_token = stack.agent(ADMIN)["token"]
+    cid = None
+    try:
+        # Bad input is refused, naming the field.
+        page.get_by_role("button", name="Add endpoint").first.click()
+        page.locator("#webhook-form").get_by_label("URL").fill("http://example.com/hook")
+        page.locator("#webhook-form").get_by_role("button", name="Add endpoint").click()
+        expect(page.locator("#webhook-error")).to_have_text("Url must be an https:// URL.")
+        expect(page.locator("#webhook-url")).to_have_attribute("aria-invalid", "true")
+        page.locator("#webhook-cancel").click()
+
+        good_secret = add_endpoint(page, good.url, screenshot=artifacts / "console-webhook-secret.png")
+        add_endpoint(page, bad.url, ["message.created"])
+        good_card, bad_card = card(page, good.url), card(page, bad.url)
+        expect(good_card).to_be_visible()
+        expect(bad_card.locator(".webhook-card__events li")).to_have_text(["message.created"])
+
+        text = unique("Webhooks, please")
+        cid = visitor_chat(stack, text)
+
+        # The good endpoint gets the chat's events, signed with the secret the console showed.
+        created = eventually(lambda: good.of("conversation.created", cid))
+        message = eventually(lambda: good.of("message.created", cid))
+        assert message[0]["event"]["data"]["message"]["text"] == text
+        for post in created + message:
+            assert signed(good_secret, post)
+            assert post["headers"]["parley-event-id"] == post["event"]["id"]
+        delivered = good_card.locator('.delivery-row[data-status="delivered"]')
+        expect(delivered.filter(has_text="message.created").first).to_be_visible()
+        expect(delivered.filter(has_text="message.created").first.locator(".delivery-code")).to_have_text("204")
+
+        # The failing one is tried three times, then shows as failed with its last answer.
+        failed = bad_card.locator('.delivery-row[data-status="failed"]').filter(has_text="message.created")
+        expect(failed).to_have_count(1, timeout=RETRIES * 1000)
+        expect(failed.locator(".delivery-code")).to_have_text("500")
+        expect(failed.locator(".delivery-attempts")).to_have_text("3")
+        expect(failed.locator(".delivery-detail")).to_have_text("HTTP 500")
+        assert len(bad.of("message.created", cid)) == 3
+        page.locator("#settings").evaluate("box => { box.scrollTop = 0; }")
+        page.screenshot(path=str(artifacts / "console-settings-webhooks.png"), full_page=True)
+
+        # Fixed: Retry delivers it.
+        bad.status = 200
+        failed.get_by_role("button", name="Retry message.created").click()
+        row = bad_card.locator(".delivery-row").filter(has_text="message.created")
+        expect(row).to_have_attribute("data-status", "delivered", timeout=RETRIES * 1000)
+        expect(row.locator(".delivery-attempts")).to_have_text("4")
+        expect(row.locator(".delivery-code")).to_have_text("200")
+        assert bad.of("message.created", cid)[-1]["headers"]["parley-delivery-attempt"] == "4"
+
+        # A test event, then disabling: the toggle and the pill follow.
+        good_card.get_by_role("button", name="Send test").click()
+        expect(good_card.locator('.delivery-row[data-status="delivered"]').filter(has_text="webhook.test")).to_have_count(1)
+        assert [p["event"]["type"] for p in good.posts].count("webhook.test") == 1
+        bad_card.get_by_role("button", name="Disable").click()
+        expect(bad_card.locator(".status-pill")).to_have_text("Disabled")
+        expect(bad_card.get_by_role("button", name="Enable")).to_be_visible()
+
+        # Deleting asks first, then the endpoint is gone.
+        for url in (good.url, bad.url):
+            card(page, url).get_by_role("button", name="Delete").click()
+            page.locator("#confirm-ok").click()
+            expect(card(page, url)).to_have_count(0)
+        assert page.errors == []
+    finally:
+        status, listed = stack.request("GET", "/v1/webhooks", token=admin_token)
+        for hook in listed.get("items", []):
+            if hook["url"] in (good.url, bad.url):
+                stack.request("DELETE", f"/v1/webhooks/{hook['id']}", token=admin_token)
+        if cid:
+            stack.request("PATCH", f"/v1/conversations/{cid}", {"status": "solved"}, token=admin_token)

@@ -1,0 +1,364 @@
+"""Webhooks: endpoints managed by admins, events dispatched to them, signed posts, retries with a
+growing delay, the dead-letter queue, redelivery — on moto, through app.py's handlers."""
+import json
+import shutil
+import subprocess
+import time
+
+import pytest
+from chalice.test import Client
+
+from chalicelib import consumers, events, webhooks
+from chalicelib.config import settings
+from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
+from chalicelib.models import Agent, WebhookDelivery
+from chalicelib.util import iso
+from tests.integration.webhook_env import documented, events_env  # noqa: F401 (a fixture)
+
+
+def deliveries(env, admin, hook_id) -> list[dict]:
+    return webhooks.list_deliveries(admin, hook_id, {})["items"]
+
+
+def verifier():
+    """The Python snippet of docs/protocol.md §18.5, run as printed."""
+    scope: dict = {}
+    exec(documented("python", "def verify_parley_signature"), scope)  # noqa: S102 (our own docs)
+    return scope["verify_parley_signature"]
+
+
+# --- endpoints: who may, and what is accepted -------------------------------------------------
+
+def test_admins_manage_endpoints_and_see_the_secret_once(events_env):
+    env = events_env
+    admin = env.admin()
+    created = webhooks.create_endpoint(admin, {"url": "https://hooks.example.com/parley",
+                                               "events": ["message.created", "conversation.created"],
+                                               "description": "CRM"})
+    assert created["secret"].startswith("whsec_") and len(created["secret"]) > 40
+    assert created["events"] == ["conversation.created", "message.created"]  # canonical order
+    assert created["secret_hint"] == "whsec_…" + created["secret"][-4:]
+    listed = webhooks.list_endpoints(admin)
+    assert [h["id"] for h in listed["items"]] == [created["id"]] and "secret" not in listed["items"][0]
+    assert listed["event_types"] == list(events.EVENT_TYPES)
+
+    updated = webhooks.update_endpoint(admin, created["id"], {"enabled": False, "events": ["csat.submitted"],
+                                                              "description": None})
+    assert (updated["enabled"], updated["events"], updated["description"]) == (False, ["csat.submitted"], None)
+    assert "secret" not in updated
+    rotated = webhooks.rotate_secret(admin, created["id"])
+    assert rotated["secret"] != created["secret"] and rotated["secret"].startswith("whsec_")
+    webhooks.delete_endpoint(admin, created["id"])
+    assert webhooks.list_endpoints(admin)["items"] == []
+
+
+def test_agents_and_other_workspaces_are_refused(events_env):
+    env = events_env
+    hook = env.endpoint("https://hooks.example.com/a")
+    agent = env.world.agent_connection(env.world.agent("ws_a"))
+    for call in (lambda: webhooks.list_endpoints(agent),
+                 lambda: webhooks.create_endpoint(agent, {"url": "https://x.example.com", "events": ["message.created"]}),
+                 lambda: webhooks.update_endpoint(agent, hook["id"], {"enabled": False}),
+                 lambda: webhooks.delete_endpoint(agent, hook["id"]),
+                 lambda: webhooks.send_test(agent, hook["id"])):
+        with pytest.raises(ForbiddenError):
+            call()
+    other = env.admin("ws_b")
+    assert webhooks.list_endpoints(other)["items"] == []
+    for call in (lambda: webhooks.update_endpoint(other, hook["id"], {"enabled": False}),
+                 lambda: webhooks.delete_endpoint(other, hook["id"]),
+                 lambda: webhooks.rotate_secret(other, hook["id"]),
+                 lambda: webhooks.send_test(other, hook["id"]),
+                 lambda: webhooks.list_deliveries(other, hook["id"], {})):
+        with pytest.raises(NotFoundError):
+            call()
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"events": ["message.created"]}, "url"),
+    ({"url": "http://hooks.example.com/x", "events": ["message.created"]}, "url"),
+    ({"url": "ftp://hooks.example.com/x", "events": ["message.created"]}, "url"),
+    ({"url": "https://10.1.2.3/x", "events": ["message.created"]}, "url"),
+    ({"url": "https://169.254.169.254/latest/meta-data", "events": ["message.created"]}, "url"),
+    ({"url": "https://[fd00::1]/x", "events": ["message.created"]}, "url"),
+    ({"url": "https://user:pw@hooks.example.com/x", "events": ["message.created"]}, "url"),
+    ({"url": "https://hooks.example.com/" + "x" * 2100, "events": ["message.created"]}, "url"),
+    ({"url": 42, "events": ["message.created"]}, "url"),
+    ({"url": "https://hooks.example.com/x"}, "events"),
+    ({"url": "https://hooks.example.com/x", "events": []}, "events"),
+    ({"url": "https://hooks.example.com/x", "events": ["message.deleted"]}, "events"),
+    ({"url": "https://hooks.example.com/x", "events": ["webhook.test"]}, "events"),
+    ({"url": "https://hooks.example.com/x", "events": "message.created"}, "events"),
+    ({"url": "https://hooks.example.com/x", "events": ["message.created"], "enabled": "yes"}, "enabled"),
+    ({"url": "https://hooks.example.com/x", "events": ["message.created"], "description": "d" * 201}, "description"),
+    ({"url": "https://hooks.example.com/x", "events": ["message.created"], "secret": "mine"}, "secret"),
+])
+def test_bad_input_is_a_bad_request_naming_the_field(events_env, body, field):
+    with pytest.raises(BadRequestError) as refused:
+        webhooks.create_endpoint(events_env.admin(), body)
+    assert refused.value.field == field
+
+
+def test_loopback_urls_only_where_allowed_and_ids_are_checked(events_env, monkeypatch):
+    env = events_env
+    admin = env.admin()
+    hook = env.endpoint("http://127.0.0.1:9/hook", admin=admin)  # allowed in tests
+    monkeypatch.setattr(settings, "webhook_allow_loopback", False)
+    for url in ("http://127.0.0.1:9/hook", "https://localhost/hook", "https://127.0.0.1/hook", "https://[::1]/x"):
+        with pytest.raises(BadRequestError) as refused:
+            webhooks.update_endpoint(admin, hook["id"], {"url": url})
+        assert refused.value.field == "url"
+    assert webhooks._public_address("http://127.0.0.1:9/hook") == "refused: loopback address"
+    with pytest.raises(BadRequestError) as refused:
+        webhooks.update_endpoint(admin, "../etc", {"enabled": True})
+    assert refused.value.field == "webhook_id"
+    with pytest.raises(BadRequestError) as refused:
+        webhooks.retry_delivery(admin, hook["id"], "nope")
+    assert refused.value.field == "delivery_id"
+    with pytest.raises(BadRequestError) as refused:
+        webhooks.list_deliveries(admin, hook["id"], {"limit": "1000"})
+    assert refused.value.field == "limit"
+
+
+def test_a_workspace_has_at_most_ten_endpoints(events_env):
+    env = events_env
+    admin = env.admin()
+    for i in range(webhooks.MAX_ENDPOINTS):
+        env.endpoint(f"https://hooks.example.com/{i}", admin=admin)
+    with pytest.raises(ConflictError):
+        env.endpoint("https://hooks.example.com/one-more", admin=admin)
+
+
+# --- the REST routes, through app.py and a real Cognito sign-in -------------------------------
+
+def _signed_in(env, cognito, email: str, role: str, workspace_id: str = "ws_a") -> dict:
+    from chalicelib import identity
+    idp, pool = cognito["idp"], cognito["pool_id"]
+    user = idp.admin_create_user(UserPoolId=pool, Username=email, MessageAction="SUPPRESS",
+                                 UserAttributes=[{"Name": "email", "Value": email}])["User"]
+    idp.admin_set_user_password(UserPoolId=pool, Username=email, Password="demo-password", Permanent=True)
+    sub = next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+    Agent(sub, workspace_id=workspace_id, email=email, name=email, role=role, created_at=iso()).save()
+    token = identity.agent_login({"email": email, "password": "demo-password"})["token"]
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+def test_the_rest_routes(events_env, cognito):
+    env = events_env
+    receiver = env.receiver()
+    admin = _signed_in(env, cognito, "boss@example.com", "admin")
+    agent = _signed_in(env, cognito, "alex@example.com", "agent")
+    stranger = _signed_in(env, cognito, "other@example.com", "admin", "ws_b")
+    with Client(env.app.app) as client:
+        post = lambda path, body, headers=admin: client.http.post(path, headers=headers, body=json.dumps(body))  # noqa: E731
+        made = post("/v1/webhooks", {"url": receiver.url, "events": ["message.created"]})
+        assert made.status_code == 201 and made.json_body["secret"].startswith("whsec_")
+        hook_id = made.json_body["id"]
+        assert client.http.get("/v1/webhooks", headers=agent).status_code == 403
+        bad = post("/v1/webhooks", {"url": "http://example.com", "events": ["message.created"]})
+        assert bad.status_code == 400 and bad.json_body["error"] == {
+            "code": "bad_request", "message": "url must be an https:// URL", "field": "url"}
+        patched = client.http.patch(f"/v1/webhooks/{hook_id}", headers=admin, body=json.dumps({"enabled": False}))
+        assert patched.status_code == 200 and patched.json_body["enabled"] is False
+        assert client.http.patch(f"/v1/webhooks/{hook_id}", headers=stranger,
+                                 body=json.dumps({"enabled": True})).status_code == 404
+        tested = post(f"/v1/webhooks/{hook_id}/test", {})
+        assert tested.status_code == 202 and tested.json_body["event_type"] == "webhook.test"
+        env.until(lambda: receiver.posts, what="the test post")
+        listed = client.http.get(f"/v1/webhooks/{hook_id}/deliveries?limit=5", headers=admin)
+        assert listed.status_code == 200 and listed.json_body["items"][0]["status"] == "delivered"
+        retried = post(f"/v1/webhooks/{hook_id}/deliveries/{tested.json_body['id']}/retry", {})
+        assert retried.status_code == 409  # delivered: nothing to retry
+        rotated = post(f"/v1/webhooks/{hook_id}/rotate-secret", {})
+        assert rotated.status_code == 200 and rotated.json_body["secret"] != made.json_body["secret"]
+        assert client.http.delete(f"/v1/webhooks/{hook_id}", headers=agent).status_code == 403
+        assert client.http.delete(f"/v1/webhooks/{hook_id}", headers=admin).status_code == 204
+        assert client.http.get("/v1/webhooks", headers=admin).json_body["items"] == []
+
+
+# --- dispatch and delivery --------------------------------------------------------------------
+
+def test_events_reach_subscribed_endpoints_signed_as_documented(events_env):
+    env = events_env
+    receiver, other = env.receiver(), env.receiver()
+    admin = env.admin()
+    hook = env.endpoint(receiver.url, ["conversation.created", "message.created"], admin=admin)
+    env.endpoint(other.url, ["csat.submitted"], admin=admin)
+    disabled = env.receiver()
+    off = env.endpoint(disabled.url, ["message.created"], admin=admin)
+    webhooks.update_endpoint(admin, off["id"], {"enabled": False})
+    foreign = env.receiver()
+    env.endpoint(foreign.url, ["message.created"], admin=env.admin("ws_b"))
+
+    _, cid = env.chat("Hello there")
+    env.until(lambda: len(receiver.posts) >= 2, what="two posts")
+    env.pipeline.drain()
+    assert sorted(receiver.types()) == ["conversation.created", "message.created"]
+    assert other.posts == [] and disabled.posts == [] and foreign.posts == []
+
+    verify = verifier()
+    for post in receiver.posts:
+        headers, event = post["headers"], post["json"]
+        assert verify(hook["secret"], headers["parley-signature"], post["body"])
+        assert not verify(hook["secret"], headers["parley-signature"], post["body"] + b" ")
+        assert not verify("whsec_wrong", headers["parley-signature"], post["body"])
+        assert headers["user-agent"] == "Parley-Webhooks/1" and headers["content-type"] == "application/json"
+        assert headers["parley-event-id"] == event["id"] and headers["parley-event-type"] == event["type"]
+        assert headers["parley-delivery-attempt"] == "1"
+        assert event["workspace_id"] == "ws_a" and event["data"]["conversation"]["id"] == cid
+    stamp = int(receiver.posts[0]["headers"]["parley-signature"].split(",")[0][2:])
+    old = f"t={stamp - 600},v1={webhooks.sign(hook['secret'], stamp - 600, receiver.posts[0]['body'])}"
+    assert not verify(hook["secret"], old, receiver.posts[0]["body"])  # a replay outside the tolerance
+
+    records = deliveries(env, admin, hook["id"])
+    assert {(d["status"], d["attempts"], d["response_code"]) for d in records} == {("delivered", 1, 200)}
+    assert {d["event_type"] for d in records} == {"conversation.created", "message.created"}
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="node is not installed")
+def test_the_documented_node_snippet_verifies_a_real_delivery(events_env, tmp_path):
+    env = events_env
+    receiver = env.receiver()
+    admin = env.admin()
+    hook = env.endpoint(receiver.url, admin=admin)
+    webhooks.send_test(admin, hook["id"])
+    env.until(lambda: receiver.posts, what="the test post")
+    post = receiver.posts[0]
+    script = tmp_path / "verify.js"
+    script.write_text(documented("js", "function verifyParleySignature") + """
+const [secret, header, bodyFile] = process.argv.slice(2);
+const body = require("fs").readFileSync(bodyFile);
+process.stdout.write(String(verifyParleySignature(secret, header, body)));
+""")
+    body = tmp_path / "body.json"
+    body.write_bytes(post["body"])
+    run = lambda secret: subprocess.run(["node", str(script), secret, post["headers"]["parley-signature"], str(body)],  # noqa: E731
+                                        capture_output=True, text=True, timeout=30).stdout
+    assert run(hook["secret"]) == "true" and run("whsec_wrong") == "false"
+
+
+def test_a_failing_receiver_is_retried_later_each_time_then_dead_lettered(events_env):
+    env = events_env
+    receiver = env.receiver(default=503)
+    admin = env.admin()
+    hook = env.endpoint(receiver.url, ["message.created"], admin=admin)
+    _, cid = env.chat("Anyone?")
+    env.until(lambda: receiver.posts, what="the first try")
+    (first,) = deliveries(env, admin, hook["id"])
+    assert (first["status"], first["attempts"], first["response_code"], first["error"]) == (
+        "retrying", 1, 503, "HTTP 503")
+    assert first["next_attempt_at"] > first["updated_at"]
+
+    env.until(lambda: deliveries(env, admin, hook["id"])[0]["status"] == "failed", timeout=20,
+              what="the last try")
+    assert len(receiver.posts) == settings.webhook_max_attempts == 3
+    assert [p["headers"]["parley-delivery-attempt"] for p in receiver.posts] == ["1", "2", "3"]
+    assert len({p["headers"]["parley-event-id"] for p in receiver.posts}) == 1  # one event, tried 3 times
+    gaps = [b["at"] - a["at"] for a, b in zip(receiver.posts, receiver.posts[1:])]
+    assert gaps[0] >= webhooks.retry_delay(1) == 1 and gaps[1] >= webhooks.retry_delay(2) == 4
+    assert gaps[1] > gaps[0]
+    (failed,) = deliveries(env, admin, hook["id"])
+    assert (failed["status"], failed["attempts"], failed["response_code"], failed["next_attempt_at"]) == (
+        "failed", 3, 503, None)
+    (dead,) = env.queued(settings.webhook_dlq_url)
+    assert (dead["delivery_id"], dead["attempt"], dead["round_start"], dead["last_error"]) == (
+        failed["id"], 4, 3, "HTTP 503")
+
+    # The receiver is fixed; an admin retries: a new round, and it is delivered.
+    receiver.default = 204
+    retried = webhooks.retry_delivery(admin, hook["id"], failed["id"])
+    assert retried["status"] == "retrying"
+    with pytest.raises(ConflictError):
+        webhooks.retry_delivery(admin, hook["id"], failed["id"])
+    env.until(lambda: deliveries(env, admin, hook["id"])[0]["status"] == "delivered", what="the retry")
+    (done,) = deliveries(env, admin, hook["id"])
+    assert (done["attempts"], done["response_code"], done["error"]) == (4, 204, None)
+    assert receiver.posts[-1]["headers"]["parley-delivery-attempt"] == "4"
+
+    # The dead-letter job, moved back to the webhook queue after that, posts nothing more.
+    env.sqs.send_message(QueueUrl=settings.webhook_queue_url, MessageBody=json.dumps(dead))
+    env.pipeline.drain()
+    assert len(receiver.posts) == 4
+
+
+def test_every_try_is_claimed_once_and_events_are_dispatched_once(events_env):
+    env = events_env
+    receiver = env.receiver()
+    admin = env.admin()
+    hook = env.endpoint(receiver.url, ["message.created"], admin=admin)
+    event = events.envelope("evt_" + "a" * 32, "message.created", iso(), "ws_a", {"note": "once"})
+    assert webhooks.dispatch_event(event) == 1
+    # The same event again (a replayed stream batch, or a dispatcher that died after writing the
+    # record): never tried yet, so its job is queued again: two jobs for try 1.
+    assert webhooks.dispatch_event(event) == 1
+    env.pipeline.drain()
+    assert len(receiver.posts) == 1 and receiver.posts[0]["json"]["data"] == {"note": "once"}
+    assert webhooks.dispatch_event(event) == 0  # tried: a replay queues nothing
+    (record,) = deliveries(env, admin, hook["id"])
+    job = {"kind": "webhook", "workspace_id": "ws_a", "webhook_id": hook["id"], "delivery_id": record["id"],
+           "attempt": 1, "round_start": 0}
+    env.sqs.send_message(QueueUrl=settings.webhook_queue_url, MessageBody=json.dumps(job))
+    env.pipeline.drain()
+    assert len(receiver.posts) == 1  # a late copy of try 1's job
+    # the same message delivered twice by SQS (at least once) is posted once: the consumer's idempotency
+    message = {"messageId": "m-1", "receiptHandle": "r-1", "body": json.dumps({**job, "attempt": 2, "round_start": 1}),
+               "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs"}
+    assert consumers.consume({"Records": [message, message]}, webhooks.handle_job, name="webhook",
+                             with_message_id=True) == {"batchItemFailures": []}
+    assert len(receiver.posts) == 2
+    assert WebhookDelivery.get(hook["id"], record["id"]).attempts == 2
+
+
+def test_disabled_and_deleted_endpoints_get_nothing_more_and_tests_go_through(events_env):
+    env = events_env
+    receiver = env.receiver()
+    admin = env.admin()
+    hook = env.endpoint(receiver.url, ["message.created"], admin=admin)
+    webhooks.update_endpoint(admin, hook["id"], {"enabled": False})
+    env.chat()
+    env.pipeline.drain()
+    assert receiver.posts == [] and deliveries(env, admin, hook["id"]) == []
+    tested = webhooks.send_test(admin, hook["id"])  # a test goes to a disabled endpoint too
+    env.until(lambda: receiver.posts, what="the test post")
+    assert receiver.posts[0]["json"]["type"] == "webhook.test"
+    assert receiver.posts[0]["json"]["data"]["webhook"]["id"] == hook["id"]
+    assert deliveries(env, admin, hook["id"])[0]["id"] == tested["id"]
+
+    webhooks.update_endpoint(admin, hook["id"], {"enabled": True})
+    env.chat()
+    for reader in env.pipeline.readers:  # events dispatched, jobs queued, not yet delivered
+        reader.pump()
+    from infra.local.events import pump_queue
+    pump_queue(env.sqs, settings.events_queue_url, env.app.app.handler_map["dispatch_webhooks"], "dispatch")
+    webhooks.update_endpoint(admin, hook["id"], {"enabled": False})
+    env.pipeline.drain()
+    pending = [d for d in deliveries(env, admin, hook["id"]) if d["event_type"] == "message.created"]
+    assert [(d["status"], d["error"], d["response_code"]) for d in pending] == [
+        ("failed", "the endpoint is disabled", None)]
+    assert env.queued(settings.webhook_dlq_url) == []  # nothing to replay: it was never posted
+    assert len(receiver.posts) == 1
+
+
+def test_deliveries_are_listed_newest_first_in_pages(events_env):
+    env = events_env
+    receiver = env.receiver()
+    admin = env.admin()
+    hook = env.endpoint(receiver.url, admin=admin)
+    made = []
+    for _ in range(5):
+        made.append(webhooks.send_test(admin, hook["id"])["id"])
+        time.sleep(0.002)  # ids sort by the event's millisecond
+    page = webhooks.list_deliveries(admin, hook["id"], {"limit": "3"})
+    assert [d["id"] for d in page["items"]] == made[::-1][:3] and page["cursor"] == made[2]
+    rest = webhooks.list_deliveries(admin, hook["id"], {"limit": "3", "cursor": page["cursor"]})
+    assert [d["id"] for d in rest["items"]] == made[::-1][3:] and rest["cursor"] is None
+
+
+def test_team_alerts_still_go_through_the_same_queue(events_env):
+    env = events_env
+    receiver = env.receiver(statuses=[500])
+    assert webhooks.enqueue(receiver.url, {"text": "A chat was missed"})
+    env.pipeline.drain()  # the 500 leaves it on the queue for SQS to deliver again
+    assert [p["status"] for p in receiver.posts] == [500]
+    env.until(lambda: len(receiver.posts) == 2, what="SQS delivering the alert again")
+    assert receiver.posts[1]["json"] == {"text": "A chat was missed"}

@@ -1,0 +1,152 @@
+"""The events pipeline on moto for integration tests: tables with streams, a bus with its rule to the
+events queue, the webhook queue and its dead-letter queue, app.py's handlers, and receivers."""
+import http.server
+import json
+import re
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from chalicelib import events, webhooks, ws
+from chalicelib.config import settings
+from chalicelib.identity import Caller
+from chalicelib.models import Agent
+from infra.local.events import Pipeline, create_bus, stream_arns
+
+REGION = "us-east-1"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+
+
+class Receiver:
+    """A local HTTPS-less endpoint recording every post (headers, raw body, when); it answers
+    `statuses` in turn, then `default`."""
+
+    def __init__(self, statuses=(), default=200):
+        self.posts: list[dict] = []
+        self.statuses, self.default = list(statuses), default
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = outer.statuses.pop(0) if outer.statuses else outer.default
+                outer.posts.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
+                                    "json": json.loads(body), "at": time.monotonic(), "status": status})
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/parley"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def types(self) -> list[str]:
+        return [p["json"]["type"] for p in self.posts]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class EventsEnv:
+    def __init__(self, world, app_module, receivers):
+        self.world, self.app = world, app_module
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.pipeline = Pipeline(app_module.app, settings)
+        self._receivers = receivers
+
+    def receiver(self, statuses=(), default=200) -> Receiver:
+        receiver = Receiver(statuses, default)
+        self._receivers.append(receiver)
+        return receiver
+
+    def admin(self, workspace_id: str = "ws_a") -> Caller:
+        agent_id = self.world.agent(workspace_id)
+        Agent(agent_id).update(actions=[Agent.role.set("admin")])
+        return self.world.agent_connection(agent_id)
+
+    def endpoint(self, url: str, types=events.EVENT_TYPES, admin: Caller | None = None) -> dict:
+        return webhooks.create_endpoint(admin or self.admin(), {"url": url, "events": list(types)})
+
+    def chat(self, text: str = "Hello", session=None):
+        visitor = self.world.visitor_connection(session)
+        ws.handle_frame(visitor.connection_id, json.dumps({"action": "start", "ref": "s", "text": text}),
+                        self.world.sender)
+        ack = self.world.api.of(visitor.connection_id, "ack")[-1]
+        assert "conversation" in ack, ack
+        return visitor, ack["conversation"]["id"]
+
+    def frame(self, caller: Caller, **frame) -> dict:
+        ws.handle_frame(caller.connection_id, json.dumps({"ref": "r", **frame}), self.world.sender)
+        return self.world.api.of(caller.connection_id)[-1]
+
+    def queued(self, queue_url: str) -> list[dict]:
+        """Receive everything visible on a queue (and delete it)."""
+        out = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return out
+            for message in got:
+                out.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def until(self, check, timeout: float = 15.0, what: str = "condition"):
+        """Drain the pipeline until `check()` is truthy (delayed retries become visible in time)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.pipeline.drain()
+            value = check()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"{what} not met within {timeout} s")
+
+
+@pytest.fixture
+def events_env(monkeypatch):
+    """moto with every table (streams on conversations and messages), the bus, rule and queues."""
+    from moto import mock_aws
+
+    import app as app_module
+    from chalicelib.models import create_tables
+    from infra.local.fidelity import install
+    from tests.integration.conftest import World
+
+    install()
+    receivers: list[Receiver] = []
+    with mock_aws():
+        create_tables()
+        sqs = boto3.client("sqs", region_name=REGION)
+        bus = create_bus(boto3.client("events", region_name=REGION), sqs, prefix="parley-test-")
+        arns = stream_arns(boto3.client("dynamodb", region_name=REGION), settings.table_prefix)
+        dlq = sqs.create_queue(QueueName="parley-test-webhooks-dlq")["QueueUrl"]
+        for name, value in {"event_bus_name": bus["PARLEY_EVENT_BUS"],
+                            "events_queue_url": bus["PARLEY_EVENTS_QUEUE_URL"],
+                            "webhook_queue_url": sqs.create_queue(QueueName="parley-test-webhooks", Attributes={
+                                "VisibilityTimeout": "1"})["QueueUrl"],  # a failed alert comes back soon
+                            "webhook_dlq_url": dlq,
+                            "conversations_stream_arn": arns["PARLEY_CONVERSATIONS_STREAM_ARN"],
+                            "messages_stream_arn": arns["PARLEY_MESSAGES_STREAM_ARN"],
+                            "webhook_max_attempts": 3, "webhook_retry_base": 1, "webhook_cache_seconds": 0,
+                            "webhook_allow_loopback": True}.items():
+            monkeypatch.setattr(settings, name, value)
+        world = World()
+        monkeypatch.setattr(app_module, "sender", world.sender)
+        yield EventsEnv(world, app_module, receivers)
+    for receiver in receivers:
+        receiver.close()
+
+
+def documented(language: str, marker: str) -> str:
+    """The code block of docs/protocol.md in `language` that contains `marker`, as printed."""
+    for block in re.findall(r"```" + language + r"\n(.*?)```", DOCS.read_text(), flags=re.S):
+        if marker in block:
+            return block
+    raise AssertionError(f"docs/protocol.md has no {language} block with {marker}")
