@@ -67,6 +67,10 @@ ASSUMPTIONS = {
     "custom_metrics": 20,                 # EMF metric x dimension combinations (docs/observability.md)
     "stored_kb_per_conversation": 12,     # conversation + messages + visitor, for storage and backups
     "presence_sweeps_per_month": 60 * 24 * 30,  # the one-minute schedule in app.py
+    # The measured chat has its visitor online to the end, so it emails nothing; in real traffic some
+    # visitors leave (a digest of replies), ask for a transcript or rate by email. Each email is one SQS
+    # send, receive and delete, and one SES send.
+    "emails_per_conversation": 0.3,
 }
 # us-east-1 list prices in USD, no free tier.
 PRICES = {
@@ -104,12 +108,15 @@ class Meter:
         self.rru = 0.0
         self.item_sizes: dict[tuple, int] = {}  # (table, key) -> bytes, the newest size seen
         self.gsis: dict[str, list[tuple]] = {}
+        self.events = 0  # EventBridge entries published
 
     def record(self, service: str, operation: str, params: dict, result: dict) -> None:
         if not self.on:
             return
         with self.lock:
             self.calls[(service, operation)] += 1
+            if (service, operation) == ("events", "PutEvents"):
+                self.events += len(params.get("Entries", []))
             if service == "dynamodb":
                 w, r = self.units(operation, params, result)
                 self.wru += w
@@ -236,6 +243,17 @@ def run() -> dict:
         settings.handoff_arn, settings.inactivity_arn, settings.csat_arn = (
             arns["PARLEY_HANDOFF_ARN"], arns["PARLEY_INACTIVITY_ARN"], arns["PARLEY_CSAT_ARN"])
         stepfunctions.reset_client()
+        # Domain events: the two table streams, the bus, its rule and the events queue, as deployed;
+        # the stream and queue pollers are Lambda's (not billed per request), the handlers' calls are.
+        from infra.local.events import Pipeline, create_bus, stream_arns
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        UNMETERED.add(id(sqs))
+        env = {**create_bus(boto3.client("events", region_name="us-east-1"), sqs, prefix="parley-cost-"),
+               **stream_arns(_raw_ddb, settings.table_prefix)}
+        settings.event_bus_name, settings.events_queue_url = env["PARLEY_EVENT_BUS"], env["PARLEY_EVENTS_QUEUE_URL"]
+        settings.conversations_stream_arn = env["PARLEY_CONVERSATIONS_STREAM_ARN"]
+        settings.messages_stream_arn = env["PARLEY_MESSAGES_STREAM_ARN"]
+        settings.webhook_queue_url = sqs.create_queue(QueueName="parley-cost-webhooks")["QueueUrl"]
         api = ManagementApi()
         sender = bootstrap.build_sender(client=api)
         app_module.sender = sender
@@ -267,6 +285,9 @@ def run() -> dict:
 
         flow_invocations = Counter()
         dispatch = LambdaSimpleBackend_invoke_counter(flow_invocations)
+        pipeline = Pipeline(CountingApp(app_module.app, lambda_invocations), settings)
+        UNMETERED.update(id(reader.client) for reader in pipeline.readers)
+        UNMETERED.add(id(pipeline.sqs))
 
         METER.on = True
         started = time.monotonic()
@@ -298,7 +319,9 @@ def run() -> dict:
             identity.disconnect(cid)
             api.drop(cid)
             lambda_invocations["websocket $disconnect"] += 1
+            pipeline.drain()
         _wait_for_executions(sfn, arns)
+        pipeline.drain()
         transitions = _transitions(sfn, arns)
         METER.on = False
         posts = posts_before() - posts_at_start
@@ -322,6 +345,18 @@ def run() -> dict:
         page_view = {"calls": sum(METER.calls.values()), "rru": METER.rru, "wru": METER.wru}
         return {"per_conversation": per_conversation,
                 "sweep": sweep, "page_view": page_view, "seconds": round(time.monotonic() - started, 1)}
+
+
+class CountingApp:
+    """The app as the event pipeline sees it, counting each invocation of its stream and queue consumers."""
+
+    def __init__(self, app, counter: Counter):
+        def counted(name, handler):
+            def run(event, context):
+                counter[name] += 1
+                return handler(event, context)
+            return run
+        self.handler_map = {name: counted(name, handler) for name, handler in app.handler_map.items()}
 
 
 class LambdaSimpleBackend_invoke_counter:  # noqa: N801 (reads as what it wraps)
@@ -357,6 +392,7 @@ def _per_conversation(frames_in, posts, lambdas, transitions) -> dict:
         "websocket_frames_out": round(posts / n, 1),
         "lambda_invocations": {k: round(v / n, 1) for k, v in lambdas.items()},
         "state_transitions": round(transitions / n, 1),
+        "eventbridge_events": round(METER.events / n, 1),
     }
 
 
@@ -389,8 +425,9 @@ def month(volume: int, measured: dict) -> dict:
     view = measured["page_view"]
     requests = per["aws_requests"]
     lambdas = sum(per["lambda_invocations"].values()) * volume + page_views + a["presence_sweeps_per_month"]
-    sqs = sum(v for k, v in requests.items() if k.startswith("sqs:")) * volume
-    ses = sum(v for k, v in requests.items() if k.startswith("ses:")) * volume
+    emails = a["emails_per_conversation"] * volume
+    sqs = sum(v for k, v in requests.items() if k.startswith("sqs:")) * volume + 3 * emails
+    ses = sum(v for k, v in requests.items() if k.startswith("ses:")) * volume + emails
     agent_minutes = a["agents"][volume] * a["agent_console_hours_per_month"] * 60
     stored_gb = volume * a["stored_kb_per_conversation"] / 1024 / 1024
     sweep = measured["sweep"]
@@ -407,8 +444,8 @@ def month(volume: int, measured: dict) -> dict:
                                + sweep["rru"] * a["presence_sweeps_per_month"]) * p["dynamodb_rru"],
         "DynamoDB storage and backups": stored_gb * (p["dynamodb_gb_month"] + p["dynamodb_pitr_gb_month"]),
         "Step Functions transitions": per["state_transitions"] * volume * p["sfn_transition"],
-        "SQS and SES": sqs * p["sqs_request"] + ses * p["ses_email"],
-        "EventBridge domain events": (2 * MESSAGES_EACH_WAY + 4) * volume * p["eventbridge_event"],
+        "SQS and SES (email)": sqs * p["sqs_request"] + ses * p["ses_email"],
+        "EventBridge domain events": per["eventbridge_events"] * volume * p["eventbridge_event"],
         "CloudWatch logs and metrics": lambdas * a["log_bytes_per_invocation"] / 1e9 * p["logs_gb_ingested"]
         + a["custom_metrics"] * p["custom_metric_month"],
         "CloudFront (widget and console)": page_views * (WIDGET_KB_GZIPPED / 1024 / 1024 * p["cloudfront_gb"]
@@ -449,7 +486,8 @@ def table(months: list[dict], measured: dict) -> str:
     rows.append(f"Measured per conversation ({MESSAGES_EACH_WAY} messages each way, typing and read receipts, "
                 f"solve, CSAT): {per['websocket_frames_in']} frames in, {per['websocket_frames_out']} frames out, "
                 f"{per['dynamodb_wru']} DynamoDB write units, {per['dynamodb_rru']} read units, "
-                f"{per['state_transitions']} state transitions, {per['scans']} Scans.")
+                f"{per['state_transitions']} state transitions, {per['eventbridge_events']} domain events, "
+                f"{sum(per['lambda_invocations'].values())} Lambda invocations, {per['scans']} Scans.")
     return "\n".join(rows)
 
 
