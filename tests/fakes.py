@@ -1,6 +1,8 @@
 """Test doubles that honour the real interfaces (no Mock objects asserting calls)."""
+import http.server
 import json
 import threading
+import time
 
 from botocore.exceptions import ClientError
 
@@ -50,3 +52,43 @@ class ManagementApi:
         with self._lock:
             for frames in self.frames.values():
                 frames.clear()
+
+
+class WebhookReceiver:
+    """A local HTTP endpoint (plain HTTP on 127.0.0.1) recording every post as {headers (names
+    lower-cased), body (bytes), json, at (monotonic), status}; it answers `statuses` in turn, then
+    `default` (both may be changed while it runs)."""
+
+    def __init__(self, statuses=(), default: int = 200, path: str = "/parley"):
+        self.posts: list[dict] = []
+        self.statuses, self.default = list(statuses), default
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = outer.statuses.pop(0) if outer.statuses else outer.default
+                outer.posts.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
+                                    "json": json.loads(body), "at": time.monotonic(), "status": status})
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def delivered(self) -> list:
+        """The parsed bodies of the posts it answered with a success (2xx), in order."""
+        return [p["json"] for p in self.posts if p["status"] < 300]
+
+    def types(self) -> list[str]:
+        """The `type` of every posted event, in order."""
+        return [p["json"]["type"] for p in self.posts]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

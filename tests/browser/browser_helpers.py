@@ -1,6 +1,13 @@
 """Small helpers the browser tests share."""
+import itertools
+import json
+import threading
 import time
+import urllib.parse
 import uuid
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 WAIT = 8.0  # seconds for anything the server or the browser should do "at once"
 
@@ -20,3 +27,95 @@ def eventually(check, timeout: float = WAIT, interval: float = 0.1):
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+class Socket:
+    """A real websocket to the local stack (a visitor's or an agent's), as `name`: frames are read on
+    a thread into `frames` (`closed` once the server ends it); every wait is bounded, by `timeout`
+    seconds unless told otherwise. Usable as a context manager (closed on leaving)."""
+
+    timeout = WAIT
+
+    def __init__(self, stack, token: str, name: str = "the socket"):
+        self.name = name
+        self.ws = connect(f"{stack.ws}?token={urllib.parse.quote(token, safe='')}", open_timeout=5,
+                          close_timeout=1, proxy=None, max_size=None)
+        self.frames: list[dict] = []
+        self.closed = False
+        self.page = None  # set it while a page has WebSocket routes: their handlers run only while Playwright is called
+        self._seen = 0    # frames already handed out by wait_next (or passed by a request's reply)
+        self._refs = itertools.count(1)
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _read(self) -> None:
+        try:
+            for data in self.ws:
+                with self._changed:
+                    self.frames.append(json.loads(data))
+                    self._changed.notify_all()
+        except ConnectionClosed:
+            pass
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
+
+    def _until(self, find, what: str, timeout: float | None) -> dict:
+        """What `find()` (called holding the lock) returns once it is not None; bounded by `timeout`."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._changed:
+                found = find()
+                left = deadline - time.monotonic()
+                if found is None and left > 0 and self.page is None:
+                    self._changed.wait(min(left, 0.5))
+            if found is not None:
+                return found
+            if left <= 0:
+                raise AssertionError(f"{self.name} never got {what} within {timeout}s; last frames: {self.frames[-8:]}")
+            if self.page is not None:
+                self.page.wait_for_timeout(50)
+
+    def wait(self, match, what: str = "a matching frame", timeout: float | None = None) -> dict:
+        """The first frame so far that matches; waits for one if there is none yet."""
+        return self._until(lambda: next((f for f in self.frames if match(f)), None), what, timeout)
+
+    def wait_next(self, match, what: str = "a matching frame", timeout: float | None = None) -> dict:
+        """The first matching frame among those not handed out yet: each frame is looked at once, and
+        the frames up to a request's reply count as handed out."""
+        def find():
+            while self._seen < len(self.frames):
+                frame = self.frames[self._seen]
+                self._seen += 1
+                if match(frame):
+                    return frame
+            return None
+        return self._until(find, what, timeout)
+
+    def request(self, action: str, **fields) -> dict:
+        """Send the action with a ref of its own; its reply, which must be an ack."""
+        ref = f"r{next(self._refs)}"
+        self.tell(action, ref=ref, **fields)
+        reply = self.wait(lambda f: f.get("ref") == ref and f.get("type") in ("ack", "error"), f"a reply to {action}")
+        with self._changed:
+            self._seen = max(self._seen, next(i for i, f in enumerate(self.frames) if f is reply) + 1)
+        assert reply["type"] == "ack", reply
+        return reply
+
+    def tell(self, action: str, **fields) -> None:
+        """Send the action without waiting for anything."""
+        self.ws.send(json.dumps({"action": action, **fields}))
+
+    def drain(self, timeout: float = 0.3) -> None:
+        """Let whatever arrives within `timeout` come in (to look at everything sent so far)."""
+        time.sleep(timeout)
+
+    def close(self) -> None:
+        self.ws.close()

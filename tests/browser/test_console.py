@@ -10,19 +10,14 @@ capacity), so before each one both demo agents are put `away` and leftovers of o
 solved, and the console opens `away` unless a test asks otherwise (test_routing_console.py covers
 automatic assignment).
 """
-import contextlib
-import itertools
 import json
 import re
-import time
-import urllib.parse
 import uuid
 
 import pytest
 from playwright.sync_api import expect
-from websockets.sync.client import connect
 
-from browser_helpers import WAIT, eventually, unique
+from browser_helpers import Socket, eventually, unique
 
 pytestmark = pytest.mark.browser
 
@@ -30,23 +25,14 @@ pytestmark = pytest.mark.browser
 PASSWORD = "demo-password"
 AGENT, ADMIN = "agent@example.com", "admin@example.com"
 VIEWPORT = {"width": 1440, "height": 900}
-_refs = itertools.count(1)
 
 
 # --- helpers ----------------------------------------------------------------------------------
 
 def set_presence(stack, token: str, status: str) -> dict:
     """The agent's presence, set over a websocket of its own (closed again: no socket is left open)."""
-    url = f"{stack.ws}?token={urllib.parse.quote(token, safe='')}"
-    with connect(url, open_timeout=5, close_timeout=1, proxy=None) as ws:
-        ws.send(json.dumps({"action": "presence", "ref": "presence", "status": status}))
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-            if frame.get("ref") == "presence":
-                assert frame["type"] == "ack", frame
-                return frame
-    raise AssertionError(f"no presence ack within {WAIT}s")
+    with Socket(stack, token, "presence") as socket:
+        return socket.request("presence", status=status)
 
 
 def quiet_workspace(stack, agent_token: str, admin_token: str) -> None:
@@ -61,45 +47,12 @@ def quiet_workspace(stack, agent_token: str, admin_token: str) -> None:
                           token=admin_token)
 
 
-class Visitor:
-    """One simulated visitor: a session and a real websocket to the local gateway."""
+class Visitor(Socket):
+    """One simulated visitor: a real websocket to the local gateway, and the chat it started."""
 
-    def __init__(self, ws, name: str):
-        self.ws = ws
-        self.name = name
-        self.frames: list[dict] = []       # every frame received so far, in order
-        self._seen = 0                     # frames already handed out by wait_for
+    def __init__(self, stack, token: str, name: str):
+        super().__init__(stack, token, name)
         self.conversation_id: str | None = None
-
-    def _read(self, timeout: float) -> dict | None:
-        try:
-            raw = self.ws.recv(timeout=max(0.01, timeout))
-        except TimeoutError:
-            return None
-        frame = json.loads(raw)
-        self.frames.append(frame)
-        return frame
-
-    def wait_for(self, predicate, timeout: float = WAIT) -> dict:
-        """The first frame (not handed out before) matching `predicate`; reads more as needed."""
-        deadline = time.monotonic() + timeout
-        while True:
-            while self._seen < len(self.frames):
-                frame = self.frames[self._seen]
-                self._seen += 1
-                if predicate(frame):
-                    return frame
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"{self.name}: no matching frame within {timeout}s; got {self.frames[-5:]}")
-            self._read(remaining)
-
-    def request(self, action: str, **fields) -> dict:
-        ref = f"t{next(_refs)}"
-        self.ws.send(json.dumps({"action": action, "ref": ref, **fields}))
-        reply = self.wait_for(lambda f: f.get("ref") == ref)
-        assert reply["type"] == "ack", reply
-        return reply
 
     def start(self, text: str) -> dict:
         conversation = self.request("start", text=text)["conversation"]
@@ -111,14 +64,7 @@ class Visitor:
                             client_msg_id=uuid.uuid4().hex, text=text)["message"]
 
     def typing(self, preview: str) -> None:
-        self.ws.send(json.dumps({"action": "typing", "conversation_id": self.conversation_id,
-                                 "state": "on", "preview": preview}))
-
-    def drain(self, timeout: float = 0.3) -> None:
-        """Read whatever arrives within `timeout` (to look at everything sent so far)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._read(deadline - time.monotonic())
+        self.tell("typing", conversation_id=self.conversation_id, state="on", preview=preview)
 
 
 class Api:
@@ -182,16 +128,17 @@ def quiet(stack, agent_api, admin_api):
 def visitors(stack, agent_api):
     """visitors(name, page_url=...) → a connected Visitor. Afterwards sockets close and chats are solved."""
     made: list[Visitor] = []
-    with contextlib.ExitStack() as exits:
-        def make(name: str | None = None, page_url: str = "https://shop.example/checkout?step=2") -> Visitor:
-            name = name or unique("Visitor")
-            session = stack.visitor(name=name, page_url=page_url)
-            url = f"{stack.ws}?token={urllib.parse.quote(session['token'], safe='')}"
-            ws = exits.enter_context(connect(url, open_timeout=5, close_timeout=1, proxy=None, max_size=None))
-            visitor = Visitor(ws, name)
-            made.append(visitor)
-            return visitor
-        yield make
+
+    def make(name: str | None = None, page_url: str = "https://shop.example/checkout?step=2") -> Visitor:
+        name = name or unique("Visitor")
+        session = stack.visitor(name=name, page_url=page_url)
+        visitor = Visitor(stack, session["token"], name)
+        made.append(visitor)
+        return visitor
+
+    yield make
+    for visitor in made:
+        visitor.close()
     for visitor in made:  # release every slot these chats took (any agent may solve)
         if visitor.conversation_id:
             agent_api.stack.request("PATCH", f"/v1/conversations/{visitor.conversation_id}",
@@ -387,7 +334,7 @@ def test_live_inbox_accept_reply_typing_note_and_solve(console, visitors, agent_
     composer = page.get_by_label("Message", exact=True)
     composer.fill("Let me check that for you.")
     composer.press("Enter")
-    reply = visitor.wait_for(lambda f: f.get("type") == "message")
+    reply = visitor.wait_next(lambda f: f.get("type") == "message", "the reply")
     assert reply["message"]["text"] == "Let me check that for you."
     assert reply["message"]["author"]["kind"] == "agent"
     expect(composer).to_have_value("")
@@ -413,7 +360,8 @@ def test_live_inbox_accept_reply_typing_note_and_solve(console, visitors, agent_
     page.get_by_role("button", name="Reply", exact=True).click()
     composer.fill("One moment please.")
     composer.press("Enter")
-    visitor.wait_for(lambda f: f.get("type") == "message" and f["message"]["text"] == "One moment please.")
+    visitor.wait_next(lambda f: f.get("type") == "message" and f["message"]["text"] == "One moment please.",
+                      "the second reply")
     visitor.drain()
     assert note not in json.dumps(visitor.frames)
     history = visitor.request("history", conversation_id=cid)
@@ -523,7 +471,8 @@ def test_transfer_to_admin(console, visitors, agent_api, admin_api):
     expect(page.locator("#thread-status")).to_contain_text("Ada Admin")
     expect(page.locator(".msg--system")).to_contain_text("transferred this conversation")
     expect(page.locator(".msg--note", has_text="Wants a manager; order 7781")).to_be_visible()
-    visitor.wait_for(lambda f: f.get("type") == "message" and f["message"]["author"]["kind"] == "system")
+    visitor.wait_next(lambda f: f.get("type") == "message" and f["message"]["author"]["kind"] == "system",
+                      "the system message")
     visitor.drain()
     assert "Wants a manager" not in json.dumps(visitor.frames)
     assert page.errors == []
@@ -591,10 +540,7 @@ def test_older_messages_load_when_scrolling_up(console, visitors, stack, agent_a
     visitor = visitors(unique("Yusuf"))
     cid = visitor.start("Message number 1")["id"]
     # 64 more messages from an agent socket (agents are not flood-limited): 65 in all, over one page.
-    url = f"{stack.ws}?token={urllib.parse.quote(agent_api.token, safe='')}"
-    with connect(url, open_timeout=5, close_timeout=1, proxy=None, max_size=None) as ws:
-        helper = Visitor(ws, "helper agent")
-        helper.conversation_id = cid
+    with Socket(stack, agent_api.token, "helper agent") as helper:
         helper.request("join", conversation_id=cid)
         for n in range(2, 66):
             helper.request("send", conversation_id=cid, client_msg_id=f"bulk-{n}", text=f"Message number {n}")

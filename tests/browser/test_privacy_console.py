@@ -7,63 +7,18 @@ behind the test's back), the site setting is put back, and every wait is bounded
 """
 import json
 import re
-import threading
-import time
-import urllib.parse
 import uuid
 
 import pytest
 from playwright.sync_api import expect
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
-from browser_helpers import WAIT, eventually, unique
+from browser_helpers import Socket, eventually, unique
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "demo-password"
 AGENT, ADMIN = "agent@example.com", "admin@example.com"
 VIEWPORT = {"width": 1440, "height": 900}
-
-
-class Socket:
-    """A visitor's or an agent's real websocket; frames are read on a thread, waits are bounded."""
-
-    def __init__(self, stack, token: str):
-        self.ws = connect(f"{stack.ws}?token={urllib.parse.quote(token, safe='')}", open_timeout=5,
-                          close_timeout=1, proxy=None, max_size=None)
-        self.frames: list[dict] = []
-        self.closed = False
-        self._changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        try:
-            for data in self.ws:
-                with self._changed:
-                    self.frames.append(json.loads(data))
-                    self._changed.notify_all()
-        except ConnectionClosed:
-            pass
-        with self._changed:
-            self.closed = True
-            self._changed.notify_all()
-
-    def request(self, action: str, **fields) -> dict:
-        ref = uuid.uuid4().hex[:8]
-        self.ws.send(json.dumps({"action": action, "ref": ref, **fields}))
-        deadline = time.monotonic() + WAIT
-        with self._changed:
-            while True:
-                reply = next((f for f in self.frames if f.get("ref") == ref), None)
-                if reply is not None:
-                    assert reply["type"] == "ack", reply
-                    return reply
-                assert time.monotonic() < deadline, f"no reply to {action}; last frames: {self.frames[-4:]}"
-                self._changed.wait(0.2)
-
-    def close(self) -> None:
-        self.ws.close()
 
 
 def call(stack, token: str, method: str, path: str, body=None, expect_status: int = 200) -> dict:
@@ -81,11 +36,8 @@ def tokens(stack) -> dict:
 def nobody_routed(stack, tokens):
     """Both demo agents away: a new chat waits in the queue until someone accepts it by hand."""
     for token in tokens.values():
-        socket = Socket(stack, token)
-        try:
+        with Socket(stack, token) as socket:
             socket.request("presence", status="away")
-        finally:
-            socket.close()
 
 
 def sign_in(stack, new_page, email: str):
@@ -113,8 +65,7 @@ def a_visitor_with_a_chat(stack, text: str) -> tuple[Socket, dict, str]:
     name = unique("Greta")
     session = stack.visitor("demo", name=name, email=f"{uuid.uuid4().hex[:8]}@example.com",
                             page_url="https://shop.example/account")
-    socket = Socket(stack, session["token"])
-    socket.name = name
+    socket = Socket(stack, session["token"], name)
     conversation_id = socket.request("start", text=text)["conversation"]["id"]
     return socket, session, conversation_id
 

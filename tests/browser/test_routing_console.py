@@ -8,20 +8,15 @@ The stack is shared with the other suites, so each test starts from a known stat
 `away` (set over a websocket), nothing left waiting or open in the demo workspace, capacities back to
 3; and each test gives back what it took. Every wait is bounded.
 """
-import itertools
 import json
 import re
-import threading
 import time
-import urllib.parse
 import uuid
 
 import pytest
 from playwright.sync_api import expect
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
-from browser_helpers import WAIT, eventually, unique
+from browser_helpers import WAIT, Socket, eventually, unique
 
 pytestmark = pytest.mark.browser
 
@@ -30,57 +25,9 @@ PASSWORD = "demo-password"
 AGENT, ADMIN = "agent@example.com", "admin@example.com"
 VIEWPORT = {"width": 1440, "height": 900}
 CAPACITY = 3          # the seeded capacity of both demo agents
-_refs = itertools.count(1)
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-class Socket:
-    """A real websocket (a visitor's or an agent's); frames are read on a thread, waits are bounded."""
-
-    def __init__(self, stack, token: str, name: str):
-        self.name = name
-        self.ws = connect(f"{stack.ws}?token={urllib.parse.quote(token, safe='')}", open_timeout=5,
-                          close_timeout=1, proxy=None, max_size=None)
-        self.frames: list[dict] = []
-        self.closed = False
-        self._changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        try:
-            for data in self.ws:
-                with self._changed:
-                    self.frames.append(json.loads(data))
-                    self._changed.notify_all()
-        except ConnectionClosed:
-            pass
-        with self._changed:
-            self.closed = True
-            self._changed.notify_all()
-
-    def wait(self, match, what: str, timeout: float = WAIT) -> dict:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = next((f for f in self.frames if match(f)), None)
-                if found is not None:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"{self.name} never got {what}; last frames: {self.frames[-6:]}")
-                self._changed.wait(min(left, 0.5))
-
-    def request(self, action: str, **fields) -> dict:
-        ref = f"r{next(_refs)}"
-        self.ws.send(json.dumps({"action": action, "ref": ref, **fields}))
-        reply = self.wait(lambda f: f.get("ref") == ref, f"a reply to {action}")
-        assert reply["type"] == "ack", reply
-        return reply
-
-    def close(self) -> None:
-        self.ws.close()
-
 
 class Api:
     """REST as one agent (a real Cognito sign-in)."""
@@ -112,11 +59,8 @@ class Api:
 
 def set_presence(stack, token: str, status: str) -> None:
     """Presence over a websocket of its own, closed again (no socket is left behind)."""
-    socket = Socket(stack, token, "presence")
-    try:
+    with Socket(stack, token, "presence") as socket:
         assert socket.request("presence", status=status)["status"] == status
-    finally:
-        socket.close()
 
 
 def row(page, conversation_id: str):

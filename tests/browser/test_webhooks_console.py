@@ -4,17 +4,13 @@ copies the secret shown once, and watches real deliveries of a visitor's chat re
 retries a failed one. The endpoints live in the demo workspace for the test only."""
 import hashlib
 import hmac
-import http.server
 import json
-import threading
-import time
-import urllib.parse
 
 import pytest
 from playwright.sync_api import expect
-from websockets.sync.client import connect
 
-from browser_helpers import eventually, unique
+from browser_helpers import Socket, eventually, unique
+from tests.fakes import WebhookReceiver
 
 pytestmark = pytest.mark.browser
 
@@ -23,44 +19,19 @@ VIEWPORT = {"width": 1440, "height": 1100}
 RETRIES = 20.0  # seconds for three tries 1 s and 4 s apart, with every poll in between
 
 
-class Receiver:
-    """A local endpoint: records each post; answers `status` (changeable)."""
-
-    def __init__(self, status: int):
-        self.status, self.posts = status, []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.posts.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
-                                    "event": json.loads(body)})
-                self.send_response(outer.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/parley/{unique('hook').split()[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def of(self, event_type: str, conversation_id: str) -> list[dict]:
-        return [p for p in self.posts if p["event"]["type"] == event_type
-                and p["event"]["data"].get("conversation", {}).get("id") == conversation_id]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def posts_of(receiver: WebhookReceiver, event_type: str, conversation_id: str) -> list[dict]:
+    """The receiver's posts of `event_type` about the conversation."""
+    return [p for p in receiver.posts if p["json"]["type"] == event_type
+            and p["json"]["data"].get("conversation", {}).get("id") == conversation_id]
 
 
 @pytest.fixture
 def receivers():
     made = []
 
-    def make(status: int) -> Receiver:
-        made.append(Receiver(status))
+    def make(status: int) -> WebhookReceiver:
+        """A local endpoint answering `status` (its `default`), at a URL of its own."""
+        made.append(WebhookReceiver(default=status, path=f"/parley/{unique('hook').split()[1]}"))
         return made[-1]
 
     yield make
@@ -78,16 +49,8 @@ def signed(secret: str, post: dict) -> bool:
 def visitor_chat(stack, text: str) -> str:
     """A visitor of the demo site opens a chat over a real websocket; returns its conversation id."""
     session = stack.visitor("demo", name=unique("Hooked"))
-    url = f"{stack.ws}?token={urllib.parse.quote(session['token'], safe='')}"
-    with connect(url, open_timeout=5, close_timeout=1, proxy=None) as ws:
-        ws.send(json.dumps({"action": "start", "ref": "s", "text": text}))
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline:
-            frame = json.loads(ws.recv(timeout=8))
-            if frame.get("ref") == "s":
-                assert frame["type"] == "ack", frame
-                return frame["conversation"]["id"]
-    raise AssertionError("no ack to start")
+    with Socket(stack, session["token"], "the visitor") as socket:
+        return socket.request("start", text=text)["conversation"]["id"]
 
 
 def sign_in(stack, new_page):
@@ -160,12 +123,12 @@ def test_an_admin_sees_deliveries_succeed_fail_after_retries_and_retries_one(sta
         cid = visitor_chat(stack, text)
 
         # The good endpoint gets the chat's events, signed with the secret the console showed.
-        created = eventually(lambda: good.of("conversation.created", cid))
-        message = eventually(lambda: good.of("message.created", cid))
-        assert message[0]["event"]["data"]["message"]["text"] == text
+        created = eventually(lambda: posts_of(good, "conversation.created", cid))
+        message = eventually(lambda: posts_of(good, "message.created", cid))
+        assert message[0]["json"]["data"]["message"]["text"] == text
         for post in created + message:
             assert signed(good_secret, post)
-            assert post["headers"]["parley-event-id"] == post["event"]["id"]
+            assert post["headers"]["parley-event-id"] == post["json"]["id"]
         delivered = good_card.locator('.delivery-row[data-status="delivered"]')
         expect(delivered.filter(has_text="message.created").first).to_be_visible()
         expect(delivered.filter(has_text="message.created").first.locator(".delivery-code")).to_have_text("204")
@@ -176,23 +139,23 @@ def test_an_admin_sees_deliveries_succeed_fail_after_retries_and_retries_one(sta
         expect(failed.locator(".delivery-code")).to_have_text("500")
         expect(failed.locator(".delivery-attempts")).to_have_text("3")
         expect(failed.locator(".delivery-detail")).to_have_text("HTTP 500")
-        assert len(bad.of("message.created", cid)) == 3
+        assert len(posts_of(bad, "message.created", cid)) == 3
         page.locator("#settings").evaluate("box => { box.scrollTop = 0; }")
         page.screenshot(path=str(artifacts / "console-settings-webhooks.png"), full_page=True)
 
         # Fixed: Retry delivers it.
-        bad.status = 200
+        bad.default = 200
         failed.get_by_role("button", name="Retry message.created").click()
         row = bad_card.locator(".delivery-row").filter(has_text="message.created")
         expect(row).to_have_attribute("data-status", "delivered", timeout=RETRIES * 1000)
         expect(row.locator(".delivery-attempts")).to_have_text("4")
         expect(row.locator(".delivery-code")).to_have_text("200")
-        assert bad.of("message.created", cid)[-1]["headers"]["parley-delivery-attempt"] == "4"
+        assert posts_of(bad, "message.created", cid)[-1]["headers"]["parley-delivery-attempt"] == "4"
 
         # A test event, then disabling: the toggle and the pill follow.
         good_card.get_by_role("button", name="Send test").click()
         expect(good_card.locator('.delivery-row[data-status="delivered"]').filter(has_text="webhook.test")).to_have_count(1)
-        assert [p["event"]["type"] for p in good.posts].count("webhook.test") == 1
+        assert good.types().count("webhook.test") == 1
         bad_card.get_by_role("button", name="Disable").click()
         expect(bad_card.locator(".status-pill")).to_have_text("Disabled")
         expect(bad_card.get_by_role("button", name="Enable")).to_be_visible()

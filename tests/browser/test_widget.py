@@ -9,10 +9,8 @@ The backend routes chats: Alex Agent is `online`, so a visitor's chat is his at 
 """
 import hashlib
 import hmac
-import itertools
 import json
 import re
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -20,8 +18,9 @@ import uuid
 
 import pytest
 from playwright.sync_api import expect
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+
+from browser_helpers import Socket
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)
@@ -31,55 +30,16 @@ PAYLOAD = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</scrip
 SHADOW = "document.getElementById('parley-widget').shadowRoot"
 
 
-class AgentSocket:
-    """An agent on the websocket API: frames are read on a thread; waits are bounded."""
+class AgentSocket(Socket):
+    """An agent on the websocket API, signed in as `email`; on closing it releases the chats it held."""
+
+    timeout = 10
 
     def __init__(self, stack, email: str = "agent@example.com"):
         login = stack.agent(email)
         self.token, self.profile = login["token"], login["agent"]
-        url = f"{stack.ws}?token={urllib.parse.quote(self.token, safe='')}"
-        self.ws = connect(url, open_timeout=5, close_timeout=1, max_size=None)
-        self.frames: list[dict] = []
+        super().__init__(stack, self.token, "the agent")
         self.accepted: list[str] = []
-        self.page = None  # set it while a page has WebSocket routes: their handlers run only while Playwright is called
-        self._refs = itertools.count(1)
-        self._changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        try:
-            for data in self.ws:
-                with self._changed:
-                    self.frames.append(json.loads(data))
-                    self._changed.notify_all()
-        except ConnectionClosed:
-            pass
-
-    def wait(self, match, what: str, timeout: float = 10):
-        """The first frame so far that matches; waits for one up to `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._changed:
-                found = next((f for f in self.frames if match(f)), None)
-                left = deadline - time.monotonic()
-                if found is None and left > 0 and self.page is None:
-                    self._changed.wait(min(left, 0.5))
-            if found is not None:
-                return found
-            if left <= 0:
-                raise AssertionError(f"the agent never got {what}; last frames: {self.frames[-8:]}")
-            if self.page is not None:
-                self.page.wait_for_timeout(50)
-
-    def request(self, action: str, **fields) -> dict:
-        ref = f"agent-{next(self._refs)}"
-        self.ws.send(json.dumps({"action": action, "ref": ref, **fields}))
-        reply = self.wait(lambda f: f.get("ref") == ref and f["type"] in ("ack", "error"), f"a reply to {action}")
-        assert reply["type"] == "ack", reply
-        return reply
-
-    def tell(self, action: str, **fields) -> None:
-        self.ws.send(json.dumps({"action": action, **fields}))
 
     def conversation_of(self, page) -> dict:
         """The conversation the page's visitor started (found by the page's unique URL marker)."""
@@ -116,10 +76,9 @@ class AgentSocket:
         self.page = None
         for conversation_id in self.given():  # free the slots (capacity 3) for the next test
             ref = f"release-{conversation_id}"
-            self.ws.send(json.dumps({"action": "set_status", "ref": ref, "conversation_id": conversation_id,
-                                     "status": "solved"}))
+            self.tell("set_status", ref=ref, conversation_id=conversation_id, status="solved")
             self.wait(lambda f: f.get("ref") == ref, f"the release of {conversation_id}")
-        self.ws.close()
+        super().close()
 
 
 def quiet_workspace(stack) -> None:

@@ -1,8 +1,6 @@
 """The Step Functions flows end to end: the real ASL files on moto's interpreter, their Lambda task
 run in-process through app.py's `flow_task`, waits of about a second from the site's settings."""
-import http.server
 import json
-import threading
 import time
 
 import boto3
@@ -12,43 +10,15 @@ from chalicelib import conversations, flows, stepfunctions, ws
 from chalicelib.config import settings
 from chalicelib.models import Agent, Conversation, Message, Site, Visitor, Workspace
 from infra.local.flows import MOTO_CONFIG, create_state_machines, install_lambda_dispatch
+from tests.fakes import WebhookReceiver
 
 REGION = "us-east-1"
-
-
-class WebhookServer:
-    """A local HTTP endpoint that records the JSON posted to it; answers `statuses` in turn, then 200."""
-
-    def __init__(self, statuses=()):
-        self.posts: list[dict] = []
-        self.statuses = list(statuses)
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = outer.statuses.pop(0) if outer.statuses else 200
-                if status < 300:
-                    outer.posts.append(json.loads(body))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/team"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Flows:
     """The world of tests/integration/conftest.py, with state machines, queues and a webhook endpoint."""
 
-    def __init__(self, world, app_module, arns: dict, webhook: WebhookServer):
+    def __init__(self, world, app_module, arns: dict, webhook: WebhookReceiver):
         self.world, self.app, self.webhook = world, app_module, webhook
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         self.sqs = boto3.client("sqs", region_name=REGION)
@@ -133,7 +103,7 @@ def flows_env(monkeypatch):
 
     install()
     monkeypatch.setattr(LambdaSimpleBackend, "invoke", LambdaSimpleBackend.invoke)  # restored afterwards
-    webhook = WebhookServer()
+    webhook = WebhookReceiver()
     with mock_aws(config=MOTO_CONFIG):
         create_tables()
         sfn = boto3.client("stepfunctions", region_name=REGION)
@@ -226,9 +196,9 @@ def test_handoff_timeout_alerts_the_team_tells_the_visitor_and_keeps_the_chat_an
     stored = list(Message.query(cid))
     assert stored[-1].author_kind == "system" and stored[-1].text == flows.MISSED_WITHOUT_EMAIL
 
-    assert env.pump_webhooks() == 0 and env.webhook.posts == []  # 500: left on the queue
+    assert env.pump_webhooks() == 0 and env.webhook.delivered() == []  # 500: left on the queue
     assert env.pump_webhooks() == 1
-    (post,) = env.webhook.posts
+    (post,) = env.webhook.delivered()
     assert post["event"] == "missed_chat" and post["conversation_id"] == cid
     assert "Is my order shipped?" in post["text"] and "text" in post
 

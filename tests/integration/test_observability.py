@@ -20,7 +20,8 @@ from chalicelib.config import settings
 from chalicelib.models import Conversation, IdempotencyRecord
 from chalicelib.util import now
 from infra.local import sqs as event_source
-from tests.integration.test_flows import WebhookServer, flows_env, handoff_name  # noqa: F401 (flows_env: a fixture)
+from tests.fakes import WebhookReceiver
+from tests.integration.test_flows import flows_env, handoff_name  # noqa: F401 (flows_env: a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
@@ -303,18 +304,18 @@ def test_a_failed_queue_message_is_logged_with_its_conversation(aws, capsys):
 
 
 def test_a_redelivered_webhook_is_posted_once(aws):
-    server = WebhookServer()
+    server = WebhookReceiver()
     try:
         event = {"Records": [sqs_record("w-1", {"url": server.url, "payload": {"text": "Missed chat"}})]}
         assert app_module.deliver_webhook(event, Context()) == {"batchItemFailures": []}
         assert app_module.deliver_webhook(event, Context()) == {"batchItemFailures": []}
-        assert server.posts == [{"text": "Missed chat"}]
+        assert server.delivered() == [{"text": "Missed chat"}]
     finally:
         server.close()
 
 
 def test_the_local_poller_deletes_only_what_the_consumer_did(aws, monkeypatch):
-    server = WebhookServer(statuses=[200, 500])  # the second post fails; every later one succeeds
+    server = WebhookReceiver(statuses=[200, 500])  # the second post fails; every later one succeeds
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.create_queue(QueueName="parley-test-webhooks", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
     monkeypatch.setattr(settings, "webhook_queue_url", url)
@@ -324,11 +325,11 @@ def test_the_local_poller_deletes_only_what_the_consumer_did(aws, monkeypatch):
         for text in ("one", "two", "three"):
             assert webhooks.enqueue(server.url, {"text": text})
         assert event_source.poll_once(sqs, url, handler, "deliver_webhook") == 3
-        assert len(server.posts) == 2
+        assert len(server.delivered()) == 2
         (left,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-        assert json.loads(left["Body"])["payload"] not in server.posts
+        assert json.loads(left["Body"])["payload"] not in server.delivered()
         assert event_source.poll_once(sqs, url, handler, "deliver_webhook") == 1  # delivered again: posted
-        assert sorted(p["text"] for p in server.posts) == ["one", "three", "two"]
+        assert sorted(p["text"] for p in server.delivered()) == ["one", "three", "two"]
         assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
 
         server.statuses = [500]

@@ -1,9 +1,8 @@
 """The events pipeline on moto for integration tests: tables with streams, a bus with its rule to the
-events queue, the webhook queue and its dead-letter queue, app.py's handlers, and receivers."""
-import http.server
+events queue, the webhook queue and its dead-letter queue, app.py's handlers, and receivers
+(tests.fakes.WebhookReceiver)."""
 import json
 import re
-import threading
 import time
 from pathlib import Path
 
@@ -15,43 +14,10 @@ from chalicelib.config import settings
 from chalicelib.identity import Caller
 from chalicelib.models import Agent
 from infra.local.events import Pipeline, create_bus, stream_arns
+from tests.fakes import WebhookReceiver
 
 REGION = "us-east-1"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
-
-
-class Receiver:
-    """A local HTTPS-less endpoint recording every post (headers, raw body, when); it answers
-    `statuses` in turn, then `default`."""
-
-    def __init__(self, statuses=(), default=200):
-        self.posts: list[dict] = []
-        self.statuses, self.default = list(statuses), default
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = outer.statuses.pop(0) if outer.statuses else outer.default
-                outer.posts.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
-                                    "json": json.loads(body), "at": time.monotonic(), "status": status})
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/parley"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def types(self) -> list[str]:
-        return [p["json"]["type"] for p in self.posts]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class EventsEnv:
@@ -61,8 +27,8 @@ class EventsEnv:
         self.pipeline = Pipeline(app_module.app, settings)
         self._receivers = receivers
 
-    def receiver(self, statuses=(), default=200) -> Receiver:
-        receiver = Receiver(statuses, default)
+    def receiver(self, statuses=(), default=200) -> WebhookReceiver:
+        receiver = WebhookReceiver(statuses, default)
         self._receivers.append(receiver)
         return receiver
 
@@ -120,7 +86,7 @@ def events_env(monkeypatch):
     from tests.integration.conftest import World
 
     install()
-    receivers: list[Receiver] = []
+    receivers: list[WebhookReceiver] = []
     with mock_aws():
         create_tables()
         sqs = boto3.client("sqs", region_name=REGION)
