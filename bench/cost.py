@@ -48,7 +48,6 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
 import botocore.client  # noqa: E402
-from boto3.dynamodb.types import TypeDeserializer  # noqa: E402
 
 RESULTS_JSON = ROOT / "bench" / "results" / "cost.json"
 RESULTS_MD = ROOT / "bench" / "results" / "cost.md"
@@ -215,7 +214,6 @@ def _metered_call(self, operation_name, api_params):
 def run() -> dict:
     global _raw_ddb
     from moto import mock_aws
-    from moto.awslambda_simple.models import LambdaSimpleBackend  # noqa: F401 (patched by the dispatch)
 
     from infra.local.fidelity import install
     from infra.local.flows import MOTO_CONFIG, create_state_machines, install_lambda_dispatch

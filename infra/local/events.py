@@ -20,7 +20,6 @@ from . import sqs as event_source
 log = logging.getLogger("parley.local")
 
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
 BUS = "parley-local"
 RULE = "parley-webhooks"
 STREAM_HANDLERS = {"conversations": "publish_conversation_events", "messages": "publish_message_events"}
