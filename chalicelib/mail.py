@@ -402,8 +402,10 @@ def build(email: Email) -> EmailMessage:
 
 def send(email: Email) -> str:
     message = build(email)
+    # The stage's configuration set (infra/template.yaml) carries bounces and complaints to its metrics.
+    options = {"ConfigurationSetName": settings.ses_configuration_set} if settings.ses_configuration_set else {}
     result = _client("ses").send_raw_email(Source=parseaddr(settings.email_from)[1],
-                                           RawMessage={"Data": message.as_bytes()})
+                                           RawMessage={"Data": message.as_bytes()}, **options)
     return result["MessageId"]
 
 

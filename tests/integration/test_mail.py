@@ -369,3 +369,19 @@ def test_an_undeclared_charset_reply_is_read_as_utf8(world, outbox):
 ])
 def test_strip_quoted(text, expected):
     assert mail.strip_quoted(text) == expected
+
+
+def test_emails_name_the_stages_configuration_set_when_there_is_one(world, outbox, monkeypatch):
+    """Bounces and complaints reach the stage's SES configuration set (infra/template.yaml) only if every
+    send names it; moto ignores the parameter, so the request itself is read."""
+    named = []
+    mail._client("ses").meta.events.register(
+        "before-parameter-build.ses.SendRawEmail", lambda params, **_: named.append(params.get("ConfigurationSetName")))
+    visitor, agent, conversation = chat(world)
+    for address, configuration_set in (("one@example.com", ""), ("two@example.com", "parley-test-email")):
+        monkeypatch.setattr(settings, "ses_configuration_set", configuration_set)
+        ws.handle_frame(visitor.connection_id, json.dumps({"action": "transcript", "ref": address,
+                                                           "conversation_id": conversation.id,
+                                                           "email": address}), world.sender)
+        outbox()
+    assert named == [None, "parley-test-email"]
