@@ -485,7 +485,7 @@ def table(months: list[dict], measured: dict) -> str:
                 f"solve, CSAT): {per['websocket_frames_in']} frames in, {per['websocket_frames_out']} frames out, "
                 f"{per['dynamodb_wru']} DynamoDB write units, {per['dynamodb_rru']} read units, "
                 f"{per['state_transitions']} state transitions, {per['eventbridge_events']} domain events, "
-                f"{sum(per['lambda_invocations'].values())} Lambda invocations, {per['scans']} Scans.")
+                f"{round(sum(per['lambda_invocations'].values()), 1)} Lambda invocations, {per['scans']} Scans.")
     return "\n".join(rows)
 
 

@@ -130,34 +130,83 @@ def _epoch(stamp: str) -> float:
 
 # --- inactivity -----------------------------------------------------------------------------
 
-def inactivity_pending(event: dict, sender) -> dict:
-    """No reply since the agent's message `seq`: a system message, and `pending`."""
+# One watch (an execution of inactivity.asl.json) per stretch of agent replies: it sleeps until the
+# newest agent reply is inactivity_wait old, re-arming while newer ones come, then reminds the visitor
+# (`pending`), and auto-solves after pending_wait of silence. Each step answers what comes next:
+# {"next": "wait", "wait": seconds} | {"next": "pending", "seq": reminder} | {"next": "done"}.
+DONE = {"next": "done"}
+
+
+def _again_soon() -> dict:
+    """Another writer moved the conversation while this step looked: look again in a second."""
+    return {"next": "wait", "wait": 1}
+
+
+def _watch_update(conversation: Conversation, owner: int, actions: list, *, unchanged: bool = False) -> bool:
+    """Apply `actions` if this watch still owns the conversation (and, with `unchanged`, nothing was
+    written since it was read); False when the condition failed."""
+    condition = Conversation.inactivity_owner == owner
+    if unchanged:
+        condition &= Conversation.last_seq == conversation.last_seq
+    try:
+        conversation.update(actions=actions, condition=condition)
+        return True
+    except UpdateError as exc:
+        if _conditional(exc):
+            return False
+        raise
+
+
+def inactivity_check(event: dict, sender) -> dict:
+    """The watch wakes: wait for the newest agent reply's turn, remind and set `pending`, or end (the
+    visitor had the last word, the conversation is done, or a newer watch took over)."""
+    owner, wait = int(event["owner"]), int(event["inactivity_wait"])
     conversation = _get(event["conversation_id"])
-    seq = int(event["seq"])
-    if conversation is None or conversation.status not in ("open", "pending") or _last_public_seq(conversation) != seq:
-        return {"changed": False, "seq": None}
+    if conversation is None or conversation.inactivity_owner != owner:
+        return DONE
+    last = conversations._plain(conversation.last_message) or {}
+    if conversation.status not in ("open", "pending") or last.get("kind") != "agent":
+        # Ends only if nothing was written since it looked: a reply racing this step finds a watch.
+        released = _watch_update(conversation, owner, [Conversation.inactivity_until.remove()], unchanged=True)
+        return DONE if released else _again_soon()
+    remaining = _epoch(last["at"]) + wait - now()
+    if remaining > 0:
+        seconds = max(1, int(remaining + 0.999))
+        alive = [Conversation.inactivity_until.set(int(now()) + seconds + stepfunctions.WATCH_MARGIN)]
+        return {"next": "wait", "wait": seconds} if _watch_update(conversation, owner, alive) else DONE
+    return _remind(conversation, owner, int(last["seq"]), sender)
+
+
+def _remind(conversation: Conversation, owner: int, seq: int, sender) -> dict:
+    """No reply since the agent's message `seq`: `pending`, and a system message asking."""
     if conversation.status == "open":
         try:
             conversation = conversations.set_status(routing.system_caller(conversation.workspace_id), conversation.id,
                                                     "pending", sender, expect_seq=int(conversation.last_seq))
         except ConflictError:
-            return {"changed": False, "seq": None}  # someone wrote or moved it meanwhile
+            return _again_soon()  # someone wrote or moved it meanwhile
     message = messaging.post_system_message(conversation, STILL_THERE, sender)
-    return {"changed": True, "seq": message["seq"]}
+    # While it waits in `pending`, a new agent reply starts a watch of its own (this one then ends).
+    if not _watch_update(conversation, owner, [Conversation.inactivity_until.remove()]):
+        return DONE
+    return {"next": "pending", "seq": message["seq"]}
 
 
 def inactivity_solve(event: dict, sender) -> dict:
-    """Still silent since the reminder `seq`: solved, automatically (no survey follows)."""
+    """Still silent since the reminder `seq`: solved, automatically (no survey follows). Otherwise the
+    watch goes on as after any wake-up."""
     conversation = _get(event["conversation_id"])
-    if conversation is None or conversation.status != "pending" or _last_public_seq(conversation) != int(event["seq"]):
-        return {"changed": False}
+    if conversation is None or conversation.inactivity_owner != int(event["owner"]):
+        return DONE
+    if conversation.status != "pending" or _last_public_seq(conversation) != int(event["seq"]):
+        return inactivity_check(event, sender)
     try:
         conversations.set_status(routing.system_caller(conversation.workspace_id), conversation.id, "solved", sender,
                                  auto_solved=True, expect_seq=int(conversation.last_seq))
     except ConflictError:
-        return {"changed": False}
+        return _again_soon()
     routing.settle(conversation.workspace_id, sender)  # a slot was freed
-    return {"changed": True}
+    return {"next": "done", "solved": True}
 
 
 # --- csat -----------------------------------------------------------------------------------
@@ -181,5 +230,5 @@ def csat_close(event: dict, sender) -> dict:
 
 
 TASKS = {"handoff_route": handoff_route, "handoff_wait": handoff_wait, "handoff_timeout": handoff_timeout,
-         "inactivity_pending": inactivity_pending, "inactivity_solve": inactivity_solve,
+         "inactivity_check": inactivity_check, "inactivity_solve": inactivity_solve,
          "csat_request": csat_request, "csat_close": csat_close}

@@ -42,6 +42,7 @@ class Stored:
     conversation: Conversation
     duplicate: bool
     status_changed: bool = False
+    watch_started: bool = False  # this agent reply took the inactivity watch: start its execution
 
 
 def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg_id: str | None = None,
@@ -84,6 +85,9 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
         first_reply = author["kind"] == "agent" and not internal and not conversation.first_response_at
         if first_reply:
             actions.append(Conversation.first_response_at.set(stamp))
+        watch = (stepfunctions.inactivity_lease(conversation, seq, now())
+                 if author["kind"] == "agent" and not internal and conversation.status in ACTIVE else [])
+        actions += watch
         # Retention rides on what was read: the message expires at the conversation's new horizon.
         expires_at = retention.horizon(conversation.retention_days)
         holds_slot = bool(conversation.assignee_id) and (reopen or conversation.status in ACTIVE)
@@ -125,7 +129,7 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
         if first_reply:
             observability.metric("FirstResponseTime", observability.seconds_between(conversation.created_at, stamp),
                                  "Seconds")
-        return Stored(message, conversation, duplicate=False, status_changed=reopen)
+        return Stored(message, conversation, duplicate=False, status_changed=reopen, watch_started=bool(watch))
     raise ConflictError("too many concurrent writers; retry the send")
 
 
@@ -194,7 +198,7 @@ def send_message(caller: Caller, conversation_id: str, text: str, *, client_msg_
             mail.note_unseen_reply(stored.conversation, stored.message.seq)
         except Exception:  # the message is stored and acknowledged; the widget shows it on return
             log.exception("digest not queued", extra={"conversation_id": conversation_id})
-    if caller.is_agent and not internal and not stored.duplicate and stored.conversation.status in ("open", "pending"):
+    if stored.watch_started:
         stepfunctions.start_inactivity(stored.conversation, int(stored.message.seq))
     if stored.status_changed:
         try:

@@ -224,6 +224,10 @@ class Conversation(Model):
     csat = MapAttribute(null=True)
     # Handoff flow: its task token while it waits for an agent; missed when the wait timed out.
     task_token = UnicodeAttribute(null=True)
+    # Inactivity flow: the running watch (the agent message seq that started it) and until when it is
+    # known to be alive (epoch s; removed while it waits in `pending`, so a new agent reply starts another).
+    inactivity_owner = NumberAttribute(null=True)
+    inactivity_until = NumberAttribute(null=True)
     missed = BooleanAttribute(null=True)
     missed_at = UnicodeAttribute(null=True)
     # The visitor's conversation before this one, when that one was closed.

@@ -111,13 +111,30 @@ def start_handoff(conversation: Conversation, *, announce: bool = True) -> bool:
                   "queue_timeout": int(site.queue_timeout)})
 
 
+# How long past its next wake-up a watch still counts as alive: Step Functions' own delays and a task's
+# retries fit in it; a watch that died is replaced by the next agent reply after it.
+WATCH_MARGIN = 300
+
+
+def inactivity_lease(conversation: Conversation, seq: int, at: float) -> list:
+    """The conversation update that makes agent message `seq` start an inactivity watch, or [] when a
+    watch is alive already (it re-arms itself for newer messages) or the flow is off. One execution
+    then covers a whole stretch of replies instead of one per message: Step Functions bills per
+    state transition."""
+    until = conversation.inactivity_until
+    if not settings.inactivity_arn or (until is not None and int(until) >= at):
+        return []
+    wait = int(_site_settings(conversation.site_key).inactivity_wait)
+    return [Conversation.inactivity_owner.set(seq), Conversation.inactivity_until.set(int(at) + wait + WATCH_MARGIN)]
+
+
 def start_inactivity(conversation: Conversation, seq: int) -> bool:
-    """An agent wrote message `seq`: one inactivity countdown per agent message."""
+    """Agent message `seq` took the watch (inactivity_lease): start the execution that keeps it."""
     if not settings.inactivity_arn:
         return False
     site = _site_settings(conversation.site_key)
     return start(settings.inactivity_arn, f"inactivity-{conversation.id}-{seq}",
-                 {"conversation_id": conversation.id, "seq": seq,
+                 {"conversation_id": conversation.id, "owner": seq,
                   "inactivity_wait": int(site.inactivity_wait), "pending_wait": int(site.pending_wait)})
 
 

@@ -232,7 +232,7 @@ def test_inactivity_sets_pending_then_auto_solves_without_a_survey(flows_env):
     seq = ack["message"]["seq"]
     done = env.finished("inactivity", f"inactivity-{cid}-{seq}")
     assert done["status"] == "SUCCEEDED"
-    assert done["output"]["pending"]["changed"] is True and done["output"]["solved"] == {"changed": True}
+    assert done["output"]["check"]["step"] == {"next": "done", "solved": True}
 
     conversation = Conversation.get(cid)
     assert conversation.status == "solved" and conversation.auto_solved is True
@@ -246,20 +246,43 @@ def test_inactivity_sets_pending_then_auto_solves_without_a_survey(flows_env):
     assert env.world.api.of(visitor.connection_id, "csat_request") == []
 
 
-def test_a_newer_message_turns_older_inactivity_executions_into_no_ops(flows_env):
+def test_one_watch_covers_a_stretch_of_replies_and_ends_when_the_visitor_answers(flows_env):
     env = flows_env
     env.site(inactivity_wait=2)
     agent = env.world.online_agent()
     visitor, cid = env.chat()
     first = env.frame(agent, action="send", conversation_id=cid, text="One moment")["message"]["seq"]
-    second = env.frame(agent, action="send", conversation_id=cid, text="Found it: anything else?")["message"]["seq"]
+    env.frame(agent, action="send", conversation_id=cid, text="Found it: anything else?")
     env.frame(visitor, action="send", conversation_id=cid, text="No, thanks!")  # the customer replied
-    for seq in (first, second):
-        done = env.finished("inactivity", f"inactivity-{cid}-{seq}")
-        assert done["status"] == "SUCCEEDED" and done["output"]["pending"]["changed"] is False
+    done = env.finished("inactivity", f"inactivity-{cid}-{first}")
+    assert done["status"] == "SUCCEEDED" and done["output"]["check"]["step"] == {"next": "done"}
+    assert len(env.executions("inactivity")) == 1  # the second reply found the watch alive
     conversation = Conversation.get(cid)
     assert conversation.status == "open" and not conversation.auto_solved
+    assert conversation.inactivity_until is None  # released: the next agent reply starts a new watch
     assert [m.author_kind for m in Message.query(cid)] == ["visitor", "agent", "agent", "visitor"]
+    later = env.frame(agent, action="send", conversation_id=cid, text="Bye!")["message"]["seq"]
+    assert env.finished("inactivity", f"inactivity-{cid}-{later}")["status"] == "SUCCEEDED"
+    assert Conversation.get(cid).status == "solved"
+
+
+def test_the_watch_re_arms_for_a_later_reply_and_counts_from_it(flows_env):
+    env = flows_env
+    env.site(inactivity_wait=2, pending_wait=1)
+    agent = env.world.online_agent()
+    visitor, cid = env.chat()
+    first = env.frame(agent, action="send", conversation_id=cid, text="Checking...")["message"]["seq"]
+    time.sleep(1.2)
+    last = env.frame(agent, action="send", conversation_id=cid, text="Could you send your order number?")
+    done = env.finished("inactivity", f"inactivity-{cid}-{first}", timeout=15)
+    assert done["status"] == "SUCCEEDED" and done["output"]["check"]["step"] == {"next": "done", "solved": True}
+    assert len(env.executions("inactivity")) == 1
+    messages = list(Message.query(cid))
+    assert [m.author_kind for m in messages] == ["visitor", "agent", "agent", "system"]
+    reminded_after = (stepfunctions._stamp_ms(messages[-1].created_at)
+                      - stepfunctions._stamp_ms(last["message"]["created_at"])) / 1000
+    assert reminded_after >= 2  # counted from the newest reply, not from the first
+    assert Conversation.get(cid).auto_solved is True
 
 
 def test_a_retried_start_with_the_same_name_runs_once(flows_env):
