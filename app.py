@@ -358,7 +358,8 @@ def publish_message_events(event):
 @app.on_sqs_message(queue=settings.events_queue_name, batch_size=10)
 def dispatch_webhooks(event):
     """Each domain event → one delivery job per subscribed endpoint of its workspace."""
-    return consumers.consume(event, webhooks.dispatch_record, name="events")
+    # Idempotent by itself: one delivery record per (event, endpoint), created on condition.
+    return consumers.consume(event, webhooks.dispatch_record, name="events", idempotent=False)
 
 
 # --- schedules --------------------------------------------------------------------------------

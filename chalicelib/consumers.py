@@ -45,18 +45,21 @@ def _persistence(name: str):
     return _state["store", name], _state["config", name]
 
 
+def _runner(job: Callable[..., Any], with_message_id: bool) -> Callable[..., Any]:
+    """The job called with what it takes of a record: its body, and the SQS message id if it asks."""
+    def run(message: dict) -> Any:
+        if with_message_id:
+            return job(message["body"], message["message_id"])
+        return job(message["body"])
+    return run
+
+
 def _once(name: str, job: Callable[..., Any], with_message_id: bool) -> Callable[..., Any]:
     """`job` wrapped in powertools idempotency, its keys prefixed with the service's and the queue's name."""
     if ("job", name, job) not in _state:
         from aws_lambda_powertools.utilities.idempotency import idempotent_function
         store, config = _persistence(name)
-
-        def run(message: dict) -> Any:
-            if with_message_id:
-                return job(message["body"], message["message_id"])
-            return job(message["body"])
-
-        _state["job", name, job] = idempotent_function(run, data_keyword_argument="message", persistence_store=store,
+        _state["job", name, job] = idempotent_function(_runner(job, with_message_id), data_keyword_argument="message", persistence_store=store,
                                                        config=config, key_prefix=f"{settings.service_name}-{name}")
     return _state["job", name, job]
 
@@ -66,20 +69,25 @@ class _OutsideLambda:
         return OUTSIDE_LAMBDA_MS
 
 
-def consume(event, job: Callable[..., Any], *, name: str, with_message_id: bool = False) -> dict:
+def consume(event, job: Callable[..., Any], *, name: str, with_message_id: bool = False,
+            idempotent: bool = True) -> dict:
     """Run `job(body)` on each record of an SQS event (a chalice SQSEvent or the raw dict), where body is
     the message's JSON object (`job(body, message_id)` with `with_message_id`, for jobs that also claim
-    their work with the SQS message id). Returns Lambda's partial batch response: {"batchItemFailures": [...]},
+    their work with the SQS message id). `idempotent=False` for a job that is idempotent by itself
+    (conditional writes keyed on the message's content): it skips the two idempotency-record writes. Returns Lambda's partial batch response: {"batchItemFailures": [...]},
     the messageIds of the records whose job raised. A body that is not a JSON object is logged and
     dropped (no retry can fix it). When every record fails, powertools raises, so the whole batch is
     retried even where the event source was left without ReportBatchItemFailures."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
     raw = event if isinstance(event, dict) else event.to_dict()
     context = None if isinstance(event, dict) else getattr(event, "context", None)
-    once = _once(name, job, with_message_id)
-    # A run cut short (a timeout, a crash) leaves its record in progress until the time left runs out;
-    # a delivery after that runs the job again.
-    _persistence(name)[1].register_lambda_context(context if context is not None else _OutsideLambda())
+    if idempotent:
+        once = _once(name, job, with_message_id)
+        # A run cut short (a timeout, a crash) leaves its record in progress until the time left runs out;
+        # a delivery after that runs the job again.
+        _persistence(name)[1].register_lambda_context(context if context is not None else _OutsideLambda())
+    else:
+        once = _runner(job, with_message_id)
 
     def handle(record) -> Any:
         try:

@@ -11,7 +11,7 @@ from chalice.test import Client
 from chalicelib import consumers, events, webhooks
 from chalicelib.config import settings
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
-from chalicelib.models import Agent, WebhookDelivery
+from chalicelib.models import Agent, IdempotencyRecord, WebhookDelivery
 from chalicelib.util import iso
 from tests.integration.webhook_env import documented, events_env  # noqa: F401 (a fixture)
 
@@ -307,6 +307,24 @@ def test_every_try_is_claimed_once_and_events_are_dispatched_once(events_env):
                              with_message_id=True) == {"batchItemFailures": []}
     assert len(receiver.posts) == 2
     assert WebhookDelivery.get(hook["id"], record["id"]).attempts == 2
+
+
+def test_the_events_queue_consumer_relies_on_its_own_records_not_idempotency_records(events_env):
+    """dispatch_webhooks is idempotent by its delivery records, so it writes no powertools records: two
+    fewer writes per domain event, and a redelivered message still queues nothing twice."""
+    env = events_env
+    receiver = env.receiver()
+    hook = env.endpoint(receiver.url, ["message.created"], admin=env.admin())
+    event = events.envelope("evt_" + "b" * 32, "message.created", iso(), "ws_a", {"note": "twice"})
+    message = {"messageId": "m-9", "receiptHandle": "r-9", "body": json.dumps({"id": "eb-1", "detail": event}),
+               "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs"}
+    assert env.app.app.handler_map["dispatch_webhooks"]({"Records": [message]}, None) == {"batchItemFailures": []}
+    env.pipeline.drain()
+    assert env.app.app.handler_map["dispatch_webhooks"]({"Records": [message]}, None) == {"batchItemFailures": []}
+    env.pipeline.drain()
+    assert len(receiver.posts) == 1
+    assert len(list(WebhookDelivery.query(hook["id"]))) == 1
+    assert not [r for r in IdempotencyRecord.scan() if r.id.startswith(f"{settings.service_name}-events")]
 
 
 def test_disabled_and_deleted_endpoints_get_nothing_more_and_tests_go_through(events_env):
