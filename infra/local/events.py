@@ -172,14 +172,4 @@ async def run(chalice_app, executor, stop) -> None:
     except Exception:
         log.exception("the event pipeline cannot start: no domain events or webhooks")
         return
-    while not stop.is_set():
-        try:
-            moved = await loop.run_in_executor(executor, pipeline.step)
-        except Exception:
-            log.exception("the event pipeline failed a step")
-            moved = 0
-        if not moved:
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=0.3)
-            except asyncio.TimeoutError:
-                pass
+    await event_source.keep_polling(pipeline.step, executor, stop, "a step of the event pipeline", idle=0.3)

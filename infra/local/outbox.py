@@ -51,19 +51,8 @@ async def poll_email_queue(chalice_app, executor, stop: asyncio.Event) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     queue = os.environ["PARLEY_EMAIL_QUEUE_URL"]
     handler = chalice_app.handler_map["send_email"]
-    loop = asyncio.get_running_loop()
-
-    while not stop.is_set():
-        try:
-            busy = await loop.run_in_executor(executor, event_source.poll_once, sqs, queue, handler, "send_email")
-        except Exception:
-            log.exception("polling the email queue failed")
-            busy = 0
-        if not busy:
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=0.5)
-            except asyncio.TimeoutError:
-                pass
+    await event_source.keep_polling(lambda: event_source.poll_once(sqs, queue, handler, "send_email"), executor, stop,
+                                    "polling the email queue", idle=0.5)
 
 
 def sent_emails() -> list[dict]:

@@ -5,6 +5,7 @@ gets the records in Lambda's shape; when it returns, every record is deleted exc
 response lists in batchItemFailures; when it raises, none is. What is left comes back after the
 queue's visibility timeout, and goes to its dead-letter queue after maxReceiveCount receives.
 """
+import asyncio
 import logging
 
 from .gateway import LambdaContext
@@ -52,3 +53,20 @@ def poll_once(sqs, queue_url: str, handler, function_name: str, *, batch_size: i
         sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
     return len(messages)
+
+
+async def keep_polling(step, executor, stop: asyncio.Event, what: str, idle: float) -> None:
+    """Run `step()` (returns how much it moved) on the executor until `stop`; rest `idle` seconds when
+    it moved nothing. A failed step is logged and the loop goes on, as Lambda's pollers do."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        try:
+            moved = await loop.run_in_executor(executor, step)
+        except Exception:
+            log.exception("%s failed", what)
+            moved = 0
+        if not moved:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=idle)
+            except asyncio.TimeoutError:
+                pass
