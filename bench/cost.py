@@ -222,7 +222,7 @@ def run() -> dict:
     botocore.client.BaseClient._make_api_call = _metered_call
     with mock_aws(config=MOTO_CONFIG):
         import app as app_module
-        from chalicelib import bootstrap, identity, models, routing, sites, stepfunctions, ws
+        from chalicelib import bootstrap, clients, identity, models, routing, sites, ws
         from chalicelib.config import settings
         from chalicelib.models import Agent, Connection, Site, SiteSettings, Workspace
         from chalicelib.util import iso
@@ -240,7 +240,7 @@ def run() -> dict:
         arns = create_state_machines(sfn, prefix="parley-cost-")
         settings.handoff_arn, settings.inactivity_arn, settings.csat_arn = (
             arns["PARLEY_HANDOFF_ARN"], arns["PARLEY_INACTIVITY_ARN"], arns["PARLEY_CSAT_ARN"])
-        stepfunctions.reset_client()
+        clients.reset()
         # Domain events: the two table streams, the bus, its rule and the events queue, as deployed;
         # the stream and queue pollers are Lambda's (not billed per request), the handlers' calls are.
         from infra.local.events import Pipeline, create_bus, stream_arns

@@ -3,11 +3,11 @@ visitors, which any agent of the workspace may do."""
 import logging
 import secrets
 
-import boto3
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from . import retention, routing, validate, webhooks
+from .clients import client
 from .config import settings
 from .conversations import ACTIVE, assign, set_unassigned_status
 from .errors import BadRequestError, ConflictError, ForbiddenError
@@ -19,14 +19,6 @@ log = logging.getLogger(__name__)
 
 ROLES = ("agent", "admin")
 CAPACITY_MIN, CAPACITY_MAX = 1, 10
-_idp = None
-
-
-def _cognito():
-    global _idp
-    if _idp is None:
-        _idp = boto3.client("cognito-idp", region_name=settings.region)
-    return _idp
 
 
 def require_admin(caller: Caller) -> None:
@@ -57,14 +49,15 @@ def create_agent(caller: Caller, body: dict) -> dict:
     temporary = validate.string(body, "temporary_password", required=False, min_len=8, max_len=256, strip=False)
     pool = settings.cognito_pool_id
     try:
-        user = _cognito().admin_create_user(
+        user = client("cognito-idp").admin_create_user(
             UserPoolId=pool, Username=email,
             UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"},
                             {"Name": "name", "Value": name}],
             **({"MessageAction": "SUPPRESS"} if password or temporary else {"DesiredDeliveryMediums": ["EMAIL"]}),
             TemporaryPassword=password or temporary or _temporary_password())["User"]
         if password:
-            _cognito().admin_set_user_password(UserPoolId=pool, Username=email, Password=password, Permanent=True)
+            client("cognito-idp").admin_set_user_password(UserPoolId=pool, Username=email, Password=password,
+                                                          Permanent=True)
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
         if code == "UsernameExistsException":
@@ -129,7 +122,7 @@ def remove_agent(caller: Caller, agent_id: str, sender) -> None:
     for connection in Connection.by_agent.query(agent.id):
         sender.close(connection.id)
     try:
-        _cognito().admin_delete_user(UserPoolId=settings.cognito_pool_id, Username=agent.email)
+        client("cognito-idp").admin_delete_user(UserPoolId=settings.cognito_pool_id, Username=agent.email)
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "UserNotFoundException":
             raise

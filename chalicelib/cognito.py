@@ -1,23 +1,15 @@
 """Agent identity: sign-in through the Cognito user pool, and verification of its tokens."""
 import threading
 
-import boto3
 import jwt
 from botocore.exceptions import ClientError
 
+from .clients import client
 from .config import settings
 from .errors import BadRequestError, PasswordChangeRequiredError, UnauthorizedError
 
 _lock = threading.Lock()
-_idp = None
 _jwks = None
-
-
-def _client():
-    global _idp
-    if _idp is None:
-        _idp = boto3.client("cognito-idp", region_name=settings.region)
-    return _idp
 
 
 def _jwks_client() -> jwt.PyJWKClient:
@@ -34,7 +26,7 @@ _AUTH_FAILURES = {"NotAuthorizedException", "UserNotFoundException", "UserNotCon
 
 def _initiate(flow: str, params: dict) -> dict:
     try:
-        result = _client().initiate_auth(AuthFlow=flow, ClientId=settings.cognito_client_id,
+        result = client("cognito-idp").initiate_auth(AuthFlow=flow, ClientId=settings.cognito_client_id,
                                          AuthParameters=params)
     except ClientError as exc:
         if exc.response["Error"]["Code"] in _AUTH_FAILURES:
@@ -55,7 +47,7 @@ def _tokens(result: dict) -> dict:
 def set_new_password(email: str, session: str, password: str) -> dict:
     """Answer Cognito's NEW_PASSWORD_REQUIRED challenge (an invited agent's first sign-in)."""
     try:
-        result = _client().respond_to_auth_challenge(
+        result = client("cognito-idp").respond_to_auth_challenge(
             ClientId=settings.cognito_client_id, ChallengeName="NEW_PASSWORD_REQUIRED", Session=session,
             ChallengeResponses={"USERNAME": email, "NEW_PASSWORD": password})
     except ClientError as exc:

@@ -15,6 +15,7 @@ import logging
 from typing import Any, Callable
 
 from . import observability
+from .clients import client
 from .config import settings
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,9 @@ def _persistence(name: str):
     local stack runs two consumers at once in one process."""
     if ("store", name) not in _state:
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-        if "client" not in _state:
-            import boto3
-            _state["client"] = boto3.client("dynamodb", region_name=settings.region)
         _state["store", name] = DynamoDBPersistenceLayer(
             table_name=settings.table("idempotency"), key_attr="id", expiry_attr="expiration",
-            boto3_client=_state["client"])
+            boto3_client=client("dynamodb"))
         _state["config", name] = IdempotencyConfig(event_key_jmespath="id", raise_on_no_idempotency_key=True,
                                                    expires_after_seconds=IDEMPOTENCY_SECONDS)
     return _state["store", name], _state["config", name]

@@ -11,9 +11,9 @@ import logging
 import time
 from datetime import datetime, timezone
 
-import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
+from .clients import client
 from .config import settings
 from .conversations import serialize, serialize_message
 from .models import Conversation, Message
@@ -27,15 +27,7 @@ EVENT_TYPES = ("conversation.created", "conversation.assigned", "conversation.st
 TEST_EVENT = "webhook.test"  # sent by POST /v1/webhooks/{id}/test only, to that one endpoint
 PUT_BATCH = 10  # PutEvents takes at most 10 entries
 PUT_TRIES = 4
-_clients: dict = {}
 _plain = TypeDeserializer()
-
-
-def _events():
-    """One EventBridge client per container, created on first use."""
-    if "events" not in _clients:
-        _clients["events"] = boto3.client("events", region_name=settings.region)
-    return _clients["events"]
 
 
 def envelope(event_id: str, event_type: str, occurred_at: str, workspace_id: str, data: dict) -> dict:
@@ -162,7 +154,7 @@ def publish(events: list[dict]) -> list[dict]:
         for attempt in range(PUT_TRIES):
             entries = [{"Source": SOURCE, "DetailType": e["type"], "EventBusName": settings.event_bus_name,
                         "Detail": json.dumps(e, separators=(",", ":"))} for e in pending]
-            result = _events().put_events(Entries=entries)
+            result = client("events").put_events(Entries=entries)
             if not result.get("FailedEntryCount"):
                 pending = []
                 break

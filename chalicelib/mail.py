@@ -23,10 +23,10 @@ from email.parser import BytesParser
 from email.utils import formatdate, make_msgid, parseaddr
 from html.parser import HTMLParser
 
-import boto3
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from . import tokens
+from .clients import client
 from .config import settings
 from .conversations import HISTORY_MAX, history, record_csat
 from .errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
@@ -41,16 +41,6 @@ TRANSCRIPT_MAX = 1000
 INBOUND_MAX_BYTES = 10 * 1024 * 1024
 # Reclaim a digest flag left by a job that was never enqueued (the queue refused it), after this long.
 STALE_PENDING = 3600
-
-_clients: dict = {}
-
-
-def _client(service: str):
-    """One client per service per container, created when first needed."""
-    if service not in _clients:
-        _clients[service] = boto3.client(service, region_name=settings.region)
-    return _clients[service]
-
 
 def enabled() -> bool:
     return settings.email_enabled
@@ -149,7 +139,7 @@ def _enqueue(job: dict, delay: int = 0) -> bool:
     if not enabled():
         return False
     job = {"id": new_id("job"), **job}
-    _client("sqs").send_message(QueueUrl=settings.email_queue_url, MessageBody=json.dumps(job),
+    client("sqs").send_message(QueueUrl=settings.email_queue_url, MessageBody=json.dumps(job),
                                 DelaySeconds=max(0, min(900, delay)))
     return True
 
@@ -404,7 +394,7 @@ def send(email: Email) -> str:
     message = build(email)
     # The stage's configuration set (infra/template.yaml) carries bounces and complaints to its metrics.
     options = {"ConfigurationSetName": settings.ses_configuration_set} if settings.ses_configuration_set else {}
-    result = _client("ses").send_raw_email(Source=parseaddr(settings.email_from)[1],
+    result = client("ses").send_raw_email(Source=parseaddr(settings.email_from)[1],
                                            RawMessage={"Data": message.as_bytes()}, **options)
     return result["MessageId"]
 
@@ -548,7 +538,7 @@ def receive_inbound(raw: bytes, sender) -> dict:
 
 def receive_from_s3(bucket: str, key: str, sender) -> dict:
     """The SES receipt rule stored an inbound email in S3: read it and append it."""
-    raw = _client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    raw = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     try:
         return receive_inbound(raw, sender)
     except (UnauthorizedError, ForbiddenError, NotFoundError, ConflictError, BadRequestError) as exc:

@@ -7,47 +7,24 @@ raised: a chat goes on without its timers rather than fail.
 """
 import json
 import logging
-import threading
 import time
 from datetime import datetime, timezone
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from .clients import client
 from .config import settings
 from .models import Conversation, Site, SiteSettings
 
 log = logging.getLogger(__name__)
-
-_client = None
-_lock = threading.Lock()
-
-
-def client():
-    """One Step Functions client per container, created on first use (most invocations never need it)."""
-    global _client
-    with _lock:
-        if _client is None:
-            _client = boto3.client("stepfunctions", region_name=settings.region,
-                                   config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3}))
-        return _client
-
-
-def reset_client() -> None:
-    """Forget the client (tests switch moto accounts)."""
-    global _client
-    with _lock:
-        _client = None
-
 
 def start(state_machine_arn: str, name: str, data: dict) -> bool:
     """Start an execution named `name`; False when the flow is off, already started, or the start failed."""
     if not state_machine_arn:
         return False
     try:
-        client().start_execution(stateMachineArn=state_machine_arn, name=name,
+        client("stepfunctions").start_execution(stateMachineArn=state_machine_arn, name=name,
                                  input=json.dumps(data, separators=(",", ":")))
         return True
     except ClientError as exc:
@@ -62,7 +39,8 @@ def start(state_machine_arn: str, name: str, data: dict) -> bool:
 def send_success(task_token: str, output: dict) -> bool:
     """Resume a flow waiting on this token; False when it no longer waits (timed out, finished)."""
     try:
-        client().send_task_success(taskToken=task_token, output=json.dumps(output, separators=(",", ":")))
+        client("stepfunctions").send_task_success(taskToken=task_token,
+                                                  output=json.dumps(output, separators=(",", ":")))
         return True
     except ClientError as exc:
         if exc.response["Error"]["Code"] in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):

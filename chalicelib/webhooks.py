@@ -20,10 +20,10 @@ import urllib.parse
 import urllib.request
 from datetime import datetime
 
-import boto3
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from . import validate
+from .clients import client
 from .config import settings
 from .errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from .events import EVENT_TYPES, TEST_EVENT, envelope
@@ -41,15 +41,7 @@ DELIVERIES_DEFAULT, DELIVERIES_MAX = 20, 100
 SECRET_PREFIX = "whsec_"
 _WEBHOOK_ID = re.compile(r"^wh_[0-9a-f]{32}$")
 _DELIVERY_ID = re.compile(r"^dl_[0-9]{13}[0-9a-f]{12}$")
-_clients: dict = {}
 _endpoint_cache: dict[str, tuple[float, list[Webhook]]] = {}
-
-
-def _sqs():
-    """One SQS client per container, created on first use."""
-    if "sqs" not in _clients:
-        _clients["sqs"] = boto3.client("sqs", region_name=settings.region)
-    return _clients["sqs"]
 
 
 class WebhookError(Exception):
@@ -133,7 +125,7 @@ def enqueue(url: str, payload: dict) -> bool:
     """Queue one alert; False when alerts are off (no queue configured) or the url is not allowed."""
     if not settings.webhook_queue_url or not url or not valid_url(url):
         return False
-    _sqs().send_message(QueueUrl=settings.webhook_queue_url,
+    client("sqs").send_message(QueueUrl=settings.webhook_queue_url,
                         MessageBody=json.dumps({"url": url, "payload": payload}, separators=(",", ":")))
     return True
 
@@ -432,7 +424,7 @@ def _enqueue_jobs(jobs: list[dict], delay: int = 0) -> None:
         raise ConflictError("webhooks are not configured on this deployment")
     for start in range(0, len(jobs), 10):
         batch = jobs[start:start + 10]
-        result = _sqs().send_message_batch(QueueUrl=settings.webhook_queue_url, Entries=[
+        result = client("sqs").send_message_batch(QueueUrl=settings.webhook_queue_url, Entries=[
             {"Id": str(i), "MessageBody": json.dumps(job, separators=(",", ":")), "DelaySeconds": delay}
             for i, job in enumerate(batch)])
         if result.get("Failed"):
@@ -502,7 +494,7 @@ def attempt_delivery(job: dict, message_id: str) -> str | None:
     else:
         status = "failed"
         if retry and settings.webhook_dlq_url:  # a job that, moved back to the webhook queue, tries again
-            _sqs().send_message(QueueUrl=settings.webhook_dlq_url, MessageBody=json.dumps(
+            client("sqs").send_message(QueueUrl=settings.webhook_dlq_url, MessageBody=json.dumps(
                 {**job, "attempt": attempt + 1, "round_start": attempt, "last_error": error or f"HTTP {code}",
                  "dead_lettered_at": stamp}, separators=(",", ":")))
         actions += [WebhookDelivery.error.set(error or f"HTTP {code}"), WebhookDelivery.next_attempt_at.remove()]

@@ -72,7 +72,7 @@ def cognito(aws, monkeypatch):
     """A moto user pool and app client, wired into the app's settings."""
     import boto3
 
-    from chalicelib import cognito as cognito_module
+    from chalicelib import clients
     from chalicelib.config import settings
     idp = boto3.client("cognito-idp", region_name="us-east-1")
     policy = {"MinimumLength": 8, "RequireUppercase": False, "RequireLowercase": False,
@@ -84,7 +84,7 @@ def cognito(aws, monkeypatch):
                                                             "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
     monkeypatch.setattr(settings, "cognito_pool_id", pool["Id"])
     monkeypatch.setattr(settings, "cognito_client_id", client["ClientId"])
-    monkeypatch.setattr(cognito_module, "_idp", None)
+    monkeypatch.setattr(clients, "_clients", {})
     return {"idp": idp, "pool_id": pool["Id"], "client_id": client["ClientId"]}
 
 

@@ -5,7 +5,7 @@ import json
 import boto3
 import pytest
 
-from chalicelib import conversations, events
+from chalicelib import clients, conversations, events
 from chalicelib.config import settings
 from chalicelib.models import Conversation
 from infra.local.events import STREAMS_CONFIG, StreamReader
@@ -118,7 +118,7 @@ class RefusingBus:
 def test_refused_entries_are_published_again_and_batches_hold_ten(events_env, monkeypatch):
     env = events_env
     bus = RefusingBus(refusals=1)
-    monkeypatch.setitem(events._clients, "events", bus)
+    monkeypatch.setitem(clients._clients, "events", bus)
     made = [events.envelope(f"evt_{i:032x}", "message.created", "2026-11-22T16:04:05.000Z", "ws_a", {"n": i})
             for i in range(13)]
     assert events.publish(made) == []
@@ -129,7 +129,7 @@ def test_refused_entries_are_published_again_and_batches_hold_ten(events_env, mo
 
 def test_events_that_stay_refused_fail_the_batch_from_their_record(events_env, monkeypatch):
     env = events_env
-    monkeypatch.setitem(events._clients, "events", RefusingBus(refusals=100, every=1))
+    monkeypatch.setitem(clients._clients, "events", RefusingBus(refusals=100, every=1))
     monkeypatch.setattr(events, "PUT_TRIES", 2)
     env.chat()
     records = []

@@ -6,7 +6,7 @@ import time
 import boto3
 import pytest
 
-from chalicelib import conversations, flows, stepfunctions, ws
+from chalicelib import clients, conversations, flows, stepfunctions, ws
 from chalicelib.config import settings
 from chalicelib.models import Agent, Conversation, Message, Site, Visitor, Workspace
 from infra.local.flows import MOTO_CONFIG, create_state_machines, install_lambda_dispatch
@@ -116,7 +116,7 @@ def flows_env(monkeypatch):
         monkeypatch.setattr(settings, "email_queue_url", sqs.create_queue(QueueName="emails")["QueueUrl"])
         monkeypatch.setattr(settings, "email_from", "Support <support@example.com>")
         monkeypatch.setattr(settings, "inbound_domain", "inbound.example.com")
-        stepfunctions.reset_client()
+        clients.reset()
         world = World()
         monkeypatch.setattr(app_module, "sender", world.sender)
         install_lambda_dispatch(lambda name: app_module.app.handler_map[name])
@@ -133,7 +133,7 @@ def flows_env(monkeypatch):
                         env.sfn.stop_execution(executionArn=execution["executionArn"])
                     except Exception:  # moto: an execution still starting has no worker to stop yet
                         pass
-            stepfunctions.reset_client()
+            clients.reset()
     webhook.close()
 
 

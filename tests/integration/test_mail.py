@@ -11,7 +11,7 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from chalicelib import conversations, identity, mail, messaging, tokens, ws
+from chalicelib import clients, conversations, identity, mail, messaging, tokens, ws
 from chalicelib.config import settings
 from chalicelib.errors import NotFoundError, UnauthorizedError
 from chalicelib.models import Conversation, Message
@@ -32,7 +32,7 @@ def outbox(world, monkeypatch):
     monkeypatch.setattr(settings, "inbound_domain", DOMAIN)
     monkeypatch.setattr(settings, "public_api_url", "https://api.parley.test")
     monkeypatch.setattr(settings, "digest_delay", 0)
-    monkeypatch.setattr(mail, "_clients", {})
+    monkeypatch.setattr(clients, "_clients", {})
 
     def drain() -> list:
         while True:
@@ -375,7 +375,7 @@ def test_emails_name_the_stages_configuration_set_when_there_is_one(world, outbo
     """Bounces and complaints reach the stage's SES configuration set (infra/template.yaml) only if every
     send names it; moto ignores the parameter, so the request itself is read."""
     named = []
-    mail._client("ses").meta.events.register(
+    clients.client("ses").meta.events.register(
         "before-parameter-build.ses.SendRawEmail", lambda params, **_: named.append(params.get("ConfigurationSetName")))
     visitor, agent, conversation = chat(world)
     for address, configuration_set in (("one@example.com", ""), ("two@example.com", "parley-test-email")):

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from chalice.test import Client
 
 import app as app_module
-from chalicelib import consumers, observability, webhooks
+from chalicelib import clients, consumers, observability, webhooks
 from chalicelib.config import settings
 from chalicelib.models import Conversation, IdempotencyRecord
 from chalicelib.util import now
@@ -319,7 +319,7 @@ def test_the_local_poller_deletes_only_what_the_consumer_did(aws, monkeypatch):
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.create_queue(QueueName="parley-test-webhooks", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
     monkeypatch.setattr(settings, "webhook_queue_url", url)
-    monkeypatch.setattr(webhooks, "_clients", {})
+    monkeypatch.setattr(clients, "_clients", {})
     handler = app_module.app.handler_map["deliver_webhook"]
     try:
         for text in ("one", "two", "three"):
