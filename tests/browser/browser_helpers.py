@@ -29,6 +29,56 @@ def eventually(check, timeout: float = WAIT, interval: float = 0.1):
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
 
 
+class Api:
+    """REST as one agent (a real Cognito sign-in)."""
+
+    def __init__(self, stack, email: str, password: str = "demo-password"):
+        self.stack = stack
+        login = stack.agent(email, password)
+        self.token, self.agent = login["token"], login["agent"]
+
+    def call(self, method: str, path: str, body=None) -> dict:
+        status, data = self.stack.request(method, path, body, token=self.token)
+        assert 200 <= status < 300, (method, path, status, data)
+        return data
+
+    def me(self) -> dict:
+        return self.call("GET", "/v1/agents/me")["agent"]
+
+    def team(self) -> dict:
+        """email -> the agent, as GET /v1/agents tells everyone."""
+        return {a["email"]: a for a in self.call("GET", "/v1/agents")["items"]}
+
+    def team_member(self, email: str) -> dict:
+        return self.team()[email]
+
+    def conversation(self, conversation_id: str) -> dict:
+        return self.call("GET", f"/v1/conversations/{conversation_id}")["conversation"]
+
+    def patch(self, conversation_id: str, **fields) -> dict:
+        return self.call("PATCH", f"/v1/conversations/{conversation_id}", fields)["conversation"]
+
+    def solve(self, conversation_id: str) -> None:
+        """Solved, or left as it is when it cannot be (a cleanup step: no assertion)."""
+        self.stack.request("PATCH", f"/v1/conversations/{conversation_id}", {"status": "solved"}, token=self.token)
+
+    def set_capacity(self, email: str, capacity: int) -> dict:
+        return self.call("PATCH", f"/v1/agents/{self.team()[email]['id']}", {"capacity": capacity})
+
+    def free_slots(self, needed: int) -> None:
+        """Make room for `needed` chats: solve this agent's oldest chats if earlier suites left them open."""
+        me = self.me()
+        if me["capacity"] - me["active_chats"] >= needed:
+            return
+        mine = self.call("GET", "/v1/conversations?view=mine&limit=100")["items"]
+        for conversation in reversed(mine):  # oldest activity first
+            if me["capacity"] - me["active_chats"] >= needed:
+                break
+            self.solve(conversation["id"])
+            me = self.me()
+        assert me["capacity"] - me["active_chats"] >= needed, me
+
+
 class Socket:
     """A real websocket to the local stack (a visitor's or an agent's), as `name`: frames are read on
     a thread into `frames` (`closed` once the server ends it); every wait is bounded, by `timeout`

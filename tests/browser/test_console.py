@@ -17,7 +17,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from browser_helpers import Socket, eventually, unique
+from browser_helpers import Api, Socket, eventually, unique
 
 pytestmark = pytest.mark.browser
 
@@ -65,47 +65,6 @@ class Visitor(Socket):
 
     def typing(self, preview: str) -> None:
         self.tell("typing", conversation_id=self.conversation_id, state="on", preview=preview)
-
-
-class Api:
-    """REST as one agent (a real Cognito sign-in)."""
-
-    def __init__(self, stack, email: str):
-        self.stack = stack
-        login = stack.agent(email)
-        self.token = login["token"]
-        self.agent = login["agent"]
-
-    def call(self, method: str, path: str, body=None) -> dict:
-        status, data = self.stack.request(method, path, body, token=self.token)
-        assert 200 <= status < 300, (method, path, status, data)
-        return data
-
-    def me(self) -> dict:
-        return self.call("GET", "/v1/agents/me")["agent"]
-
-    def team_member(self, email: str) -> dict:
-        return next(a for a in self.call("GET", "/v1/agents")["items"] if a["email"] == email)
-
-    def conversation(self, conversation_id: str) -> dict:
-        return self.call("GET", f"/v1/conversations/{conversation_id}")["conversation"]
-
-    def patch(self, conversation_id: str, **fields) -> dict:
-        return self.call("PATCH", f"/v1/conversations/{conversation_id}", fields)["conversation"]
-
-    def free_slots(self, needed: int) -> None:
-        """Make room for `needed` chats: solve this agent's oldest chats if earlier suites left them open."""
-        me = self.me()
-        if me["capacity"] - me["active_chats"] >= needed:
-            return
-        mine = self.call("GET", "/v1/conversations?view=mine&limit=100")["items"]
-        for conversation in reversed(mine):  # oldest activity first
-            if me["capacity"] - me["active_chats"] >= needed:
-                break
-            self.stack.request("PATCH", f"/v1/conversations/{conversation['id']}", {"status": "solved"},
-                               token=self.token)
-            me = self.me()
-        assert me["capacity"] - me["active_chats"] >= needed, me
 
 
 @pytest.fixture(scope="module")

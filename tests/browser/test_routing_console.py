@@ -16,7 +16,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from browser_helpers import WAIT, Socket, eventually, unique
+from browser_helpers import WAIT, Api, Socket, eventually, unique
 
 pytestmark = pytest.mark.browser
 
@@ -28,34 +28,6 @@ CAPACITY = 3          # the seeded capacity of both demo agents
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-class Api:
-    """REST as one agent (a real Cognito sign-in)."""
-
-    def __init__(self, stack, email: str, password: str = PASSWORD):
-        self.stack = stack
-        login = stack.agent(email, password)
-        self.token, self.agent = login["token"], login["agent"]
-
-    def call(self, method: str, path: str, body=None):
-        status, data = self.stack.request(method, path, body, token=self.token)
-        assert 200 <= status < 300, (method, path, status, data)
-        return data
-
-    def team(self) -> dict:
-        """email -> the agent, as GET /v1/agents tells everyone."""
-        return {a["email"]: a for a in self.call("GET", "/v1/agents")["items"]}
-
-    def conversation(self, conversation_id: str) -> dict:
-        return self.call("GET", f"/v1/conversations/{conversation_id}")["conversation"]
-
-    def solve(self, conversation_id: str) -> None:
-        self.stack.request("PATCH", f"/v1/conversations/{conversation_id}", {"status": "solved"}, token=self.token)
-
-    def set_capacity(self, email: str, capacity: int) -> dict:
-        agent = self.team()[email]
-        return self.call("PATCH", f"/v1/agents/{agent['id']}", {"capacity": capacity})
-
 
 def set_presence(stack, token: str, status: str) -> None:
     """Presence over a websocket of its own, closed again (no socket is left behind)."""
