@@ -42,7 +42,7 @@ class Stored:
     conversation: Conversation
     duplicate: bool
     status_changed: bool = False
-    watch_started: bool = False  # this agent reply took the inactivity watch: start its execution
+    watch: dict | None = None  # this agent reply took the inactivity watch: its waits, to start its execution
 
 
 def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg_id: str | None = None,
@@ -85,9 +85,10 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
         first_reply = author["kind"] == "agent" and not internal and not conversation.first_response_at
         if first_reply:
             actions.append(Conversation.first_response_at.set(stamp))
-        watch = (stepfunctions.inactivity_lease(conversation, seq, now())
-                 if author["kind"] == "agent" and not internal and conversation.status in ACTIVE else [])
-        actions += watch
+        lease, watch = (stepfunctions.inactivity_lease(conversation, seq, now())
+                        if author["kind"] == "agent" and not internal and conversation.status in ACTIVE
+                        else ([], None))
+        actions += lease
         # Retention rides on what was read: the message expires at the conversation's new horizon.
         expires_at = retention.horizon(conversation.retention_days)
         holds_slot = bool(conversation.assignee_id) and (reopen or conversation.status in ACTIVE)
@@ -129,7 +130,7 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
         if first_reply:
             observability.metric("FirstResponseTime", observability.seconds_between(conversation.created_at, stamp),
                                  "Seconds")
-        return Stored(message, conversation, duplicate=False, status_changed=reopen, watch_started=bool(watch))
+        return Stored(message, conversation, duplicate=False, status_changed=reopen, watch=watch)
     raise ConflictError("too many concurrent writers; retry the send")
 
 
@@ -198,8 +199,8 @@ def send_message(caller: Caller, conversation_id: str, text: str, *, client_msg_
             mail.note_unseen_reply(stored.conversation, stored.message.seq)
         except Exception:  # the message is stored and acknowledged; the widget shows it on return
             log.exception("digest not queued", extra={"conversation_id": conversation_id})
-    if stored.watch_started:
-        stepfunctions.start_inactivity(stored.conversation, int(stored.message.seq))
+    if stored.watch:
+        stepfunctions.start_inactivity(stored.conversation, int(stored.message.seq), stored.watch)
     if stored.status_changed:
         try:
             notify_change(stored.conversation, sender)

@@ -94,26 +94,30 @@ def start_handoff(conversation: Conversation, *, announce: bool = True) -> bool:
 WATCH_MARGIN = 300
 
 
-def inactivity_lease(conversation: Conversation, seq: int, at: float) -> list:
-    """The conversation update that makes agent message `seq` start an inactivity watch, or [] when a
-    watch is alive already (it re-arms itself for newer messages) or the flow is off. One execution
-    then covers a whole stretch of replies instead of one per message: Step Functions bills per
-    state transition."""
+def inactivity_lease(conversation: Conversation, seq: int, at: float) -> tuple[list, dict | None]:
+    """The conversation update that makes agent message `seq` start an inactivity watch, and the
+    watch's waits; ([], None) when a watch is alive already (it re-arms itself for newer messages) or
+    the flow is off. One execution then covers a whole stretch of replies instead of one per message:
+    Step Functions bills per state transition."""
     until = conversation.inactivity_until
     if not settings.inactivity_arn or (until is not None and int(until) >= at):
-        return []
-    wait = int(_site_settings(conversation.site_key).inactivity_wait)
-    return [Conversation.inactivity_owner.set(seq), Conversation.inactivity_until.set(int(at) + wait + WATCH_MARGIN)]
+        return [], None
+    site = _site_settings(conversation.site_key)
+    waits = {"inactivity_wait": int(site.inactivity_wait), "pending_wait": int(site.pending_wait)}
+    return ([Conversation.inactivity_owner.set(seq),
+             Conversation.inactivity_until.set(int(at) + waits["inactivity_wait"] + WATCH_MARGIN)], waits)
 
 
-def start_inactivity(conversation: Conversation, seq: int) -> bool:
-    """Agent message `seq` took the watch (inactivity_lease): start the execution that keeps it."""
+def start_inactivity(conversation: Conversation, seq: int, waits: dict | None = None) -> bool:
+    """Agent message `seq` took the watch (inactivity_lease, which read its `waits`): start the
+    execution that keeps it."""
     if not settings.inactivity_arn:
         return False
-    site = _site_settings(conversation.site_key)
+    if waits is None:
+        site = _site_settings(conversation.site_key)
+        waits = {"inactivity_wait": int(site.inactivity_wait), "pending_wait": int(site.pending_wait)}
     return start(settings.inactivity_arn, f"inactivity-{conversation.id}-{seq}",
-                 {"conversation_id": conversation.id, "owner": seq,
-                  "inactivity_wait": int(site.inactivity_wait), "pending_wait": int(site.pending_wait)})
+                 {"conversation_id": conversation.id, "owner": seq, **waits})
 
 
 def start_csat(conversation: Conversation) -> bool:
