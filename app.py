@@ -5,7 +5,7 @@ from chalicelib import (admin, bootstrap, consumers, conversations, events, flow
                         privacy, routing, sites, validate, webhooks, workspace, ws)
 from chalicelib.config import settings
 from chalicelib.errors import ParleyError
-from chalicelib.http import error_response, json_body, translate_errors
+from chalicelib.http import client_ip, error_response, json_body, translate_errors
 
 # Logs are powertools' JSON (chalicelib/observability.py), app.log included: chalice adds no handler of its own.
 app = Chalice(app_name="parley", configure_logs=False)
@@ -27,9 +27,11 @@ def observe(event, get_response):
 
 @app.on_ws_connect()
 def ws_connect(event):
-    params = event.to_dict().get("queryStringParameters") or {}
+    raw = event.to_dict()
+    params = raw.get("queryStringParameters") or {}
     try:
-        identity.connect(event.connection_id, params.get("token"))
+        identity.connect(event.connection_id, params.get("token"),
+                         source_ip=client_ip(raw.get("headers"), raw.get("requestContext")))
     except ParleyError as exc:
         return error_response(exc)
 
@@ -47,6 +49,11 @@ def ws_message(event):
 
 # --- REST: public -----------------------------------------------------------------------------
 
+def _source_ip() -> str | None:
+    request = app.current_request
+    return client_ip(request.headers, request.context)
+
+
 @app.route("/v1/health", methods=["GET"])
 def health():
     return {"ok": True}
@@ -55,7 +62,8 @@ def health():
 @app.route("/v1/visitor/sessions", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors
 def visitor_session():
-    return Response(body=identity.create_visitor_session(json_body(app.current_request)), status_code=201)
+    body = identity.create_visitor_session(json_body(app.current_request), source_ip=_source_ip())
+    return Response(body=body, status_code=201)
 
 
 @app.route("/v1/sites/{site_key}/availability", methods=["GET"])
@@ -73,13 +81,13 @@ def site_settings(site_key):
 @app.route("/v1/agents/login", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors
 def agent_login():
-    return identity.agent_login(json_body(app.current_request))
+    return identity.agent_login(json_body(app.current_request), source_ip=_source_ip())
 
 
 @app.route("/v1/agents/new-password", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors
 def agent_new_password():
-    return identity.agent_new_password(json_body(app.current_request))
+    return identity.agent_new_password(json_body(app.current_request), source_ip=_source_ip())
 
 
 @app.route("/v1/agents/refresh", methods=["POST"], content_types=JSON_TYPES)

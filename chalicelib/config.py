@@ -45,6 +45,9 @@ class Settings:
     requeue_grace: int = field(default_factory=lambda: _int("PARLEY_REQUEUE_GRACE", 120))
     fanout_workers: int = field(default_factory=lambda: _int("PARLEY_FANOUT_WORKERS", 16))
     max_frame_bytes: int = 32 * 1024
+    # Multiplies every count of chalicelib/limits.py (1: as documented). The test suite's shared stack
+    # sets a large one: its hundreds of sessions from 127.0.0.1 are one test run, not an attack.
+    rate_limit_scale: float = field(default_factory=lambda: float(os.environ.get("PARLEY_RATE_LIMIT_SCALE") or 1))
     # Email (chalicelib/mail.py). No queue URL: email is off and nothing else changes.
     email_queue_url: str = field(default_factory=lambda: os.environ.get("PARLEY_EMAIL_QUEUE_URL", ""))
     # The queue's name for the SQS consumer's event source (infra creates it, with its dead-letter queue).

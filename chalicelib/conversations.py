@@ -8,7 +8,7 @@ from pynamodb.connection import Connection as DynamoConnection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from . import observability, retention, stepfunctions, validate
+from . import limits, observability, retention, stepfunctions, validate
 from .config import settings
 from .errors import BadRequestError, CapacityError, ConflictError, ForbiddenError, NotFoundError
 from .identity import Caller, email_key, owned
@@ -314,6 +314,7 @@ def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conve
             except DoesNotExist:
                 pass
         site = _check_prechat(visitor)
+        limits.hit(limits.for_site("start_ip", site.settings), caller.source_ip)  # only new ones count
         # Create first, then claim: whoever reads the visitor's active id finds the conversation there.
         conversation = _create(caller, visitor, new_id("c"), page_url, previous, site.settings.retention_days)
         claim = (Visitor.active_conversation_id == current) if current else \

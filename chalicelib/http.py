@@ -28,6 +28,16 @@ def json_body(request) -> dict:
     return body
 
 
+def client_ip(headers: dict | None, context: dict | None) -> str | None:
+    """The address a request came from, for per-IP limits. Behind the stage's CloudFront, API Gateway
+    sees an edge server, so the viewer's own address comes from the CloudFront-Viewer-Address header
+    that the distribution adds ("ip:port", the IPv6 form too)."""
+    viewer = {k.lower(): v for k, v in (headers or {}).items()}.get("cloudfront-viewer-address")
+    if viewer and ":" in viewer:
+        return viewer.rsplit(":", 1)[0].strip("[]")[:64]
+    return ((context or {}).get("identity") or {}).get("sourceIp")
+
+
 def error_response(exc: ParleyError) -> Response:
     observability.error(exc.code)
     headers = {"Content-Type": "application/json"}

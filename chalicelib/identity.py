@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import jwt
 from pynamodb.exceptions import DoesNotExist
 
-from . import cognito, retention, tokens, validate
+from . import cognito, limits, retention, tokens, validate
 from .errors import ForbiddenError, NotFoundError, UnauthorizedError
 from .models import Agent, Connection, Conversation, Site, Visitor
 from .util import iso, new_id, now
@@ -26,6 +26,7 @@ class Caller:
     connection_id: str | None = None
     rate_limit_count: int = 20
     rate_limit_window: int = 10
+    source_ip: str | None = None  # where the caller's socket came from, for per-IP limits
 
     @property
     def is_agent(self) -> bool:
@@ -61,8 +62,8 @@ def get_site(site_key: str) -> Site:
         raise UnauthorizedError("unknown site_key", field="site_key") from None
 
 
-def create_visitor_session(body: dict) -> dict:
-    """POST /v1/visitor/sessions: a token for a new or returning visitor."""
+def create_visitor_session(body: dict, *, source_ip: str | None = None) -> dict:
+    """POST /v1/visitor/sessions: a token for a new or returning visitor (limited per source IP)."""
     body = validate.obj(body)
     site_key = validate.string(body, "site_key", max_len=64)
     name = validate.string(body, "name", required=False, max_len=120)
@@ -73,6 +74,7 @@ def create_visitor_session(body: dict) -> dict:
     locale = validate.string(body, "locale", required=False, max_len=35)
     resume_token = validate.string(body, "resume_token", required=False, max_len=4096)
     site = get_site(site_key)
+    limits.hit(limits.for_site("session_ip", site.settings), source_ip)
 
     if user_id is not None:
         if user_hash is None or not tokens.verify_user_hash(site.identity_secret, user_id, user_hash):
@@ -108,26 +110,36 @@ def _upsert_visitor(visitor_id: str, site: Site, **fields) -> Visitor:
 
 # --- agents ---------------------------------------------------------------------------------
 
-def agent_login(body: dict) -> dict:
+def agent_login(body: dict, *, source_ip: str | None = None) -> dict:
+    """POST /v1/agents/login. Attempts are limited per address and per account; a success clears the
+    account's count, so only a run of failures (someone guessing) locks it for a while."""
     body = validate.obj(body)
-    email = validate.string(body, "email", max_len=320)
+    email = validate.string(body, "email", max_len=320).lower()
     password = validate.string(body, "password", max_len=256, strip=False)
-    result = cognito.login(email.lower(), password)
+    _count_sign_in(email, source_ip)
+    result = cognito.login(email, password)
+    limits.reset(limits.DEFAULTS["login_email"], email)
     agent = agent_from_token(result["AccessToken"])
     return {"token": result["AccessToken"], "expires_in": result["ExpiresIn"],
             "refresh_token": result["RefreshToken"], "agent": serialize_agent(agent)}
 
 
-def agent_new_password(body: dict) -> dict:
+def agent_new_password(body: dict, *, source_ip: str | None = None) -> dict:
     """POST /v1/agents/new-password: finish a first sign-in by choosing a password."""
     body = validate.obj(body)
     email = validate.string(body, "email", max_len=320)
     session = validate.string(body, "session", max_len=4096)
     password = validate.string(body, "password", min_len=8, max_len=256, strip=False)
+    _count_sign_in(email.lower(), source_ip)
     result = cognito.set_new_password(email.lower(), session, password)
     agent = agent_from_token(result["AccessToken"])
     return {"token": result["AccessToken"], "expires_in": result["ExpiresIn"],
             "refresh_token": result["RefreshToken"], "agent": serialize_agent(agent)}
+
+
+def _count_sign_in(email: str, source_ip: str | None) -> None:
+    limits.hit(limits.DEFAULTS["login_ip"], source_ip)
+    limits.hit(limits.DEFAULTS["login_email"], email)
 
 
 def agent_refresh(body: dict) -> dict:
@@ -179,7 +191,7 @@ def _token_kind(token: str) -> str | None:
 
 # --- websocket connections ------------------------------------------------------------------
 
-def connect(connection_id: str, token: str | None) -> Connection:
+def connect(connection_id: str, token: str | None, *, source_ip: str | None = None) -> Connection:
     """$connect: authenticate the token and record the connection. Raises before anything is stored."""
     if not token:
         raise UnauthorizedError("missing token")
@@ -196,7 +208,7 @@ def connect(connection_id: str, token: str | None) -> Connection:
         site = get_site(claims["site"])
         connection = Connection(
             connection_id, kind="visitor", workspace_id=site.workspace_id, site_key=site.site_key,
-            visitor_id=visitor.id, name=visitor.name, connected_at=stamp, expires_at=expires,
+            visitor_id=visitor.id, name=visitor.name, connected_at=stamp, expires_at=expires, source_ip=source_ip,
             rate_limit_count=site.settings.rate_limit_count, rate_limit_window=site.settings.rate_limit_window)
         connection.save()
         if visitor.active_conversation_id:
@@ -235,7 +247,7 @@ def caller_for_connection(connection_id: str) -> Caller:
     return Caller(kind="visitor", id=connection.visitor_id, workspace_id=connection.workspace_id,
                   name=connection.name, site_key=connection.site_key, connection_id=connection_id,
                   rate_limit_count=int(connection.rate_limit_count),
-                  rate_limit_window=int(connection.rate_limit_window))
+                  rate_limit_window=int(connection.rate_limit_window), source_ip=connection.source_ip)
 
 
 def disconnect(connection_id: str) -> Connection | None:

@@ -25,7 +25,7 @@ from html.parser import HTMLParser
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from . import tokens
+from . import limits, tokens
 from .clients import client
 from .config import settings
 from .conversations import HISTORY_MAX, history, record_csat
@@ -117,15 +117,46 @@ def csat_link(conversation_id: str, rating: int) -> str:
             f"?sig={sig}")
 
 
-def resume_link(conversation: Conversation, visitor: Visitor) -> str | None:
+def _origin(url: str | None) -> str | None:
+    parts = urllib.parse.urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None  # never a javascript: link
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def owned_page(url: str | None, site: Site | None) -> str | None:
+    """`url` when it is a page on a host the site owns: one of its allowed origins, or the product's
+    own (the widget page or the public API URL). page_url comes from the visitor's browser, so a visitor
+    who claims to be on https://evil.example must not put links to it into anyone's inbox."""
+    origin = _origin(url)
+    if origin is None:
+        return None
+    own = {_origin(settings.widget_url), _origin(settings.public_api_url)} - {None}
+    allowed = list((site.settings.allowed_origins or []) if site is not None else [])
+    if origin in own or any(_origin_matches(pattern, origin) for pattern in allowed):
+        return url
+    return None
+
+
+def _origin_matches(pattern: str, origin: str) -> bool:
+    """An allowed origin: exact, or `scheme://*.domain` for the domain's subdomains."""
+    pattern = pattern.lower().rstrip("/")
+    if "://*." not in pattern:
+        return pattern == origin
+    scheme, domain = pattern.split("://*.", 1)
+    return origin.startswith(scheme + "://") and origin.endswith("." + domain)
+
+
+def resume_link(conversation: Conversation, visitor: Visitor, site: Site | None) -> str | None:
     """The page with the widget, with a resume token the widget reads (`parley_resume`) to reopen
-    this conversation as this visitor, on any device, for as long as resume tokens are valid."""
-    base = settings.widget_url or conversation.page_url or visitor.page_url
+    this conversation as this visitor, on any device, for as long as resume tokens are valid. Only on
+    a page the site owns (owned_page); only in emails to the conversation's own address (whoever holds
+    the link holds the visitor's identity and history)."""
+    base = (settings.widget_url or owned_page(conversation.page_url, site)
+            or owned_page(visitor.page_url, site))
     if not base:
         return None
     parts = urllib.parse.urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None  # page_url comes from the visitor's browser: never a javascript: link
     token, _ = tokens.issue_visitor_token(visitor.id, conversation.site_key, conversation.workspace_id)
     query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
              if not k.startswith("parley_")]
@@ -172,7 +203,16 @@ def note_unseen_reply(conversation: Conversation, seq: int) -> bool:
         raise
 
 
-def request_transcript(conversation, email: str) -> bool:
+def request_transcript(conversation: Conversation, email: str, caller: Caller) -> bool:
+    """A visitor asked for the transcript by email: limited per conversation, per visitor and per
+    recipient, so the widget cannot be used to mail strangers from the company's address."""
+    try:
+        site_settings = Site.get(conversation.site_key).settings
+    except DoesNotExist:
+        site_settings = None
+    limits.hit(limits.for_site("transcript_conversation", site_settings), conversation.id)
+    limits.hit(limits.for_site("transcript_visitor", site_settings), caller.id)
+    limits.hit(limits.DEFAULTS["transcript_recipient"], email.lower())
     return _enqueue({"kind": "transcript", "conversation_id": _id(conversation), "email": email})
 
 
@@ -211,13 +251,13 @@ def run_job(job: dict) -> str:
     return "sent"
 
 
-def _context(conversation: Conversation) -> tuple[Visitor, str, str]:
+def _context(conversation: Conversation) -> tuple[Visitor, Site | None, str, str]:
     visitor = _visitor(conversation)
     try:
-        site_name = Site.get(conversation.site_key).name
+        site = Site.get(conversation.site_key)
     except DoesNotExist:
-        site_name = conversation.site_key
-    return visitor, site_name, language(visitor.locale)
+        site = None
+    return visitor, site, site.name if site else conversation.site_key, language(visitor.locale)
 
 
 def _visitor(conversation: Conversation) -> Visitor:
@@ -256,7 +296,7 @@ def _digest(conversation: Conversation, job: dict) -> Email | None:
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
-    visitor, site_name, lang = _context(conversation)
+    visitor, site, site_name, lang = _context(conversation)
     address = visitor.email or conversation.visitor_email
     if not address:
         return None
@@ -265,7 +305,7 @@ def _digest(conversation: Conversation, job: dict) -> Email | None:
     unseen = [m for m in messages if m["author"]["kind"] != "visitor" and m["seq"] > seen]
     if not unseen:
         return None  # read in the widget meanwhile, or in an earlier digest
-    link = resume_link(conversation, visitor)
+    link = resume_link(conversation, visitor, site)
     return Email(to=address, to_name=visitor.name, subject=_t(lang, "digest_subject", site=site_name), lang=lang,
                  site_name=site_name, conversation_id=conversation.id,
                  intro=_t(lang, "digest_intro", site=site_name), messages=messages,
@@ -283,7 +323,7 @@ def _after_digest(conversation: Conversation, job: dict, email: Email) -> None:
 
 
 def _transcript(conversation: Conversation, job: dict) -> Email | None:
-    visitor, site_name, lang = _context(conversation)
+    visitor, site, site_name, lang = _context(conversation)
     caller, messages, after = _visitor_caller(conversation), [], 0
     while len(messages) < TRANSCRIPT_MAX:
         page, has_more = history(caller, conversation, after_seq=after, limit=HISTORY_MAX)
@@ -291,7 +331,9 @@ def _transcript(conversation: Conversation, job: dict) -> Email | None:
         if not has_more or not page:
             break
         after = page[-1]["seq"]
-    link = resume_link(conversation, visitor)
+    # Anyone may be named as the recipient: only the conversation's own address gets the way back in.
+    own = (conversation.visitor_email or visitor.email or "").lower()
+    link = resume_link(conversation, visitor, site) if own and job["email"].lower() == own else None
     return Email(to=job["email"], to_name=visitor.name, subject=_t(lang, "transcript_subject", site=site_name),
                  lang=lang, site_name=site_name, conversation_id=conversation.id,
                  intro=_t(lang, "transcript_intro", site=site_name), messages=messages,
@@ -301,7 +343,7 @@ def _transcript(conversation: Conversation, job: dict) -> Email | None:
 def _csat(conversation: Conversation, job: dict) -> Email | None:
     if conversation.csat or not settings.public_api_url:
         return None
-    visitor, site_name, lang = _context(conversation)
+    visitor, site, site_name, lang = _context(conversation)
     address = visitor.email or conversation.visitor_email
     if not address:
         return None
@@ -313,12 +355,12 @@ def _csat(conversation: Conversation, job: dict) -> Email | None:
 
 
 def _missed(conversation: Conversation, job: dict) -> Email | None:
-    visitor, site_name, lang = _context(conversation)
+    visitor, site, site_name, lang = _context(conversation)
     address = visitor.email or conversation.visitor_email
     if not address:
         return None
     messages, _ = history(_visitor_caller(conversation), conversation, limit=DIGEST_MESSAGES)
-    link = resume_link(conversation, visitor)
+    link = resume_link(conversation, visitor, site)
     return Email(to=address, to_name=visitor.name, subject=_t(lang, "missed_subject"), lang=lang,
                  site_name=site_name, conversation_id=conversation.id,
                  intro=_t(lang, "missed_intro", site=site_name), messages=messages,
@@ -385,8 +427,10 @@ def build(email: Email) -> EmailMessage:
     msg["References"] = f"<{email.conversation_id}@{settings.inbound_domain}>"
     msg["Auto-Submitted"] = "auto-generated"  # no vacation replies back to us, please
     msg["Content-Language"] = lang
-    msg.set_content("\n".join(text))
-    msg.add_alternative(body, subtype="html")
+    # Quoted-printable whatever the lines' lengths: a short email would otherwise go as raw 8-bit UTF-8,
+    # which not every relay passes through intact.
+    msg.set_content("\n".join(text), cte="quoted-printable")
+    msg.add_alternative(body, subtype="html", cte="quoted-printable")
     return msg
 
 

@@ -62,6 +62,10 @@ class SiteSettings(MapAttribute):
     webhook_url = UnicodeAttribute(null=True)
     # Days a conversation is kept after its last activity (chalicelib/retention.py); none: forever.
     retention_days = NumberAttribute(null=True)
+    # The origins whose pages may embed the widget ("https://shop.example", "https://*.shop.example").
+    allowed_origins = ListAttribute(of=UnicodeAttribute, null=True)
+    # The site's own rate limits, {name: {"count", "window"}} for names in limits.SITE_LIMITS; none: defaults.
+    limits = MapAttribute(null=True)
 
 
 class Site(Model):
@@ -308,6 +312,8 @@ class Connection(Model):
     name = UnicodeAttribute(null=True)
     role = UnicodeAttribute(null=True)
     subscriptions = UnicodeSetAttribute(default=set)
+    # Where a visitor's socket came from ($connect), for the per-IP limits of their frames (e.g. `start`).
+    source_ip = UnicodeAttribute(null=True)
     rate_limit_count = NumberAttribute(default=20)
     rate_limit_window = NumberAttribute(default=10)
     # The flows' waits, in seconds (chalicelib/flows.py; each execution gets them in its input).
@@ -342,6 +348,8 @@ class Key(Model):
     pk = UnicodeAttribute(hash_key=True)
     seq = NumberAttribute(null=True)
     ref = UnicodeAttribute(null=True)
+    # A rate limit's count in its window (chalicelib/limits.py).
+    hits = NumberAttribute(null=True)
     expires_at = NumberAttribute(null=True)
 
 

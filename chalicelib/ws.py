@@ -157,7 +157,7 @@ def _transcript(caller: Caller, frame: dict, sender, ref) -> dict:
     conversation = conversations.load(caller, conversation_id)
     if not mail.enabled():
         raise BadRequestError("transcripts by email are not enabled on this deployment", field="action")
-    mail.request_transcript(conversation, email)
+    mail.request_transcript(conversation, email, caller)
     return {"queued": True}
 
 

@@ -23,6 +23,9 @@ os.environ.update({
     "PARLEY_WS_CALLBACK_URL": "https://example.execute-api.us-east-1.amazonaws.com/test",
     "PARLEY_SITE_CACHE_SECONDS": "0",  # tests change site settings between steps
     "PARLEY_WEBHOOK_ALLOW_LOOPBACK": "true",  # tests' webhook receivers listen on 127.0.0.1
+    # Every test's sessions come from 127.0.0.1: the shared stack must not take the suite for a flood.
+    # tests/integration/test_limits.py and the strict stack of tests/protocol/test_limits.py set it to 1.
+    "PARLEY_RATE_LIMIT_SCALE": "1000",
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 

@@ -14,7 +14,7 @@ import app as app_module
 from chalicelib import clients, conversations, identity, mail, messaging, tokens, ws
 from chalicelib.config import settings
 from chalicelib.errors import NotFoundError, UnauthorizedError
-from chalicelib.models import Conversation, Message
+from chalicelib.models import Conversation, Message, Site
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 DOMAIN = "reply.parley.test"
@@ -61,6 +61,9 @@ def parts(msg) -> tuple[str, str]:
 
 
 def chat(world, email_address="dana@example.com", locale="en-GB", page_url="https://shop.example/help?x=1"):
+    site = Site.get("site-a")  # the shop's pages are the site's own: links in emails may point at them
+    site.settings.allowed_origins = ["https://shop.example"]
+    site.save()
     session = world.visitor_session(email=email_address, locale=locale, name="Dana")
     visitor = world.visitor_connection(session)
     conversation = conversations.start(visitor, {"page_url": page_url}, world.sender)
@@ -340,7 +343,7 @@ def test_signatures_are_per_conversation():
 def test_a_failed_job_is_retried_alone_while_the_rest_of_its_batch_is_done(world, outbox):
     visitor, agent, conversation = chat(world)
     sqs = boto3.client("sqs", region_name="us-east-1")
-    mail.request_transcript(conversation, "good@example.com")
+    mail.request_transcript(conversation, "good@example.com", visitor)
     sqs.send_message(QueueUrl=outbox.queue_url, MessageBody=json.dumps(
         {"id": "job_broken", "kind": "transcript", "conversation_id": conversation.id}))  # no email: fails
     got = sqs.receive_message(QueueUrl=outbox.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]

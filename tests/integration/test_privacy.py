@@ -197,7 +197,7 @@ def test_a_visitor_record_gone_before_their_conversation_is_not_recreated(world)
     agent = world.online_agent()
     assert Conversation.get(chat).assignee_id == agent.id
     assert Visitor.count(session["visitor_id"]) == 0
-    visitor, site_name, lang = mail._context(Conversation.get(chat))
+    visitor, _, site_name, lang = mail._context(Conversation.get(chat))
     assert visitor.email == "gone@example.com" and lang == "en"
 
 

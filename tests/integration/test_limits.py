@@ -1,0 +1,236 @@
+"""The public entry points' rate limits (chalicelib/limits.py) and what transcripts may carry, on moto.
+
+Each limit is exercised at its real default (the suite's PARLEY_RATE_LIMIT_SCALE is set back to 1):
+the last use inside the limit is accepted, the next one is refused with `rate_limited` and a
+`retry_after`, and another key (another address, another visitor) is not affected.
+"""
+import itertools
+import json
+import urllib.parse
+
+import pytest
+from chalice.test import Client
+
+import app as app_module
+from chalicelib import conversations, identity, limits, mail, messaging, ws
+from chalicelib.config import settings
+from chalicelib.errors import RateLimitedError, UnauthorizedError
+from chalicelib.models import Key, Site
+from tests.integration.test_identity import _agent_user
+from tests.integration.test_mail import outbox, parts  # noqa: F401 (a fixture)
+
+_ips = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def real_limits(monkeypatch):
+    monkeypatch.setattr(settings, "rate_limit_scale", 1.0)
+
+
+def an_ip() -> str:
+    return f"198.51.100.{next(_ips)}"
+
+
+def visitor_from(world, ip: str, site_key: str = "site-a", **fields) -> identity.Caller:
+    session = identity.create_visitor_session({"site_key": site_key, **fields})
+    cid = f"conn-lim-{next(_ips)}"
+    identity.connect(cid, session["token"], source_ip=ip)
+    world.api.connect(cid)
+    return identity.caller_for_connection(cid)
+
+
+def frame(caller, sender, **body):
+    ws.handle_frame(caller.connection_id, json.dumps(body), sender)
+
+
+# --- visitor sessions -------------------------------------------------------------------------
+
+def test_sessions_are_limited_per_address(world):
+    ip = an_ip()
+    for _ in range(60):
+        identity.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
+    with pytest.raises(RateLimitedError) as refused:
+        identity.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
+    assert 0 < refused.value.retry_after <= 600
+    identity.create_visitor_session({"site_key": "site-a"}, source_ip=an_ip())  # another address: fine
+
+
+def test_a_limited_session_over_rest_is_429_with_retry_after(world):
+    headers = {"Content-Type": "application/json", "CloudFront-Viewer-Address": "203.0.113.7:51234"}
+    body = json.dumps({"site_key": "site-a"})
+    with Client(app_module.app) as client:
+        statuses = [client.http.post("/v1/visitor/sessions", headers=headers, body=body).status_code
+                    for _ in range(60)]
+        refused = client.http.post("/v1/visitor/sessions", headers=headers, body=body)
+    assert statuses == [201] * 60
+    assert refused.status_code == 429
+    error = refused.json_body["error"]
+    assert error["code"] == "rate_limited" and 0 < error["retry_after"] <= 600
+    assert int(refused.headers["Retry-After"]) >= 1
+
+
+def test_a_site_sets_its_own_session_limit(world):
+    site = Site.get("site-a")
+    site.settings.limits = {"session_ip": {"count": 2, "window": 60}}
+    site.save()
+    ip = an_ip()
+    identity.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
+    identity.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
+    with pytest.raises(RateLimitedError):
+        identity.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
+    identity.create_visitor_session({"site_key": "site-b"}, source_ip=ip)  # site-b keeps the default
+
+
+def test_counters_expire_with_ttl(world):
+    ip = an_ip()
+    identity.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
+    [counter] = [k for k in Key.scan() if k.pk.startswith("rl#session_ip#")]
+    assert counter.hits == 1 and counter.expires_at > 0
+
+
+# --- conversation starts ----------------------------------------------------------------------
+
+def test_new_conversations_are_limited_per_address_and_the_refused_one_reaches_no_agent(world):
+    agent = world.agent_connection(world.agent())
+    ip = an_ip()
+    for i in range(10):
+        frame(visitor_from(world, ip), world.sender, action="start", ref=f"s{i}", text="hello")
+    world.api.clear()
+    late = visitor_from(world, ip)
+    frame(late, world.sender, action="start", ref="late", text="hello")
+    [error] = world.api.of(late.connection_id, "error")
+    assert error["ref"] == "late" and error["code"] == "rate_limited" and error["retry_after"] > 0
+    assert world.api.of(agent.connection_id, "inbox") == []  # nobody was told of a chat that is not there
+    other = visitor_from(world, an_ip())
+    frame(other, world.sender, action="start", ref="ok", text="hello")
+    assert world.api.of(other.connection_id, "ack")[0]["conversation"]["status"] == "queued"
+
+
+def test_returning_to_the_open_conversation_is_not_a_new_start(world):
+    ip = an_ip()
+    visitor = visitor_from(world, ip)
+    for i in range(15):
+        frame(visitor, world.sender, action="start", ref=f"s{i}")
+    acks = world.api.of(visitor.connection_id, "ack")
+    assert len(acks) == 15 and len({a["conversation"]["id"] for a in acks}) == 1
+
+
+# --- transcripts ------------------------------------------------------------------------------
+
+def _chat(world, page_url: str, email: str = "dana@example.com", site_key: str = "site-a"):
+    visitor = visitor_from(world, an_ip(), site_key=site_key, email=email, name="Dana")
+    conversation = conversations.start(visitor, {"page_url": page_url}, world.sender)
+    messaging.send_message(visitor, conversation.id, "Hello", client_msg_id="v1", internal=False,
+                           sender=world.sender)
+    return visitor, conversation
+
+
+def _transcript(visitor, conversation, sender, email, ref="t"):
+    frame(visitor, sender, action="transcript", ref=ref, conversation_id=conversation.id, email=email)
+
+
+def _links(msg) -> list[str]:
+    text, html_body = parts(msg)
+    return [w for w in (text + " " + html_body).replace('"', " ").split() if "://" in w]
+
+
+def test_transcript_links_never_point_at_a_host_the_site_does_not_own(world, outbox):  # noqa: F811
+    visitor, conversation = _chat(world, "https://evil.example/phish?x=1")
+    _transcript(visitor, conversation, world.sender, "dana@example.com")
+    [msg] = outbox()
+    text, html_body = parts(msg)
+    assert "evil.example" not in text + html_body
+    assert "parley_resume" not in text + html_body
+
+
+def test_a_transcript_to_the_conversations_own_address_may_resume_it(world, outbox):  # noqa: F811
+    site = Site.get("site-a")
+    site.settings.allowed_origins = ["https://shop.example"]
+    site.save()
+    visitor, conversation = _chat(world, "https://shop.example/help")
+    _transcript(visitor, conversation, world.sender, "Dana@Example.com")
+    [msg] = outbox()
+    [link] = [w for w in _links(msg) if w.startswith("https://shop.example/help?")][:1]
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query))
+    assert query["parley_conversation"] == conversation.id
+    again = identity.create_visitor_session({"site_key": "site-a", "resume_token": query["parley_resume"]})
+    assert again["visitor_id"] == visitor.id
+
+
+def test_a_transcript_to_another_address_carries_no_resume_token(world, outbox):  # noqa: F811
+    site = Site.get("site-a")
+    site.settings.allowed_origins = ["https://shop.example"]
+    site.save()
+    visitor, conversation = _chat(world, "https://shop.example/help")
+    _transcript(visitor, conversation, world.sender, "stranger@example.org")
+    [msg] = outbox()
+    assert msg["To"].addresses[0].addr_spec == "stranger@example.org"
+    text, html_body = parts(msg)
+    assert "parley_resume" not in text + html_body and "Hello" in text
+
+
+def test_transcripts_are_limited_per_conversation(world, outbox):  # noqa: F811
+    visitor, conversation = _chat(world, "https://shop.example/")
+    for i in range(3):
+        _transcript(visitor, conversation, world.sender, f"me{i}@example.com", ref=f"t{i}")
+    _transcript(visitor, conversation, world.sender, "me9@example.com", ref="t9")
+    assert [f["ref"] for f in world.api.of(visitor.connection_id, "ack")
+            if str(f["ref"]).startswith("t")] == ["t0", "t1", "t2"]
+    [error] = world.api.of(visitor.connection_id, "error")
+    assert error["ref"] == "t9" and error["code"] == "rate_limited" and error["retry_after"] > 0
+    assert len(outbox()) == 3
+
+
+def test_transcripts_are_limited_per_recipient_across_visitors(world, outbox):  # noqa: F811
+    victim = "victim@example.org"
+    for i in range(5):
+        visitor, conversation = _chat(world, "https://shop.example/", email=f"v{i}@example.com")
+        _transcript(visitor, conversation, world.sender, victim)
+        assert world.api.of(visitor.connection_id, "ack")[-1]["queued"] is True
+    visitor, conversation = _chat(world, "https://shop.example/", email="v9@example.com")
+    _transcript(visitor, conversation, world.sender, victim.upper())
+    assert world.api.of(visitor.connection_id, "error")[-1]["code"] == "rate_limited"
+    assert len(outbox()) == 5
+
+
+def test_transcripts_are_limited_per_visitor(world, outbox, monkeypatch):  # noqa: F811
+    visitor, conversation = _chat(world, "https://shop.example/")
+    # per conversation stays out of the way: the visitor's own limit is the one that holds
+    monkeypatch.setitem(limits.DEFAULTS, "transcript_conversation",
+                        limits.Limit("transcript_conversation", 100, 3600, "transcripts of this conversation"))
+    for i in range(5):
+        _transcript(visitor, conversation, world.sender, f"me{i}@example.com", ref=f"t{i}")
+    _transcript(visitor, conversation, world.sender, "me9@example.com", ref="t9")
+    assert world.api.of(visitor.connection_id, "error")[-1]["code"] == "rate_limited"
+    assert len(outbox()) == 5
+
+
+# --- agent sign-in ----------------------------------------------------------------------------
+
+def test_wrong_passwords_lock_the_account_for_a_while_even_for_the_right_one(world, cognito):
+    _agent_user(cognito)
+    for _ in range(10):
+        with pytest.raises(UnauthorizedError):
+            identity.agent_login({"email": "agent@example.com", "password": "wrong-password"}, source_ip=an_ip())
+    with pytest.raises(RateLimitedError) as refused:
+        identity.agent_login({"email": "Agent@example.com", "password": "demo-password"}, source_ip=an_ip())
+    assert refused.value.retry_after > 0
+
+
+def test_a_successful_sign_in_clears_the_accounts_failures(world, cognito):
+    _agent_user(cognito)
+    ip = an_ip()
+    for _ in range(3):
+        for _ in range(9):
+            with pytest.raises(UnauthorizedError):
+                identity.agent_login({"email": "agent@example.com", "password": "wrong-password"}, source_ip=ip)
+        assert identity.agent_login({"email": "agent@example.com", "password": "demo-password"}, source_ip=ip)
+
+
+def test_sign_ins_are_limited_per_address_across_accounts(world, cognito):
+    ip = an_ip()
+    for i in range(50):
+        with pytest.raises(UnauthorizedError):
+            identity.agent_login({"email": f"guess{i}@example.com", "password": "wrong-password"}, source_ip=ip)
+    with pytest.raises(RateLimitedError):
+        identity.agent_login({"email": "guess-last@example.com", "password": "wrong-password"}, source_ip=ip)
