@@ -74,7 +74,7 @@ def create_visitor_session(body: dict, *, source_ip: str | None = None) -> dict:
     locale = validate.string(body, "locale", required=False, max_len=35)
     resume_token = validate.string(body, "resume_token", required=False, max_len=4096)
     site = get_site(site_key)
-    limits.hit(limits.for_site("session_ip", site.settings), source_ip)
+    limits.hit(limits.for_site("session_ip", site.settings), source_ip and f"{site.site_key}#{source_ip}")
 
     if user_id is not None:
         if user_hash is None or not tokens.verify_user_hash(site.identity_secret, user_id, user_hash):

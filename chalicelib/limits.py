@@ -44,6 +44,8 @@ DEFAULTS = {limit.name: limit for limit in (
     Limit("transcript_recipient", 5, 86400, "transcripts sent to this address"),
     Limit("login_email", 10, 900, "sign-in attempts for this account"),
     Limit("login_ip", 50, 900, "sign-in attempts from this address"),
+    # The widget sends at most one `typing` every 0.8 s while its visitor types; agents' consoles fewer.
+    Limit("typing", 20, 10, "typing events on this connection"),
 )}
 # The limits a site may change for its own visitors (SiteSettings.limits; PATCH /v1/sites/{site_key}).
 SITE_LIMITS = ("session_ip", "start_ip", "transcript_conversation", "transcript_visitor")

@@ -29,9 +29,15 @@ from .util import iso, new_id, now
 
 log = logging.getLogger(__name__)
 
-# Concurrent writers to one conversation retry until one of them wins each seq: each keeps trying
-# (with jittered backoff) until this deadline, well inside the Lambda's timeout.
-RETRY_SECONDS = 20.0
+# Concurrent writers to one conversation retry until one of them wins each seq, with jittered
+# exponential backoff, for this long at most: then the send is refused (`rate_limited`, retry in a
+# second) rather than holding a Lambda, or the local stack's thread pool, while hundreds of others race.
+# The flood limits bound how many can win in a window, so a pile-up turns into refusals quickly.
+RETRY_SECONDS = 5.0
+BACKOFF_BASE, BACKOFF_CAP = 0.004, 0.25
+# Agents' flood limit, per conversation (all agents and notes together): a colleague pasting canned
+# responses stays far below it; a script that fires hundreds of sends into one conversation does not.
+AGENT_RATE_COUNT, AGENT_RATE_WINDOW = 30, 10
 CLIENT_MSG_ID_TTL = 7 * 24 * 3600
 PREVIEW_CHARS = 140
 
@@ -65,7 +71,11 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
             if visitor and conversation.status == "closed":
                 raise ConflictError("this conversation is closed; start a new one")
             if visitor:
-                actions.append(rate_action(caller, conversation, now()))
+                actions.append(rate_action(conversation, Conversation.rate_times, caller.rate_limit_count,
+                                           caller.rate_limit_window, now()))
+            elif author["kind"] == "agent":
+                actions.append(rate_action(conversation, Conversation.agent_rate_times, AGENT_RATE_COUNT,
+                                           AGENT_RATE_WINDOW, now()))
         except (ConflictError, RateLimitedError):
             if client_msg_id:  # a retry of a message stored before the refusal still gets its ack
                 first = _first(conversation.id, author["id"], client_msg_id, missing_ok=True)
@@ -117,7 +127,8 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
             if failed.get("agent"):
                 assignee_gone = True  # the agent was removed: store the reply, leave the status
             if any(failed.values()) or _is_conflict(exc):
-                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 5)))  # another writer took this seq
+                # another writer took this seq: back off, the more the longer it goes on
+                time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt, 10))))
                 continue
             raise
         conversation.last_seq, conversation.updated_at, conversation.activity_at = seq, stamp, stamp
@@ -131,27 +142,28 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
             observability.metric("FirstResponseTime", observability.seconds_between(conversation.created_at, stamp),
                                  "Seconds")
         return Stored(message, conversation, duplicate=False, status_changed=reopen, watch=watch)
-    raise ConflictError("too many concurrent writers; retry the send")
+    observability.metric("SendsGivenUp")
+    raise RateLimitedError("too many messages at once in this conversation; retry the send", retry_after=1.0)
 
 
 def _is_conflict(exc: TransactWriteError) -> bool:
     return any(r and r.code == "TransactionConflict" for r in (exc.cancellation_reasons or []))
 
 
-def rate_action(caller: Caller, conversation: Conversation, t: float):
-    """Flood limit: at most rate_limit_count visitor messages in any rate_limit_window seconds.
+def rate_action(conversation: Conversation, times, limit: int, window: int, t: float):
+    """Flood limit: at most `limit` messages in any `window` seconds, the visitor's in `rate_times`,
+    the agents' in `agent_rate_times`.
 
-    The conversation keeps the times of the visitor's latest messages (as many as the limit): a
+    The conversation keeps the times of the side's latest messages (as many as the limit): a
     message is refused while the limit's worth of them are younger than the window, and allowed
     again the moment the oldest leaves it. They live on the conversation item, which the send
     writes anyway: no extra request, as consistent as the seq.
     """
-    window, limit = caller.rate_limit_window, caller.rate_limit_count
-    recent = [float(x) for x in (conversation.rate_times or []) if float(x) > t - window][-limit:]
+    recent = [float(x) for x in (getattr(conversation, times.attr_name) or []) if float(x) > t - window][-limit:]
     if len(recent) >= limit:
         raise RateLimitedError(f"more than {limit} messages in {window} s; slow down",
                                retry_after=recent[0] + window - t)
-    return Conversation.rate_times.set([round(x, 3) for x in recent] + [round(t, 3)])
+    return times.set([round(x, 3) for x in recent] + [round(t, 3)])
 
 
 def _claim_expiry(message_expires_at: int | None) -> int:

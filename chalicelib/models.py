@@ -250,6 +250,8 @@ class Conversation(Model):
     digest_sent_seq = NumberAttribute(null=True)
     # When the visitor's latest messages arrived, for the flood limit (messaging.rate_action).
     rate_times = ListAttribute(of=NumberAttribute, default=list)
+    # The same for the agents' messages and notes (messaging.AGENT_RATE_COUNT in AGENT_RATE_WINDOW).
+    agent_rate_times = ListAttribute(of=NumberAttribute, null=True)
     # Index keys, derived from workspace, status and assignee (see conversations.index_keys).
     ws_status = UnicodeAttribute()
     assignee_active = UnicodeAttribute(null=True)

@@ -7,7 +7,7 @@ import logging
 from typing import Callable
 
 
-from . import conversations, identity, mail, messaging, observability, routing, stepfunctions, validate
+from . import conversations, identity, limits, mail, messaging, observability, routing, stepfunctions, validate
 from .config import settings
 from .errors import BadRequestError, NotFoundError, ParleyError, TooLargeError
 from .identity import Caller
@@ -110,6 +110,7 @@ def _send(caller: Caller, frame: dict, sender, ref) -> None:
 def _typing(caller: Caller, frame: dict, sender, ref) -> None:
     conversation_id = _conversation_id(frame)
     state = validate.choice(frame, "state", ("on", "off"))
+    limits.hit(limits.DEFAULTS["typing"], caller.connection_id)  # each may carry a 4,000-character preview
     preview = None
     if not caller.is_agent:
         preview = validate.string(frame, "preview", required=False, max_len=validate.MAX_TEXT,

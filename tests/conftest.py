@@ -2,6 +2,7 @@
 
 The environment is set before anything imports chalicelib, which reads it once.
 """
+import contextlib
 import gzip
 import json
 import os
@@ -122,14 +123,14 @@ class LocalStack:
         return body
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory):
-    """The real local stack (`python -m infra.local`) on a free port, for the whole session."""
+@contextlib.contextmanager
+def running_stack(workdir: Path, **env_overrides: str):
+    """The real local stack (`python -m infra.local`) on a free port, until the block ends."""
     from infra.local.stack import free_port
     port = free_port()
-    ready = tmp_path_factory.mktemp("stack") / "ready"
-    log_path = ready.parent / "stack.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"}
+    ready = workdir / "ready"
+    log_path = workdir / "stack.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING", **env_overrides}
     for key in ("PARLEY_TABLE_PREFIX", "PARLEY_WS_CALLBACK_URL", "PARLEY_COGNITO_JWKS_URL"):
         env.pop(key, None)
     with open(log_path, "w") as log:
@@ -143,9 +144,18 @@ def stack(tmp_path_factory):
             raise RuntimeError(f"local stack did not start:\n{log_path.read_text()}")
         time.sleep(0.1)
     port_line, moto_url, pool_id = ready.read_text().split()
-    yield LocalStack(int(port_line), moto_url, pool_id)
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield LocalStack(int(port_line), moto_url, pool_id)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The local stack every protocol and browser test shares, for the whole session."""
+    with running_stack(tmp_path_factory.mktemp("stack")) as local:
+        yield local

@@ -6,6 +6,7 @@ the last use inside the limit is accepted, the next one is refused with `rate_li
 """
 import itertools
 import json
+import threading
 import urllib.parse
 
 import pytest
@@ -15,16 +16,23 @@ import app as app_module
 from chalicelib import conversations, identity, limits, mail, messaging, ws
 from chalicelib.config import settings
 from chalicelib.errors import RateLimitedError, UnauthorizedError
-from chalicelib.models import Key, Site
+from chalicelib.models import Key, Message, Site
 from tests.integration.test_identity import _agent_user
 from tests.integration.test_mail import outbox, parts  # noqa: F401 (a fixture)
 
 _ips = itertools.count(1)
 
 
+# Five seconds into a day, so into a window of every limit: a slow run never crosses a window's edge.
+FROZEN = 1_800_000_000 - 1_800_000_000 % 86400 + 5
+
+
 @pytest.fixture(autouse=True)
 def real_limits(monkeypatch):
     monkeypatch.setattr(settings, "rate_limit_scale", 1.0)
+    monkeypatch.setattr(limits, "now", lambda: float(FROZEN))
+    # the sliding windows of the flood limits must not slide during a slow run either
+    monkeypatch.setattr(messaging, "AGENT_RATE_WINDOW", 3600)
 
 
 def an_ip() -> str:
@@ -234,3 +242,93 @@ def test_sign_ins_are_limited_per_address_across_accounts(world, cognito):
             identity.agent_login({"email": f"guess{i}@example.com", "password": "wrong-password"}, source_ip=ip)
     with pytest.raises(RateLimitedError):
         identity.agent_login({"email": "guess-last@example.com", "password": "wrong-password"}, source_ip=ip)
+
+
+# --- what one visitor or agent can put on everyone ----------------------------------------------
+
+def test_typing_is_limited_per_connection_and_the_refused_ones_reach_nobody(world):
+    visitor = visitor_from(world, an_ip())
+    conversation = conversations.start(visitor, {}, world.sender)
+    agent = world.agent_connection(world.agent())
+    conversations.subscribe(agent.connection_id, "agent", conversation.id)
+    preview = "x" * 4000
+    for i in range(25):
+        frame(visitor, world.sender, action="typing", ref=f"k{i}", conversation_id=conversation.id,
+              state="on", preview=preview)
+    assert len(world.api.of(agent.connection_id, "typing")) == 20
+    errors = world.api.of(visitor.connection_id, "error")
+    assert [e["ref"] for e in errors] == [f"k{i}" for i in range(20, 25)]
+    assert {e["code"] for e in errors} == {"rate_limited"}
+
+
+def test_agents_have_a_flood_limit_per_conversation_too(world):
+    visitor = world.visitor_connection()
+    conversation = conversations.start(visitor, {}, world.sender)
+    agents = [world.agent_connection(world.agent()) for _ in range(2)]
+    for i in range(30):  # two agents and their notes share one window
+        messaging.send_message(agents[i % 2], conversation.id, f"a{i}", client_msg_id=f"a{i}",
+                               internal=bool(i % 3 == 0), sender=world.sender)
+    with pytest.raises(RateLimitedError) as refused:
+        messaging.send_message(agents[0], conversation.id, "one more", client_msg_id="a30", internal=False,
+                               sender=world.sender)
+    assert 0 < refused.value.retry_after <= 3600
+    # the visitor's own window is separate
+    assert messaging.send_message(visitor, conversation.id, "still here", client_msg_id="v1", internal=False,
+                                  sender=world.sender)["seq"] == 31
+
+
+def test_a_pile_up_of_agent_sends_ends_in_acks_and_refusals_with_no_gap(world):
+    visitor = world.visitor_connection()
+    conversation = conversations.start(visitor, {}, world.sender)
+    agent = world.agent_connection(world.agent())
+    outcomes, lock = [], threading.Lock()
+
+    def send(i):
+        try:
+            seq = messaging.send_message(agent, conversation.id, f"burst {i}", client_msg_id=f"b{i}",
+                                         internal=False, sender=world.sender)["seq"]
+            result = ("ack", seq)
+        except RateLimitedError:
+            result = ("rate_limited", None)
+        except Exception as exc:  # anything else is a failure of the test
+            result = ("other", repr(exc))
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kinds = [kind for kind, _ in outcomes]
+    assert kinds.count("other") == 0, [o for o in outcomes if o[0] == "other"][:3]
+    assert len(outcomes) == 60 and kinds.count("ack") == messaging.AGENT_RATE_COUNT
+    assert sorted(seq for kind, seq in outcomes if kind == "ack") == list(range(1, 31))
+    assert [m.seq for m in Message.query(conversation.id)] == list(range(1, 31))
+
+
+def test_a_send_that_keeps_losing_gives_up_with_rate_limited_within_its_budget(world, monkeypatch):
+    """Whatever the contention, a send stops retrying after RETRY_SECONDS and says so; it does not hold its
+    worker for the old 20 s."""
+    from botocore.exceptions import ClientError
+    visitor = world.visitor_connection()
+    conversation = conversations.start(visitor, {}, world.sender)
+    monkeypatch.setattr(messaging, "RETRY_SECONDS", 0.5)
+    tries = []
+
+    def always_conflict(params, **kwargs):
+        tries.append(1)
+        raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                           "CancellationReasons": [{"Code": "TransactionConflict"}] * 3}, "TransactWriteItems")
+
+    from chalicelib.conversations import dynamo
+    events = dynamo().client.meta.events
+    events.register("before-call.dynamodb.TransactWriteItems", always_conflict)
+    try:
+        with pytest.raises(RateLimitedError) as refused:
+            messaging.send_message(visitor, conversation.id, "never", client_msg_id="n1", internal=False,
+                                   sender=world.sender)
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", always_conflict)
+    assert refused.value.retry_after == 1.0 and len(tries) > 1
+    assert Message.count(conversation.id) == 0
