@@ -18,7 +18,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from . import mail
-from . import observability, retention
+from . import limits, observability, retention
 from . import stepfunctions
 from .conversations import (ACTIVE, cancelled, deliver, dynamo, index_actions, load, notify_change, recipients,
                             serialize_message)
@@ -127,7 +127,9 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
             if failed.get("agent"):
                 assignee_gone = True  # the agent was removed: store the reply, leave the status
             if any(failed.values()) or _is_conflict(exc):
-                # another writer took this seq: back off, the more the longer it goes on
+                if attempt == 1:  # another writer took this seq: only so many may stay in the race
+                    _join_race(conversation.id, author["kind"], caller)
+                # back off, the more the longer it goes on
                 time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt, 10))))
                 continue
             raise
@@ -144,6 +146,17 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
         return Stored(message, conversation, duplicate=False, status_changed=reopen, watch=watch)
     observability.metric("SendsGivenUp")
     raise RateLimitedError("too many messages at once in this conversation; retry the send", retry_after=1.0)
+
+
+def _join_race(conversation_id: str, kind: str, caller: Caller) -> None:
+    """A send that lost its first race counts itself in the conversation's racers of this side; past the
+    side's flood limit in a window, it is refused at once (`rate_limited`), so a pile-up of hundreds of
+    sends costs each of them one lost race, not seconds of retries that starve everyone else. A send
+    that wins at once costs nothing more: the hot path stays three requests."""
+    count, window = ((caller.rate_limit_count, caller.rate_limit_window) if kind == "visitor"
+                     else (AGENT_RATE_COUNT, AGENT_RATE_WINDOW))
+    limits.hit(limits.Limit("racing_sends", count, window, "messages at once in this conversation"),
+               f"{conversation_id}#{kind}")
 
 
 def _is_conflict(exc: TransactWriteError) -> bool:

