@@ -50,9 +50,10 @@ def test_the_embeddings_decode_to_the_address_they_carry():
 @pytest.mark.parametrize("v4", [METADATA, PRIVATE, LOOPBACK, "100.64.0.1", "0.0.0.0"])
 def test_an_embedded_private_address_is_refused(no_loopback, form, v4):
     address = EMBEDDINGS[form](v4)
-    assert webhooks.address_problem(address) == f"a private or reserved address (it carries {v4})"
+    assert webhooks.url_problem(f"https://[{address}]/hook") is not None
     problem = webhooks.url_problem(f"https://[{address}]/hook")
     assert problem == f"must not point at a private or reserved address (it carries {v4})"
+    assert webhooks.address_problem(address) == f"a private or reserved address (it carries {v4})"
 
 
 @pytest.mark.parametrize("form", EMBEDDINGS)
@@ -70,8 +71,8 @@ def test_an_embedded_public_address_passes_in_every_form(no_loopback, form):
     public IPv4 address it carries, so it passes, whatever Python's own tables say of the prefix
     (3.11 calls all of 2001::/23, Teredo included, not global)."""
     address = EMBEDDINGS[form](PUBLIC)
-    assert webhooks.address_problem(address) is None
     assert webhooks.url_problem(f"https://[{address}]/hook") is None
+    assert webhooks.address_problem(address) is None
 
 
 def test_the_local_use_nat64_prefix_is_refused_whatever_it_carries(no_loopback):
