@@ -65,11 +65,11 @@ _LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
     """The IPv4 addresses a post to this IPv6 address would really reach ([] when it carries none)."""
-    if address.ipv4_mapped:
+    if address.ipv4_mapped is not None:
         return [address.ipv4_mapped]
-    if address.sixtofour:
+    if address.sixtofour is not None:
         return [address.sixtofour]
-    if address.teredo:  # (server: bits 32-63, client: the last 32 bits inverted)
+    if address.teredo is not None:  # (server: bits 32-63, client: the last 32 bits inverted)
         return list(address.teredo)
     if any(address in prefix for prefix in _LAST_32_BITS_PREFIXES):
         return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
