@@ -172,8 +172,9 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
             value = validate.boolean(body, name)
         elif kind == "webhook":  # null or "" removes it
             value = validate.string(body, name, required=False, max_len=2048) or None
-            if value and not webhooks.valid_url(value):
-                raise BadRequestError(f"{name} must be an https:// URL", field=name)
+            problem = webhooks.url_problem(value) if value else None
+            if problem:  # the same rule as workspace endpoints, and its own words for why
+                raise BadRequestError(f"{name} {problem}", field=name)
         elif kind == "retention":  # null or 0 removes it: keep forever
             try:
                 value = validate.integer(body, name, minimum=0, maximum=retention.MAX_DAYS) or None

@@ -2,6 +2,7 @@
 growing delay, the dead-letter queue, redelivery — on moto, through app.py's handlers."""
 import json
 import shutil
+import socket
 import subprocess
 import time
 
@@ -13,6 +14,7 @@ from chalicelib.config import settings
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from chalicelib.models import Agent, IdempotencyRecord, WebhookDelivery
 from chalicelib.util import iso
+from tests.fakes import WebhookReceiver, tls_contexts
 from tests.integration.webhook_env import documented, events_env  # noqa: F401 (a fixture)
 
 
@@ -81,6 +83,8 @@ def test_agents_and_other_workspaces_are_refused(events_env):
     ({"url": "https://10.1.2.3/x", "events": ["message.created"]}, "url"),
     ({"url": "https://169.254.169.254/latest/meta-data", "events": ["message.created"]}, "url"),
     ({"url": "https://[fd00::1]/x", "events": ["message.created"]}, "url"),
+    ({"url": "https://[64:ff9b::a9fe:a9fe]/latest/meta-data", "events": ["message.created"]}, "url"),  # NAT64
+    ({"url": "https://[2002:a9fe:a9fe::]/latest/meta-data", "events": ["message.created"]}, "url"),  # 6to4
     ({"url": "https://user:pw@hooks.example.com/x", "events": ["message.created"]}, "url"),
     ({"url": "https://hooks.example.com/" + "x" * 2100, "events": ["message.created"]}, "url"),
     ({"url": 42, "events": ["message.created"]}, "url"),
@@ -108,7 +112,7 @@ def test_loopback_urls_only_where_allowed_and_ids_are_checked(events_env, monkey
         with pytest.raises(BadRequestError) as refused:
             webhooks.update_endpoint(admin, hook["id"], {"url": url})
         assert refused.value.field == "url"
-    assert webhooks._public_address("http://127.0.0.1:9/hook") == "refused: loopback address"
+    assert webhooks._post("http://127.0.0.1:9/hook", b"{}", {}) == (None, "refused: url must not point at this machine")
     with pytest.raises(BadRequestError) as refused:
         webhooks.update_endpoint(admin, "../etc", {"enabled": True})
     assert refused.value.field == "webhook_id"
@@ -174,6 +178,96 @@ def test_the_rest_routes(events_env, cognito):
         assert client.http.delete(f"/v1/webhooks/{hook_id}", headers=agent).status_code == 403
         assert client.http.delete(f"/v1/webhooks/{hook_id}", headers=admin).status_code == 204
         assert client.http.get("/v1/webhooks", headers=admin).json_body["items"] == []
+
+
+def test_addresses_that_reach_the_metadata_service_are_refused_over_rest(events_env, cognito):
+    """The NAT64 and 6to4 spellings of 169.254.169.254, for an endpoint and for a site's team alert."""
+    admin = _signed_in(events_env, cognito, "boss@example.com", "admin")
+    with Client(events_env.app.app) as client:
+        for url in ("https://[64:ff9b::a9fe:a9fe]/latest/meta-data", "https://[2002:a9fe:a9fe::]/latest/meta-data"):
+            made = client.http.post("/v1/webhooks", headers=admin,
+                                    body=json.dumps({"url": url, "events": ["message.created"]}))
+            assert made.status_code == 400 and made.json_body["error"] == {
+                "code": "bad_request", "field": "url",
+                "message": "url must not point at a private or reserved address (it carries 169.254.169.254)"}
+            site = client.http.patch("/v1/sites/site-a", headers=admin, body=json.dumps({"webhook_url": url}))
+            assert site.status_code == 400 and site.json_body["error"] == {
+                "code": "bad_request", "field": "webhook_url",
+                "message": "webhook_url must not point at a private or reserved address (it carries 169.254.169.254)"}
+        assert client.http.get("/v1/webhooks", headers=admin).json_body["items"] == []
+
+
+class RebindingDns:
+    """A DNS server with a zero TTL that answers `public` and `private` in turn for `name` (the
+    DNS-rebinding attack: a check sees the first answer, the connection the second); other names
+    resolve as usual."""
+
+    def __init__(self, monkeypatch, name: str, *answers: str):
+        self.name, self.answers, self.asked = name, answers, 0
+        self._real = socket.getaddrinfo
+        monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
+
+    def getaddrinfo(self, host, port, *args, **kwargs):
+        if host != self.name:
+            return self._real(host, port, *args, **kwargs)
+        answer = self.answers[self.asked % len(self.answers)]
+        self.asked += 1
+        return self._real(answer, port, *args, **kwargs)
+
+
+def test_a_dns_answer_that_changes_after_the_check_is_refused_before_a_byte_is_sent(events_env, monkeypatch):
+    env = events_env
+    receiver = env.receiver()
+    admin = env.admin()
+    monkeypatch.setattr(settings, "webhook_allow_loopback", False)
+    url = f"https://rebind.parley.test:{receiver.port}/parley"
+    hook = env.endpoint(url, ["message.created"], admin=admin)  # a hostname: its addresses are checked at each post
+    dns = RebindingDns(monkeypatch, "rebind.parley.test", "8.8.8.8", "127.0.0.1")
+
+    webhooks.send_test(admin, hook["id"])
+    env.until(lambda: deliveries(env, admin, hook["id"])[0]["attempts"], what="the first try")
+    env.until(lambda: receiver.openings, what="the receiver to see the connection")
+    assert receiver.openings == [b""] and receiver.posts == []  # closed before a byte: no TLS hello, no post
+    (tried,) = deliveries(env, admin, hook["id"])
+    assert (tried["status"], tried["response_code"], tried["error"]) == (
+        "retrying", None, "refused: connected to a loopback address")
+    assert dns.asked == 2  # the check saw 8.8.8.8, the connection 127.0.0.1
+
+    # A site's team alert goes through the same post.
+    with pytest.raises(webhooks.WebhookError, match="refused: connected to a loopback address"):
+        webhooks.deliver_alert({"url": url, "payload": {"text": "A chat was missed"}})
+    env.until(lambda: len(receiver.openings) == 2, what="the receiver to see the alert's connection")
+    assert receiver.openings == [b"", b""] and receiver.posts == []
+
+
+def test_an_honest_host_is_posted_to_by_name_over_http_and_https(events_env, monkeypatch, tmp_path):
+    """Loopback allowed (as in the local stack): the post goes to the address the name resolves to, with
+    the name in the Host header, and over https the certificate is checked against the name."""
+    env = events_env
+    admin = env.admin()
+    plain = env.receiver()
+    hook = env.endpoint(f"http://localhost:{plain.port}/parley", ["message.created"], admin=admin)
+    webhooks.send_test(admin, hook["id"])
+    env.until(lambda: plain.posts, what="the post over http")
+    assert plain.posts[0]["headers"]["host"] == f"localhost:{plain.port}"
+    assert plain.posts[0]["json"]["type"] == "webhook.test"
+
+    server_tls, client_tls = tls_contexts("hooks.parley.test", tmp_path)
+    monkeypatch.setattr(webhooks, "_tls_context", client_tls)  # trusts only the test certificate
+    secure = WebhookReceiver(tls=server_tls)
+    try:
+        RebindingDns(monkeypatch, "hooks.parley.test", "127.0.0.1")
+        signed = env.endpoint(f"https://hooks.parley.test:{secure.port}/parley?from=parley", admin=admin)
+        webhooks.send_test(admin, signed["id"])
+        env.until(lambda: secure.posts, what="the post over https")
+        assert secure.posts[0]["headers"]["host"] == f"hooks.parley.test:{secure.port}"
+        assert deliveries(env, admin, signed["id"])[0]["status"] == "delivered"
+
+        status, error = webhooks._post(f"https://127.0.0.1:{secure.port}/parley", b"{}", {})
+        assert status is None and "certificate" in error.lower()  # the certificate names hooks.parley.test
+        assert len(secure.posts) == 1
+    finally:
+        secure.close()
 
 
 # --- dispatch and delivery --------------------------------------------------------------------
