@@ -237,4 +237,5 @@ def test_nothing_reaches_cognito_until_the_whole_body_is_valid(world, cognito):
         response = post(body)
         assert response.status_code == 400 and response.json_body["error"]["field"] == field, response.body
     users = cognito["idp"].list_users(UserPoolId=cognito["pool_id"])["Users"]
-    assert [u["Username"] for u in users] == ["boss@example.com"]
+    emails = [a["Value"] for u in users for a in u["Attributes"] if a["Name"] == "email"]
+    assert emails == ["boss@example.com"]  # the admin's own, and no other
