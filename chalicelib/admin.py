@@ -73,6 +73,7 @@ def create_agent(caller: Caller, body: dict) -> dict:
 
 
 def _new_agent(body: dict) -> NewAgent:
+    """Every field checked up front: a refusal after Cognito was called would leave a user behind."""
     body = validate.obj(body)
     email = validate.email(body, "email", required=True)
     if len(email) > COGNITO_USERNAME_MAX:
@@ -123,6 +124,7 @@ def _adopt_user(new: NewAgent) -> str:
 
 
 def _set_password(email: str, password: str, *, permanent: bool) -> None:
+    """The admin's password on the user (permanent: signs in at once; else changed at first sign-in)."""
     try:
         client("cognito-idp").admin_set_user_password(UserPoolId=settings.cognito_pool_id, Username=email,
                                                       Password=password, Permanent=permanent)
@@ -139,6 +141,7 @@ def _password_error(exc: ClientError) -> Exception:
 
 
 def _save_profile(caller: Caller, sub: str, new: NewAgent) -> Agent:
+    """The profile, created on condition: two creations racing for one user make one profile."""
     agent = Agent(sub, workspace_id=caller.workspace_id, email=new.email, name=new.name, role=new.role,
                   capacity=new.capacity, groups=new.groups, created_at=iso())
     try:
@@ -161,6 +164,7 @@ def _delete_user(email: str) -> bool:
 
 
 def _sub(attributes: list[dict]) -> str:
+    """The user's `sub`, which is the agent's id."""
     return next(a["Value"] for a in attributes if a["Name"] == "sub")
 
 

@@ -72,10 +72,12 @@ def set_new_password(email: str, session: str, password: str) -> dict:
 
 
 def _session_expired() -> UnauthorizedError:
+    """One answer for every unusable session: the remedy is the same, sign in again."""
     return UnauthorizedError("the sign-in session expired; sign in again", field="session")
 
 
 def _status(exc: ClientError) -> int:
+    """The HTTP status Cognito answered with (500 when unknown, so it stays our error)."""
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
 
 

@@ -56,6 +56,7 @@ def handle_frame(connection_id: str, body: str | None, sender) -> None:
 
 
 def _parse(raw: str):
+    """The frame's JSON; ValueError becomes the documented bad_request or too_large."""
     try:
         return json.loads(raw)
     except ValueError:
