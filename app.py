@@ -5,7 +5,7 @@ from chalicelib import (admin, bootstrap, consumers, conversations, events, flow
                         privacy, routing, sites, validate, webhooks, workspace, ws)
 from chalicelib.config import settings
 from chalicelib.errors import ParleyError
-from chalicelib.http import client_ip, error_response, json_body, translate_errors
+from chalicelib.http import checked_params, client_ip, error_response, json_body, translate_errors
 
 # Logs are powertools' JSON (chalicelib/observability.py), app.log included: chalice adds no handler of its own.
 app = Chalice(app_name="parley", configure_logs=False)
@@ -21,6 +21,12 @@ JSON_TYPES = ["application/json", "text/plain"]
 def observe(event, get_response):
     """Every invocation: its ids on the logs, its metrics flushed at the end, a trace segment when on."""
     return observability.handle(event, get_response)
+
+
+@app.middleware("http")
+def check_params(event, get_response):
+    """Every REST route's path parameters and query strings are checked as text (docs/protocol.md §1)."""
+    return checked_params(event, get_response)
 
 
 # --- websocket --------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 visitors, which any agent of the workspace may do."""
 import logging
 import secrets
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError
@@ -10,7 +11,7 @@ from . import retention, routing, validate, webhooks
 from .clients import client
 from .config import settings
 from .conversations import ACTIVE, assign, set_unassigned_status
-from .errors import BadRequestError, ConflictError, ForbiddenError
+from .errors import BadRequestError, ConflictError, ForbiddenError, UnavailableError
 from .identity import Caller, owned, serialize_agent
 from .models import Agent, Connection, Conversation, Site, Visitor
 from .util import iso
@@ -35,44 +36,136 @@ def _groups(body: dict) -> list[str]:
 
 # --- the team -------------------------------------------------------------------------------
 
+# Cognito's limit on a user name (the agent's email is theirs); longer ones fail before any request.
+COGNITO_USERNAME_MAX = 128
+
+
+@dataclass(frozen=True)
+class NewAgent:
+    """A checked `POST /v1/agents` body: nothing reaches Cognito before all of it is valid."""
+    email: str
+    name: str
+    role: str
+    capacity: int
+    groups: list[str]
+    password: str | None
+    temporary: str | None
+
+
 def create_agent(caller: Caller, body: dict) -> dict:
-    """A Cognito user plus the profile. Without a password, Cognito emails an invitation."""
+    """A Cognito user plus the profile, all or nothing, so a failed creation can be retried.
+    Without a password, Cognito emails an invitation."""
     require_admin(caller)
+    new = _new_agent(body)
+    sub, created = _create_or_adopt_user(new)
+    try:
+        agent = _save_profile(caller, sub, new)
+    except ConflictError:
+        raise  # another call's profile holds this user now: it is theirs, not ours to delete
+    except Exception:
+        log.exception("agent profile not saved", extra={"agent_id": sub})
+        if created and _delete_user(new.email):
+            raise UnavailableError("the agent's profile could not be saved, so their sign-in was removed too "
+                                   "and nothing was created; retry") from None
+        raise UnavailableError("the agent's profile could not be saved; retry (their sign-in exists and "
+                               "will be reused)") from None
+    return serialize_agent(agent)
+
+
+def _new_agent(body: dict) -> NewAgent:
+    """Every field checked up front: a refusal after Cognito was called would leave a user behind."""
     body = validate.obj(body)
     email = validate.email(body, "email", required=True)
-    name = validate.string(body, "name", max_len=120)
-    role = validate.choice(body, "role", ROLES, required=False, default="agent")
-    capacity = validate.integer(body, "capacity", minimum=CAPACITY_MIN, maximum=CAPACITY_MAX, default=3)
-    groups = _groups(body)
-    password = validate.string(body, "password", required=False, min_len=8, max_len=256, strip=False)
-    # A temporary password the admin hands over; the agent chooses their own at first sign-in.
-    temporary = validate.string(body, "temporary_password", required=False, min_len=8, max_len=256, strip=False)
-    pool = settings.cognito_pool_id
+    if len(email) > COGNITO_USERNAME_MAX:
+        raise BadRequestError(f"email must be at most {COGNITO_USERNAME_MAX} characters", field="email")
+    return NewAgent(
+        email=email, name=validate.string(body, "name", max_len=120),
+        role=validate.choice(body, "role", ROLES, required=False, default="agent"),
+        capacity=validate.integer(body, "capacity", minimum=CAPACITY_MIN, maximum=CAPACITY_MAX, default=3),
+        groups=_groups(body),
+        password=validate.string(body, "password", required=False, min_len=8, max_len=256, strip=False),
+        # A temporary password the admin hands over; the agent chooses their own at first sign-in.
+        temporary=validate.string(body, "temporary_password", required=False, min_len=8, max_len=256,
+                                  strip=False))
+
+
+def _create_or_adopt_user(new: NewAgent) -> tuple[str, bool]:
+    """The Cognito user's sub, and whether this call created it (else it adopted a user without a profile)."""
     try:
         user = client("cognito-idp").admin_create_user(
-            UserPoolId=pool, Username=email,
-            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"},
-                            {"Name": "name", "Value": name}],
-            **({"MessageAction": "SUPPRESS"} if password or temporary else {"DesiredDeliveryMediums": ["EMAIL"]}),
-            TemporaryPassword=password or temporary or _temporary_password())["User"]
-        if password:
-            client("cognito-idp").admin_set_user_password(UserPoolId=pool, Username=email, Password=password,
-                                                          Permanent=True)
+            UserPoolId=settings.cognito_pool_id, Username=new.email,
+            UserAttributes=[{"Name": "email", "Value": new.email}, {"Name": "email_verified", "Value": "true"},
+                            {"Name": "name", "Value": new.name}],
+            **({"MessageAction": "SUPPRESS"} if new.password or new.temporary else {"DesiredDeliveryMediums": ["EMAIL"]}),
+            TemporaryPassword=new.password or new.temporary or _temporary_password())["User"]
     except ClientError as exc:
-        code = exc.response["Error"]["Code"]
-        if code == "UsernameExistsException":
-            raise ConflictError("an agent with this email exists", field="email") from None
-        if code in ("InvalidPasswordException", "InvalidParameterException"):
-            raise BadRequestError(exc.response["Error"].get("Message", "invalid password"), field="password") from None
+        if exc.response["Error"]["Code"] == "UsernameExistsException":
+            return _adopt_user(new), False
+        raise _password_error(exc) from None
+    try:
+        if new.password:
+            _set_password(new.email, new.password, permanent=True)
+    except Exception:
+        _delete_user(new.email)  # a user without the password asked for is not what was created
         raise
-    sub = next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
-    agent = Agent(sub, workspace_id=caller.workspace_id, email=email, name=name, role=role, capacity=capacity,
-                  groups=groups, created_at=iso())
+    return _sub(user["Attributes"]), True
+
+
+def _adopt_user(new: NewAgent) -> str:
+    """An existing Cognito user becomes the agent only when no profile has it (an older version left
+    users behind when the profile write failed); a user with a profile is a taken email."""
+    user = client("cognito-idp").admin_get_user(UserPoolId=settings.cognito_pool_id, Username=new.email)
+    sub = _sub(user["UserAttributes"])
+    if Agent.count(sub, consistent_read=True, limit=1):
+        raise ConflictError("an agent with this email exists", field="email")
+    if new.password or new.temporary:  # the admin's password applies, as it would have to a new user
+        _set_password(new.email, new.password or new.temporary, permanent=bool(new.password))
+    return sub
+
+
+def _set_password(email: str, password: str, *, permanent: bool) -> None:
+    """The admin's password on the user (permanent: signs in at once; else changed at first sign-in)."""
+    try:
+        client("cognito-idp").admin_set_user_password(UserPoolId=settings.cognito_pool_id, Username=email,
+                                                      Password=password, Permanent=permanent)
+    except ClientError as exc:
+        raise _password_error(exc) from None
+
+
+def _password_error(exc: ClientError) -> Exception:
+    """Cognito's refusal of a password as a 400 naming it; any other failure stays as it was."""
+    code = exc.response["Error"]["Code"]
+    if code in ("InvalidPasswordException", "InvalidParameterException"):
+        return BadRequestError(exc.response["Error"].get("Message", "invalid password"), field="password")
+    return exc
+
+
+def _save_profile(caller: Caller, sub: str, new: NewAgent) -> Agent:
+    """The profile, created on condition: two creations racing for one user make one profile."""
+    agent = Agent(sub, workspace_id=caller.workspace_id, email=new.email, name=new.name, role=new.role,
+                  capacity=new.capacity, groups=new.groups, created_at=iso())
     try:
         agent.save(condition=Agent.id.does_not_exist())
-    except PutError:
-        raise ConflictError("this user already has a profile", field="email") from None
-    return serialize_agent(agent)
+    except PutError as exc:  # throttling and every other failure are PutErrors too: only this one is a 409
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise ConflictError("an agent with this email exists", field="email") from None
+        raise
+    return agent
+
+
+def _delete_user(email: str) -> bool:
+    """Undo a creation; False (logged) when Cognito would not, so the caller can say so."""
+    try:
+        client("cognito-idp").admin_delete_user(UserPoolId=settings.cognito_pool_id, Username=email)
+        return True
+    except Exception:
+        log.exception("could not delete the Cognito user of a failed agent creation")
+        return False
+
+
+def _sub(attributes: list[dict]) -> str:
+    """The user's `sub`, which is the agent's id."""
+    return next(a["Value"] for a in attributes if a["Name"] == "sub")
 
 
 def _temporary_password() -> str:

@@ -44,8 +44,16 @@ def _tokens(result: dict) -> dict:
     raise UnauthorizedError(f"sign-in needs {result.get('ChallengeName', 'a challenge')}, not supported yet")
 
 
+# Cognito's bounds on a challenge session; botocore refuses any other length before sending it.
+SESSION_MIN, SESSION_MAX = 20, 4096
+# Cognito's own trouble, not the caller's: these stay errors of ours whatever the request held.
+_SERVICE_FAULTS = {"TooManyRequestsException", "InternalErrorException", "LimitExceededException"}
+
+
 def set_new_password(email: str, session: str, password: str) -> dict:
     """Answer Cognito's NEW_PASSWORD_REQUIRED challenge (an invited agent's first sign-in)."""
+    if not SESSION_MIN <= len(session) <= SESSION_MAX:
+        raise _session_expired()
     try:
         result = client("cognito-idp").respond_to_auth_challenge(
             ClientId=settings.cognito_client_id, ChallengeName="NEW_PASSWORD_REQUIRED", Session=session,
@@ -54,10 +62,23 @@ def set_new_password(email: str, session: str, password: str) -> dict:
         code = exc.response["Error"]["Code"]
         if code == "InvalidPasswordException":
             raise BadRequestError(exc.response["Error"].get("Message", "password too weak"), field="password") from None
-        if code in _AUTH_FAILURES or code in ("CodeMismatchException", "ExpiredCodeException"):
-            raise UnauthorizedError("the sign-in session expired; sign in again") from None
+        # A session Cognito cannot use (forged, mangled, expired, another user's) comes back under
+        # several codes (NotAuthorized, ResourceNotFound from moto, CodeMismatch, ...): all of them
+        # are the caller's to fix by signing in again, as is any other refusal of the request.
+        if code not in _SERVICE_FAULTS and _status(exc) < 500:
+            raise _session_expired() from None
         raise
     return _tokens(result)
+
+
+def _session_expired() -> UnauthorizedError:
+    """One answer for every unusable session: the remedy is the same, sign in again."""
+    return UnauthorizedError("the sign-in session expired; sign in again", field="session")
+
+
+def _status(exc: ClientError) -> int:
+    """The HTTP status Cognito answered with (500 when unknown, so it stays our error)."""
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
 
 
 def login(email: str, password: str) -> dict:

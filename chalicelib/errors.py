@@ -57,6 +57,11 @@ class TooLargeError(ParleyError):
     code, status = "too_large", 413
 
 
+class UnavailableError(ParleyError):
+    """A store or service failed midway; what was done was undone (the message says), so retry."""
+    code, status = "unavailable", 503
+
+
 class RateLimitedError(ParleyError):
     code, status = "rate_limited", 429
 

@@ -5,7 +5,7 @@ import logging
 
 from chalice import Response
 
-from . import observability
+from . import observability, validate
 from .errors import BadRequestError, ParleyError, TooLargeError
 
 log = logging.getLogger(__name__)
@@ -14,17 +14,22 @@ MAX_BODY = 64 * 1024
 
 
 def json_body(request) -> dict:
+    """The request's JSON object, refused whole unless it is bounded, parseable, valid text."""
     raw = request.raw_body or b""
     if len(raw) > MAX_BODY:
         raise TooLargeError(f"body is larger than {MAX_BODY // 1024} KB")
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        text = raw.decode(json.detect_encoding(raw)) if isinstance(raw, bytes) else raw  # as json.loads would
+        if validate.too_deep(text):
+            raise BadRequestError(f"body is nested deeper than {validate.MAX_DEPTH} levels", field="body")
+        body = json.loads(text)
     except (ValueError, UnicodeDecodeError):
         raise BadRequestError("body is not valid JSON", field="body") from None
     if not isinstance(body, dict):
         raise BadRequestError("body must be a JSON object", field="body")
+    validate.check_text(body, "body")
     return body
 
 
@@ -36,6 +41,27 @@ def client_ip(headers: dict | None, context: dict | None) -> str | None:
     if viewer and ":" in viewer:
         return viewer.rsplit(":", 1)[0].strip("[]")[:64]
     return ((context or {}).get("identity") or {}).get("sourceIp")
+
+
+def check_params(request) -> None:
+    """Path parameters and query strings are client text too, checked once for every route."""
+    for params in (request.uri_params, request.query_params):
+        for name in params or {}:
+            if not validate.is_text(name):
+                raise validate.text_error("query")
+            # a query string may repeat a name; routes read one value, but every one is checked
+            values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
+            if not all(validate.is_text(value) for value in values):
+                raise validate.text_error(name)
+
+
+def checked_params(request, get_response):
+    """Middleware for every REST route: bad parameters are a 400 before any route reads them."""
+    try:
+        check_params(request)
+    except BadRequestError as exc:
+        return error_response(exc)
+    return get_response(request)
 
 
 def error_response(exc: ParleyError) -> Response:

@@ -182,6 +182,8 @@ def _caller_for_agent(agent: Agent, connection_id: str | None = None) -> Caller:
 
 
 def _token_kind(token: str) -> str | None:
+    if not validate.is_text(token):  # jwt would fail encoding it, not as a PyJWTError
+        return None
     try:
         alg = jwt.get_unverified_header(token).get("alg")
     except jwt.PyJWTError:

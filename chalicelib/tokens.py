@@ -77,5 +77,6 @@ def mail_signature(purpose: str, *parts: str, length: int = 20) -> str:
 
 
 def verify_mail_signature(given: str, purpose: str, *parts: str, length: int = 20) -> bool:
-    return isinstance(given, str) and hmac.compare_digest(mail_signature(purpose, *parts, length=length),
-                                                          given.lower())
+    """Compared as bytes: compare_digest refuses non-ASCII strings, and a link's `sig` is anyone's to edit."""
+    return isinstance(given, str) and hmac.compare_digest(
+        mail_signature(purpose, *parts, length=length).encode(), given.lower().encode("utf-8", "surrogatepass"))

@@ -1,4 +1,5 @@
 """Checks of client input. Each failure is a BadRequestError naming the field."""
+import json
 import re
 from typing import Any
 
@@ -6,6 +7,88 @@ from .errors import BadRequestError
 
 MAX_TEXT = 4000
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[^@\s<>\"'.]{1,63}$")
+
+
+# --- text and JSON as they arrive (docs/protocol.md §1) --------------------------------------
+# Every string a client sends, at any depth, keys included, must be storable text: JSON's \u
+# escapes can spell a lone UTF-16 surrogate, which no UTF-8 encoder (DynamoDB's, the sender's)
+# accepts, and NUL breaks the systems text is handed on to. Nesting is bounded because Python's
+# json recurses: a frame 1,000 levels deep raises RecursionError, not ValueError.
+
+MAX_DEPTH = 16
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+# A JSON string token (skipped whole, so brackets inside strings do not count) or one bracket.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_COLON = re.compile(r"\s*:\s*")
+
+
+def is_text(value: str) -> bool:
+    """Whether a string is Unicode scalar values without NUL, i.e. encodable and storable."""
+    return _NOT_TEXT.search(value) is None
+
+
+def text_error(field: str) -> BadRequestError:
+    """The one wording of the rule, for whichever field broke it."""
+    return BadRequestError(f"{field} must be valid text (no NUL, no lone UTF-16 surrogate)", field=field)
+
+
+def too_deep(raw: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON text nests arrays and objects deeper than `limit`, found without parsing it."""
+    if raw.count("[") + raw.count("{") <= limit:  # nearly every frame and body: decided at C speed
+        return False
+    depth = 0
+    for token in _JSON_TOKEN.finditer(raw):
+        mark = token.group()
+        if mark in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif mark in ("]", "}"):
+            depth -= 1
+    return False
+
+
+def top_level_scalar(raw: str, key: str):
+    """A top-level member's string or number read from JSON text that cannot be parsed whole (a
+    frame too deep to parse still gets its `ref` back); None when there is none."""
+    depth = 0
+    for token in _JSON_TOKEN.finditer(raw):
+        mark = token.group()
+        if mark in ("[", "{"):
+            depth += 1
+        elif mark in ("]", "}"):
+            depth -= 1
+        elif depth == 1 and (colon := _COLON.match(raw, token.end())):
+            start = colon.end()
+            if raw[start:start + 1] in ("[", "{", ""):
+                continue
+            try:
+                if json.loads(mark) == key:
+                    return json.JSONDecoder().raw_decode(raw, start)[0]
+            except ValueError:
+                return None
+    return None
+
+
+def check_text(value: Any, root: str) -> None:
+    """Every string of parsed JSON, keys included, is valid text; else bad_request naming its
+    dotted path (`fields.name`, `tags.2`), or `root` for the document itself."""
+    _check_text(value, "", root)
+
+
+def _check_text(value: Any, path: str, root: str) -> None:
+    if isinstance(value, str):
+        if not is_text(value):
+            raise text_error(path or root)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not is_text(key):  # the key cannot be named in an answer: its container is
+                raise BadRequestError(f"{path or root} has a key that is not valid text (no NUL, no lone "
+                                      "UTF-16 surrogate)", field=path or root)
+            _check_text(item, f"{path}.{key}" if path else key, root)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_text(item, f"{path}.{index}" if path else str(index), root)
 
 
 def obj(body: Any, name: str = "body") -> dict:
@@ -23,6 +106,8 @@ def string(data: dict, name: str, *, required: bool = True, max_len: int = 256,
         return None
     if not isinstance(value, str):
         raise BadRequestError(f"{name} must be a string", field=name)
+    if not is_text(value):  # query strings and path parameters come here without a JSON parse
+        raise text_error(name)
     if strip:
         value = value.strip()
     if len(value) < min_len:
@@ -39,6 +124,8 @@ def text(data: dict, name: str = "text") -> str:
     value = data.get(name)
     if not isinstance(value, str):
         raise BadRequestError(f"{name} is required and must be a string", field=name)
+    if not is_text(value):
+        raise text_error(name)
     value = value.strip()
     if not value:
         raise BadRequestError(f"{name} must not be empty", field=name)

@@ -22,12 +22,16 @@ def handle_frame(connection_id: str, body: str | None, sender) -> None:
     ref = None
     try:
         raw = body or ""
+        if validate.too_deep(raw):  # json.loads would recurse into it: refused unparsed, its ref kept if readable
+            ref = _ref({"ref": validate.top_level_scalar(raw, "ref")})
+            raise _unreadable(raw, f"frame is nested deeper than {validate.MAX_DEPTH} levels")
         frame = _parse(raw)
         ref = _ref(frame)
-        if len(raw.encode("utf-8")) > settings.max_frame_bytes:
+        if _size(raw) > settings.max_frame_bytes:
             raise TooLargeError(f"frame is larger than {settings.max_frame_bytes // 1024} KB")
         if not isinstance(frame, dict):
             raise BadRequestError("frame must be a JSON object", field="frame")
+        validate.check_text(frame, "frame")  # before ping: even a pong must be encodable
         action = frame.get("action")
         if not isinstance(action, str) or not action:
             raise BadRequestError("action is required", field="action")
@@ -52,16 +56,30 @@ def handle_frame(connection_id: str, body: str | None, sender) -> None:
 
 
 def _parse(raw: str):
+    """The frame's JSON; ValueError becomes the documented bad_request or too_large."""
     try:
         return json.loads(raw)
     except ValueError:
-        if len(raw.encode("utf-8")) > settings.max_frame_bytes:
-            raise TooLargeError(f"frame is larger than {settings.max_frame_bytes // 1024} KB") from None
-        raise BadRequestError("frame is not valid JSON", field="frame") from None
+        raise _unreadable(raw, "frame is not valid JSON") from None
+
+
+def _unreadable(raw: str, why: str) -> ParleyError:
+    """A frame that cannot be parsed: too_large when it is also oversized (the likelier cause)."""
+    if _size(raw) > settings.max_frame_bytes:
+        return TooLargeError(f"frame is larger than {settings.max_frame_bytes // 1024} KB")
+    return BadRequestError(why, field="frame")
+
+
+def _size(raw: str) -> int:
+    """Bytes of UTF-8, counting a stray surrogate as the 3 bytes it would take instead of failing on it."""
+    return len(raw.encode("utf-8", "surrogatepass"))
 
 
 def _ref(frame) -> str | None:
+    """The ref to echo: a short string or integer that can be encoded; anything else is not echoed."""
     ref = frame.get("ref") if isinstance(frame, dict) else None
+    if isinstance(ref, str) and not validate.is_text(ref):
+        return None  # check_text then answers bad_request naming `ref`, with ref null
     if isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= MAX_REF:
         return ref
     return None

@@ -140,3 +140,102 @@ def test_site_settings_hold_the_flows_waits_and_the_team_webhook(world):
             admin.update_site_settings(boss, "site-a", bad)
     admin.update_site_settings(boss, "site-a", {"webhook_url": None})
     assert Site.get("site-a").settings.webhook_url is None
+
+
+# --- creating an agent is all or nothing, and retryable ---------------------------------------------------
+
+class AgentsPutFails:
+    """The agents table refuses PutItem (throttled) while `failing` is set: a botocore hook on the very
+    client pynamodb writes with, so everything before the write, Cognito included, is real."""
+
+    def __init__(self):
+        self.failing = False
+        self.events = Agent._get_connection().connection.client.meta.events
+        self.events.register("before-call.dynamodb.PutItem", self._refuse)
+
+    def _refuse(self, params, **_):
+        from botocore.exceptions import ClientError
+        if self.failing and params["TableName"].endswith("agents"):
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
+                                         "Message": "Rate of requests exceeds the allowed throughput."},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "PutItem")
+
+    def remove(self):
+        self.events.unregister("before-call.dynamodb.PutItem", self._refuse)
+
+
+@pytest.fixture
+def agents_put_fails(world):
+    hook = AgentsPutFails()
+    yield hook
+    hook.remove()
+
+
+def _rest_admin(world, cognito):
+    """An admin signed in through Cognito, and chalice's test client to call the REST routes as them."""
+    from chalice.test import Client
+
+    import app as app_module
+    founder = world.agent()
+    Agent(founder).update(actions=[Agent.role.set("admin")])
+    admin.create_agent(world.agent_connection(founder), {"email": "boss@example.com", "name": "Boss",
+                                                         "role": "admin", "password": "a-good-password"})
+    token = identity.agent_login({"email": "boss@example.com", "password": "a-good-password"})["token"]
+    client = Client(app_module.app)
+
+    def post(body: dict):
+        return client.http.post("/v1/agents", body=json.dumps(body), headers={
+            "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    return post
+
+
+def _cognito_user(cognito, email):
+    try:
+        return cognito["idp"].admin_get_user(UserPoolId=cognito["pool_id"], Username=email)
+    except cognito["idp"].exceptions.UserNotFoundException:
+        return None
+
+
+def test_a_failed_profile_write_removes_the_new_sign_in_and_a_retry_succeeds(world, cognito, agents_put_fails):
+    post = _rest_admin(world, cognito)
+    body = {"email": "flaky@example.com", "name": "Flo", "password": "a-good-password"}
+    agents_put_fails.failing = True
+    failed = post(body)
+    assert failed.status_code == 503 and failed.json_body["error"]["code"] == "unavailable", failed.body
+    assert "sign-in was removed" in failed.json_body["error"]["message"]
+    assert _cognito_user(cognito, "flaky@example.com") is None
+    agents_put_fails.failing = False
+    retried = post(body)
+    assert retried.status_code == 201, retried.body
+    assert Agent.get(retried.json_body["id"]).email == "flaky@example.com"
+    assert identity.agent_login({"email": "flaky@example.com", "password": "a-good-password"})["agent"]["name"] == "Flo"
+
+
+def test_a_cognito_user_without_a_profile_is_adopted_and_one_with_a_profile_is_409(world, cognito):
+    post = _rest_admin(world, cognito)
+    # what an older version left behind when the profile write failed: a user, no profile
+    orphan = cognito["idp"].admin_create_user(UserPoolId=cognito["pool_id"], Username="orphan@example.com",
+                                              MessageAction="SUPPRESS", TemporaryPassword="old-temporary-1",
+                                              UserAttributes=[{"Name": "email", "Value": "orphan@example.com"}])
+    sub = next(a["Value"] for a in orphan["User"]["Attributes"] if a["Name"] == "sub")
+    adopted = post({"email": "orphan@example.com", "name": "Olive", "password": "a-good-password"})
+    assert adopted.status_code == 201, adopted.body
+    assert adopted.json_body["id"] == sub and Agent.get(sub).workspace_id == "ws_a"
+    assert identity.agent_login({"email": "orphan@example.com", "password": "a-good-password"})["agent"]["id"] == sub
+    again = post({"email": "orphan@example.com", "name": "Olive", "password": "a-good-password"})
+    assert again.status_code == 409 and again.json_body["error"]["field"] == "email", again.body
+    assert Agent.get(sub).name == "Olive"
+
+
+def test_nothing_reaches_cognito_until_the_whole_body_is_valid(world, cognito):
+    post = _rest_admin(world, cognito)
+    for body, field in (({"email": "early@example.com", "name": "E", "capacity": 11}, "capacity"),
+                        ({"email": "early@example.com", "name": "E", "groups": ["*"]}, "groups"),
+                        ({"email": "early@example.com", "name": "E\udfff"}, "name"),
+                        # a valid address, longer than the 128 characters Cognito takes as a user name
+                        ({"email": "a" * 64 + "@" + "b" * 60 + ".example.com", "name": "Long"}, "email")):
+        response = post(body)
+        assert response.status_code == 400 and response.json_body["error"]["field"] == field, response.body
+    users = cognito["idp"].list_users(UserPoolId=cognito["pool_id"])["Users"]
+    emails = [a["Value"] for u in users for a in u["Attributes"] if a["Name"] == "email"]
+    assert emails == ["boss@example.com"]  # the admin's own, and no other

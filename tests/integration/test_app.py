@@ -118,3 +118,125 @@ def test_rest_errors_have_the_documented_shape(app, world):
         assert response.status_code == 401
         response = client.http.get("/v1/sites/site-a/availability")
         assert response.json_body == {"online": False, "agents_online": 0, "eta_seconds": None, "open_now": True}
+
+
+# --- text that cannot be stored or sent: lone surrogates, NUL, nesting (docs/protocol.md §1) ---------------
+
+DEEP = "[" * 1000 + "]" * 1000
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize("body, ref, field", [
+    ({"action": "start", "ref": "r", "text": "hello \udfff"}, "r", "text"),
+    ({"action": "start", "ref": "r", "fields": {"name": "\ud800"}}, "r", "fields.name"),
+    ({"action": "send", "ref": "r", "conversation_id": "c_x", "client_msg_id": "m\udfff", "text": "hi"}, "r",
+     "client_msg_id"),
+    ({"action": "send", "ref": "r", "conversation_id": "c_\x00", "text": "hi"}, "r", "conversation_id"),
+    ({"action": "send", "ref": "r", "conversation_id": "c_x", "text": "a\x00b"}, "r", "text"),
+    ({"action": "typing", "ref": "r", "conversation_id": "c_x", "state": "on", "preview": "\udc00"}, "r", "preview"),
+    ({"action": "start", "ref": "r", "extra": ["fine", {"deep": "\udfff"}]}, "r", "extra.1.deep"),
+    ({"action": "history", "ref": "r", "conversation_id": "c_x", "\udfff": 1}, "r", "frame"),
+    ({"action": "ping", "ref": "\udfff"}, None, "ref"),
+    ({"action": "ping", "ref": "p\x00"}, None, "ref"),
+    ('{"action": "send", "ref": "deep", "text": "hi", "x": ' + DEEP + "}", "deep", "frame"),
+    ('{"x": ' + DEEP + ', "ref": 7, "action": "ping"}', 7, "frame"),
+    (DEEP, None, "frame"),
+])
+def test_unstorable_text_and_deep_nesting_get_one_bad_request_naming_the_field(app, world, body, ref, field):
+    connect(app, world, "conn-v", world.visitor_session()["token"])
+    frame(app, "conn-v", body)
+    (error,) = world.api.of("conn-v")
+    assert (error["type"], error["code"], error["ref"], error.get("field")) == ("error", "bad_request", ref, field)
+    frame(app, "conn-v", {"action": "ping", "ref": "still-here"})
+    assert world.api.of("conn-v")[-1] == {"type": "pong", "ref": "still-here"}
+    assert Message.count() == 0
+    # the rule refuses only what cannot be stored: astral characters and U+2028 are text
+    frame(app, "conn-v", {"action": "start", "ref": "ok", "text": "😀 é \u2028 fine", "fields": {"name": "Zoë"}})
+    ack = world.api.of("conn-v", "ack")[-1]
+    assert ack["ref"] == "ok" and [m.text for m in Message.query(ack["conversation"]["id"])] == ["😀 é \u2028 fine"]
+
+
+@pytest.fixture
+def admin_token(app, world, cognito):
+    """A real Cognito sign-in of an admin of ws_a, for the REST routes behind a bearer token."""
+    from chalicelib import admin, identity
+    from chalicelib.models import Agent
+    founder = world.agent()
+    Agent(founder).update(actions=[Agent.role.set("admin")])
+    admin.create_agent(world.agent_connection(founder), {"email": "boss@example.com", "name": "Boss",
+                                                         "role": "admin", "password": "a-good-password"})
+    return identity.agent_login({"email": "boss@example.com", "password": "a-good-password"})["token"]
+
+
+@pytest.mark.parametrize("method, path, body, field", [
+    ("POST", "/v1/visitor/sessions", {"site_key": "site-a", "name": "\udfff"}, "name"),
+    ("POST", "/v1/visitor/sessions", {"site_key": "site-a", "email": "a\udfff@example.com"}, "email"),
+    ("POST", "/v1/visitor/sessions", {"site_key": "site-a", "page_url": "https://x.example/\x00"}, "page_url"),
+    ("POST", "/v1/visitor/sessions", {"site_key": "site-a\udfff"}, "site_key"),
+    ("POST", "/v1/visitor/sessions", {"site_key": "site-a", "\udfff": "key"}, "body"),
+    ("POST", "/v1/agents/login", {"email": "boss@example.com", "password": "\udfff" * 8}, "password"),
+    ("PATCH", "/v1/conversations/c_x", {"tags": ["fine", "bad\udfff"]}, "tags.1"),
+    ("PATCH", "/v1/sites/site-a", {"greeting": "Bonjour \ud83d"}, "greeting"),
+    ("POST", "/v1/canned-responses", {"shortcut": "hi", "text": "\x00"}, "text"),
+    ("POST", "/v1/webhooks", {"url": "https://hooks.example/x", "events": ["\udfff"]}, "events.0"),
+    ("POST", "/v1/agents", {"email": "new@example.com", "name": "\udfff", "password": "a-good-password"}, "name"),
+])
+def test_rest_bodies_with_unstorable_text_are_400_naming_the_field(app, world, admin_token, method, path, body,
+                                                                   field):
+    with Client(app.app) as client:
+        response = client.http.request(method, path, headers={**JSON, "Authorization": f"Bearer {admin_token}"},
+                                       body=json.dumps(body))  # json.dumps writes a lone surrogate as \udfff
+    assert response.status_code == 400, response.body
+    assert response.json_body["error"]["code"] == "bad_request" and response.json_body["error"]["field"] == field
+
+
+def test_rest_deep_bodies_query_strings_and_path_parameters_are_400_not_500(app, world, admin_token):
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    with Client(app.app) as client:
+        for body in (DEEP, '{"site_key": "site-a", "x": ' + DEEP + "}", '{"a": ' * 1000 + "1" + "}" * 1000):
+            response = client.http.post("/v1/visitor/sessions", headers=JSON, body=body)
+            assert response.status_code == 400 and response.json_body["error"]["field"] == "body", response.body
+        for path, field in (("/v1/conversations?cursor=%00", "cursor"), ("/v1/conversations?cursor=\udfff", "cursor"),
+                            ("/v1/conversations?view=open&view=\udfff", "view"),
+                            ("/v1/visitors?email=\udfff%40example.com", "email"),
+                            ("/v1/webhooks/wh_x/deliveries?cursor=a%00", "cursor")):
+            response = client.http.get(path, headers=auth)
+            assert response.status_code == 400 and response.json_body["error"]["field"] == field, (path, response.body)
+        response = client.http.get("/v1/conversations?view=open", headers=auth)
+        assert response.status_code == 200  # the same route with good text
+
+
+def test_rest_path_parameters_and_query_strings_are_checked_on_the_raw_event(app, world):
+    """API Gateway hands the app decoded parameters: one with a lone surrogate or NUL is 400 on every route."""
+    base = {"httpMethod": "GET", "headers": {}, "multiValueHeaders": {}, "body": None, "isBase64Encoded": False,
+            "stageVariables": None}
+    cases = [("/v1/sites/{site_key}/availability", {"site_key": "site\udfff"}, None, "site_key"),
+             ("/v1/sites/{site_key}/settings", {"site_key": "a\x00"}, None, "site_key"),
+             ("/v1/csat/{conversation_id}/{rating}", {"conversation_id": "c_\udfff", "rating": "5"}, {"sig": "x"},
+              "conversation_id"),
+             ("/v1/csat/{conversation_id}/{rating}", {"conversation_id": "c_x", "rating": "5"}, {"sig": "\udfff"},
+              "sig")]
+    for resource, path_params, query, field in cases:
+        event = {**base, "resource": resource, "path": resource, "pathParameters": path_params,
+                 "queryStringParameters": query,
+                 "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+                 "requestContext": {"resourcePath": resource, "httpMethod": "GET", "stage": "api",
+                                    "requestId": "r-1", "identity": {"sourceIp": "127.0.0.1"}}}
+        response = app.app(event, None)
+        assert response["statusCode"] == 400, (resource, response)
+        assert json.loads(response["body"])["error"]["field"] == field
+
+
+def test_a_rating_link_with_a_non_ascii_signature_is_a_bad_link_page_not_a_500(app, world):
+    with Client(app.app) as client:
+        response = client.http.get("/v1/csat/c_x/5?sig=%C3%A9t%C3%A9")
+    assert response.status_code == 404 and response.headers["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("session", ["garbage", "x" * 60, "y" * 4096])
+def test_new_password_with_a_malformed_session_is_401_sign_in_again(app, world, cognito, session):
+    with Client(app.app) as client:
+        response = client.http.post("/v1/agents/new-password", headers=JSON, body=json.dumps(
+            {"email": "someone@example.com", "session": session, "password": "a-good-password"}))
+    assert response.status_code == 401, response.body
+    assert response.json_body["error"]["message"] == "the sign-in session expired; sign in again"

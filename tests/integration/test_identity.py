@@ -150,3 +150,10 @@ def test_an_agent_without_connections_is_unavailable_at_once_and_offline_after_t
     assert agent.status == "online" and not routing.is_available(agent)  # a reload may bring them back
     world.agent_connection(agent_id)
     assert routing.is_available(Agent.get(agent_id))  # it did
+
+
+@pytest.mark.parametrize("token", ["\udfff", "eyJhbGciOiJIUzI1NiJ9\udfff.e30.x"])
+def test_connect_refuses_a_token_that_is_not_valid_text_as_unauthorized(world, token):
+    """A query string can carry a lone surrogate (API Gateway decodes it): 401, not a failed $connect."""
+    with pytest.raises(UnauthorizedError):
+        identity.connect("c-x", token)

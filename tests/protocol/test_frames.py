@@ -48,6 +48,17 @@ CASES = [
      "bad_request", "rating"),
     ("unknown-conversation", {"ref": "r-nf", "action": "history", "conversation_id": "c_does_not_exist"},
      "not_found", None),
+    # Text that cannot be stored or sent (json.dumps writes a lone surrogate as the escape \udfff).
+    ("send-lone-surrogate", {"ref": "r-sur", "action": "send", "conversation_id": "{cid}", "client_msg_id": "h",
+                             "text": "hi \udfff"}, "bad_request", "text"),
+    ("send-nul", {"ref": "r-nul", "action": "send", "conversation_id": "{cid}", "client_msg_id": "i",
+                  "text": "a\x00b"}, "bad_request", "text"),
+    ("start-surrogate-in-fields", {"ref": "r-sur-fields", "action": "start", "fields": {"name": "\ud800"}},
+     "bad_request", "fields.name"),
+    ("history-surrogate-conversation", {"ref": "r-sur-cid", "action": "history", "conversation_id": "c_\udfff"},
+     "bad_request", "conversation_id"),
+    ("surrogate-key", {"ref": "r-sur-key", "action": "history", "conversation_id": "{cid}", "\udfff": 1},
+     "bad_request", "frame"),
 ]
 
 
@@ -150,4 +161,27 @@ def test_agent_bad_frames_are_answered_too(stack, logins):
                 assert error["code"] == "bad_request", (action, error)
                 assert error.get("field") == field, (action, error)
                 await agent.ping()
+    run(scenario())
+
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+def test_unreadable_frames_and_bad_refs_still_get_exactly_one_error(stack):
+    """A frame too deep to parse keeps a top-level ref it can read; a ref that is not valid text
+    cannot be echoed, so the error names `ref` and carries null; and the socket stays open."""
+    async def scenario():
+        async with Clients(stack) as clients:
+            visitor = await clients.visitor()
+            for raw, ref, field in (
+                    ('{"action": "send", "ref": "r-deep", "text": "hi", "x": ' + DEEP + "}", "r-deep", "frame"),
+                    (DEEP, None, "frame"),
+                    (json.dumps({"action": "ping", "ref": "\udfff"}), None, "ref"),
+                    (json.dumps({"action": "ping", "ref": "p\x00"}), None, "ref")):
+                await visitor.send_raw(raw)
+                error = await visitor.reply(ref)
+                assert (error["type"], error["code"], error.get("field")) == ("error", "bad_request", field), error
+                await visitor.ping()
+                assert not visitor.closed
+                assert not [r for r in visitor.replies if r.get("ref") == ref], visitor.replies
     run(scenario())

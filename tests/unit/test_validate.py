@@ -1,4 +1,6 @@
 """Input checks name the field at fault."""
+import json
+
 import pytest
 
 from chalicelib import validate
@@ -51,3 +53,29 @@ def test_tags_are_normalised_and_bounded():
 def test_choice_lists_the_allowed_values():
     with pytest.raises(BadRequestError, match="on, off"):
         validate.choice({"state": "maybe"}, "state", ("on", "off"))
+
+
+def test_nesting_is_measured_outside_strings_and_a_top_level_ref_is_read_without_parsing():
+    from chalicelib.validate import MAX_DEPTH, too_deep, top_level_scalar
+    assert not too_deep("[" * MAX_DEPTH + "]" * MAX_DEPTH)
+    assert too_deep("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1))
+    assert not too_deep(json.dumps({"text": "[{" * 500, "tags": ["a"]}))  # brackets in a string are text
+    deep = "[" * 1000 + "]" * 1000
+    assert top_level_scalar('{"x": ' + deep + ', "ref": "r-1"}', "ref") == "r-1"
+    assert top_level_scalar('{"a": {"ref": "inner"}, "r\\u0065f": 7}', "ref") == 7
+    assert top_level_scalar('{"action": "ref", "x": ' + deep + "}", "ref") is None
+    assert top_level_scalar('{"ref": ' + deep + "}", "ref") is None
+
+
+def test_every_string_of_a_document_is_checked_and_the_failure_names_its_path():
+    from chalicelib.validate import check_text
+    check_text({"text": "😀 é \u2028", "fields": {"name": "Zoë"}, "tags": ["a"]}, "body")
+    for value, field in (({"fields": {"name": "\udfff"}}, "fields.name"), ({"tags": ["ok", "a\x00"]}, "tags.1"),
+                         ({"a": {"\ud800": 1}}, "a"), ({"\ud800": 1}, "body")):
+        with pytest.raises(BadRequestError) as info:
+            check_text(value, "body")
+        assert info.value.field == field
+    for check in (lambda: validate.string({"name": "\udfff"}, "name"), lambda: validate.text({"text": "a\x00"}),
+                  lambda: validate.email({"email": "a\udfff@example.com"})):
+        with pytest.raises(BadRequestError):
+            check()
