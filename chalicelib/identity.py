@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import jwt
 from pynamodb.exceptions import DoesNotExist
 
-from . import cognito, retention, tokens, validate
+from . import cognito, origins, retention, tokens, validate
 from .errors import ForbiddenError, NotFoundError, UnauthorizedError
 from .models import Agent, Connection, Conversation, Site, Visitor
 from .util import iso, new_id, now
@@ -61,8 +61,8 @@ def get_site(site_key: str) -> Site:
         raise UnauthorizedError("unknown site_key", field="site_key") from None
 
 
-def create_visitor_session(body: dict) -> dict:
-    """POST /v1/visitor/sessions: a token for a new or returning visitor."""
+def create_visitor_session(body: dict, origin: str | None = None) -> dict:
+    """POST /v1/visitor/sessions: a token for a new or returning visitor, on a page the site allows."""
     body = validate.obj(body)
     site_key = validate.string(body, "site_key", max_len=64)
     name = validate.string(body, "name", required=False, max_len=120)
@@ -73,6 +73,7 @@ def create_visitor_session(body: dict) -> dict:
     locale = validate.string(body, "locale", required=False, max_len=35)
     resume_token = validate.string(body, "resume_token", required=False, max_len=4096)
     site = get_site(site_key)
+    origins.check_site(site, origin)
 
     if user_id is not None:
         if user_hash is None or not tokens.verify_user_hash(site.identity_secret, user_id, user_hash):
@@ -179,8 +180,9 @@ def _token_kind(token: str) -> str | None:
 
 # --- websocket connections ------------------------------------------------------------------
 
-def connect(connection_id: str, token: str | None) -> Connection:
-    """$connect: authenticate the token and record the connection. Raises before anything is stored."""
+def connect(connection_id: str, token: str | None, origin: str | None = None) -> Connection:
+    """$connect: authenticate the token, check the page's origin, and record the connection. Raises
+    before anything is stored."""
     if not token:
         raise UnauthorizedError("missing token")
     kind = _token_kind(token)
@@ -194,6 +196,7 @@ def connect(connection_id: str, token: str | None) -> Connection:
         if visitor.blocked:
             raise ForbiddenError("this visitor is blocked")
         site = get_site(claims["site"])
+        origins.check_site(site, origin)
         connection = Connection(
             connection_id, kind="visitor", workspace_id=site.workspace_id, site_key=site.site_key,
             visitor_id=visitor.id, name=visitor.name, connected_at=stamp, expires_at=expires,
@@ -203,6 +206,7 @@ def connect(connection_id: str, token: str | None) -> Connection:
             _resubscribe(connection, visitor.active_conversation_id)
         return connection
     if kind == "agent":
+        origins.check_console(origin)  # before the token: a foreign page learns nothing about it
         agent = agent_from_token(token)
         connection = Connection(
             connection_id, kind="agent", workspace_id=agent.workspace_id, agent_id=agent.id,

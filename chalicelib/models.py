@@ -62,6 +62,9 @@ class SiteSettings(MapAttribute):
     webhook_url = UnicodeAttribute(null=True)
     # Days a conversation is kept after its last activity (chalicelib/retention.py); none: forever.
     retention_days = NumberAttribute(null=True)
+    # The pages (scheme://host[:port], or scheme://*.domain) whose browsers may use the widget
+    # (chalicelib/origins.py); none: any page, as before the setting existed.
+    allowed_origins = ListAttribute(of=UnicodeAttribute, null=True)
 
 
 class Site(Model):
