@@ -2705,7 +2705,7 @@
   }
 
   // Which websites may show a site's chat (allowed_origins); these texts in English and French, by
-  // the browser's language, like the widget.
+  // the browser's language (the page itself is marked lang="en").
   const ORIGIN_TEXTS = {
     en: {
       label: "Websites that may show the chat",
@@ -2720,7 +2720,7 @@
       none: "Aucun site web ne peut afficher cette discussion : la liste est vide.",
     },
   };
-  const originText = (key) => ORIGIN_TEXTS[/^fr\b/i.test(document.documentElement.lang || navigator.language) ? "fr" : "en"][key];
+  const originText = (key) => ORIGIN_TEXTS[/^fr\b/i.test(navigator.language) ? "fr" : "en"][key];
 
   /** The warning under the list: null means any website may embed the chat, [] that none may. */
   function paintOriginsWarning(form, n, allowed) {
