@@ -2,10 +2,11 @@
 from chalice import Chalice, CORSConfig, Rate, Response
 
 from chalicelib import (admin, bootstrap, consumers, conversations, events, flows, identity, mail, observability,
-                        privacy, routing, sites, validate, webhooks, workspace, ws)
+                        origins, privacy, routing, sites, validate, webhooks, workspace, ws)
 from chalicelib.config import settings
 from chalicelib.errors import ParleyError
-from chalicelib.http import checked_params, client_ip, error_response, json_body, translate_errors
+from chalicelib.http import (checked_params, client_ip, error_response, json_body, preflight, translate_errors,
+                             visitor_cors)
 
 # Logs are powertools' JSON (chalicelib/observability.py), app.log included: chalice adds no handler of its own.
 app = Chalice(app_name="parley", configure_logs=False)
@@ -33,11 +34,11 @@ def check_params(event, get_response):
 
 @app.on_ws_connect()
 def ws_connect(event):
-    raw = event.to_dict()
-    params = raw.get("queryStringParameters") or {}
+    data = event.to_dict()
+    params = data.get("queryStringParameters") or {}
     try:
-        identity.connect(event.connection_id, params.get("token"),
-                         source_ip=client_ip(raw.get("headers"), raw.get("requestContext")))
+        identity.connect(event.connection_id, params.get("token"), origins.from_headers(data.get("headers")),
+                         source_ip=client_ip(data.get("headers"), data.get("requestContext")))
     except ParleyError as exc:
         return error_response(exc)
 
@@ -65,23 +66,52 @@ def health():
     return {"ok": True}
 
 
-@app.route("/v1/visitor/sessions", methods=["POST"], content_types=JSON_TYPES)
-@translate_errors
+# The widget's routes: CORS per request, for the site's allowed origins only (chalicelib/origins.py).
+widget_cors = visitor_cors(lambda: app.current_request)
+
+
+def _origin():
+    return origins.from_headers(app.current_request.headers)
+
+
+@app.route("/v1/visitor/sessions", methods=["POST"], content_types=JSON_TYPES, cors=False)
+@widget_cors
 def visitor_session():
-    body = identity.create_visitor_session(json_body(app.current_request), source_ip=_source_ip())
-    return Response(body=body, status_code=201)
+    session = identity.create_visitor_session(json_body(app.current_request), _origin(), source_ip=_source_ip())
+    return Response(body=session, status_code=201)
 
 
-@app.route("/v1/sites/{site_key}/availability", methods=["GET"])
-@translate_errors
+@app.route("/v1/visitor/sessions", methods=["OPTIONS"], cors=False)
+@widget_cors
+def visitor_session_preflight():
+    """Any page's preflight passes: the site is in the body, unknown yet; the POST itself is checked."""
+    return preflight("POST,OPTIONS")
+
+
+@app.route("/v1/sites/{site_key}/availability", methods=["GET"], cors=False)
+@widget_cors
 def site_availability(site_key):
-    return sites.availability(site_key)
+    return sites.availability(site_key, _origin())
 
 
-@app.route("/v1/sites/{site_key}/settings", methods=["GET"])
-@translate_errors
+@app.route("/v1/sites/{site_key}/availability", methods=["OPTIONS"], cors=False)
+@widget_cors
+def site_availability_preflight(site_key):
+    sites.allowed_site(site_key, _origin())
+    return preflight("GET,OPTIONS")
+
+
+@app.route("/v1/sites/{site_key}/settings", methods=["GET"], cors=False)
+@widget_cors
 def site_settings(site_key):
-    return sites.widget_settings(site_key)
+    return sites.widget_settings(site_key, _origin())
+
+
+@app.route("/v1/sites/{site_key}/settings", methods=["OPTIONS"], cors=False)
+@widget_cors
+def site_settings_preflight(site_key):
+    sites.allowed_site(site_key, _origin())
+    return preflight("GET,OPTIONS")
 
 
 @app.route("/v1/agents/login", methods=["POST"], content_types=JSON_TYPES)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from . import retention, routing, validate, webhooks
+from . import origins, retention, routing, validate, webhooks
 from .clients import client
 from .config import settings
 from .conversations import ACTIVE, assign, set_unassigned_status
@@ -236,7 +236,9 @@ SITE_FIELDS = {"greeting": "string", "color": "color", "rate_limit_count": (1, 1
                "queue_timeout": (1, DAY), "inactivity_wait": (1, 7 * DAY), "pending_wait": (1, 30 * DAY),
                "survey_window": (1, 30 * DAY), "close_after": (1, 90 * DAY), "webhook_url": "webhook",
                # days conversations are kept after their last activity; null or 0: forever
-               "retention_days": "retention"}
+               "retention_days": "retention",
+               # the pages whose browsers may use the widget; null: any page (chalicelib/origins.py)
+               "allowed_origins": "origins"}
 
 
 def get_site_settings(caller: Caller, site_key: str) -> dict:
@@ -274,6 +276,8 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
             except BadRequestError:
                 raise BadRequestError(f"the retention period must be 1 to {retention.MAX_DAYS} days "
                                       "(0 or null: keep forever)", field=name) from None
+        elif kind == "origins":
+            value = origins.parse_list(body, name)
         elif kind == "fields":
             value = body[name]
             if not isinstance(value, list) or any(v not in ("name", "email") for v in value):
@@ -291,7 +295,7 @@ def _own_site(caller: Caller, site_key: str) -> Site:
 
 def _serialize_site(site: Site) -> dict:
     return {"site_key": site.site_key, "name": site.name,
-            "settings": {"retention_days": None, **site.settings.as_dict()},
+            "settings": {"retention_days": None, "allowed_origins": None, **site.settings.as_dict()},
             "identity_verification": bool(site.identity_secret)}
 
 

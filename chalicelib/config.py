@@ -43,6 +43,10 @@ class Settings:
     # keeps them online), and their open chats return to the queue requeue_grace seconds after that.
     presence_grace: int = field(default_factory=lambda: _int("PARLEY_PRESENCE_GRACE", 20))
     requeue_grace: int = field(default_factory=lambda: _int("PARLEY_REQUEUE_GRACE", 120))
+    # The console's origin(s), comma-separated (e.g. https://d123.cloudfront.net): the only pages whose
+    # browsers may open agent sockets. Empty: not checked (in-process tests).
+    console_origins: tuple = field(default_factory=lambda: tuple(
+        o.strip().lower().rstrip("/") for o in os.environ.get("PARLEY_CONSOLE_ORIGIN", "").split(",") if o.strip()))
     fanout_workers: int = field(default_factory=lambda: _int("PARLEY_FANOUT_WORKERS", 16))
     max_frame_bytes: int = 32 * 1024
     # Multiplies every count of chalicelib/limits.py (1: as documented). The test suite's shared stack

@@ -41,6 +41,17 @@ class ForbiddenError(ParleyError):
     code, status = "forbidden", 403
 
 
+class OriginNotAllowedError(ForbiddenError):
+    """A browser page whose Origin the site (or the console's setting) does not list."""
+
+    def __init__(self, origin: str, what: str = "this site"):
+        super().__init__(f"{what} does not accept pages from {origin[:200]}")
+        self.origin = origin[:200]
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "origin": self.origin}
+
+
 class NotFoundError(ParleyError):
     code, status = "not_found", 404
 

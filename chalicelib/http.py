@@ -5,8 +5,8 @@ import logging
 
 from chalice import Response
 
-from . import observability, validate
-from .errors import BadRequestError, ParleyError, TooLargeError
+from . import observability, origins, validate
+from .errors import BadRequestError, OriginNotAllowedError, ParleyError, TooLargeError
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +72,53 @@ def error_response(exc: ParleyError) -> Response:
     return Response(body={"error": exc.to_dict()}, status_code=exc.status, headers=headers)
 
 
+def _answer(view, args, kwargs, passthrough: tuple = ()) -> Response:
+    """The view's response; domain errors (but `passthrough`) as their status, anything else a 500."""
+    try:
+        return view(*args, **kwargs)
+    except passthrough:
+        raise
+    except ParleyError as exc:
+        return error_response(exc)
+    except Exception:
+        log.exception("request failed")
+        observability.error("internal")
+        return Response(body={"error": {"code": "internal", "message": "something went wrong"}},
+                        status_code=500, headers={"Content-Type": "application/json"})
+
+
 def translate_errors(view):
     """Domain errors become their status; anything else a 500 with no internals in the body."""
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except ParleyError as exc:
-            return error_response(exc)
-        except Exception:
-            log.exception("request failed")
-            observability.error("internal")
-            return Response(body={"error": {"code": "internal", "message": "something went wrong"}},
-                            status_code=500, headers={"Content-Type": "application/json"})
+        return _answer(view, args, kwargs)
     return wrapped
+
+
+def visitor_cors(current_request):
+    """The widget's routes decide CORS per request (Chalice's CORSConfig has one static origin): a page
+    the site allows reads every answer, its Origin echoed; a refused page gets its 403 without CORS
+    headers, so its browser lets it read nothing. Also translates errors, like translate_errors."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            origin = origins.from_headers(current_request().headers)
+            try:
+                response = _answer(view, args, kwargs, passthrough=(OriginNotAllowedError,))
+            except OriginNotAllowedError as exc:
+                return _with_headers(error_response(exc), {"Vary": "Origin"})
+            if not isinstance(response, Response):
+                response = Response(body=response, status_code=200)
+            return _with_headers(response, origins.cors_headers(origin))
+        return wrapped
+    return decorate
+
+
+def preflight(methods: str) -> Response:
+    """204 to an OPTIONS preflight; visitor_cors adds the origin, or refuses it."""
+    return Response(body="", status_code=204, headers=origins.preflight_headers(methods))
+
+
+def _with_headers(response: Response, headers: dict) -> Response:
+    response.headers = {**(response.headers or {}), **headers}
+    return response

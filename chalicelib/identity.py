@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import jwt
 from pynamodb.exceptions import DoesNotExist
 
-from . import cognito, limits, retention, tokens, validate
+from . import cognito, limits, origins, retention, tokens, validate
 from .errors import ForbiddenError, NotFoundError, UnauthorizedError
 from .models import Agent, Connection, Conversation, Site, Visitor
 from .util import iso, new_id, now
@@ -62,8 +62,9 @@ def get_site(site_key: str) -> Site:
         raise UnauthorizedError("unknown site_key", field="site_key") from None
 
 
-def create_visitor_session(body: dict, *, source_ip: str | None = None) -> dict:
-    """POST /v1/visitor/sessions: a token for a new or returning visitor (limited per source IP)."""
+def create_visitor_session(body: dict, origin: str | None = None, *, source_ip: str | None = None) -> dict:
+    """POST /v1/visitor/sessions: a token for a new or returning visitor, on a page the site allows
+    (limited per source IP)."""
     body = validate.obj(body)
     site_key = validate.string(body, "site_key", max_len=64)
     name = validate.string(body, "name", required=False, max_len=120)
@@ -74,6 +75,7 @@ def create_visitor_session(body: dict, *, source_ip: str | None = None) -> dict:
     locale = validate.string(body, "locale", required=False, max_len=35)
     resume_token = validate.string(body, "resume_token", required=False, max_len=4096)
     site = get_site(site_key)
+    origins.check_site(site, origin)
     limits.hit(limits.for_site("session_ip", site.settings), source_ip and f"{site.site_key}#{source_ip}")
 
     if user_id is not None:
@@ -193,8 +195,10 @@ def _token_kind(token: str) -> str | None:
 
 # --- websocket connections ------------------------------------------------------------------
 
-def connect(connection_id: str, token: str | None, *, source_ip: str | None = None) -> Connection:
-    """$connect: authenticate the token and record the connection. Raises before anything is stored."""
+def connect(connection_id: str, token: str | None, origin: str | None = None, *,
+            source_ip: str | None = None) -> Connection:
+    """$connect: authenticate the token, check the page's origin, and record the connection. Raises
+    before anything is stored."""
     if not token:
         raise UnauthorizedError("missing token")
     kind = _token_kind(token)
@@ -208,6 +212,7 @@ def connect(connection_id: str, token: str | None, *, source_ip: str | None = No
         if visitor.blocked:
             raise ForbiddenError("this visitor is blocked")
         site = get_site(claims["site"])
+        origins.check_site(site, origin)
         connection = Connection(
             connection_id, kind="visitor", workspace_id=site.workspace_id, site_key=site.site_key,
             visitor_id=visitor.id, name=visitor.name, connected_at=stamp, expires_at=expires, source_ip=source_ip,
@@ -217,6 +222,7 @@ def connect(connection_id: str, token: str | None, *, source_ip: str | None = No
             _resubscribe(connection, visitor.active_conversation_id)
         return connection
     if kind == "agent":
+        origins.check_console(origin)  # before the token: a foreign page learns nothing about it
         agent = agent_from_token(token)
         connection = Connection(
             connection_id, kind="agent", workspace_id=agent.workspace_id, agent_id=agent.id,

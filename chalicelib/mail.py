@@ -25,7 +25,7 @@ from html.parser import HTMLParser
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from . import limits, tokens
+from . import limits, origins, tokens
 from .clients import client
 from .config import settings
 from .conversations import HISTORY_MAX, history, record_csat
@@ -132,19 +132,10 @@ def owned_page(url: str | None, site: Site | None) -> str | None:
     if origin is None:
         return None
     own = {_origin(settings.widget_url), _origin(settings.public_api_url)} - {None}
-    allowed = list((site.settings.allowed_origins or []) if site is not None else [])
-    if origin in own or any(_origin_matches(pattern, origin) for pattern in allowed):
+    allowed = (site.settings.allowed_origins or []) if site is not None else []  # no list: none of its own
+    if origin in own or any(origins.matches(pattern, origin) for pattern in allowed):
         return url
     return None
-
-
-def _origin_matches(pattern: str, origin: str) -> bool:
-    """An allowed origin: exact, or `scheme://*.domain` for the domain's subdomains."""
-    pattern = pattern.lower().rstrip("/")
-    if "://*." not in pattern:
-        return pattern == origin
-    scheme, domain = pattern.split("://*.", 1)
-    return origin.startswith(scheme + "://") and origin.endswith("." + domain)
 
 
 def resume_link(conversation: Conversation, visitor: Visitor, site: Site | None) -> str | None:

@@ -62,7 +62,8 @@ class SiteSettings(MapAttribute):
     webhook_url = UnicodeAttribute(null=True)
     # Days a conversation is kept after its last activity (chalicelib/retention.py); none: forever.
     retention_days = NumberAttribute(null=True)
-    # The origins whose pages may embed the widget ("https://shop.example", "https://*.shop.example").
+    # The pages (scheme://host[:port], or scheme://*.domain) whose browsers may use the widget
+    # (chalicelib/origins.py); none: any page, as before the setting existed.
     allowed_origins = ListAttribute(of=UnicodeAttribute, null=True)
     # The site's own rate limits, {name: {"count", "window"}} for names in limits.SITE_LIMITS; none: defaults.
     limits = MapAttribute(null=True)

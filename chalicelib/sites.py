@@ -1,13 +1,14 @@
 """What a site's widget may know before a visitor says anything: is anyone there to answer."""
+from . import origins
 from .identity import get_site
 from .models import Agent
 
 ETA_WHEN_BUSY = 300  # seconds; routing (queue statistics) refines this
 
 
-def widget_settings(site_key: str) -> dict:
+def widget_settings(site_key: str, origin: str | None = None) -> dict:
     """What the widget needs before it opens: texts, colour, the pre-chat form, who is there."""
-    site = get_site(site_key)
+    site = allowed_site(site_key, origin)
     s = site.settings
     return {"site_key": site.site_key, "name": site.name, "greeting": s.greeting, "color": s.color,
             "prechat": {"enabled": bool(s.prechat_enabled), "fields": list(s.prechat_fields or []),
@@ -15,8 +16,15 @@ def widget_settings(site_key: str) -> dict:
             "availability": _availability(site)}
 
 
-def availability(site_key: str) -> dict:
-    return _availability(get_site(site_key))
+def availability(site_key: str, origin: str | None = None) -> dict:
+    return _availability(allowed_site(site_key, origin))
+
+
+def allowed_site(site_key: str, origin: str | None):
+    """The site, if the page asking (its Origin) may use its widget; else OriginNotAllowedError."""
+    site = get_site(site_key)
+    origins.check_site(site, origin)
+    return site
 
 
 def _availability(site) -> dict:

@@ -52,6 +52,7 @@ OUTPUT_ENV = {
     "Tracing": "PARLEY_TRACING",
     "PublicApiUrl": "PARLEY_PUBLIC_API_URL",
     "WebSocketCallbackUrl": "PARLEY_WS_CALLBACK_URL",
+    "SiteUrl": "PARLEY_CONSOLE_ORIGIN",  # the console's page: agents' sockets come from there only
 }
 # Command-line settings -> stack parameters. A setting not given keeps the stack's previous value.
 SETTING_PARAMETERS = {

@@ -67,6 +67,8 @@ def configure_environment(moto_url: str, port: int) -> None:
         "PARLEY_STAGE": "local", "PARLEY_TABLE_PREFIX": "parley-local-",
         "PARLEY_TOKEN_SECRET": os.environ.get("PARLEY_TOKEN_SECRET") or "local-only-secret-" + os.urandom(8).hex(),
         "PARLEY_WS_CALLBACK_URL": f"http://127.0.0.1:{port}/_gateway",
+        # Agents' sockets only from this stack's own console page (chalicelib/origins.py).
+        "PARLEY_CONSOLE_ORIGIN": ",".join(own_origins(port)),
     })
     import boto3
     idp = boto3.client("cognito-idp", region_name=REGION)
@@ -115,8 +117,14 @@ def configure_flows(moto_url: str) -> None:
     events.configure(moto_url)  # domain events on a bus, the webhooks built on them
 
 
-def seed() -> dict:
-    """Two workspaces, their sites and agents; returns what to print."""
+def own_origins(port: int) -> list[str]:
+    """Where this stack's pages (the demo site, the console) are served from, as browsers name them."""
+    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+
+def seed(port: int) -> dict:
+    """Two workspaces, their sites and agents; returns what to print. Every site accepts the widget on
+    this stack's own pages only (its allowed_origins)."""
     import boto3
     from chalicelib.models import Agent, CannedResponse, Site, SiteSettings, Workspace, create_tables
     from chalicelib.util import iso
@@ -124,11 +132,12 @@ def seed() -> dict:
     idp = boto3.client("cognito-idp", region_name=REGION)
     pool = os.environ["PARLEY_COGNITO_POOL_ID"]
     stamp = iso()
+    allowed = {"allowed_origins": own_origins(port)}
     for site_key, spec in SEED.items():
         workspace_id = f"ws_{site_key.replace('-', '_')}"
         Workspace(workspace_id, name=spec["workspace"], created_at=stamp).save()
         Site(site_key, workspace_id=workspace_id, name=spec["workspace"], identity_secret=IDENTITY_SECRET,
-             settings=SiteSettings(**spec.get("settings", {})), created_at=stamp).save()
+             settings=SiteSettings(**allowed, **spec.get("settings", {})), created_at=stamp).save()
         for email, name, role in spec["agents"]:
             user = idp.admin_create_user(UserPoolId=pool, Username=email, MessageAction="SUPPRESS",
                                          UserAttributes=[{"Name": "email", "Value": email},
@@ -144,10 +153,10 @@ def seed() -> dict:
         workspace_id = f"ws_{site_key.replace('-', '_')}"
         Workspace(workspace_id, name=name, created_at=stamp).save()
         Site(site_key, workspace_id=workspace_id, name=name, identity_secret=IDENTITY_SECRET,
-             settings=SiteSettings(), created_at=stamp).save()
+             settings=SiteSettings(**allowed), created_at=stamp).save()
     for site_key, (owner, settings) in EXTRA_SITES.items():
         Site(site_key, workspace_id=f"ws_{owner.replace('-', '_')}", name=SEED[owner]["workspace"],
-             identity_secret=IDENTITY_SECRET, settings=SiteSettings(**settings), created_at=stamp).save()
+             identity_secret=IDENTITY_SECRET, settings=SiteSettings(**allowed, **settings), created_at=stamp).save()
     return SEED
 
 
@@ -254,7 +263,7 @@ async def serve(port: int, ready_file: str | None) -> None:
     try:
         configure_environment(moto_url, port)
         configure_flows(moto_url)
-        seeded = seed()
+        seeded = seed(port)
         from . import events
         events.configure_streams()  # the streams exist now that the tables do
         import app as chalice_module  # after the environment: chalicelib reads it on import

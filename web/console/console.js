@@ -2704,6 +2704,37 @@
     $("site-empty").textContent = sitesLoading ? "Loading the sites…" : "No sites known yet. Add one by its key below.";
   }
 
+  // Which websites may show a site's chat (allowed_origins); these texts in English and French, by
+  // the browser's language (the page itself is marked lang="en").
+  const ORIGIN_TEXTS = {
+    en: {
+      label: "Websites that may show the chat",
+      help: "One per line: https://shop.example (no path), or https://*.shop.example for its subdomains. Pages of other websites are refused. Empty: any website.",
+      any: "Any website can embed this chat until you list your website's addresses here.",
+      none: "No website can show this chat: the list is empty.",
+    },
+    fr: {
+      label: "Sites web autorisés à afficher la discussion",
+      help: "Une adresse par ligne : https://boutique.example (sans chemin), ou https://*.boutique.example pour ses sous-domaines. Les pages des autres sites sont refusées. Vide : n’importe quel site.",
+      any: "N’importe quel site web peut intégrer cette discussion tant que vous n’indiquez pas ici les adresses de votre site.",
+      none: "Aucun site web ne peut afficher cette discussion : la liste est vide.",
+    },
+  };
+  const originText = (key) => ORIGIN_TEXTS[/^fr\b/i.test(navigator.language) ? "fr" : "en"][key];
+
+  /** The warning under the list: null means any website may embed the chat, [] that none may. */
+  function paintOriginsWarning(form, n, allowed) {
+    const warning = form.querySelector("#" + n + "-origins-warning");
+    warning.textContent = allowed == null ? originText("any") : allowed.length ? "" : originText("none");
+    show(warning, !!warning.textContent);
+  }
+
+  /** The textarea's origins, one per line (commas and spaces also separate); none: any website (null). */
+  function originsField(textarea) {
+    const list = textarea.value.split(/[\s,]+/).filter(Boolean);
+    return list.length ? list : null;
+  }
+
   let siteSerial = 0;
   function siteCard(site, _index) {
     const n = "site-" + (++siteSerial);
@@ -2711,7 +2742,7 @@
     const fields = {
       greeting: n + "-greeting", color: n + "-color", rate_limit_count: n + "-count", rate_limit_window: n + "-window",
       prechat_enabled: n + "-prechat", prechat_fields: n + "-ask-email", prechat_required: n + "-req-email",
-      retention_days: n + "-retention",
+      retention_days: n + "-retention", allowed_origins: n + "-origins",
     };
     const check = (id, label, checked) => el("label", { class: "check", attrs: { for: id } },
       el("input", { type: "checkbox", id: id, checked: !!checked }), " " + label);
@@ -2751,6 +2782,13 @@
               el("input", { id: fields.retention_days, type: "number", min: 1, max: 3650, value: s.retention_days ? String(s.retention_days) : "", attrs: { placeholder: "forever" } }),
               el("span", { text: "days" })),
             el("small", { class: "field__help", text: "After a conversation's last activity, it is deleted with its messages. Empty: keep forever. Applies to chats started from now on." })),
+          el("div", { class: "field" },
+            el("label", { attrs: { for: fields.allowed_origins }, text: originText("label") }),
+            el("textarea", { id: fields.allowed_origins, rows: 3, value: (s.allowed_origins || []).join("\n"),
+              attrs: { placeholder: "https://shop.example\nhttps://*.shop.example", spellcheck: "false",
+                "aria-describedby": n + "-origins-warning " + n + "-origins-help" } }),
+            el("p", { id: n + "-origins-warning", class: "thread-banner origins-warning", attrs: { role: "status" }, hidden: true }),
+            el("small", { id: n + "-origins-help", class: "field__help", text: originText("help") })),
           el("fieldset", { class: "field fieldset" },
             el("legend", { text: "Pre-chat form" }),
             check(fields.prechat_enabled, "Ask for details before the first message", s.prechat_enabled),
@@ -2791,6 +2829,7 @@
     form.addEventListener("input", () => { form.querySelector(".site-card__saved").textContent = ""; });
     form.addEventListener("submit", (event) => saveSite(event, form, site.site_key, n, fields));
     paintPreview();
+    paintOriginsWarning(form, n, s.allowed_origins);
     return form;
   }
 
@@ -2812,6 +2851,7 @@
       prechat_fields: asked,
       prechat_required: ["name", "email"].filter((w) => get("-req-" + w).checked),
       retention_days: numberField(get("-retention")),
+      allowed_origins: originsField(get("-origins")),
     };
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
@@ -2819,6 +2859,8 @@
       const site = await api("PATCH", "/v1/sites/" + encodeURIComponent(key), body);
       S.sites.set(key, site);
       saved.textContent = "Saved.";
+      get("-origins").value = (site.settings.allowed_origins || []).join("\n");  // as stored: normalized
+      paintOriginsWarning(form, n, site.settings.allowed_origins);
     } catch (err) {
       formError(error, err, fields);
     } finally {

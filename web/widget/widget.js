@@ -1,6 +1,5 @@
-/* Parley chat widget (docs/protocol.md): one <script> tag, no dependencies, one global: Parley('open'),
-   Parley('close'), Parley('identify', {name, email, user_id, user_hash}), Parley('on', event, fn).
-   A good guest: shadow DOM, parley- classes and storage keys, people's text only ever set as text. */
+/* Parley chat widget (docs/protocol.md). One global: Parley('open' | 'close'), Parley('identify', {name, email,
+   user_id, user_hash}), Parley('on', event, fn). Shadow DOM; people's text is only ever set as text. */
 (() => {
   'use strict';
   const w = window, d = document, nav = navigator;
@@ -42,6 +41,7 @@
     sent_to: ['Transcript sent to {e}.', 'Transcription envoy\u00e9e \u00e0 {e}.'],
     oops: ['Something went wrong. Please try again.', 'Une erreur est survenue. R\u00e9essayez.'],
     net: ['Reconnecting\u2026 your messages will follow.', 'Reconnexion\u2026 vos messages suivront.'],
+    refused: ['Chat is unavailable on this website.', 'Discussion indisponible sur ce site.'],
   };
   const fr = /^fr\b/i.test(d.documentElement.lang || nav.language), lang = fr ? 'fr' : 'en';
   const t = (key, vars) => STRINGS[key][+fr].replace(/\{(\w)\}/g, (_, v) => vars[v]);
@@ -55,7 +55,7 @@
     try { store.setItem(KEY, JSON.stringify(S)); } catch (e) {}
   };
 
-  let settings = { prechat: {}, availability: {} }, ui, isOpen, wantOpen, ident = {}, flash = '';
+  let settings = { prechat: {}, availability: {} }, ui, isOpen, wantOpen, ident = {}, flash = '', refused;
   let ws, up, connecting, stale, tries = 0, nextRef = 0, flying, catching, again, retryTimer, flashTimer;
   let msgs = [], byId = {}, top = 0, sentRead = 0, unread = -1, queue, agentTyping, agentTimer;
   let typingOn, lastTyping = 0, typingTimer, idleTimer;
@@ -98,9 +98,7 @@
     if (S.token && !stale) return S.token;
     const body = { site_key: SITE, page_url: location.href, locale: nav.language, ...S.fields };
     if (ident.user_id) Object.assign(body, ident); else body.resume_token = S.token;
-    const r = await fetch(API + '/v1/visitor/sessions', {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
-    });
+    const r = await fetch(API + '/v1/visitor/sessions', { method: 'POST', body: JSON.stringify(body) });
     if (r.status === 401 && body.resume_token) {
       S.token = null;
       forget();
@@ -116,7 +114,7 @@
   const wanted = () => S.conv || S.outbox.length || isOpen || ident.user_id;
 
   async function connect() {
-    if (ws || connecting || !wanted() || !nav.onLine) return;
+    if (refused || ws || connecting || !wanted() || !nav.onLine) return;
     connecting = true;
     clearTimeout(retryTimer);
     let token, opened;
@@ -490,12 +488,12 @@
     const body = ui.body, pre = settings.prechat, chatting = S.conv || S.outbox.length;
     const stick = scroll || body.scrollHeight - body.scrollTop - body.clientHeight < 80;
     const online = settings.availability.online !== false;
-    const view = chatting ? '' : !online ? 'offline' : pre.enabled && !(pre.required || []).every((k) => S.fields[k]) ? 'prechat' : '';
+    const view = refused || chatting ? '' : !online ? 'offline' : pre.enabled && !(pre.required || []).every((k) => S.fields[k]) ? 'prechat' : '';
     if (view !== ui.view) ui.forms.replaceChildren(...(view ? [buildForm(view)] : []));
     ui.view = view;
-    ui.sub.textContent = t(online ? 'online' : 'away');
+    ui.sub.textContent = t(refused ? 'refused' : online ? 'online' : 'away');
     renderLog();
-    ui.composer.hidden = view;
+    ui.composer.hidden = refused || view;
     ui.mail.hidden = !S.conv;
     ui.note.textContent = S.offline && chatting ? t('done', { e: S.fields.email }) : '';
     const q = queue && queue.conversation_id === S.conv && queue;
@@ -552,7 +550,8 @@
   w.Parley = Parley;
   queued.forEach((args) => Parley(...args));
 
-  get('/settings').then((s) => (settings = s), (r) => r.status === 401 && Promise.reject(r)).then(() => {
+  get('/settings').then((s) => (settings = s), (r) => r.status === 401 ? Promise.reject(r)
+    : r.status || fetch(API + '/v1/health').then(() => (refused = 1), () => 0)).then(() => {
     build();
     paint();
     toggle(wantOpen);
