@@ -53,12 +53,14 @@ class Gateway:
 
     def __init__(self, latency: float):
         from aiohttp import web
+        from botocore.credentials import Credentials
 
         from infra.local.gateway import WebSocketGateway
         from infra.local.stack import free_port
         stub = SimpleNamespace(websocket_handlers={"$connect": SimpleNamespace(name="connect")},
                                handler_map={"connect": lambda event, context: {"statusCode": 200}})
-        self.gateway = WebSocketGateway(stub, ThreadPoolExecutor(max_workers=4))
+        # The management endpoint checks SigV4: the bench's clients sign with start_moto's credentials.
+        self.gateway = WebSocketGateway(stub, ThreadPoolExecutor(max_workers=4), Credentials("testing", "testing"))
         self.port = free_port()
         self.posts = 0
 

@@ -93,8 +93,11 @@ def cognito(aws, monkeypatch):
 
 
 class LocalStack:
-    def __init__(self, port: int, moto_url: str, pool_id: str):
+    def __init__(self, port: int, moto_url: str, pool_id: str, access_key: str = "", secret_key: str = "",
+                 pid: int | None = None):
         self.port, self.moto_url, self.pool_id = port, moto_url, pool_id
+        self.access_key, self.secret_key = access_key, secret_key  # the app's: the gateway checks them
+        self.pid = pid
         self.http = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}/ws"
 
@@ -143,9 +146,9 @@ def running_stack(workdir: Path, **env_overrides: str):
             proc.kill()
             raise RuntimeError(f"local stack did not start:\n{log_path.read_text()}")
         time.sleep(0.1)
-    port_line, moto_url, pool_id = ready.read_text().split()
+    port_line, moto_url, pool_id, *credentials = ready.read_text().split()
     try:
-        yield LocalStack(int(port_line), moto_url, pool_id)
+        yield LocalStack(int(port_line), moto_url, pool_id, *credentials[:2], pid=proc.pid)
     finally:
         proc.terminate()
         try:

@@ -4,8 +4,8 @@ On AWS, Lambda reads the conversations and messages tables' streams and calls th
 `publish_*_events`; EventBridge routes what they publish to the events queue; Lambda polls that queue
 (`dispatch_webhooks`) and the webhook queue (`deliver_webhook`). Here moto holds the tables, bus,
 rule and queues, and these readers and pumps call the same handlers with Lambda-shaped events. The
-local stack runs them in a loop; tests call `Pipeline.drain()` to run everything that is ready, once,
-deterministically.
+local stack runs each in a loop of its own (the queues long-polled, the streams read with a backoff
+when idle); tests call `Pipeline.drain()` to run everything that is ready, once, deterministically.
 """
 import json
 import logging
@@ -26,6 +26,8 @@ STREAM_HANDLERS = {"conversations": "publish_conversation_events", "messages": "
 # botocore's default for DynamoDB Streams is an account-based endpoint ({account}.streams-ddb…) that
 # moto does not answer; the regional endpoint is the same service.
 STREAMS_CONFIG = Config(account_id_endpoint_mode="disabled")
+# Lambda reads a stream about 4 times a second; here from 0.1 s after a record, backing off to 1 s.
+STREAM_IDLE, STREAM_MAX_IDLE = 0.1, 1.0
 
 
 def create_bus(events, sqs, prefix: str = "parley-local-") -> dict[str, str]:
@@ -116,16 +118,27 @@ class Pipeline:
                         for table, arn in (("conversations", settings.conversations_stream_arn),
                                            ("messages", settings.messages_stream_arn)) if arn]
 
+    def read_streams(self) -> int:
+        """One batch from each table's stream; how many records moved."""
+        return sum(reader.pump() for reader in self.readers)
+
+    def dispatch(self, wait: int = 0) -> int:
+        """One batch of domain events from the events queue to dispatch_webhooks."""
+        if not self.settings.events_queue_url:
+            return 0
+        return pump_queue(self.sqs, self.settings.events_queue_url, self.app.handler_map["dispatch_webhooks"],
+                          "dispatch_webhooks", wait)
+
+    def deliver(self, wait: int = 0) -> int:
+        """One batch of delivery jobs from the webhook queue to deliver_webhook."""
+        if not self.settings.webhook_queue_url:
+            return 0
+        return pump_queue(self.sqs, self.settings.webhook_queue_url, self.app.handler_map["deliver_webhook"],
+                          "deliver_webhook", wait)
+
     def step(self, wait: int = 0) -> int:
         """Each stage once; how much moved."""
-        moved = sum(reader.pump() for reader in self.readers)
-        if self.settings.events_queue_url:
-            moved += pump_queue(self.sqs, self.settings.events_queue_url, self.app.handler_map["dispatch_webhooks"],
-                                "dispatch_webhooks", wait)
-        if self.settings.webhook_queue_url:
-            moved += pump_queue(self.sqs, self.settings.webhook_queue_url, self.app.handler_map["deliver_webhook"],
-                                "deliver_webhook", wait)
-        return moved
+        return self.read_streams() + self.dispatch(wait) + self.deliver(wait)
 
     def drain(self, rounds: int = 50) -> int:
         """Steps until one moves nothing (delayed messages are not ready: they wait for a later drain)."""
@@ -162,7 +175,9 @@ def configure_streams() -> None:
 
 
 async def run(chalice_app, executor, stop) -> None:
-    """The local stack's loop: the pipeline's steps, waiting on the queues briefly when idle."""
+    """The local stack's pollers, one loop per source as Lambda has one poller per event source
+    mapping: the streams (backing off when idle) and the two queues (long-polled). `executor` is the
+    pollers' own, with a thread for each loop."""
     import asyncio
 
     from chalicelib.config import settings
@@ -172,4 +187,11 @@ async def run(chalice_app, executor, stop) -> None:
     except Exception:
         log.exception("the event pipeline cannot start: no domain events or webhooks")
         return
-    await event_source.keep_polling(pipeline.step, executor, stop, "a step of the event pipeline", idle=0.3)
+    wait = event_source.WAIT_SECONDS
+    await asyncio.gather(
+        event_source.keep_polling(pipeline.read_streams, executor, stop, "reading the tables' streams",
+                                  idle=STREAM_IDLE, max_idle=STREAM_MAX_IDLE),
+        event_source.keep_polling(lambda: pipeline.dispatch(wait), executor, stop, "polling the events queue",
+                                  idle=0.1),
+        event_source.keep_polling(lambda: pipeline.deliver(wait), executor, stop, "polling the webhook queue",
+                                  idle=0.1))

@@ -3,7 +3,8 @@
 What the app sees is what it would see on AWS: `$connect` (refusing the upgrade with the handler's
 status code, before any socket opens), `$default` with each text frame, `$disconnect`, and a
 management endpoint (`POST/GET/DELETE /@connections/{id}`, 410 Gone for unknown ids) reached
-through the same `apigatewaymanagementapi` client, only at another endpoint.
+through the same `apigatewaymanagementapi` client, only at another endpoint. Like API Gateway, the
+management endpoint takes only requests SigV4-signed with the app's credentials (sigv4.py).
 """
 import asyncio
 import base64
@@ -15,6 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from aiohttp import WSMsgType, web
+from botocore.credentials import Credentials
+
+from . import sigv4
 
 log = logging.getLogger("parley.gateway")
 
@@ -41,8 +45,10 @@ class LambdaContext:
 
 
 class WebSocketGateway:
-    def __init__(self, chalice_app, executor: ThreadPoolExecutor, *, stage: str = "ws",
-                 api_id: str = "local", domain: str = "127.0.0.1"):
+    def __init__(self, chalice_app, executor: ThreadPoolExecutor, credentials: Credentials, *,
+                 stage: str = "ws", api_id: str = "local", domain: str = "127.0.0.1",
+                 region: str = "us-east-1"):
+        self._credentials, self._region = credentials, region
         self._handlers = {key: chalice_app.handler_map[cfg.name]
                           for key, cfg in chalice_app.websocket_handlers.items()}
         self._executor = executor
@@ -108,6 +114,19 @@ class WebSocketGateway:
 
     # --- the management API (@connections) ----------------------------------------------------
 
+    def _signed(self, handler):
+        """The handler, behind API Gateway's check: 403 unless signed with the app's credentials."""
+        async def checked(request: web.Request) -> web.StreamResponse:
+            body = await request.read()
+            url = f"{request.scheme}://{request.host}{request.raw_path}"
+            try:
+                sigv4.verify(request.method, url, request.headers, body, self._credentials, self._region)
+            except sigv4.SignatureRejectedError as exc:
+                return web.json_response({"message": exc.message}, status=403,
+                                         headers={"x-amzn-ErrorType": exc.error_type})
+            return await handler(request)
+        return checked
+
     async def post(self, request: web.Request) -> web.Response:
         entry = self.connections.get(request.match_info["connection_id"])
         if entry is None:
@@ -141,8 +160,8 @@ class WebSocketGateway:
 
     def routes(self, ws_path: str, management_prefix: str) -> list:
         at = f"{management_prefix}/@connections/{{connection_id}}"
-        return [web.get(ws_path, self.upgrade), web.post(at, self.post), web.get(at, self.get),
-                web.delete(at, self.delete)]
+        return [web.get(ws_path, self.upgrade), web.post(at, self._signed(self.post)),
+                web.get(at, self._signed(self.get)), web.delete(at, self._signed(self.delete))]
 
     async def close_all(self) -> None:
         for ws, _ in list(self.connections.values()):

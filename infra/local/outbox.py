@@ -43,8 +43,9 @@ def configure(port: int) -> None:
 
 
 async def poll_email_queue(chalice_app, executor, stop: asyncio.Event) -> None:
-    """Lambda's SQS event source for the email queue (infra/local/sqs.py): batches of up to 10 jobs to the
-    consumer; the ones it reports as failed come back after the visibility timeout (or go to the DLQ)."""
+    """Lambda's SQS event source for the email queue (infra/local/sqs.py), long-polled on `executor` (the
+    pollers' own): batches of up to 10 jobs to the consumer; the ones it reports as failed come back after
+    the visibility timeout (or go to the DLQ)."""
     import boto3
 
     from . import sqs as event_source
@@ -52,7 +53,7 @@ async def poll_email_queue(chalice_app, executor, stop: asyncio.Event) -> None:
     queue = os.environ["PARLEY_EMAIL_QUEUE_URL"]
     handler = chalice_app.handler_map["send_email"]
     await event_source.keep_polling(lambda: event_source.poll_once(sqs, queue, handler, "send_email"), executor, stop,
-                                    "polling the email queue", idle=0.5)
+                                    "polling the email queue", idle=0.1)
 
 
 def sent_emails() -> list[dict]:

@@ -4,6 +4,9 @@ Mirrors an event source mapping with FunctionResponseTypes=["ReportBatchItemFail
 gets the records in Lambda's shape; when it returns, every record is deleted except those its
 response lists in batchItemFailures; when it raises, none is. What is left comes back after the
 queue's visibility timeout, and goes to its dead-letter queue after maxReceiveCount receives.
+
+Like the mapping, the pollers long-poll: an idle queue costs one receive every WAIT_SECONDS, not a
+busy loop (moto's receive walks the whole queue, in-flight messages included, at every call).
 """
 import asyncio
 import logging
@@ -13,6 +16,9 @@ from .gateway import LambdaContext
 log = logging.getLogger("parley.local")
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# Lambda long-polls for 20 s; shorter here because a stopping stack waits for the receive in flight.
+WAIT_SECONDS = 2
+FAILED_STEP_REST = 1.0  # after a failed step (moto unreachable), so a failure does not spin
 
 
 def event(messages: list[dict], queue_url: str) -> dict:
@@ -32,8 +38,9 @@ def failures(response) -> set[str]:
 
 
 def poll_once(sqs, queue_url: str, handler, function_name: str, *, batch_size: int = 10,
-              wait_seconds: int = 0) -> int:
-    """One receive (up to batch_size messages, as the mapping's BatchSize), one invocation, the deletes.
+              wait_seconds: int = WAIT_SECONDS) -> int:
+    """One receive (up to batch_size messages, as the mapping's BatchSize; long polling unless
+    wait_seconds=0, as tests draining a queue ask), one invocation, the deletes.
     Returns how many messages were received."""
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=batch_size, WaitTimeSeconds=wait_seconds,
                                    AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
@@ -55,18 +62,24 @@ def poll_once(sqs, queue_url: str, handler, function_name: str, *, batch_size: i
     return len(messages)
 
 
-async def keep_polling(step, executor, stop: asyncio.Event, what: str, idle: float) -> None:
-    """Run `step()` (returns how much it moved) on the executor until `stop`; rest `idle` seconds when
-    it moved nothing. A failed step is logged and the loop goes on, as Lambda's pollers do."""
+async def keep_polling(step, executor, stop: asyncio.Event, what: str, idle: float,
+                       max_idle: float | None = None) -> None:
+    """Run `step()` (returns how much it moved) on the executor until `stop`, again at once while it
+    moves something (a backlog drains), resting when it moved nothing: `idle` seconds, doubling up to
+    `max_idle` while nothing comes. A failed step is logged and the loop goes on, as Lambda's pollers do."""
     loop = asyncio.get_running_loop()
+    rest = idle
     while not stop.is_set():
         try:
             moved = await loop.run_in_executor(executor, step)
         except Exception:
             log.exception("%s failed", what)
-            moved = 0
-        if not moved:
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=idle)
-            except asyncio.TimeoutError:
-                pass
+            moved, rest = 0, max(rest, FAILED_STEP_REST)
+        if moved:
+            rest = idle
+            continue
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=rest)
+        except asyncio.TimeoutError:
+            pass
+        rest = min(rest * 2, max_idle or idle)

@@ -5,6 +5,9 @@ infra/statemachines/ on its ASL interpreter, their Lambda task run in this proce
 with the tables' streams (events.py reads them and runs the webhook pipeline); the gateway in
 gateway.py plays API Gateway's WebSocket API; Chalice's LocalGateway routes REST. The app's code is
 the same as on AWS: only endpoints differ, through AWS_ENDPOINT_URL and PARLEY_WS_CALLBACK_URL.
+
+Everything listens on 127.0.0.1 only. The app's AWS credentials and the Cognito signing key are
+made fresh at every start (keys.py); README.md says what the local stack still does not protect.
 """
 import argparse
 import asyncio
@@ -38,13 +41,18 @@ CANNED = [("hello", "Hi {{visitor.name}}, I'm {{agent.name}}. How can I help?"),
           ("thanks", "Thanks for reaching out, {{visitor.name}}! Anything else I can do?"),
           ("shipping", "Orders ship within 2 business days; you'll get a tracking link by email.")]
 IDENTITY_SECRET = "demo-identity-secret"
+HOST = "127.0.0.1"  # never 0.0.0.0: moto answers anyone unauthenticated, and the demo logins are public
+# aiohttp refuses a request line or header over 8,190 bytes with its own 400; raised so a long token
+# (in ?token= or Authorization) reaches $connect or the app and gets the documented 401.
+MAX_REQUEST_LINE = MAX_HEADER_FIELD = 64 * 1024
+POLLERS = 4  # the email queue, the events queue, the webhook queue, the tables' streams
 
 log = logging.getLogger("parley.local")
 
 
 def free_port() -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((HOST, 0))
         return s.getsockname()[1]
 
 
@@ -52,17 +60,23 @@ def start_moto() -> tuple[object, str]:
     from moto.server import ThreadedMotoServer
 
     from .fidelity import install
+    from .keys import sign_cognito_with_fresh_key
     install()
+    sign_cognito_with_fresh_key()  # before configure_environment creates the pool
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
-    return server, f"http://127.0.0.1:{port}"
+    return server, f"http://{HOST}:{port}"
 
 
-def configure_environment(moto_url: str, port: int) -> None:
-    """Point every AWS client at moto, and create the Cognito pool the app verifies tokens against."""
+def configure_environment(moto_url: str, port: int, credentials) -> None:
+    """Point every AWS client at moto with the stack's own credentials (the gateway checks them), and
+    create the Cognito pool the app verifies tokens against."""
+    for inherited in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE"):
+        os.environ.pop(inherited, None)  # env credentials win over a profile; a session token would ride along
     os.environ.update({
-        "AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
         "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
         "PARLEY_STAGE": "local", "PARLEY_TABLE_PREFIX": "parley-local-",
         "PARLEY_TOKEN_SECRET": os.environ.get("PARLEY_TOKEN_SECRET") or "local-only-secret-" + os.urandom(8).hex(),
@@ -160,7 +174,7 @@ def seed(port: int) -> dict:
     return SEED
 
 
-def build_web_app(chalice_app, executor: ThreadPoolExecutor):
+def build_web_app(chalice_app, executor: ThreadPoolExecutor, credentials):
     from aiohttp import web
     from chalice.config import Config
     from chalice.local import LocalGateway, LocalGatewayException
@@ -169,7 +183,7 @@ def build_web_app(chalice_app, executor: ThreadPoolExecutor):
 
     rest = LocalGateway(chalice_app, Config.create(chalice_app=chalice_app, lambda_timeout=30))
     rest_lock = threading.Lock()  # chalice keeps the current request on the app object: one at a time
-    gateway = WebSocketGateway(chalice_app, executor)
+    gateway = WebSocketGateway(chalice_app, executor, credentials, region=REGION)
 
     def call_rest(method: str, path: str, headers: dict, body: bytes) -> dict:
         with rest_lock:
@@ -257,11 +271,25 @@ def banner(port: int, seeded: dict) -> str:
     return "\n".join(lines)
 
 
+def write_ready_file(path: str, port: int, moto_url: str, credentials) -> None:
+    """What tests/conftest.py's stack fixture reads, one value a line: port, moto URL, pool id, then the
+    app's access key id and secret (so tests can sign as the app). Readable by this user only, and
+    renamed into place so a reader never sees half of it."""
+    lines = [str(port), moto_url, os.environ["PARLEY_COGNITO_POOL_ID"], credentials.access_key, credentials.secret_key]
+    partial = f"{path}.partial"
+    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write("\n".join(lines) + "\n")
+    os.replace(partial, path)
+
+
 async def serve(port: int, ready_file: str | None) -> None:
     from aiohttp import web
+
+    from .keys import fresh_credentials
     moto_server, moto_url = start_moto()
+    credentials = fresh_credentials()
     try:
-        configure_environment(moto_url, port)
+        configure_environment(moto_url, port, credentials)
         configure_flows(moto_url)
         seeded = seed(port)
         from . import events
@@ -271,21 +299,25 @@ async def serve(port: int, ready_file: str | None) -> None:
         from .flows import install_lambda_dispatch
         install_lambda_dispatch(lambda name: chalice_module.app.handler_map[name])
         executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="lambda")
+        # The queue and stream pollers on threads of their own: a backlog drains without taking the
+        # threads websocket and REST requests run on (and each poller has at most one batch in flight).
+        pollers = ThreadPoolExecutor(max_workers=POLLERS, thread_name_prefix="poller")
         from . import outbox
-        web_app = build_web_app(chalice_module.app, executor)
+        web_app = build_web_app(chalice_module.app, executor, credentials)
         web_app.router.add_routes(outbox.routes(executor, chalice_module.sender))
-        runner = web.AppRunner(web_app, access_log=None)
+        runner = web.AppRunner(web_app, access_log=None, max_line_size=MAX_REQUEST_LINE,
+                               max_field_size=MAX_HEADER_FIELD)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", port)
+        site = web.TCPSite(runner, HOST, port)
         await site.start()
         print(banner(port, seeded), flush=True)
         if ready_file:
-            Path(ready_file).write_text(f"{port}\n{moto_url}\n{os.environ['PARLEY_COGNITO_POOL_ID']}\n")
+            write_ready_file(ready_file, port, moto_url, credentials)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         schedules = asyncio.ensure_future(run_schedules(chalice_module.app, executor, stop))
-        emails = asyncio.ensure_future(outbox.poll_email_queue(chalice_module.app, executor, stop))
-        consumers = asyncio.ensure_future(events.run(chalice_module.app, executor, stop))  # streams, queues
+        emails = asyncio.ensure_future(outbox.poll_email_queue(chalice_module.app, pollers, stop))
+        consumers = asyncio.ensure_future(events.run(chalice_module.app, pollers, stop))  # streams, queues
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
@@ -295,6 +327,7 @@ async def serve(port: int, ready_file: str | None) -> None:
         consumers.cancel()
         await runner.cleanup()
         executor.shutdown(wait=False, cancel_futures=True)
+        pollers.shutdown(wait=False, cancel_futures=True)
     finally:
         moto_server.stop()
 

@@ -1,0 +1,202 @@
+"""What the local stack guards on a developer's laptop (README: "What the local stack does not protect").
+
+It listens on loopback only; its management endpoint takes only the app's SigV4-signed requests; its
+Cognito pool signs with a key made at start, not moto's published one; long tokens get the documented
+401; a backlog of domain events drains while requests are still served.
+"""
+import gzip
+import json
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from unittest import mock
+
+import boto3
+import jwt
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from websockets.exceptions import InvalidStatus
+
+from client import Clients, open_socket, run
+
+REGION = "us-east-1"
+LISTEN = "0A"  # the TCP state /proc/net/tcp gives a listening socket
+
+
+# --- 1. loopback only ---------------------------------------------------------------------------
+
+def _address(hex_address: str) -> str:
+    """The IP of a /proc/net/tcp{,6} local_address (host byte order, 32-bit words)."""
+    raw = bytes.fromhex(hex_address.split(":")[0])
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return socket.inet_ntop(socket.AF_INET if len(words) == 4 else socket.AF_INET6, words)
+
+
+def _listening(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of every listening TCP socket the process holds (its fds, matched by inode)."""
+    fds = Path(f"/proc/{pid}/fd")
+    inodes = {link[len("socket:["):-1] for link in (str(fd.readlink()) for fd in fds.iterdir() if fd.is_symlink())
+              if link.startswith("socket:[")}
+    found = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == LISTEN and fields[9] in inodes:
+                found.append((_address(fields[1]), int(fields[1].split(":")[1], 16)))
+    return found
+
+
+def test_the_stack_listens_on_loopback_only(stack):
+    listening = _listening(stack.pid)
+    ports = {port for _, port in listening}
+    assert {stack.port, int(stack.moto_url.rsplit(":", 1)[1])} <= ports, listening
+    assert {address for address, _ in listening} <= {"127.0.0.1", "::1"}, listening
+
+
+# --- 2. the management endpoint requires the app's SigV4 ----------------------------------------
+
+def _connection_id(stack, visitor_id: str) -> str:
+    """The gateway's id for the visitor's socket, from the connections table (a test may Scan)."""
+    dynamodb = boto3.client("dynamodb", endpoint_url=stack.moto_url, region_name=REGION)
+    items = dynamodb.scan(TableName="parley-local-connections", FilterExpression="visitor_id = :v",
+                          ExpressionAttributeValues={":v": {"S": visitor_id}})["Items"]
+    assert len(items) == 1, items
+    return items[0]["id"]["S"]
+
+
+def _management(stack, method: str, connection_id: str, body: bytes = b"", *, sign_with: Credentials | None = None,
+                signed_at: datetime | None = None) -> tuple[int, dict, dict]:
+    """A management request as a stranger would make it: unsigned, or signed with these credentials."""
+    url = f"{stack.http}/_gateway/@connections/{urllib.parse.quote(connection_id, safe='')}"
+    request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
+    if sign_with is not None:
+        with mock.patch("botocore.auth.get_current_datetime",
+                        return_value=signed_at or datetime.now(timezone.utc).replace(tzinfo=None)):
+            SigV4Auth(sign_with, "execute-api", REGION).add_auth(request)
+    prepared = request.prepare()
+    sent = urllib.request.Request(prepared.url, data=body or None, headers=dict(prepared.headers), method=method)
+    try:
+        with urllib.request.urlopen(sent, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
+
+
+def test_the_management_endpoint_refuses_what_the_app_did_not_sign(stack):
+    real = Credentials(stack.access_key, stack.secret_key)
+    refused = {
+        "unsigned": (None, None, "MissingAuthenticationTokenException"),
+        "wrong secret": (Credentials(stack.access_key, "not-the-secret"), None, "InvalidSignatureException"),
+        "moto's usual key": (Credentials("testing", "testing"), None, "UnrecognizedClientException"),
+        "signed 10 minutes ago": (real, datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=10),
+                                  "InvalidSignatureException"),
+    }
+
+    async def scenario():
+        async with Clients(stack) as clients:
+            session = stack.visitor("demo")
+            visitor = await clients.visitor(session=session)
+            connection_id = _connection_id(stack, session["visitor_id"])
+            for what, (credentials, signed_at, error_type) in refused.items():
+                injected = json.dumps({"type": "message", "text": f"injected ({what})"}).encode()
+                for method, body in (("POST", injected), ("GET", b""), ("DELETE", b"")):
+                    status, headers, answer = _management(stack, method, connection_id, body,
+                                                          sign_with=credentials, signed_at=signed_at)
+                    assert (status, headers.get("x-amzn-ErrorType")) == (403, error_type), (what, method, answer)
+                    assert answer.get("message"), answer
+            # The app's own client, signing with the app's credentials, still reaches the socket.
+            gateway = boto3.client("apigatewaymanagementapi", endpoint_url=f"{stack.http}/_gateway",
+                                   region_name=REGION, aws_access_key_id=real.access_key,
+                                   aws_secret_access_key=real.secret_key, aws_session_token=None,
+                                   config=Config(retries={"max_attempts": 1}))
+            gateway.post_to_connection(ConnectionId=connection_id, Data=b'{"type": "signed"}')
+            await visitor.next_event("signed")
+            assert not [f for f in visitor.frames if "injected" in json.dumps(f)], visitor.frames
+            assert not visitor.closed
+    run(scenario(), timeout=60)
+
+
+# --- 3. Cognito tokens: the stack's own key, not moto's published one ----------------------------
+
+def _moto_published_key():
+    """The private key every moto install ships and signs Cognito tokens with by default."""
+    import moto.cognitoidp
+    packed = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-private.json.gz"
+    return jwt.PyJWK(json.loads(gzip.decompress(packed.read_bytes()))).key
+
+
+def _refused_at_connect(stack, token: str) -> tuple[int, dict]:
+    """The status and body with which the websocket upgrade is refused."""
+    async def attempt():
+        with pytest.raises(InvalidStatus) as refused:
+            ws = await open_socket(stack.ws, token)
+            await ws.close()  # pragma: no cover - only reached when the upgrade was wrongly accepted
+        return refused.value.response.status_code, json.loads(refused.value.response.body or b"{}")
+    return run(attempt(), timeout=15)
+
+
+def test_a_token_signed_with_motos_published_key_is_refused(stack, logins):
+    real = logins["admin"]["token"]
+    claims = jwt.decode(real, options={"verify_signature": False})  # the seeded admin's: iss, client_id, sub
+    assert claims["token_use"] == "access" and claims["iss"].endswith(stack.pool_id), claims
+    forged = jwt.encode(claims, _moto_published_key(), algorithm="RS256", headers={"kid": "dummy"})
+
+    assert stack.request("GET", "/v1/agents/me", token=real)[0] == 200
+    status, body = stack.request("GET", "/v1/agents/me", token=forged)
+    assert (status, body["error"]["code"]) == (401, "unauthorized"), body
+    status, body = _refused_at_connect(stack, forged)
+    assert (status, body["error"]["code"]) == (401, "unauthorized"), body
+
+
+# --- 5. long tokens reach the app ---------------------------------------------------------------
+
+def test_a_10_kb_token_is_answered_401_with_the_error_body(stack):
+    long_token = "e" * 10 * 1024
+    status, body = _refused_at_connect(stack, long_token)
+    assert (status, body["error"]["code"]) == (401, "unauthorized"), body
+    status, body = stack.request("GET", "/v1/agents/me", token=long_token)
+    assert (status, body["error"]["code"]) == (401, "unauthorized"), body
+
+
+def test_a_token_past_the_documented_bound_is_refused_by_the_http_server(stack):
+    request = urllib.request.Request(f"{stack.http}/v1/agents/me", headers={"Authorization": "Bearer " + "e" * 65 * 1024})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400
+
+
+# --- 4. a backlog drains while requests are served ------------------------------------------------
+
+def test_a_backlog_of_domain_events_drains_while_requests_are_served(stack, logins):
+    sqs = boto3.client("sqs", endpoint_url=stack.moto_url, region_name=REGION)
+    queue = sqs.get_queue_url(QueueName="parley-local-events")["QueueUrl"]
+    for start in range(0, 300, 10):
+        sqs.send_message_batch(QueueUrl=queue, Entries=[{"Id": str(i), "MessageBody": json.dumps({
+            "source": "parley", "detail-type": "backlog.test",
+            "detail": {"id": f"evt_{uuid.uuid4().hex}", "type": "backlog.test", "workspace_id": "ws_demo_offline"}})}
+            for i in range(start, start + 10)])
+
+    async def served():
+        async with Clients(stack) as clients:
+            visitor = await clients.visitor()
+            await visitor.ping()
+    run(served(), timeout=30)
+    assert stack.request("GET", "/v1/agents/me", token=logins["agent"]["token"])[0] == 200
+
+    def left() -> int:
+        counts = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return sum(int(v) for v in counts.values())
+    for _ in range(600):  # a bound on the wait, not a timing assertion: each round is one receive away
+        if not left():
+            break
+        time.sleep(0.1)
+    assert left() == 0
