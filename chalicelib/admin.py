@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from . import origins, retention, routing, validate, webhooks
+from . import limits, origins, retention, routing, validate, webhooks
 from .clients import client
 from .config import settings
 from .conversations import ACTIVE, assign, set_unassigned_status
@@ -238,7 +238,9 @@ SITE_FIELDS = {"greeting": "string", "color": "color", "rate_limit_count": (1, 1
                # days conversations are kept after their last activity; null or 0: forever
                "retention_days": "retention",
                # the pages whose browsers may use the widget; null: any page (chalicelib/origins.py)
-               "allowed_origins": "origins"}
+               "allowed_origins": "origins",
+               # the site's own rate limits, {name: {"count", "window"}} (chalicelib/limits.py); null: defaults
+               "limits": "limits"}
 
 
 def get_site_settings(caller: Caller, site_key: str) -> dict:
@@ -278,6 +280,8 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
                                       "(0 or null: keep forever)", field=name) from None
         elif kind == "origins":
             value = origins.parse_list(body, name)
+        elif kind == "limits":
+            value = _site_limits(body, name)
         elif kind == "fields":
             value = body[name]
             if not isinstance(value, list) or any(v not in ("name", "email") for v in value):
@@ -289,13 +293,37 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
     return _serialize_site(site)
 
 
+def _site_limits(body: dict, name: str) -> dict | None:
+    """{"start_ip": {"count": 20, "window": 600}, ...}: only the limits a site may change; null: defaults."""
+    value = body[name]
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRequestError(f"{name} must be an object of limits (or null for the defaults)", field=name)
+    out = {}
+    for key, limit in value.items():
+        where = f"{name}.{key}"
+        if key not in limits.SITE_LIMITS:
+            raise BadRequestError(f"{where}: a site may set {', '.join(limits.SITE_LIMITS)}", field=where)
+        limit = validate.obj(limit, where)
+        if set(limit) - {"count", "window"}:
+            raise BadRequestError(f"{where} takes count and window only", field=where)
+        try:
+            out[key] = {"count": validate.integer(limit, "count", required=True, minimum=1, maximum=limits.MAX_COUNT),
+                        "window": validate.integer(limit, "window", required=True, minimum=1,
+                                                   maximum=limits.MAX_WINDOW)}
+        except BadRequestError as exc:
+            raise BadRequestError(f"{where}.{exc.message}", field=f"{where}.{exc.field}") from None
+    return out or None
+
+
 def _own_site(caller: Caller, site_key: str) -> Site:
     return owned(caller, Site, site_key, "site")
 
 
 def _serialize_site(site: Site) -> dict:
     return {"site_key": site.site_key, "name": site.name,
-            "settings": {"retention_days": None, "allowed_origins": None, **site.settings.as_dict()},
+            "settings": {"retention_days": None, "allowed_origins": None, "limits": None, **site.settings.as_dict()},
             "identity_verification": bool(site.identity_secret)}
 
 

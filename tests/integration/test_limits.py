@@ -15,7 +15,7 @@ from chalice.test import Client
 import app as app_module
 from chalicelib import conversations, identity, limits, mail, messaging, ws
 from chalicelib.config import settings
-from chalicelib.errors import RateLimitedError, UnauthorizedError
+from chalicelib.errors import BadRequestError, RateLimitedError, UnauthorizedError
 from chalicelib.models import Key, Message, Site
 from tests.integration.test_identity import _agent_user
 from tests.integration.test_mail import outbox, parts  # noqa: F401 (a fixture)
@@ -335,3 +335,25 @@ def test_a_send_that_keeps_losing_gives_up_with_rate_limited_within_its_budget(w
         events.unregister("before-call.dynamodb.TransactWriteItems", always_conflict)
     assert refused.value.retry_after == 1.0 and len(tries) > 1
     assert Message.count(conversation.id) == 0
+
+
+def test_an_admin_sets_and_clears_a_sites_limits_over_rest(world, cognito):
+    from chalicelib import admin
+    admin_id = _agent_user(cognito, email="ada@example.com")
+    from chalicelib.models import Agent
+    agent = Agent.get(admin_id)
+    agent.update(actions=[Agent.role.set("admin")])
+    caller = identity._caller_for_agent(Agent.get(admin_id))
+    body = admin.update_site_settings(caller, "site-a", {"limits": {"start_ip": {"count": 25, "window": 300}}})
+    assert body["settings"]["limits"] == {"start_ip": {"count": 25, "window": 300}}
+    assert limits.for_site("start_ip", Site.get("site-a").settings) == limits.Limit(
+        "start_ip", 25, 300, limits.DEFAULTS["start_ip"].what)
+    for bad, field in (({"login_ip": {"count": 1, "window": 1}}, "limits.login_ip"),
+                       ({"start_ip": {"count": 0, "window": 60}}, "limits.start_ip.count"),
+                       ({"start_ip": {"count": 5}}, "limits.start_ip.window"),
+                       ("often", "limits")):
+        with pytest.raises(BadRequestError) as refused:
+            admin.update_site_settings(caller, "site-a", {"limits": bad})
+        assert refused.value.field == field
+    assert admin.update_site_settings(caller, "site-a", {"limits": None})["settings"]["limits"] is None
+    assert limits.for_site("start_ip", Site.get("site-a").settings) == limits.DEFAULTS["start_ip"]
