@@ -34,13 +34,23 @@ def json_body(request) -> dict:
 
 
 def client_ip(headers: dict | None, context: dict | None) -> str | None:
-    """The address a request came from, for per-IP limits. Behind the stage's CloudFront, API Gateway
-    sees an edge server, so the viewer's own address comes from the CloudFront-Viewer-Address header
-    that the distribution adds ("ip:port", the IPv6 form too)."""
-    viewer = {k.lower(): v for k, v in (headers or {}).items()}.get("cloudfront-viewer-address")
+    """The address a request came from, for per-IP limits.
+
+    Straight to API Gateway, it is the `sourceIp` it saw. Behind the stage's CloudFront (the request
+    carries X-Amz-Cf-Id), API Gateway sees an edge server; CloudFront appends the viewer's address to
+    X-Forwarded-For, and API Gateway appends the edge's after it: the viewer is the entry before the
+    peer API Gateway saw. A distribution that forwards CloudFront-Viewer-Address is read first."""
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    source = ((context or {}).get("identity") or {}).get("sourceIp")
+    viewer = lowered.get("cloudfront-viewer-address")
     if viewer and ":" in viewer:
         return viewer.rsplit(":", 1)[0].strip("[]")[:64]
-    return ((context or {}).get("identity") or {}).get("sourceIp")
+    hops = [h.strip() for h in (lowered.get("x-forwarded-for") or "").split(",") if h.strip()]
+    if lowered.get("x-amz-cf-id") and hops:
+        if hops[-1] == source and len(hops) > 1:
+            hops.pop()
+        return hops[-1][:64]
+    return source
 
 
 def check_params(request) -> None:
