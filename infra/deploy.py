@@ -59,6 +59,7 @@ SETTING_PARAMETERS = {
     "email_from": "EmailFrom", "ses_identity": "SesIdentity", "inbound_domain": "InboundDomain",
     "inbound_retention_days": "InboundRetentionDays", "tracing": "Tracing",
     "deletion_protection": "DeletionProtection", "price_class": "PriceClass",
+    "api_rate_limit": "ApiRateLimit", "api_burst_limit": "ApiBurstLimit",
 }
 
 
@@ -367,6 +368,16 @@ class Deployment:
                 raise DeployError(f"the event source mapping {uuid} is still busy after {timeout:.0f} s; deploy again")
             time.sleep(self.poll_seconds)
 
+    def throttle_stages(self, rest_id: str, websocket_id: str, stage: str, rate: float, burst: int) -> None:
+        """API Gateway throttling on the stages chalice created (the template holds the figures): a flood
+        from anywhere is cut at the edge, before a single Lambda runs. Returns nothing; raises on error."""
+        value = lambda x: str(int(x)) if float(x).is_integer() else str(x)  # noqa: E731
+        self.client("apigateway").update_stage(restApiId=rest_id, stageName=stage, patchOperations=[
+            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": value(rate)},
+            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": value(burst)}])
+        self.client("apigatewayv2").update_stage(ApiId=websocket_id, StageName=stage, DefaultRouteSettings={
+            "ThrottlingRateLimit": float(rate), "ThrottlingBurstLimit": int(burst)})
+
     def set_log_retention(self, function_arns: list[str], days: int) -> None:
         """Lambda's log groups keep everything forever unless told otherwise."""
         logs = self.client("logs")
@@ -541,6 +552,11 @@ def deploy(args: argparse.Namespace) -> int:
             env = environment(args.stage, outputs)
             if write_chalice_config(d.chalice_config, args.stage, env, outputs["LambdaRoleArn"], tracing):
                 d.run_chalice("deploy", "--stage", args.stage)
+    rest_id, websocket_id = api_ids(d.chalice_deployed())
+    if rest_id and websocket_id:
+        rate, burst = float(outputs["ApiRateLimit"]), int(float(outputs["ApiBurstLimit"]))
+        d.throttle_stages(rest_id, websocket_id, settings["ApiStage"], rate, burst)
+        detail(f"API Gateway throttling on both stages: {rate:g} requests/s, bursts of {burst}")
     functions = d.function_arns(d.chalice_deployed())
     if functions:
         changed = d.enable_partial_batch_responses(functions)
@@ -650,6 +666,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     d.add_argument("--deletion-protection", choices=["true", "false"],
                    help="protect the tables and user pool from deletion (default false; true for production)")
     d.add_argument("--price-class", choices=["PriceClass_100", "PriceClass_200", "PriceClass_All"])
+    d.add_argument("--api-rate-limit", type=int, help="API Gateway throttling of both stages, requests/s (default 200)")
+    d.add_argument("--api-burst-limit", type=int, help="API Gateway throttling of both stages, burst (default 400)")
     d.add_argument("--log-retention-days", type=int, default=30, help="the functions' logs (default 30)")
     d.add_argument("--admin-email", help="create the first workspace, its site and this admin (invited by email)")
     d.add_argument("--site-key", default="main", help="the first site's key, used in the widget snippet")

@@ -352,6 +352,21 @@ def _parameters_used(template: dict):
     return lambda node: sorted(refs(node))
 
 
+from moto.apigatewayv2.responses import ApiGatewayV2Response  # noqa: E402
+
+
+def _update_websocket_stage(self):
+    """moto 5.2 has no apigatewayv2 UpdateStage (deploy.py throttles the WebSocket stage with it): the
+    stage's default route settings, as API Gateway keeps them."""
+    from urllib.parse import unquote
+    api_id, stage_name = self.path.split("/")[-3], unquote(self.path.split("/")[-1])
+    stage = self.apigatewayv2_backend.get_stage(api_id, stage_name)
+    config = json.loads(self.body or "{}")
+    if "defaultRouteSettings" in config:
+        stage.default_route_settings = {**(stage.default_route_settings or {}), **config["defaultRouteSettings"]}
+    return 200, {}, json.dumps(stage.to_json())
+
+
 def install(monkeypatch, endpoint_url: str, template: dict) -> dict:
     """Register the stand-ins and completions with moto's CloudFormation for this test; returns them by type."""
     from moto.cloudformation import parsing
@@ -361,5 +376,6 @@ def install(monkeypatch, endpoint_url: str, template: dict) -> dict:
     models = {**native, **completions, **STAND_INS}
     monkeypatch.setattr(parsing, "get_model_map", lambda: models)
     monkeypatch.setattr(parsing, "get_references_from_template", _parameters_used(template))
+    monkeypatch.setattr(ApiGatewayV2Response, "update_stage", _update_websocket_stage, raising=False)
     return {"stand_ins": STAND_INS,
             "completions": {**completions, "stack updates": "parameters used in Fn::Sub and conditions"}}

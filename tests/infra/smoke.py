@@ -75,8 +75,11 @@ def main(project_dir: str, stage: str) -> dict:
         token = json.loads(chosen.body).get("token", "")
         me = client.http.get("/v1/agents/me", headers={"Authorization": f"Bearer {token}"})
         report["agent_me"] = [me.status_code, json.loads(me.body).get("agent", {}).get("role")]
-        connect = client.lambda_.invoke("ws_connect", ws_event("connect", "rehearsal-agent",
-                                                               queryStringParameters={"token": token}))
+        console = json.loads((Path(project_dir) / ".chalice" / "config.json").read_text())[
+            "stages"][stage]["environment_variables"].get("PARLEY_CONSOLE_ORIGIN", "")
+        connect = client.lambda_.invoke("ws_connect", ws_event(  # from the console's page, as agents do
+            "connect", "rehearsal-agent", queryStringParameters={"token": token},
+            headers={"Host": "abc123.execute-api.us-east-1.amazonaws.com", "Origin": console}))
         report["agent_connect"] = (connect.payload or {}).get("statusCode", 200)
         inbox = client.http.get("/v1/conversations?view=unassigned", headers={"Authorization": f"Bearer {token}"})
         report["agent_sees"] = [c["id"] for c in json.loads(inbox.body).get("items", [])]

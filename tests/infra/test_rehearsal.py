@@ -79,6 +79,13 @@ class Rehearsal:
         rest = self.client("apigateway").create_rest_api(name="parley", endpointConfiguration={"types": ["REGIONAL"]})
         websocket = self.client("apigatewayv2").create_api(Name="parley-websocket-api", ProtocolType="WEBSOCKET",
                                                           RouteSelectionExpression="$request.body.action")
+        # chalice deploys each API to its stage
+        apigateway = self.client("apigateway")
+        root = apigateway.get_resources(restApiId=rest["id"])["items"][0]["id"]
+        apigateway.put_method(restApiId=rest["id"], resourceId=root, httpMethod="GET", authorizationType="NONE")
+        apigateway.put_integration(restApiId=rest["id"], resourceId=root, httpMethod="GET", type="MOCK")
+        apigateway.create_deployment(restApiId=rest["id"], stageName="api")
+        self.client("apigatewayv2").create_stage(ApiId=websocket["ApiId"], StageName="api")
         env = self.stage_config()
         lam, code = self.client("lambda"), io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
@@ -246,6 +253,16 @@ def test_once_chalice_has_run_the_apis_are_routed_and_posting_is_allowed(rehears
     statements = (json.loads(document) if isinstance(document, str) else document)["Statement"]  # moto: a string
     post = next(s for s in statements if s.get("Sid") == "PostToSockets")
     assert post["Resource"] == f"arn:aws:execute-api:{REGION}:123456789012:{websocket_id}/api/*/@connections/*"
+
+
+def test_both_stages_are_throttled_as_the_template_says(rehearsal):
+    rest_id, websocket_id = rehearsal.api_ids
+    stage = rehearsal.client("apigateway").get_stage(restApiId=rest_id, stageName="api")
+    assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 200.0
+    assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 400
+    routes = rehearsal.client("apigatewayv2").get_stage(ApiId=websocket_id, StageName="api")["DefaultRouteSettings"]
+    assert (routes["ThrottlingRateLimit"], routes["ThrottlingBurstLimit"]) == (200.0, 400)
+    assert "API Gateway throttling on both stages: 200 requests/s, bursts of 400" in rehearsal.second.stdout
 
 
 def test_sqs_consumers_report_partial_batch_failures_and_logs_expire(rehearsal):
