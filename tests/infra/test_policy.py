@@ -25,7 +25,8 @@ PUBLIC = {"cognito-idp:InitiateAuth", "cognito-idp:RespondToAuthChallenge"}
 BATCH = {"sqs:SendMessageBatch": "sqs:SendMessage", "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
          "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
 # Method names that are an operation of one service but called on another's client (the match is by name).
-NOT_THIS_SERVICE = {"events:DeleteConnection": "sender.py calls the management API's delete_connection"}
+NOT_THIS_SERVICE = {"events:DeleteConnection": "sender.py calls the management API's delete_connection",
+                    "events:CreateConnection": "webhooks.py calls socket.create_connection"}
 # Granted, though no `client.x()` in chalicelib names them: who uses each.
 USED_ELSEWHERE = {
     "logs:CreateLogGroup": "Lambda, the functions' logs", "logs:CreateLogStream": "Lambda",

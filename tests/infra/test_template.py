@@ -54,7 +54,8 @@ def test_every_output_reaches_the_functions_or_deploy():
     """Outputs are the functions' environment (deploy.OUTPUT_ENV), what deploy.py reads, or DistributionId
     (for people: invalidations, the console)."""
     template = deploy.load_template()
-    used_by_deploy = {"LambdaRoleArn", "WebBucketName", "DistributionId", "SiteUrl", "InboundRuleSetName"}
+    used_by_deploy = {"LambdaRoleArn", "WebBucketName", "DistributionId", "SiteUrl", "InboundRuleSetName",
+                      "ApiRateLimit", "ApiBurstLimit"}
     assert set(template["Outputs"]) == set(deploy.OUTPUT_ENV) | used_by_deploy
     source = (ROOT / "infra" / "deploy.py").read_text()
     for key in used_by_deploy - {"DistributionId"}:
@@ -97,6 +98,7 @@ def deployed_outputs(stage: str) -> dict:
         "DistributionId": "E1A2B3C4D5E6F7",
         "SiteUrl": "https://d1a2b3c4d5e6f7.cloudfront.net", "PublicApiUrl": "https://d1a2b3c4d5e6f7.cloudfront.net",
         "WebSocketCallbackUrl": f"https://a1b2c3d4e5.execute-api.{region}.amazonaws.com/api",
+        "ApiRateLimit": "200", "ApiBurstLimit": "400",
     }
     assert set(outputs) == set(deploy.load_template()["Outputs"])  # keep this in step with the template
     return outputs
