@@ -44,20 +44,25 @@ class IndexReads:
     """Counts the Queries the app sends to the queue-index and the items they return."""
 
     def __init__(self):
-        self.queries, self.items = 0, 0
+        self.queries, self.items, self._index = 0, 0, None
 
-    def __call__(self, model, parsed, params=None, **_):
-        if model.name == "Query" and (params or {}).get("IndexName") == "queue-index":
+    def asked(self, params, **_):  # provide-client-params: the call's own parameters
+        self._index = params.get("IndexName")
+
+    def answered(self, parsed, **_):  # after-call: the parsed response
+        if self._index == "queue-index":
             self.queries += 1
             self.items += int(parsed.get("Count", 0))
 
     def __enter__(self):
         self.events = Conversation._get_connection().connection.client.meta.events
-        self.events.register("after-call.dynamodb.Query", self, unique_id="test-queue-index-reads")
+        self.events.register("provide-client-params.dynamodb.Query", self.asked, unique_id="test-queue-asked")
+        self.events.register("after-call.dynamodb.Query", self.answered, unique_id="test-queue-answered")
         return self
 
     def __exit__(self, *exc):
-        self.events.unregister("after-call.dynamodb.Query", unique_id="test-queue-index-reads")
+        self.events.unregister("provide-client-params.dynamodb.Query", unique_id="test-queue-asked")
+        self.events.unregister("after-call.dynamodb.Query", unique_id="test-queue-answered")
 
 
 def test_a_position_reads_the_same_few_items_with_3_or_15_conversations_waiting(world):
@@ -70,6 +75,7 @@ def test_a_position_reads_the_same_few_items_with_3_or_15_conversations_waiting(
             visitor, _ = new_chat(world)
         assert told(world, visitor) == waiting + 1
         cost[waiting] = (reads.queries, reads.items)
+    assert cost[3][0] >= 2  # the drain's look at the head, and the position
     assert cost[15][0] == cost[3][0]  # the same requests
     assert cost[15][1] <= cost[15][0] * HEAD  # and never more than the head of the queue per Query
 
