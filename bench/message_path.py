@@ -61,7 +61,8 @@ tells the visitor their position. Each start is checked: an ack showing the conv
 the run). Afterwards, outside the timed window, the conversation and everything it created are
 removed and the queue's counter is put back, so every start meets the same queue. Both sizes are
 interleaved ABBA like the messages. The targets: the same DynamoDB requests at 1,000 as at 10 (the
-worst start at 1,000 no more than the worst at 10) and no Scan. The wall-time ratio is reported, not
+worst start at 1,000 no more than the worst at 10), no Scan, and the items the Queries read (their
+ScannedCount, which DynamoDB bills) at most two queue heads more at 1,000 than at 10. The wall-time ratio is reported, not
 targeted: moto answers a Query on an index by filtering the whole table, which real DynamoDB does
 not, so its time inside the emulator still grows with the table; "outside emulator" is the app's.
 
@@ -113,7 +114,7 @@ from pynamodb.exceptions import TransactWriteError  # noqa: E402
 from pynamodb.transactions import TransactWrite  # noqa: E402
 
 from infra.local import fidelity  # noqa: E402
-from chalicelib import bootstrap, conversations, identity, models, tickets, tokens, ws  # noqa: E402
+from chalicelib import bootstrap, conversations, identity, models, routing, tickets, tokens, ws  # noqa: E402
 from chalicelib.models import (Agent, Connection, Conversation, Key, Message, Site,  # noqa: E402
                                SiteSettings, Visitor, Workspace)
 
@@ -153,6 +154,8 @@ class Counters:
             self.client_ops = Counter()   # botocore before-call.dynamodb, by operation
             self.server_ops = Counter()   # requests moto's DynamoDB endpoint served, by operation
             self.emulator_s = 0.0         # time spent inside moto's DynamoDB endpoint
+            self.emulator_s_by_op = Counter()  # the same, by operation
+            self.query_items_read = 0     # items DynamoDB read for the Queries (ScannedCount): what it bills
             self.posts = []               # (connection_id, parsed frame)
             self.post_status = []         # HTTP status of each post_to_connection
             self.sites = []               # (operation, chalicelib call chain) of each DynamoDB request
@@ -163,6 +166,11 @@ class Counters:
         with self.lock:
             self.client_ops[model.name] += 1
             self.sites.append((model.name, chain))
+
+    # botocore: after-call.dynamodb.Query
+    def on_query_answer(self, parsed, **_):
+        with self.lock:
+            self.query_items_read += int(parsed.get("ScannedCount", 0))
 
     # botocore: before-call.apigatewaymanagementapi.PostToConnection. `params` is the serialized
     # request here: the connection id is the last segment of url_path, the Data is the body.
@@ -185,6 +193,7 @@ class Counters:
         with self.lock:
             self.server_ops[operation] += 1
             self.emulator_s += seconds
+            self.emulator_s_by_op[operation] += seconds
 
 
 _CHALICELIB = f"{os.sep}chalicelib{os.sep}"
@@ -213,6 +222,7 @@ def hook_dynamodb_clients(counters: Counters) -> int:
         emitters.setdefault(id(client.meta.events), client.meta.events)
     for emitter in emitters.values():
         emitter.register("before-call.dynamodb", counters.on_dynamodb_call, unique_id="parley-bench-count")
+        emitter.register("after-call.dynamodb.Query", counters.on_query_answer, unique_id="parley-bench-read")
     return len(emitters)
 
 
@@ -543,6 +553,8 @@ class QueueStart:
         with counters.lock:
             sample = {"ms": elapsed * 1000, "client_ops": Counter(counters.client_ops),
                       "server_ops": Counter(counters.server_ops), "emulator_ms": counters.emulator_s * 1000,
+                      "emulator_ms_by_op": {op: t * 1000 for op, t in counters.emulator_s_by_op.items()},
+                      "query_items_read": counters.query_items_read,
                       "posts": list(counters.posts), "sites": list(counters.sites)}
         self._verify(sample)
         return sample
@@ -601,7 +613,8 @@ def measure_queue_position(counters: Counters, sender, counters_by_size: dict, w
         out[str(queued)] = summarize_starts(samples[queued], queued)
     small, big = out[str(QUEUE_SIZES[0])], out[str(QUEUE_SIZES[1])]
     pairs = [b["ms"] / a["ms"] for a, b in zip(samples[QUEUE_SIZES[0]], samples[QUEUE_SIZES[1]])]
-    out["ratio_requests_1000_to_10"] = round(big["dynamodb_requests_per_start"] / small["dynamodb_requests_per_start"], 3)
+    out["ratio_requests_1000_to_10"] = round(
+        big["dynamodb_requests_per_start"] / small["dynamodb_requests_per_start"], 3)
     out["ratio_p50_1000_to_10"] = round(big["p50_ms"] / small["p50_ms"], 3)
     out["ratio_median_of_pairs_1000_to_10"] = round(statistics.median(pairs), 3)
     out["ratio_p50_outside_dynamodb_emulator_1000_to_10"] = round(
@@ -610,6 +623,8 @@ def measure_queue_position(counters: Counters, sender, counters_by_size: dict, w
         "the worst start at 1,000 queued costs no more requests than the worst at 10":
             big["dynamodb_requests_max"] <= small["dynamodb_requests_max"],
         "scans_per_start == 0": small["scans_per_start"] == 0 and big["scans_per_start"] == 0,
+        f"items read by Queries at 1,000 queued: at most two queue heads ({2 * routing.QUEUE_HEAD}) more than at 10":
+            big["query_items_read_per_start"] <= small["query_items_read_per_start"] + 2 * routing.QUEUE_HEAD,
     }
     return out
 
@@ -629,9 +644,14 @@ def summarize_starts(samples: list[dict], queued: int) -> dict:
         "dynamodb_requests_histogram": {str(k): v for k, v in sorted(Counter(requests).items())},
         "dynamodb_by_operation_per_start": {op: round(c / n, 3) for op, c in sorted(ops.items())},
         "scans_per_start": round(ops.get("Scan", 0) / n, 3),
+        # Items the Queries read (ScannedCount): DynamoDB bills reads by them, not by requests.
+        "query_items_read_per_start": round(sum(s["query_items_read"] for s in samples) / n, 3),
         "p50_ms": round(statistics.median(ms), 3), "p95_ms": round(pct(ms, 0.95), 3),
         "p50_ms_outside_dynamodb_emulator": round(statistics.median(outside), 3),
         "p50_ms_inside_dynamodb_emulator": round(statistics.median(s["emulator_ms"] for s in samples), 3),
+        # Where the emulator's time goes: its Queries on an index filter the whole table.
+        "p50_ms_inside_dynamodb_emulator_by_operation": {
+            op: round(statistics.median(s["emulator_ms_by_op"].get(op, 0.0) for s in samples), 3) for op in sorted(ops)},
         "call_sites": {f"{op} <- {chain}": round(c / n, 3) for (op, chain), c in sorted(sites.items())},
     }
 
@@ -641,8 +661,10 @@ def report_queue(queue: dict) -> None:
     print(f"\nA visitor's start (with a first message) into a queue, nobody free, {small['starts']} measured "
           f"starts per size, interleaved")
     print(f"{'':38}{'10 queued':>12}{'1,000 queued':>14}")
-    for title, key in (("position told", "position_told"), ("DynamoDB requests / start (mean)", "dynamodb_requests_per_start"),
-                       ("DynamoDB requests, worst start", "dynamodb_requests_max")):
+    for title, key in (("position told", "position_told"),
+                       ("DynamoDB requests / start (mean)", "dynamodb_requests_per_start"),
+                       ("DynamoDB requests, worst start", "dynamodb_requests_max"),
+                       ("items read by Queries / start", "query_items_read_per_start")):
         print(f"{title:38}{small[key]:>12}{big[key]:>14}")
     ops = sorted(set(small["dynamodb_by_operation_per_start"]) | set(big["dynamodb_by_operation_per_start"]))
     for op in ops:
@@ -653,9 +675,14 @@ def report_queue(queue: dict) -> None:
                        ("  p50 ms outside DynamoDB emulator", "p50_ms_outside_dynamodb_emulator"),
                        ("  p50 ms inside DynamoDB emulator", "p50_ms_inside_dynamodb_emulator")):
         print(f"{title:38}{small[key]:>12}{big[key]:>14}")
+    for op in ops:
+        a = small["p50_ms_inside_dynamodb_emulator_by_operation"].get(op, 0)
+        b = big["p50_ms_inside_dynamodb_emulator_by_operation"].get(op, 0)
+        print(f"{'    ' + op:38}{a:>12}{b:>14}")
     print(f"{'requests ratio 1,000 / 10':38}{'':12}{queue['ratio_requests_1000_to_10']:>14.3f}")
     print(f"{'p50 ratio 1,000 / 10':38}{'':12}{queue['ratio_p50_1000_to_10']:>14.3f}")
-    print(f"{'  same, outside DynamoDB emulator':38}{'':12}{queue['ratio_p50_outside_dynamodb_emulator_1000_to_10']:>14.3f}")
+    outside = queue["ratio_p50_outside_dynamodb_emulator_1000_to_10"]
+    print(f"{'  same, outside DynamoDB emulator':38}{'':12}{outside:>14.3f}")
     print(f"{'  median of per-pair ratios':38}{'':12}{queue['ratio_median_of_pairs_1000_to_10']:>14.3f}")
     print("Where each request comes from (per start, 1,000 queued):")
     for site, n in big["call_sites"].items():

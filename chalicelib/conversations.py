@@ -412,7 +412,8 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
 
     The new assignee's slot is taken only while `active_chats < capacity`; the conversation moves only
     if nobody changed its assignee or status meanwhile (nor, given `expect_seq`, wrote to it). `group`
-    moves it to another group's queue, at its back (a new ticket there, tickets.py). `auto_solved`: a solve by the inactivity flow, not an agent.
+    moves it to another group's queue, at its back (a new ticket there, tickets.py). `auto_solved`: a
+    solve by the inactivity flow, not an agent.
     """
     old_agent, old_status = conversation.assignee_id, conversation.status
     queued_at = conversation.queued_at if old_status == "queued" else None

@@ -4,7 +4,8 @@ A queued conversation goes to the online agent of its group with a free slot and
 chats (ties: the one assigned longest ago); a returning visitor prefers the agent who helped last.
 The queue drains whenever that can change: a conversation is queued, an agent frees a slot, comes
 online or gains capacity. Every assignment is the conditional transaction of conversations.assign,
-so concurrent drains never exceed a capacity or assign one conversation twice.
+so concurrent drains never exceed a capacity or assign one conversation twice. Nothing here reads
+more than a queue's first QUEUE_HEAD places: positions behind them come from tickets (tickets.py).
 """
 import logging
 import math
