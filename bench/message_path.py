@@ -48,6 +48,24 @@ The bench, like the tests and the local stack, runs moto with infra/local/fideli
   issues transactions, i.e. whether the per-item backup matters to these figures.
 Everything else is stock moto.
 
+The queue position's cost
+-------------------------
+A second measurement: what a visitor's `start` costs when others already wait. Two more worlds (two
+more moto accounts) hold the same workspace, site and one online agent with every slot taken, and
+10 or 1,000 conversations queued in the general queue, with their tickets (chalicelib/tickets.py).
+Each measured call is `ws.handle_frame(connection_id, {"action": "start", "text": ...})` from a
+fresh visitor whose session and socket were set up outside the timed window: it creates the
+conversation, takes its ticket, stores the first message, runs the drain (nobody is free) and
+tells the visitor their position. Each start is checked: an ack showing the conversation
+`queued`, and a `queue` event with position = queued + 1 (so a broken or skipped position fails
+the run). Afterwards, outside the timed window, the conversation and everything it created are
+removed and the queue's counter is put back, so every start meets the same queue. Both sizes are
+interleaved ABBA like the messages. The targets: the same DynamoDB requests at 1,000 as at 10 (the
+worst start at 1,000 no more than the worst at 10), no Scan, and the items the Queries read (their
+ScannedCount, which DynamoDB bills) at most two queue heads more at 1,000 than at 10. The wall-time ratio is reported, not
+targeted: moto answers a Query on an index by filtering the whole table, which real DynamoDB does
+not, so its time inside the emulator still grows with the table; "outside emulator" is the app's.
+
 Reading the output
 ------------------
 The table shows, per stored-conversation count, the mean DynamoDB requests per message and the
@@ -96,11 +114,13 @@ from pynamodb.exceptions import TransactWriteError  # noqa: E402
 from pynamodb.transactions import TransactWrite  # noqa: E402
 
 from infra.local import fidelity  # noqa: E402
-from chalicelib import bootstrap, conversations, identity, models, tokens, ws  # noqa: E402
+from chalicelib import bootstrap, conversations, identity, models, routing, tickets, tokens, ws  # noqa: E402
 from chalicelib.models import (Agent, Connection, Conversation, Key, Message, Site,  # noqa: E402
                                SiteSettings, Visitor, Workspace)
 
 RESULTS = ROOT / "bench" / "results" / "message_path.json"
+QUEUE_SIZES = (10, 1_000)  # conversations already queued when a visitor starts
+QUEUE_ACCOUNTS = {10: "333333333333", 1_000: "444444444444"}
 SIZES = (10, 10_000)
 ACCOUNTS = {10: "111111111111", 10_000: "222222222222"}  # one moto account per world
 WORKSPACE, SITE_KEY, AGENT_ID = "w_bench", "site_bench", "a_bench"
@@ -134,6 +154,8 @@ class Counters:
             self.client_ops = Counter()   # botocore before-call.dynamodb, by operation
             self.server_ops = Counter()   # requests moto's DynamoDB endpoint served, by operation
             self.emulator_s = 0.0         # time spent inside moto's DynamoDB endpoint
+            self.emulator_s_by_op = Counter()  # the same, by operation
+            self.query_items_read = 0     # items DynamoDB read for the Queries (ScannedCount): what it bills
             self.posts = []               # (connection_id, parsed frame)
             self.post_status = []         # HTTP status of each post_to_connection
             self.sites = []               # (operation, chalicelib call chain) of each DynamoDB request
@@ -144,6 +166,11 @@ class Counters:
         with self.lock:
             self.client_ops[model.name] += 1
             self.sites.append((model.name, chain))
+
+    # botocore: after-call.dynamodb.Query
+    def on_query_answer(self, parsed, **_):
+        with self.lock:
+            self.query_items_read += int(parsed.get("ScannedCount", 0))
 
     # botocore: before-call.apigatewaymanagementapi.PostToConnection. `params` is the serialized
     # request here: the connection id is the last segment of url_path, the Data is the body.
@@ -166,6 +193,7 @@ class Counters:
         with self.lock:
             self.server_ops[operation] += 1
             self.emulator_s += seconds
+            self.emulator_s_by_op[operation] += seconds
 
 
 _CHALICELIB = f"{os.sep}chalicelib{os.sep}"
@@ -194,6 +222,7 @@ def hook_dynamodb_clients(counters: Counters) -> int:
         emitters.setdefault(id(client.meta.events), client.meta.events)
     for emitter in emitters.values():
         emitter.register("before-call.dynamodb", counters.on_dynamodb_call, unique_id="parley-bench-count")
+        emitter.register("after-call.dynamodb.Query", counters.on_query_answer, unique_id="parley-bench-read")
     return len(emitters)
 
 
@@ -325,6 +354,11 @@ def history_messages(conversation_id: str, count: int, visitor_id: str, start: d
 def use_world(size: int) -> None:
     """Send the following requests (all of them, from every client) to the world of `size` conversations."""
     os.environ["MOTO_ACCOUNT_ID"] = ACCOUNTS[size]
+
+
+def use_queue_world(queued: int) -> None:
+    """Send the following requests to the world where `queued` conversations wait."""
+    os.environ["MOTO_ACCOUNT_ID"] = QUEUE_ACCOUNTS[queued]
 
 
 def moto_table(model, size: int | None = None):
@@ -468,6 +502,194 @@ class Run:
         Connection(self.agent_conn).delete()
         Conversation(self.cid).delete()
         Visitor(self.visitor_id).delete()
+
+
+# --- the queue position: a visitor's start with 10 or 1,000 conversations waiting ------------
+
+QUEUE_KEY = conversations.queue_key(WORKSPACE, None)
+
+
+def queued_filler(i: int, count: int) -> Conversation:
+    """The i-th of `count` conversations waiting in the general queue, ticket i + 1, oldest first."""
+    queued_at = iso(NOW - timedelta(seconds=count - i))
+    ticket = tickets.Ticket(i + 1, queued_at)
+    return Conversation(
+        f"c_queued_{i:05d}", workspace_id=WORKSPACE, site_key=SITE_KEY, visitor_id=f"v_queued_{i}",
+        visitor_name=f"Waiting visitor {i}", status="queued", created_at=queued_at, updated_at=queued_at,
+        activity_at=queued_at, last_seq=1, subscribers={}, **conversations.index_keys(WORKSPACE, "queued", None,
+                                                                                        None, ticket))
+
+
+def create_queue_world(queued: int) -> Key:
+    """The workspace with its one agent online and full, and `queued` conversations waiting.
+    Returns the queue's ticket counter as seeded, which each start's tear-down puts back."""
+    create_world()
+    Agent(AGENT_ID).update(actions=[Agent.active_chats.set(10)])  # create_world's capacity: every slot taken
+    with Conversation.batch_write() as batch:
+        for i in range(queued):
+            batch.save(queued_filler(i, queued))
+    counter = Key(tickets.counter_key(QUEUE_KEY), seq=queued, queued_at=queued_filler(queued - 1, queued).queued_at)
+    counter.save()
+    return counter
+
+
+class QueueStart:
+    """One visitor's `start` into a queue that already holds `queued` conversations."""
+
+    def __init__(self, queued: int, counter: Key, n: int):
+        self.queued, self.counter = queued, counter
+        self.connection_id = f"qconn{uuid.uuid4().hex[:12]}="
+        session = identity.create_visitor_session({"site_key": SITE_KEY, "name": f"Queued visitor {n}"})
+        self.visitor_id = session["visitor_id"]
+        identity.connect(self.connection_id, session["token"])
+        self.body = json.dumps({"action": "start", "ref": f"s{n}", "client_msg_id": f"first-{n}",
+                                "text": f"{LINES[n % len(LINES)]} ({n})"})
+
+    def run(self, counters: Counters, sender) -> dict:
+        counters.reset()
+        started = time.perf_counter()
+        ws.handle_frame(self.connection_id, self.body, sender)
+        elapsed = time.perf_counter() - started
+        with counters.lock:
+            sample = {"ms": elapsed * 1000, "client_ops": Counter(counters.client_ops),
+                      "server_ops": Counter(counters.server_ops), "emulator_ms": counters.emulator_s * 1000,
+                      "emulator_ms_by_op": {op: t * 1000 for op, t in counters.emulator_s_by_op.items()},
+                      "query_items_read": counters.query_items_read,
+                      "posts": list(counters.posts), "sites": list(counters.sites)}
+        self._verify(sample)
+        return sample
+
+    def _verify(self, sample: dict) -> None:
+        check(sample["client_ops"] == sample["server_ops"],
+              f"client-side hooks saw {dict(sample['client_ops'])} but moto served {dict(sample['server_ops'])}")
+        mine = [f for c, f in sample["posts"] if c == self.connection_id]
+        errors = [f for f in mine if f.get("type") == "error"]
+        check(not errors, f"start answered with an error frame: {errors}")
+        acks = [f for f in mine if f.get("type") == "ack"]
+        check(len(acks) == 1 and acks[0]["conversation"]["status"] == "queued",
+              f"the start was not acknowledged as queued: {acks}")
+        self.conversation_id = acks[0]["conversation"]["id"]
+        told = [f["position"] for f in mine if f.get("type") == "queue"]
+        check(told == [self.queued + 1], f"position told {told}, expected [{self.queued + 1}]")
+        sample["position"] = told[0]
+
+    def tear_down(self) -> None:
+        """Outside the timed window: remove what the start created and put the queue's counter back."""
+        for message in Message.query(self.conversation_id, consistent_read=True):
+            message.delete()
+        with Key.batch_write() as batch:  # the first message's client_msg_id claim
+            for k in Key.scan(Key.pk.startswith(f"cmid#{self.conversation_id}")):
+                batch.delete(k)
+        Conversation(self.conversation_id).delete()
+        Visitor(self.visitor_id).delete()
+        Connection(self.connection_id).delete()
+        self.counter.save()
+
+
+def measure_queue_position(counters: Counters, sender, counters_by_size: dict, warmup: int, starts: int) -> dict:
+    """Visitors' starts into both queue worlds, interleaved ABBA. Returns each size's summary."""
+    samples: dict[int, list[dict]] = {}
+
+    def round_of(n: int, out: dict | None) -> None:
+        for queued in (QUEUE_SIZES if n % 4 in (0, 3) else QUEUE_SIZES[::-1]):
+            use_queue_world(queued)
+            start = QueueStart(queued, counters_by_size[queued], n)
+            sample = start.run(counters, sender)
+            start.tear_down()
+            if out is not None:
+                out.setdefault(queued, []).append(sample)
+
+    print(f"  {warmup} warm-up + {starts} measured starts per queue size, interleaved", flush=True)
+    for n in range(warmup):
+        round_of(n, None)
+    gc.collect()
+    for n in range(starts):
+        round_of(warmup + n, samples)
+    out = {}
+    for queued in QUEUE_SIZES:
+        use_queue_world(queued)
+        waiting = Conversation.in_queue.count(QUEUE_KEY)
+        check(waiting == queued, f"{waiting} conversations left queued after the run, expected {queued}")
+        out[str(queued)] = summarize_starts(samples[queued], queued)
+    small, big = out[str(QUEUE_SIZES[0])], out[str(QUEUE_SIZES[1])]
+    pairs = [b["ms"] / a["ms"] for a, b in zip(samples[QUEUE_SIZES[0]], samples[QUEUE_SIZES[1]])]
+    out["ratio_requests_1000_to_10"] = round(
+        big["dynamodb_requests_per_start"] / small["dynamodb_requests_per_start"], 3)
+    out["ratio_p50_1000_to_10"] = round(big["p50_ms"] / small["p50_ms"], 3)
+    out["ratio_median_of_pairs_1000_to_10"] = round(statistics.median(pairs), 3)
+    out["ratio_p50_outside_dynamodb_emulator_1000_to_10"] = round(
+        big["p50_ms_outside_dynamodb_emulator"] / small["p50_ms_outside_dynamodb_emulator"], 3)
+    out["targets_met"] = {
+        "the worst start at 1,000 queued costs no more requests than the worst at 10":
+            big["dynamodb_requests_max"] <= small["dynamodb_requests_max"],
+        "scans_per_start == 0": small["scans_per_start"] == 0 and big["scans_per_start"] == 0,
+        f"items read by Queries at 1,000 queued: at most two queue heads ({2 * routing.QUEUE_HEAD}) more than at 10":
+            big["query_items_read_per_start"] <= small["query_items_read_per_start"] + 2 * routing.QUEUE_HEAD,
+    }
+    return out
+
+
+def summarize_starts(samples: list[dict], queued: int) -> dict:
+    n = len(samples)
+    ops, sites = Counter(), Counter()
+    for s in samples:
+        ops.update(s["client_ops"])
+        sites.update(s["sites"])
+    requests = [sum(s["client_ops"].values()) for s in samples]
+    ms = [s["ms"] for s in samples]
+    outside = [s["ms"] - s["emulator_ms"] for s in samples]
+    return {
+        "queued_before_start": queued, "starts": n, "position_told": samples[0]["position"],
+        "dynamodb_requests_per_start": round(sum(requests) / n, 3), "dynamodb_requests_max": max(requests),
+        "dynamodb_requests_histogram": {str(k): v for k, v in sorted(Counter(requests).items())},
+        "dynamodb_by_operation_per_start": {op: round(c / n, 3) for op, c in sorted(ops.items())},
+        "scans_per_start": round(ops.get("Scan", 0) / n, 3),
+        # Items the Queries read (ScannedCount): DynamoDB bills reads by them, not by requests.
+        "query_items_read_per_start": round(sum(s["query_items_read"] for s in samples) / n, 3),
+        "p50_ms": round(statistics.median(ms), 3), "p95_ms": round(pct(ms, 0.95), 3),
+        "p50_ms_outside_dynamodb_emulator": round(statistics.median(outside), 3),
+        "p50_ms_inside_dynamodb_emulator": round(statistics.median(s["emulator_ms"] for s in samples), 3),
+        # Where the emulator's time goes: its Queries on an index filter the whole table.
+        "p50_ms_inside_dynamodb_emulator_by_operation": {
+            op: round(statistics.median(s["emulator_ms_by_op"].get(op, 0.0) for s in samples), 3) for op in sorted(ops)},
+        "call_sites": {f"{op} <- {chain}": round(c / n, 3) for (op, chain), c in sorted(sites.items())},
+    }
+
+
+def report_queue(queue: dict) -> None:
+    small, big = queue[str(QUEUE_SIZES[0])], queue[str(QUEUE_SIZES[1])]
+    print(f"\nA visitor's start (with a first message) into a queue, nobody free, {small['starts']} measured "
+          f"starts per size, interleaved")
+    print(f"{'':38}{'10 queued':>12}{'1,000 queued':>14}")
+    for title, key in (("position told", "position_told"),
+                       ("DynamoDB requests / start (mean)", "dynamodb_requests_per_start"),
+                       ("DynamoDB requests, worst start", "dynamodb_requests_max"),
+                       ("items read by Queries / start", "query_items_read_per_start")):
+        print(f"{title:38}{small[key]:>12}{big[key]:>14}")
+    ops = sorted(set(small["dynamodb_by_operation_per_start"]) | set(big["dynamodb_by_operation_per_start"]))
+    for op in ops:
+        a = small["dynamodb_by_operation_per_start"].get(op, 0)
+        b = big["dynamodb_by_operation_per_start"].get(op, 0)
+        print(f"{'  ' + op:38}{a:>12}{b:>14}")
+    for title, key in (("start p50 ms", "p50_ms"), ("start p95 ms", "p95_ms"),
+                       ("  p50 ms outside DynamoDB emulator", "p50_ms_outside_dynamodb_emulator"),
+                       ("  p50 ms inside DynamoDB emulator", "p50_ms_inside_dynamodb_emulator")):
+        print(f"{title:38}{small[key]:>12}{big[key]:>14}")
+    for op in ops:
+        a = small["p50_ms_inside_dynamodb_emulator_by_operation"].get(op, 0)
+        b = big["p50_ms_inside_dynamodb_emulator_by_operation"].get(op, 0)
+        print(f"{'    ' + op:38}{a:>12}{b:>14}")
+    print(f"{'requests ratio 1,000 / 10':38}{'':12}{queue['ratio_requests_1000_to_10']:>14.3f}")
+    print(f"{'p50 ratio 1,000 / 10':38}{'':12}{queue['ratio_p50_1000_to_10']:>14.3f}")
+    outside = queue["ratio_p50_outside_dynamodb_emulator_1000_to_10"]
+    print(f"{'  same, outside DynamoDB emulator':38}{'':12}{outside:>14.3f}")
+    print(f"{'  median of per-pair ratios':38}{'':12}{queue['ratio_median_of_pairs_1000_to_10']:>14.3f}")
+    print("Where each request comes from (per start, 1,000 queued):")
+    for site, n in big["call_sites"].items():
+        print(f"  {n:>6} x {site}")
+    print("Queue targets:")
+    for name, met in queue["targets_met"].items():
+        print(f"  [{'MET' if met else 'NOT MET'}] {name}")
 
 
 def measure_interleaved(counters: Counters, sender, warmup: int, messages: int) -> dict:
@@ -687,10 +909,13 @@ def main() -> int:
     parser.add_argument("--output", default=str(RESULTS))
     parser.add_argument("--retention-days", type=int, default=0,
                         help="the site's retention (0: forever); messages then carry a TTL")
+    parser.add_argument("--starts", type=int, default=40, help="measured visitor starts per queue size")
+    parser.add_argument("--start-warmup", type=int, default=4, help="uncounted starts before those")
     args = parser.parse_args()
     global RETENTION_DAYS
     RETENTION_DAYS = args.retention_days
     check(args.messages >= 20 and args.warmup >= 1, "--messages >= 20 and --warmup >= 1")
+    check(args.starts >= 10 and args.start_warmup >= 1, "--starts >= 10 and --start-warmup >= 1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
 
@@ -705,6 +930,12 @@ def main() -> int:
             models.create_tables()
             create_world()
             seed_fillers(size - 1)  # plus the measured conversation
+        queue_counters = {}
+        for queued in QUEUE_SIZES:
+            print(f"[{time.perf_counter() - started:5.1f} s] world of {queued:,} queued conversations", flush=True)
+            use_queue_world(queued)
+            models.create_tables()
+            queue_counters[queued] = create_queue_world(queued)
         emitters = hook_dynamodb_clients(counters)
         sender = bootstrap.build_sender(client=boto3.client(
             "apigatewaymanagementapi", endpoint_url=ENDPOINT, region_name="us-east-1"))
@@ -716,6 +947,8 @@ def main() -> int:
         print(f"moto transaction rollback self-test: {rollback}", flush=True)
         print(f"[{time.perf_counter() - started:5.1f} s] measuring", flush=True)
         measured = measure_interleaved(counters, sender, args.warmup, args.messages)
+        print(f"[{time.perf_counter() - started:5.1f} s] measuring the queue position", flush=True)
+        queue = measure_queue_position(counters, sender, queue_counters, args.start_warmup, args.starts)
         os.environ.pop("MOTO_ACCOUNT_ID", None)
 
     runs = {str(size): measured[size] for size in SIZES}
@@ -732,6 +965,13 @@ def main() -> int:
         },
     }
     result = report(runs, args, extras)
+    report_queue(queue)
+    result["queue_position"] = {
+        "what": "one visitor 'start' frame with a first message through chalicelib.ws.handle_frame, into the "
+                "general queue with nobody free, with 10 and with 1,000 conversations already queued",
+        "measurement": "both queue worlds in one process, interleaved start by start (ABBA), one moto account each; "
+                       "each start's conversation removed and the queue's ticket counter put back after it",
+        **queue}
     result["elapsed_s"] = round(time.perf_counter() - started, 1)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

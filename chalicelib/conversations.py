@@ -8,7 +8,7 @@ from pynamodb.connection import Connection as DynamoConnection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from . import limits, observability, retention, stepfunctions, validate
+from . import limits, observability, retention, stepfunctions, tickets, validate
 from .config import settings
 from .errors import BadRequestError, CapacityError, ConflictError, ForbiddenError, NotFoundError
 from .identity import Caller, email_key, owned
@@ -44,29 +44,45 @@ def queue_key(workspace_id: str, group: str | None) -> str:
 
 
 def index_keys(workspace_id: str, status: str, assignee_id: str | None, group: str | None = None,
-               stamp: str | None = None) -> dict:
+               ticket: tickets.Ticket | None = None) -> dict:
+    """The derived index attributes of a conversation created in `status` (queued: with its ticket)."""
     queued = status == "queued"
     return {"ws_status": f"{workspace_id}#{status}",
             "assignee_active": assignee_id if assignee_id and status in ACTIVE else None,
             "queue_key": queue_key(workspace_id, group) if queued else None,
-            "queued_at": (stamp or iso()) if queued else None}
+            "queued_at": (ticket.queued_at if ticket else iso()) if queued else None,
+            "ticket": ticket.number if queued and ticket else None}
 
 
-def index_actions(workspace_id: str, status: str, assignee_id: str | None, group: str | None = None) -> list:
-    """The derived index attributes for a new status. Entering the queue keeps an earlier queued_at:
-    a conversation moved between groups keeps its place in line."""
-    keys = index_keys(workspace_id, status, assignee_id, group)
+def index_actions(workspace_id: str, status: str, assignee_id: str | None, group: str | None = None,
+                  ticket: tickets.Ticket | None = None) -> list:
+    """The derived index attributes for a new status. Entering a queue takes that queue's `ticket` and
+    its queued_at (the back of the line); staying in the same queue (no ticket) keeps both."""
+    keys = index_keys(workspace_id, status, assignee_id, group, ticket)
     actions = [Conversation.ws_status.set(keys["ws_status"])]
     if keys["assignee_active"]:
         actions.append(Conversation.assignee_active.set(keys["assignee_active"]))
     else:
         actions.append(Conversation.assignee_active.remove())
-    if keys["queue_key"]:
+    if keys["queue_key"] and ticket:
+        actions += [Conversation.queue_key.set(keys["queue_key"]), Conversation.queued_at.set(ticket.queued_at),
+                    Conversation.ticket.set(ticket.number)]
+    elif keys["queue_key"]:
         actions += [Conversation.queue_key.set(keys["queue_key"]),
                     Conversation.queued_at.set(Conversation.queued_at | keys["queued_at"])]
     else:
-        actions += [Conversation.queue_key.remove(), Conversation.queued_at.remove()]
+        actions += [Conversation.queue_key.remove(), Conversation.queued_at.remove(), Conversation.ticket.remove()]
     return actions
+
+
+def entry_ticket(conversation: Conversation, status: str, group: str | None) -> tickets.Ticket | None:
+    """A ticket when the conversation enters a queue it is not in yet (None: it stays where it is)."""
+    if status != "queued":
+        return None
+    queue = queue_key(conversation.workspace_id, group)
+    if conversation.status == "queued" and conversation.queue_key == queue:
+        return None
+    return tickets.take(queue)
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -353,14 +369,15 @@ def _check_prechat(visitor: Visitor) -> Site:
 
 def _create(caller: Caller, visitor: Visitor, conversation_id: str, page_url: str | None,
             previous_id: str | None = None, retention_days: int | None = None) -> Conversation:
-    stamp = iso()
     status = "queued"  # no bot configured: hand off at once
+    ticket = tickets.take(queue_key(caller.workspace_id, None))
+    stamp = ticket.queued_at
     conversation = Conversation(
         conversation_id, workspace_id=caller.workspace_id, site_key=visitor.site_key, visitor_id=visitor.id,
         visitor_name=visitor.name, visitor_email=visitor.email, page_url=page_url or visitor.page_url,
         status=status, created_at=stamp, updated_at=stamp, activity_at=stamp, subscribers={}, rate_times=[],
         previous_conversation_id=previous_id, retention_days=retention_days or None,
-        expires_at=retention.horizon(retention_days), **index_keys(caller.workspace_id, status, None, None, stamp))
+        expires_at=retention.horizon(retention_days), **index_keys(caller.workspace_id, status, None, None, ticket))
     try:
         conversation.save(condition=Conversation.id.does_not_exist())
     except PutError:
@@ -397,7 +414,8 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
 
     The new assignee's slot is taken only while `active_chats < capacity`; the conversation moves only
     if nobody changed its assignee or status meanwhile (nor, given `expect_seq`, wrote to it). `group`
-    moves it to another group's queue. `auto_solved`: a solve by the inactivity flow, not an agent.
+    moves it to another group's queue, at its back (a new ticket there, tickets.py). `auto_solved`: a
+    solve by the inactivity flow, not an agent.
     """
     old_agent, old_status = conversation.assignee_id, conversation.status
     queued_at = conversation.queued_at if old_status == "queued" else None
@@ -408,6 +426,7 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
     elif agent_id != caller.id and verify_agent:
         _check_agent(caller, agent_id)
     new_group = conversation.group if group is KEEP else group
+    ticket = entry_ticket(conversation, status, new_group)
     stamp = iso()
     holds_old = bool(old_agent) and old_status in ACTIVE
     holds_new = bool(agent_id) and status in ACTIVE
@@ -425,7 +444,7 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
                           condition=Agent.id.exists())
                 items.append("old")
             actions = [Conversation.status.set(status), Conversation.updated_at.set(stamp),
-                       *index_actions(conversation.workspace_id, status, agent_id, new_group)]
+                       *index_actions(conversation.workspace_id, status, agent_id, new_group, ticket)]
             actions.append(Conversation.assignee_id.set(agent_id) if agent_id else Conversation.assignee_id.remove())
             actions.append(Conversation.group.set(new_group) if new_group else Conversation.group.remove())
             actions += _solved_actions(status, stamp, auto_solved)

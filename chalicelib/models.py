@@ -258,6 +258,8 @@ class Conversation(Model):
     assignee_active = UnicodeAttribute(null=True)
     queue_key = UnicodeAttribute(null=True)
     queued_at = UnicodeAttribute(null=True)
+    # Its ticket in that queue while `queued` (chalicelib/tickets.py): positions come from tickets.
+    ticket = NumberAttribute(null=True)
     blocked = BooleanAttribute(null=True)
     # The site's retention when the conversation started, and the TTL (epoch s) it gives: last activity
     # + retention_days, absent while the conversation holds an agent's slot (chalicelib/retention.py).
@@ -346,13 +348,15 @@ class CannedResponse(Model):
 
 
 class Key(Model):
-    """Uniqueness and idempotency markers, e.g. a client_msg_id already stored."""
+    """Uniqueness and idempotency markers, e.g. a client_msg_id already stored; and each queue's ticket
+    counter (chalicelib/tickets.py: `seq` = the last ticket, `queued_at` = the stamp it went with)."""
     Meta = _meta("keys")
     pk = UnicodeAttribute(hash_key=True)
     seq = NumberAttribute(null=True)
     ref = UnicodeAttribute(null=True)
     # A rate limit's count in its window (chalicelib/limits.py).
     hits = NumberAttribute(null=True)
+    queued_at = UnicodeAttribute(null=True)
     expires_at = NumberAttribute(null=True)
 
 

@@ -4,7 +4,8 @@ A queued conversation goes to the online agent of its group with a free slot and
 chats (ties: the one assigned longest ago); a returning visitor prefers the agent who helped last.
 The queue drains whenever that can change: a conversation is queued, an agent frees a slot, comes
 online or gains capacity. Every assignment is the conditional transaction of conversations.assign,
-so concurrent drains never exceed a capacity or assign one conversation twice.
+so concurrent drains never exceed a capacity or assign one conversation twice. Nothing here reads
+more than a queue's first QUEUE_HEAD places: positions behind them come from tickets (tickets.py).
 """
 import logging
 import math
@@ -17,11 +18,15 @@ from .conversations import ACTIVE, assign, queue_key, recipients, subscribe
 from .errors import CapacityError, ConflictError
 from .identity import Caller
 from .models import Agent, Connection, Conversation, Visitor, Workspace
+from .tickets import place
 from .util import iso, now
 
 log = logging.getLogger(__name__)
 
 MAX_ASSIGNMENTS_PER_DRAIN = 50
+# A queue's first places, read in one Query: what a drain considers, and what each move of the queue
+# re-announces. Positions behind them come from tickets (tickets.place), so no read spans a queue.
+QUEUE_HEAD = 20
 WAIT_SMOOTHING = 0.3  # weight of the newest wait in the workspace's moving average
 
 
@@ -86,8 +91,9 @@ def drain(workspace_id: str, sender, *, prefer: dict | None = None) -> list[str]
     return assigned
 
 
-def _queue(workspace_id: str, group: str | None, limit: int | None = 20) -> list[Conversation]:
-    return list(Conversation.in_queue.query(queue_key(workspace_id, group), limit=limit))
+def _queue(workspace_id: str, group: str | None) -> list[Conversation]:
+    """The queue's first QUEUE_HEAD conversations, longest waiting first: one Query, whatever its length."""
+    return list(Conversation.in_queue.query(queue_key(workspace_id, group), limit=QUEUE_HEAD))
 
 
 def _last_agent(conversation: Conversation) -> str | None:
@@ -143,40 +149,48 @@ def route_new(conversation: Conversation, sender) -> None:
 
 
 def announce_one(conversation: Conversation, sender) -> None:
-    place = position(conversation)
-    if place is None:
+    """Tell this conversation's visitor their position and an estimated wait."""
+    spot = position(conversation)
+    if spot is None:
         return
-    try:
-        per_position = float(Workspace.get(conversation.workspace_id).wait_seconds or 60)
-    except DoesNotExist:
-        per_position = 60.0
-    event = {"type": "queue", "conversation_id": conversation.id, "position": place,
-             "eta_seconds": int(math.ceil(place * per_position))}
-    sender.send_each([(cid, event) for cid, kind in recipients(conversation) if kind == "visitor"])
+    per_position = _wait_per_position(conversation.workspace_id)
+    sender.send_each([(cid, _queue_event(conversation, spot, per_position))
+                      for cid, kind in recipients(conversation) if kind == "visitor"])
 
 
 def announce_queue(workspace_id: str, group: str | None, sender) -> None:
-    """Tell every visitor waiting in this queue their position and an estimated wait."""
-    queue = _queue(workspace_id, group, limit=None)
-    if not queue:
+    """Tell the visitors in this queue's first QUEUE_HEAD places their position and an estimated wait.
+
+    Only those: the cost of a move must not grow with the queue. A visitor further back keeps the
+    figure they were last told, an upper bound still (nobody enters a queue ahead of those waiting),
+    until they reach the first places."""
+    head = _queue(workspace_id, group)
+    if not head:
         return
-    try:
-        per_position = float(Workspace.get(workspace_id).wait_seconds or 60)
-    except DoesNotExist:
-        per_position = 60.0
-    deliveries = []
-    for position, conversation in enumerate(queue, start=1):
-        event = {"type": "queue", "conversation_id": conversation.id, "position": position,
-                 "eta_seconds": int(math.ceil(position * per_position))}
-        deliveries += [(cid, event) for cid, kind in recipients(conversation) if kind == "visitor"]
-    sender.send_each(deliveries)
+    per_position = _wait_per_position(workspace_id)
+    sender.send_each([(cid, _queue_event(conversation, spot, per_position))
+                      for spot, conversation in enumerate(head, start=1)
+                      for cid, kind in recipients(conversation) if kind == "visitor"])
 
 
 def position(conversation: Conversation) -> int | None:
+    """Its place in its queue: exact among the first QUEUE_HEAD, an upper bound from tickets behind."""
     if conversation.status != "queued":
         return None
-    queue = _queue(conversation.workspace_id, conversation.group, limit=None)
-    return next((i for i, c in enumerate(queue, start=1) if c.id == conversation.id), None)
+    return place(conversation, _queue(conversation.workspace_id, conversation.group))
+
+
+def _wait_per_position(workspace_id: str) -> float:
+    """The workspace's recent wait per conversation ahead, for ETAs."""
+    try:
+        return float(Workspace.get(workspace_id).wait_seconds or 60)
+    except DoesNotExist:
+        return 60.0
+
+
+def _queue_event(conversation: Conversation, spot: int, per_position: float) -> dict:
+    return {"type": "queue", "conversation_id": conversation.id, "position": spot,
+            "eta_seconds": int(math.ceil(spot * per_position))}
 
 
 # --- presence -------------------------------------------------------------------------------
