@@ -133,6 +133,12 @@ def _chat(world, page_url: str, email: str = "dana@example.com", site_key: str =
     return visitor, conversation
 
 
+def _the_shop_owns_its_pages():
+    site = Site.get("site-a")
+    site.settings.allowed_origins = ["https://shop.example"]
+    site.save()
+
+
 def _transcript(visitor, conversation, sender, email, ref="t"):
     frame(visitor, sender, action="transcript", ref=ref, conversation_id=conversation.id, email=email)
 
@@ -152,9 +158,7 @@ def test_transcript_links_never_point_at_a_host_the_site_does_not_own(world, out
 
 
 def test_a_transcript_to_the_conversations_own_address_may_resume_it(world, outbox):  # noqa: F811
-    site = Site.get("site-a")
-    site.settings.allowed_origins = ["https://shop.example"]
-    site.save()
+    _the_shop_owns_its_pages()
     visitor, conversation = _chat(world, "https://shop.example/help")
     _transcript(visitor, conversation, world.sender, "Dana@Example.com")
     [msg] = outbox()
@@ -166,9 +170,7 @@ def test_a_transcript_to_the_conversations_own_address_may_resume_it(world, outb
 
 
 def test_a_transcript_to_another_address_carries_no_resume_token(world, outbox):  # noqa: F811
-    site = Site.get("site-a")
-    site.settings.allowed_origins = ["https://shop.example"]
-    site.save()
+    _the_shop_owns_its_pages()
     visitor, conversation = _chat(world, "https://shop.example/help")
     _transcript(visitor, conversation, world.sender, "stranger@example.org")
     [msg] = outbox()

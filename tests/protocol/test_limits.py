@@ -78,15 +78,21 @@ async def _unassigned(clients, login) -> list[dict]:
     return body["items"]
 
 
+async def _chat(clients, agent_login):
+    """A demo visitor's new conversation, with the agent's socket on it."""
+    visitor = await clients.visitor("demo")
+    cid = (await start(visitor, text="hi"))["id"]
+    agent = await clients.agent(agent_login)
+    await agent.ack("join", conversation_id=cid)
+    return visitor, agent, cid
+
+
 def test_a_typing_flood_is_cut_and_every_refused_frame_is_answered(strict):
     agent_login = strict.agent("agent@example.com")
 
     async def scenario():
         async with Clients(strict) as clients:
-            visitor = await clients.visitor("demo")
-            cid = (await start(visitor, text="hi"))["id"]
-            agent = await clients.agent(agent_login)
-            await agent.ack("join", conversation_id=cid)
+            visitor, agent, cid = await _chat(clients, agent_login)
             refs = [await visitor.send_frame("typing", conversation_id=cid, state="on", preview="x" * 4000)
                     for _ in range(60)]
             loop = asyncio.get_running_loop()
@@ -110,10 +116,7 @@ def test_250_agent_sends_in_flight_end_in_acks_and_refusals_and_the_stack_keeps_
 
     async def scenario():
         async with Clients(strict) as clients:
-            visitor = await clients.visitor("demo")
-            cid = (await start(visitor, text="hi"))["id"]
-            agent = await clients.agent(agent_login)
-            await agent.ack("join", conversation_id=cid)
+            _, agent, cid = await _chat(clients, agent_login)
             refs = [await agent.send_frame("send", conversation_id=cid, client_msg_id=f"pile-{i}", text=f"#{i}")
                     for i in range(250)]
             # while they race, a new visitor still gets a session, a socket and an answer
