@@ -20,6 +20,7 @@ from pynamodb.transactions import TransactWrite
 from . import mail
 from . import limits, observability, retention
 from . import stepfunctions
+from .config import settings
 from .conversations import (ACTIVE, cancelled, deliver, dynamo, index_actions, load, notify_change, recipients,
                             serialize_message)
 from .errors import ConflictError, ForbiddenError, RateLimitedError
@@ -30,11 +31,12 @@ from .util import iso, new_id, now
 log = logging.getLogger(__name__)
 
 # Concurrent writers to one conversation retry until one of them wins each seq, with jittered
-# exponential backoff, for this long at most: then the send is refused (`rate_limited`, retry in a
-# second) rather than holding a Lambda, or the local stack's thread pool, while hundreds of others race.
-# The flood limits bound how many can win in a window, so a pile-up turns into refusals quickly.
-RETRY_SECONDS = 5.0
-BACKOFF_BASE, BACKOFF_CAP = 0.004, 0.25
+# exponential backoff. How many may race is bounded (`_join_race`: a side's flood limit per window; the
+# rest are refused after one lost race), so the racers finish in as many rounds; this deadline only
+# bounds the pathological case, and ends in `rate_limited` (retry in a second) well inside the
+# Lambda's 30 s, instead of the 20 s of retries that used to hold a worker.
+RETRY_SECONDS = 12.0
+BACKOFF_BASE, BACKOFF_CAP = 0.004, 0.1
 # Agents' flood limit, per conversation (all agents and notes together): a colleague pasting canned
 # responses stays far below it; a script that fires hundreds of sends into one conversation does not.
 AGENT_RATE_COUNT, AGENT_RATE_WINDOW = 30, 10
@@ -74,7 +76,7 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
                 actions.append(rate_action(conversation, Conversation.rate_times, caller.rate_limit_count,
                                            caller.rate_limit_window, now()))
             elif author["kind"] == "agent":
-                actions.append(rate_action(conversation, Conversation.agent_rate_times, AGENT_RATE_COUNT,
+                actions.append(rate_action(conversation, Conversation.agent_rate_times, _agent_rate_count(),
                                            AGENT_RATE_WINDOW, now()))
         except (ConflictError, RateLimitedError):
             if client_msg_id:  # a retry of a message stored before the refusal still gets its ack
@@ -154,9 +156,15 @@ def _join_race(conversation_id: str, kind: str, caller: Caller) -> None:
     sends costs each of them one lost race, not seconds of retries that starve everyone else. A send
     that wins at once costs nothing more: the hot path stays three requests."""
     count, window = ((caller.rate_limit_count, caller.rate_limit_window) if kind == "visitor"
-                     else (AGENT_RATE_COUNT, AGENT_RATE_WINDOW))
+                     else (_agent_rate_count(), AGENT_RATE_WINDOW))
     limits.hit(limits.Limit("racing_sends", count, window, "messages at once in this conversation"),
                f"{conversation_id}#{kind}")
+
+
+def _agent_rate_count() -> int:
+    """The agents' flood limit in force: a deployment-wide limit, so PARLEY_RATE_LIMIT_SCALE scales it like
+    chalicelib/limits.py's (a visitor's flood limit is the site's own setting, and is not scaled)."""
+    return max(1, int(AGENT_RATE_COUNT * settings.rate_limit_scale))
 
 
 def _is_conflict(exc: TransactWriteError) -> bool:

@@ -498,7 +498,7 @@ def test_visitor_html_is_shown_as_text_and_never_runs(console, visitors):
 def test_older_messages_load_when_scrolling_up(console, visitors, stack, agent_api):
     visitor = visitors(unique("Yusuf"))
     cid = visitor.start("Message number 1")["id"]
-    # 64 more messages from an agent socket (agents are not flood-limited): 65 in all, over one page.
+    # 64 more messages from an agent socket (the shared stack scales the agents' flood limit): 65, over a page.
     with Socket(stack, agent_api.token, "helper agent") as helper:
         helper.request("join", conversation_id=cid)
         for n in range(2, 66):
