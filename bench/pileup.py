@@ -8,7 +8,11 @@ right behind them, a newcomer who asks for a visitor session, opens a socket and
 same run: how long the newcomer waited with the burst in flight against with nothing in flight (the
 ratio is the figure), how long until the last send was answered, and how the N were answered (ack,
 rate_limited, anything else: must be 0). Writes bench/results/pileup.json.
-Run: .venv/bin/python bench/pileup.py [--sends 50 250]
+
+Measured on 2026-12-02 on this 2-core machine, the same script against 14b9f16 (before the fixes): 250 in
+flight were answered in 86 s, 32 of them `conflict` after 20 s of retries, and the newcomer waited 79 s
+(0.13 s idle). After: see the results file (250: 18.7 s, 0 other, the newcomer 0.67 s).
+Run: .venv/bin/python bench/pileup.py [--sends 50 250 1000]
 """
 import argparse
 import asyncio
@@ -100,7 +104,7 @@ async def pileup(port: int, agent_token: str, sends: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sends", type=int, nargs="+", default=[50, 250])
+    parser.add_argument("--sends", type=int, nargs="+", default=[50, 250, 1000])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start_stack(Path(tmp))

@@ -31,12 +31,15 @@ from .util import iso, new_id, now
 log = logging.getLogger(__name__)
 
 # Concurrent writers to one conversation retry until one of them wins each seq, with jittered
-# exponential backoff. How many may race is bounded (`_join_race`: a side's flood limit per window; the
-# rest are refused after one lost race), so the racers finish in as many rounds; this deadline only
-# bounds the pathological case, and ends in `rate_limited` (retry in a second) well inside the
-# Lambda's 30 s, instead of the 20 s of retries that used to hold a worker.
-RETRY_SECONDS = 12.0
-BACKOFF_BASE, BACKOFF_CAP = 0.004, 0.1
+# exponential backoff. How many may race is bounded (`_join_race`: 8 per side in 2 s; the rest are
+# refused after one lost race), and that bound is what keeps a pile-up of hundreds of sends
+# from holding every worker: the racers finish in about as many rounds. This deadline is the backstop,
+# inside the Lambda's 30 s (48 legitimate racers take about 15 s on the local stack's moto), and ends in
+# `rate_limited` (retry in a second).
+RETRY_SECONDS = 20.0
+BACKOFF_BASE, BACKOFF_CAP = 0.002, 0.064
+# At most this many sends of one side of a conversation stay in a race in any 2 s (more are refused).
+RACE_LIMIT = limits.Limit("racing_sends", 8, 2, "messages at once in this conversation")
 # Agents' flood limit, per conversation (all agents and notes together): a colleague pasting canned
 # responses stays far below it; a script that fires hundreds of sends into one conversation does not.
 AGENT_RATE_COUNT, AGENT_RATE_WINDOW = 30, 10
@@ -130,7 +133,7 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
                 assignee_gone = True  # the agent was removed: store the reply, leave the status
             if any(failed.values()) or _is_conflict(exc):
                 if attempt == 1:  # another writer took this seq: only so many may stay in the race
-                    _join_race(conversation.id, author["kind"], caller)
+                    _join_race(conversation.id, author["kind"])
                 # back off, the more the longer it goes on
                 time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt, 10))))
                 continue
@@ -150,15 +153,13 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
     raise RateLimitedError("too many messages at once in this conversation; retry the send", retry_after=1.0)
 
 
-def _join_race(conversation_id: str, kind: str, caller: Caller) -> None:
-    """A send that lost its first race counts itself in the conversation's racers of this side; past the
-    side's flood limit in a window, it is refused at once (`rate_limited`), so a pile-up of hundreds of
-    sends costs each of them one lost race, not seconds of retries that starve everyone else. A send
-    that wins at once costs nothing more: the hot path stays three requests."""
-    count, window = ((caller.rate_limit_count, caller.rate_limit_window) if kind == "visitor"
-                     else (_agent_rate_count(), AGENT_RATE_WINDOW))
-    limits.hit(limits.Limit("racing_sends", count, window, "messages at once in this conversation"),
-               f"{conversation_id}#{kind}")
+def _join_race(conversation_id: str, kind: str) -> None:
+    """A send that lost its first race counts itself among the conversation's racers of its side; past
+    RACERS in RACE_WINDOW it is refused at once (`rate_limited`), so a pile-up of hundreds of sends costs
+    each of them one lost race, while the few who stay in finish in as many rounds (every lost round
+    costs each racer a read and a cancelled transaction: k racers cost k²). A send that wins at once
+    costs nothing more: the hot path stays three requests."""
+    limits.hit(RACE_LIMIT, f"{conversation_id}#{kind}")
 
 
 def _agent_rate_count() -> int:

@@ -25,6 +25,10 @@ log = logging.getLogger("parley.gateway")
 # API Gateway's limits: 32 KB frames, 128 KB messages. Frames between the two reach the app,
 # which answers `too_large`; a message over 128 KB closes the socket with 1009, as on AWS.
 MAX_MESSAGE = 128 * 1024
+# On AWS every frame is a Lambda invocation of its own; here one process's thread pool (32 workers) plays
+# all of them, so one socket's frames take at most this many workers at once and the rest wait their turn
+# (in memory, in arrival order): a socket firing hundreds of frames cannot starve everyone else's.
+FRAMES_IN_FLIGHT = 4
 
 
 def _now_ms() -> int:
@@ -73,6 +77,7 @@ class WebSocketGateway:
                 "source_ip": request.remote, "user_agent": request.headers.get("User-Agent", "")}
         self.connections[connection_id] = (ws, meta)
         pending: set[asyncio.Task] = set()
+        turns = asyncio.Semaphore(FRAMES_IN_FLIGHT)
         try:
             async for msg in ws:
                 meta["last_active"] = _now_ms()
@@ -80,8 +85,9 @@ class WebSocketGateway:
                     body = msg.data if msg.type == WSMsgType.TEXT else msg.data.decode("utf-8", "replace")
                     event = self._event("$default", "MESSAGE", connection_id, request)
                     event["body"] = body
-                    # Like Lambda, frames are handled concurrently, not queued behind one another.
-                    task = asyncio.ensure_future(self._invoke("$default", event))
+                    # Like Lambda, frames are handled concurrently, not queued behind one another; but a
+                    # few at a time per socket, or one socket's flood would take every worker.
+                    task = asyncio.ensure_future(self._invoke_in_turn(turns, event))
                     pending.add(task)
                     task.add_done_callback(pending.discard)
                 elif msg.type == WSMsgType.ERROR:
@@ -99,6 +105,10 @@ class WebSocketGateway:
             "stage": self._stage, "domainName": self._domain, "requestTimeEpoch": _now_ms(),
             "messageDirection": "IN", "identity": {"sourceIp": request.remote}},
             "isBase64Encoded": False}
+
+    async def _invoke_in_turn(self, turns: asyncio.Semaphore, event: dict):
+        async with turns:
+            return await self._invoke("$default", event)
 
     async def _invoke(self, route: str, event: dict):
         handler = self._handlers.get(route)
