@@ -331,7 +331,7 @@ def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conve
                 pass
         site = _check_prechat(visitor)
         # only new conversations count, per site and address
-        limits.hit(limits.for_site("start_ip", site.settings), caller.source_ip and f"{site.site_key}#{caller.source_ip}")
+        limits.hit(limits.for_site("start_ip", site.settings), limits.per_site(site.site_key, caller.source_ip))
         # Create first, then claim: whoever reads the visitor's active id finds the conversation there.
         conversation = _create(caller, visitor, new_id("c"), page_url, previous, site.settings.retention_days)
         claim = (Visitor.active_conversation_id == current) if current else \

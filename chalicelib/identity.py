@@ -76,7 +76,7 @@ def create_visitor_session(body: dict, origin: str | None = None, *, source_ip: 
     resume_token = validate.string(body, "resume_token", required=False, max_len=4096)
     site = get_site(site_key)
     origins.check_site(site, origin)
-    limits.hit(limits.for_site("session_ip", site.settings), source_ip and f"{site.site_key}#{source_ip}")
+    limits.hit(limits.for_site("session_ip", site.settings), limits.per_site(site.site_key, source_ip))
 
     if user_id is not None:
         if user_hash is None or not tokens.verify_user_hash(site.identity_secret, user_id, user_hash):

@@ -62,6 +62,11 @@ def for_site(name: str, site_settings=None) -> Limit:
     return limit
 
 
+def per_site(site_key: str, address: str | None) -> str | None:
+    """The key of a per-address limit that a site sets for itself: the site's own count for the address."""
+    return address and f"{site_key}#{address}"
+
+
 def _counter_key(limit: Limit, key: str, window_start: int) -> str:
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"rl#{limit.name}#{digest}#{window_start}"

@@ -117,25 +117,11 @@ def csat_link(conversation_id: str, rating: int) -> str:
             f"?sig={sig}")
 
 
-def _origin(url: str | None) -> str | None:
-    parts = urllib.parse.urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None  # never a javascript: link
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
 def owned_page(url: str | None, site: Site | None) -> str | None:
-    """`url` when it is a page on a host the site owns: one of its allowed origins, or the product's
-    own (the widget page or the public API URL). page_url comes from the visitor's browser, so a visitor
-    who claims to be on https://evil.example must not put links to it into anyone's inbox."""
-    origin = _origin(url)
-    if origin is None:
-        return None
-    own = {_origin(settings.widget_url), _origin(settings.public_api_url)} - {None}
-    allowed = (site.settings.allowed_origins or []) if site is not None else []  # no list: none of its own
-    if origin in own or any(origins.matches(pattern, origin) for pattern in allowed):
-        return url
-    return None
+    """`url` when it is a page on a host the site owns (origins.owns_page): its allowed origins, or the
+    product's own (the widget page, the public API URL). page_url comes from the visitor's browser, so a
+    visitor who claims to be on https://evil.example must not put links to it into anyone's inbox."""
+    return url if origins.owns_page(site, url, settings.widget_url, settings.public_api_url) else None
 
 
 def resume_link(conversation: Conversation, visitor: Visitor, site: Site | None) -> str | None:

@@ -6,6 +6,7 @@ scripts, which send any Origin (or none) they like: a request with no Origin is 
 and stays allowed. Tokens, not this, are what keep scripts out.
 """
 import re
+import urllib.parse
 
 from .config import settings
 from .errors import BadRequestError, OriginNotAllowedError
@@ -62,6 +63,30 @@ def matches(pattern: str, origin: str) -> bool:
     if not origin.startswith(prefix) or not origin.endswith("." + rest):
         return False
     return bool(_SUBDOMAIN.fullmatch(origin[len(prefix):-len(rest) - 1]))
+
+
+def page_origin(url: str | None) -> str | None:
+    """The origin of a page's URL as browsers write it (no default port); None for anything but a
+    plain http(s) page (a javascript: URL, a malformed host)."""
+    parts = urllib.parse.urlsplit(url or "")
+    if parts.scheme.lower() not in DEFAULT_PORTS or not parts.netloc or "@" in parts.netloc:
+        return None
+    try:
+        return normalize(f"{parts.scheme}://{parts.netloc}")
+    except BadRequestError:
+        return None
+
+
+def owns_page(site, url: str | None, *own_urls: str) -> bool:
+    """Whether `url` is a page on a host the site owns: one of its allowed origins (a site with no list
+    owns none here), or the origin of one of `own_urls` (the product's own pages)."""
+    origin = page_origin(url)
+    if origin is None:
+        return False
+    if origin in {page_origin(u) for u in own_urls if u}:
+        return True
+    allowed = (site.settings.allowed_origins or []) if site is not None else []
+    return any(matches(pattern, origin) for pattern in allowed)
 
 
 def from_headers(headers) -> str | None:
