@@ -339,10 +339,11 @@ def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conve
         try:
             visitor.update(actions=[Visitor.active_conversation_id.set(conversation.id)], condition=claim)
         except UpdateError as exc:
+            # Unclaimed, it would wait in the queue for a visitor who never sees it.
+            conversation.delete()
             if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            conversation.delete()  # another tab started one first: use theirs
-            visitor.refresh(consistent_read=True)
+                raise  # a throttle: the client's retry starts afresh
+            visitor.refresh(consistent_read=True)  # another tab started one first: use theirs
             continue
         subscribe(caller.connection_id, "visitor", conversation.id)
         conversation.refresh(consistent_read=True)
@@ -380,8 +381,10 @@ def _create(caller: Caller, visitor: Visitor, conversation_id: str, page_url: st
         expires_at=retention.horizon(retention_days), **index_keys(caller.workspace_id, status, None, None, ticket))
     try:
         conversation.save(condition=Conversation.id.does_not_exist())
-    except PutError:
-        raise ConflictError("conversation id taken; retry") from None
+    except PutError as exc:  # a throttle is a PutError too, and no conflict: the widget gives up on those
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise ConflictError("conversation id taken; retry") from None
+        raise
     return conversation
 
 
@@ -396,6 +399,7 @@ def _update_visitor_fields(conversation: Conversation, name, email, page_url) ->
 def accept(caller: Caller, conversation_id: str, sender) -> Conversation:
     conversation = load(caller, conversation_id)
     if conversation.assignee_id == caller.id and conversation.status in ACTIVE:
+        _start_flows(conversation, conversation.status)  # a retry, if the first try failed before the flows
         return conversation
     if conversation.status == "closed":
         raise ConflictError("conversation is closed")
@@ -472,7 +476,7 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
     return conversation
 
 
-def _start_flows(conversation: Conversation, old_status: str) -> None:
+def _start_flows(conversation: Conversation, old_status: str | None) -> None:
     """What a status change sets going: leaving the queue resumes the handoff flow; entering it starts
     one; a solve by an agent starts the survey and the close countdown."""
     stepfunctions.release_handoff(conversation)
@@ -506,6 +510,9 @@ def set_status(caller: Caller, conversation_id: str, status: str, sender, *, aut
     if conversation.status == "closed":
         raise ConflictError("conversation is closed")
     if conversation.status == status:
+        # Perhaps a retry of a change written by a first try that failed before it started its flows (a
+        # throttle right after the write): start them now. Starts are idempotent by execution name.
+        _start_flows(conversation, None)
         return conversation
     # Opening an unassigned conversation takes it, like accept.
     agent = conversation.assignee_id or (caller.id if status in ACTIVE else None)

@@ -271,9 +271,11 @@ def disconnect(connection_id: str) -> Connection | None:
                 condition=Conversation.id.exists())
         except Exception:  # the conversation may be gone; the connection must still go
             log.info("unsubscribe skipped", extra={"conversation_id": conversation_id})
-    connection.delete()
+    # The agent's presence before the record goes: if this fails half-way ($disconnect runs once), the
+    # record left behind is what the presence sweep finds (routing.sweep) to do it again.
     if connection.kind == "agent" and connection.agent_id:
         _offline_when_last(connection.agent_id, connection_id)
+    connection.delete()
     return connection
 
 

@@ -216,8 +216,11 @@ def connected(agent_id: str) -> None:
     try:
         Agent(agent_id).update(actions=[Agent.presence_pending.remove(), Agent.disconnected_at.remove()],
                                condition=Agent.id.exists() & (Agent.status != "offline"))
-    except UpdateError:
-        pass  # offline by choice: connecting does not make them available
+    except UpdateError as exc:
+        # Offline by choice: connecting does not make them available. Anything else (a throttle) fails the
+        # $connect, which the console retries: swallowed, the sweep would take a connected agent offline.
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def last_connection_closed(agent_id: str) -> None:
@@ -226,8 +229,11 @@ def last_connection_closed(agent_id: str) -> None:
         Agent(agent_id).update(actions=[Agent.presence_pending.set("pending"),
                                         Agent.disconnected_at.set(round(now(), 3))],
                                condition=Agent.id.exists() & Agent.presence_pending.does_not_exist())
-    except UpdateError:
-        pass
+    except UpdateError as exc:
+        # Pending already. Anything else (a throttle) must fail the disconnect, whose connection record is
+        # then left for the sweep: swallowed, the agent would stay online with no socket.
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def sweep(sender) -> dict:

@@ -144,5 +144,7 @@ def release_handoff(conversation: Conversation) -> None:
     send_success(token, {"status": conversation.status, "assignee_id": conversation.assignee_id})
     try:
         conversation.update(actions=[Conversation.task_token.remove()], condition=Conversation.task_token == token)
-    except UpdateError:
-        pass  # another release got there first
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise  # a throttle: the caller's retry releases it again (a used token is refused, harmlessly)
+        # another release got there first

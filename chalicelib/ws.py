@@ -98,6 +98,9 @@ def _start(caller: Caller, frame: dict, sender, ref) -> dict:
         reply["message"] = messaging.send_message(caller, conversation.id, text, client_msg_id=client_msg_id,
                                                   internal=False, sender=sender, ack=False)
         conversation.refresh(consistent_read=True)
+        # A retry of the start that made the conversation, whose first try stored the message and then
+        # failed (a throttle) before what follows: it is still new. Each step below is idempotent.
+        new = new or (reply["message"]["seq"] == 1 and conversation.status == "queued")
     if new:  # agents hear of it once its first message is there to read; then routing takes it
         conversations.notify_inbox(conversation, sender)
         routing.route_new(conversation, sender)

@@ -173,6 +173,12 @@ class WebSocketGateway:
         return [web.get(ws_path, self.upgrade), web.post(at, self._signed(self.post)),
                 web.get(at, self._signed(self.get)), web.delete(at, self._signed(self.delete))]
 
+    async def drop(self, connection_id: str) -> None:
+        """Close one socket from the server's side, as when its network goes (faults.py makes its 410s true)."""
+        entry = self.connections.get(connection_id)
+        if entry is not None:
+            await entry[0].close(code=1001, message=b"connection lost")
+
     async def close_all(self) -> None:
         for ws, _ in list(self.connections.values()):
             await ws.close(code=1001, message=b"server shutting down")

@@ -286,6 +286,8 @@ async def serve(port: int, ready_file: str | None) -> None:
     from aiohttp import web
 
     from .keys import fresh_credentials
+    from . import faults
+    injector = faults.from_environment()  # before any client exists: they are hooked as they are made
     moto_server, moto_url = start_moto()
     credentials = fresh_credentials()
     try:
@@ -305,6 +307,12 @@ async def serve(port: int, ready_file: str | None) -> None:
         from . import outbox
         web_app = build_web_app(chalice_module.app, executor, credentials)
         web_app.router.add_routes(outbox.routes(executor, chalice_module.sender))
+        if injector is not None:
+            loop = asyncio.get_running_loop()
+            gateway = web_app["gateway"]
+            injector.on_gone = lambda cid: asyncio.run_coroutine_threadsafe(gateway.drop(cid), loop)
+            web_app.router.add_routes(faults.routes(injector))
+            injector.arm()  # the seeding is done: from here on the app's calls may fail
         runner = web.AppRunner(web_app, access_log=None, max_line_size=MAX_REQUEST_LINE,
                                max_field_size=MAX_HEADER_FIELD)
         await runner.setup()

@@ -1,0 +1,266 @@
+"""Faults at precise calls, on moto with the real schemas: whichever AWS call of an action fails, past
+botocore's retries, the client's retry of the same frame (same client_msg_id, as the widget does) leaves
+exactly what one clean run leaves: one message per client_msg_id, seqs without a gap, one conversation per
+visitor, agents' slots counted once, the flows started.
+
+The faults are infra/local/faults.py's, injected at botocore's `before-send` into the app's own clients
+(pynamodb's and boto3's), as the local stack does under PARLEY_FAULTS.
+"""
+import contextlib
+import itertools
+import json
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from pynamodb.models import Model
+
+from chalicelib import clients, conversations, identity, routing, ws
+from chalicelib.config import settings
+from chalicelib.models import Agent, Conversation, Message, Visitor
+from infra.local import faults
+from infra.local.flows import create_state_machines
+
+_refs = itertools.count(1)
+RETRIES = 3  # a client gives up after this many `internal` answers in a row (none should need more than one)
+
+
+def _models(cls=Model):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _models(sub)
+
+
+@pytest.fixture
+def injector(world, monkeypatch):
+    """Faults armed on every client the app makes from now on (the clients made before are forgotten),
+    and the handoff and csat flows on (moto records their executions; none runs)."""
+    from moto.core.botocore_stubber import BotocoreStubber
+    answer = BotocoreStubber.__call__
+
+    def leave_injected(stub, event_name, request, **kwargs):
+        # moto's stub is a before-send handler too, called after ours: it must not run a request whose
+        # answer is a fault (the local stack's moto is a server the request never reaches).
+        return None if faults.HEADER in request.headers else answer(stub, event_name, request, **kwargs)
+    monkeypatch.setattr(BotocoreStubber, "__call__", leave_injected)
+    # botocore's backoff between attempts (seconds for a call that fails past its retries) is no part of
+    # what is checked here.
+    monkeypatch.setattr("botocore.endpoint.time", SimpleNamespace(sleep=lambda seconds: None))
+    injector = faults.Injector({}, seed=11).install()
+    monkeypatch.setattr(clients, "_clients", {})
+    monkeypatch.setattr(conversations, "_dynamo", None)
+    for model in _models():
+        monkeypatch.setattr(model, "_connection", None)
+    arns = create_state_machines(boto3.client("stepfunctions", region_name="us-east-1"), prefix="parley-test-")
+    monkeypatch.setattr(settings, "handoff_arn", arns["PARLEY_HANDOFF_ARN"])
+    monkeypatch.setattr(settings, "csat_arn", arns["PARLEY_CSAT_ARN"])
+    injector.arm()
+    yield injector
+    injector.uninstall()
+
+
+def frame(world, caller, action: str, ref: str, **fields) -> dict:
+    """Handle one frame as the gateway would; its one reply."""
+    ws.handle_frame(caller.connection_id, json.dumps({"action": action, "ref": ref, **fields}), world.sender)
+    replies = [f for f in world.api.of(caller.connection_id) if f.get("ref") == ref]
+    assert len(replies) == 1, f"{action}: {len(replies)} replies to one frame: {replies}"
+    return replies[0]
+
+
+def until_acked(world, caller, action: str, **fields) -> tuple[dict, int]:
+    """Send the frame, and again (same fields: same client_msg_id) while it is answered `internal`, as the
+    widget does. Returns the ack and how many `internal` answers came first."""
+    for attempt in range(RETRIES + 1):
+        reply = frame(world, caller, action, f"{action}-{next(_refs)}", **fields)
+        if reply["type"] == "ack":
+            return reply, attempt
+        assert reply.get("code") == "internal", f"{action}: {reply}"
+    raise AssertionError(f"{action}: still `internal` after {RETRIES} retries")
+
+
+def dynamodb_calls(injector, run) -> int:
+    """How many DynamoDB calls `run()` makes with no fault."""
+    before = injector.snapshot()["attempts"].get("dynamodb", 0)
+    run()
+    return injector.snapshot()["attempts"].get("dynamodb", 0) - before
+
+
+@contextlib.contextmanager
+def unfaulted(injector):
+    """A check of the test's own, neither faulted nor counted among the action's calls."""
+    injector.armed = False
+    try:
+        yield
+    finally:
+        injector.armed = True
+
+
+def messages(conversation_id: str) -> list[Message]:
+    return list(Message.query(conversation_id, consistent_read=True))
+
+
+def assert_stored_once(conversation_id: str, client_msg_ids: list[str]) -> None:
+    stored = messages(conversation_id)
+    assert [m.seq for m in stored] == list(range(1, len(stored) + 1)), "seqs with a gap"
+    mine = [m.client_msg_id for m in stored if m.client_msg_id]
+    assert sorted(mine) == sorted(client_msg_ids), f"stored {mine}, sent {client_msg_ids}"
+    assert int(Conversation.get(conversation_id, consistent_read=True).last_seq) == len(stored)
+
+
+def executions(arn: str) -> list[str]:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    return [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]]
+
+
+# --- the faults themselves ------------------------------------------------------------------
+
+def test_a_throttle_goes_through_botocores_retries_and_a_long_one_reaches_the_app(world, injector):
+    visitor = world.visitor_connection()
+    injector.fail("dynamodb", attempts=2)  # two throttled attempts: the third goes through
+    Visitor.get(visitor.id)
+    injector.fail("dynamodb", operation="GetItem")  # every attempt: pynamodb gives up after its 4
+    with pytest.raises(Exception, match="ProvisionedThroughputExceeded|Throttling"):
+        Visitor.get(visitor.id)
+    seen = injector.snapshot()
+    assert seen["injected"]["dynamodb"] == 2 + 4 and seen["surfaced"] == {"dynamodb": 1}
+    assert seen["retries"]["dynamodb"] == 2 + 3  # attempts 2 and 3 of the first call, 2 to 4 of the second
+
+
+def test_each_kind_answers_in_its_services_protocol(world, injector):
+    """What the app's clients make of each injected answer: the error code AWS would send."""
+    sfn, ses = clients.client("stepfunctions"), clients.client("ses")
+    for kind, call, code in [
+            ("stepfunctions_throttle", lambda: sfn.start_execution(stateMachineArn=settings.csat_arn, name="x"),
+             "ThrottlingException"),
+            ("stepfunctions_500", lambda: sfn.send_task_success(taskToken="t", output="{}"), "InternalFailure"),
+            ("ses_throttle", lambda: ses.send_raw_email(RawMessage={"Data": b"x"}), "Throttling"),
+            ("ses_500", lambda: ses.send_email(Source="a@b.example", Destination={}, Message={
+                "Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}), "InternalFailure")]:
+        injector.fail(kind)
+        with pytest.raises(Exception) as caught:
+            call()
+        assert caught.value.response["Error"]["Code"] == code, kind
+    seen = injector.snapshot()
+    assert seen["surfaced"] == {"stepfunctions_throttle": 1, "stepfunctions_500": 1, "ses_throttle": 1, "ses_500": 1}
+    assert executions(settings.csat_arn) == []  # nothing reached moto
+
+
+# --- a fault at every DynamoDB call of an action --------------------------------------------
+
+def test_a_visitor_send_is_stored_once_whichever_call_fails(world, injector):
+    agent = world.agent_connection(world.agent())
+    visitor = world.visitor_connection()
+    conversation = conversations.start(visitor, {}, world.sender)
+    conversations.subscribe(agent.connection_id, "agent", conversation.id)
+    sent = ["clean"]
+    calls = dynamodb_calls(injector, lambda: until_acked(world, visitor, "send", conversation_id=conversation.id,
+                                                         client_msg_id="clean", text="clean run"))
+    assert calls >= 3
+    for call in range(calls):
+        cmid = f"fault-at-{call}"
+        injector.fail("dynamodb", skip=call)
+        ack, internal = until_acked(world, visitor, "send", conversation_id=conversation.id, client_msg_id=cmid,
+                                    text=f"call {call} fails")
+        sent.append(cmid)
+        assert internal == 1, f"the fault at call {call} was not seen"
+        assert ack["message"]["client_msg_id"] == cmid
+    assert_stored_once(conversation.id, sent)
+    live = [f["message"]["client_msg_id"] for f in world.api.of(agent.connection_id, "message")]
+    assert sorted(live) == sorted(sent)  # the agent heard each once
+
+
+def test_an_agent_reply_is_stored_once_whichever_call_fails(world, injector):
+    agent = world.agent_connection(world.agent())
+    visitor = world.visitor_connection()
+    conversation = conversations.start(visitor, {}, world.sender)
+    frame(world, agent, "join", "j", conversation_id=conversation.id)
+    sent = ["clean"]
+    calls = dynamodb_calls(injector, lambda: until_acked(world, agent, "send", conversation_id=conversation.id,
+                                                         client_msg_id="clean", text="clean run"))
+    for call in range(calls):
+        injector.fail("dynamodb", skip=call)
+        until_acked(world, agent, "send", conversation_id=conversation.id, client_msg_id=f"fault-at-{call}",
+                    text=f"call {call} fails")
+        sent.append(f"fault-at-{call}")
+    assert_stored_once(conversation.id, sent)
+    live = [f["message"]["client_msg_id"] for f in world.api.of(visitor.connection_id, "message")]
+    assert sorted(live) == sorted(sent)
+
+
+def test_a_start_makes_one_conversation_and_one_handoff_whichever_call_fails(world, injector):
+    clean = world.visitor_connection()
+    calls = dynamodb_calls(injector, lambda: until_acked(world, clean, "start", text="hello", client_msg_id="first"))
+    assert calls > 5
+    for call in range(calls):
+        visitor = world.visitor_connection()
+        injector.fail("dynamodb", skip=call)
+        ack, internal = until_acked(world, visitor, "start", text="hello", client_msg_id="first")
+        cid = ack["conversation"]["id"]
+        mine = list(Conversation.by_visitor.query(visitor.id))
+        assert [c.id for c in mine] == [cid], f"fault at call {call}: conversations {[c.id for c in mine]}"
+        assert Visitor.get(visitor.id, consistent_read=True).active_conversation_id == cid
+        assert_stored_once(cid, ["first"])
+        conversation = Conversation.get(cid, consistent_read=True)
+        assert conversation.status == "queued"  # nobody online
+        name = f"handoff-{cid}-"
+        assert len([n for n in executions(settings.handoff_arn) if n.startswith(name)]) == 1, \
+            f"fault at call {call}: no handoff for the queued conversation"
+
+
+def test_accept_and_solve_count_the_slot_once_and_start_the_survey_whichever_call_fails(world, injector):
+    agent_id = world.agent(capacity=3)
+    agent = world.agent_connection(agent_id)
+
+    def one_conversation():
+        visitor = world.visitor_connection()
+        cid = until_acked(world, visitor, "start", text="hello", client_msg_id="first")[0]["conversation"]["id"]
+        # as the handoff flow's wait leaves it (flows.handoff_wait): the accept must resume the flow
+        Conversation(cid).update(actions=[Conversation.task_token.set(f"token-{cid}")])
+        return cid
+
+    def accept_and_solve(cid):
+        until_acked(world, agent, "accept", conversation_id=cid)
+        with unfaulted(injector):  # the accept itself resumed the handoff flow, before any solve
+            assert Conversation.get(cid, consistent_read=True).task_token is None, "the handoff was not resumed"
+        until_acked(world, agent, "set_status", conversation_id=cid, status="solved")
+
+    clean = one_conversation()
+    calls = dynamodb_calls(injector, lambda: accept_and_solve(clean))
+    for call in range(calls):
+        cid = one_conversation()
+        injector.fail("dynamodb", skip=call)
+        accept_and_solve(cid)
+        conversation = Conversation.get(cid, consistent_read=True)
+        assert (conversation.status, conversation.assignee_id) == ("solved", agent_id), f"fault at call {call}"
+        assert int(Agent.get(agent_id, consistent_read=True).active_chats) == 0, f"fault at call {call}: slots"
+        surveys = [n for n in executions(settings.csat_arn) if n.startswith(f"csat-{cid}-")]
+        assert len(surveys) == 1, f"fault at call {call}: {len(surveys)} csat flows for the solve"
+
+
+def test_an_agent_whose_last_socket_closes_goes_offline_whichever_call_fails(world, injector, monkeypatch):
+    """$disconnect runs once (API Gateway does not retry it): when it fails half-way, the sweep must still
+    find the agent, or they stay online with no socket and routing hands them chats nobody answers."""
+    monkeypatch.setattr(settings, "presence_grace", 0)
+    monkeypatch.setattr(routing, "SETTLING_SECONDS", 0)
+
+    def online_agent_leaves():
+        agent = world.online_agent()
+        world.api.drop(agent.connection_id)
+        return agent
+
+    def leave(agent):
+        try:
+            identity.disconnect(agent.connection_id)
+        except Exception:  # the fault's: the gateway logs it and the event is gone
+            pass
+
+    first = online_agent_leaves()
+    calls = dynamodb_calls(injector, lambda: leave(first))
+    assert calls >= 3
+    for call in range(calls):
+        agent = online_agent_leaves()
+        injector.fail("dynamodb", skip=call)
+        leave(agent)
+        routing.sweep(world.sender)  # finds what the failed $disconnect left, if anything
+        routing.sweep(world.sender)  # the grace (0 s here) is over
+        assert Agent.get(agent.id, consistent_read=True).status == "offline", f"fault at call {call}"
