@@ -131,8 +131,9 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
                 return Stored(_first(conversation.id, author["id"], client_msg_id), conversation, duplicate=True)
             if failed.get("agent"):
                 assignee_gone = True  # the agent was removed: store the reply, leave the status
-            if any(failed.values()) or _is_conflict(exc):
-                if attempt == 1:  # another writer took this seq: only so many may stay in the race
+            raced = any(failed.values()) or _cancelled_for(exc, "TransactionConflict")
+            if raced or _cancelled_for(exc, "ThrottlingError"):  # a hot item: nothing was written, try again
+                if raced and attempt == 1:  # another writer took this seq: only so many may stay in the race
                     _join_race(conversation.id, author["kind"])
                 # back off, the more the longer it goes on
                 time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt, 10))))
@@ -168,8 +169,10 @@ def _agent_rate_count() -> int:
     return max(1, int(AGENT_RATE_COUNT * settings.rate_limit_scale))
 
 
-def _is_conflict(exc: TransactWriteError) -> bool:
-    return any(r and r.code == "TransactionConflict" for r in (exc.cancellation_reasons or []))
+def _cancelled_for(exc: TransactWriteError, code: str) -> bool:
+    """Whether DynamoDB cancelled the transaction for this reason (TransactionConflict: another transaction
+    held an item; ThrottlingError: an item's partition was over its throughput)."""
+    return any(r and r.code == code for r in (exc.cancellation_reasons or []))
 
 
 def rate_action(conversation: Conversation, times, limit: int, window: int, t: float):

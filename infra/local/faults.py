@@ -69,6 +69,13 @@ KINDS = (
          (("InternalFailure", "The request processing has failed because of an unknown error."),)),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
+# DynamoDB also throttles a transaction item by item: the whole call is cancelled, with a ThrottlingError
+# among its reasons. botocore does not retry that one; the app sees it at once.
+CANCELLED = ("TransactionCanceledException", "Transaction cancelled, please refer cancellation reasons for "
+                                             "specific reasons")
+THROTTLED_ITEM = {"Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity of your table or "
+                                                        "index. DynamoDB is automatically scaling your table or "
+                                                        "index so please try again shortly."}
 # How each service writes an error (botocore parses it with the service's protocol).
 PROTOCOLS = {"dynamodb": "json", "sfn": "json", "apigatewaymanagementapi": "rest-json", "ses": "query"}
 
@@ -101,14 +108,19 @@ class _Body:
         yield self._data
 
 
-def error_response(kind: Kind, code: str, message: str, url: str) -> AWSResponse:
-    """The answer AWS gives for this error, in the service's own protocol."""
+def error_response(kind: Kind, code: str, message: str, request) -> AWSResponse:
+    """The answer AWS gives for this error to this request, in the service's own protocol."""
     request_id = str(uuid.uuid4())
     headers = {"x-amzn-RequestId": request_id, HEADER: kind.name}
     protocol = PROTOCOLS[kind.service]
     if protocol == "json":
         headers["Content-Type"] = "application/x-amz-json-1.0"
-        body = json.dumps({"__type": code, "message": message}).encode()
+        error = {"__type": code, "message": message}
+        if code == CANCELLED[0]:  # one reason per item, in order: the first throttled, the others not tried
+            items = len(json.loads(request.body or b"{}").get("TransactItems") or [None])
+            error["CancellationReasons"] = [THROTTLED_ITEM] + [{"Code": "None"}] * (items - 1)
+            error["message"] += f" [ThrottlingError{', None' * (items - 1)}]"
+        body = json.dumps(error).encode()
     elif protocol == "rest-json":
         headers.update({"Content-Type": "application/json", "x-amzn-ErrorType": code})
         body = json.dumps({"message": message}).encode()
@@ -119,7 +131,7 @@ def error_response(kind: Kind, code: str, message: str, url: str) -> AWSResponse
                 f'<Code>{code}</Code><Message>{message}</Message></Error><RequestId>{request_id}</RequestId>'
                 f'</ErrorResponse>').encode()
     headers["Content-Length"] = str(len(body))
-    return AWSResponse(url, kind.status, headers, _Body(body))
+    return AWSResponse(request.url, kind.status, headers, _Body(body))
 
 
 @dataclass
@@ -129,6 +141,7 @@ class _Plan:
     skip: int
     calls: int
     attempts: int | None
+    error: str | None = None  # this error code of the kind's (or the transaction's), else one at random
     failing: bool = False  # the current call is one of those to fail
 
 
@@ -175,12 +188,16 @@ class Injector:
                 self.retries[service] += 1
             # Every kind draws at every attempt, so each kind's sequence stays its own.
             hits = [k for k in kinds if self._rngs[k.name].random() < self.rates[k.name]]
-            hits = self._take_planned(kinds, operation, attempt) + hits
-            self.recent.append((service, operation, attempt, hits[0].name if hits else None))
-            if not hits:
+            planned = self._take_planned(kinds, operation, attempt)
+            kind = planned[0].kind if planned else hits[0] if hits else None
+            self.recent.append((service, operation, attempt, kind and kind.name))
+            if kind is None:
                 return None
-            kind = hits[0]
-            code, message = self._rngs[kind.name].choice(kind.errors)
+            errors = kind.errors + ((CANCELLED,) if kind.service == "dynamodb" and operation == "TransactWriteItems"
+                                    else ())
+            wanted = planned[0].error if planned else None
+            code, message = (next(e for e in errors if e[0] == wanted) if wanted
+                             else self._rngs[kind.name].choice(errors))
             self.injected[kind.name] += 1
         request.headers[HEADER] = kind.name  # never sent; tells an in-process stub to leave it alone
         if kind.status == 410:
@@ -189,10 +206,10 @@ class Injector:
                 self.on_gone(connection_id)
             except Exception:
                 log.exception("dropping the socket of an injected 410 failed")
-        return error_response(kind, code, message, request.url)
+        return error_response(kind, code, message, request)
 
-    def _take_planned(self, kinds: list[Kind], operation: str, attempt: int) -> list[Kind]:
-        """The kind a planned fault (fail()) asks for at this attempt, if any; called under the lock."""
+    def _take_planned(self, kinds: list[Kind], operation: str, attempt: int) -> list[_Plan]:
+        """The planned fault (fail()) due at this attempt, if any; called under the lock."""
         for plan in list(self._planned):
             if plan.kind not in kinds or plan.operation not in (None, operation):
                 continue
@@ -206,7 +223,7 @@ class Injector:
                     continue
                 plan.calls -= 1
                 plan.failing = True
-            return [plan.kind] if plan.failing and (plan.attempts is None or attempt <= plan.attempts) else []
+            return [plan] if plan.failing and (plan.attempts is None or attempt <= plan.attempts) else []
         return []
 
     def after_call(self, http_response=None, **_) -> None:
@@ -251,12 +268,13 @@ class Injector:
         self.armed = True
 
     def fail(self, kind: str, *, calls: int = 1, attempts: int | None = None, operation: str | None = None,
-             skip: int = 0) -> None:
+             skip: int = 0, error: str | None = None) -> None:
         """Whatever the rates, fail the next `calls` calls of this kind (of `operation` only, if named) after
         letting `skip` calls through: every attempt of each (the call fails past botocore's retries), or
-        its first `attempts` (a retry absorbs the fault). A test puts a fault exactly where it wants one."""
+        its first `attempts` (a retry absorbs the fault); with `error`, that code of the kind's. A test puts a
+        fault exactly where it wants one."""
         with self._lock:
-            self._planned.append(_Plan(BY_NAME[kind], operation, skip, calls, attempts))
+            self._planned.append(_Plan(BY_NAME[kind], operation, skip, calls, attempts, error))
 
     def set_rates(self, rates: dict[str, float]) -> None:
         with self._lock:

@@ -264,3 +264,18 @@ def test_an_agent_whose_last_socket_closes_goes_offline_whichever_call_fails(wor
         routing.sweep(world.sender)  # finds what the failed $disconnect left, if anything
         routing.sweep(world.sender)  # the grace (0 s here) is over
         assert Agent.get(agent.id, consistent_read=True).status == "offline", f"fault at call {call}"
+
+
+def test_a_send_whose_transaction_is_cancelled_by_a_throttled_item_is_retried_by_the_server(world, injector):
+    """DynamoDB cancels a transaction with a ThrottlingError reason when one item's partition is hot; botocore
+    does not retry that, so the send does, as it does when another writer took the seq."""
+    agent = world.agent_connection(world.agent())
+    visitor = world.visitor_connection()
+    conversation = conversations.start(visitor, {}, world.sender)
+    conversations.subscribe(agent.connection_id, "agent", conversation.id)
+    injector.fail("dynamodb", operation="TransactWriteItems", error="TransactionCanceledException", calls=2)
+    reply = frame(world, visitor, "send", "s1", conversation_id=conversation.id, client_msg_id="hot", text="hello")
+    assert reply["type"] == "ack", reply  # not `internal`: nothing for the widget to retry
+    assert injector.snapshot()["surfaced"] == {"dynamodb": 2}
+    assert_stored_once(conversation.id, ["hot"])
+    assert [f["message"]["seq"] for f in world.api.of(agent.connection_id, "message")] == [1]
