@@ -48,9 +48,12 @@ RESULTS = ROOT / "bench" / "results" / "faults.json"
 # What the faulted run injects, per HTTP attempt of the matching calls (infra/local/faults.py KINDS).
 RATES = {"dynamodb": 0.10, "post_to_connection_gone": 0.02, "post_to_connection_500": 0.05,
          "ses_throttle": 0.15, "ses_500": 0.10, "stepfunctions_throttle": 0.10, "stepfunctions_500": 0.10}
+# Then an outage: SES and Step Functions refuse every attempt, so every email job ends in the dead-letter
+# queue after its receives and every flow start fails (the chat goes on without its timers).
+OUTAGE = {**{k: 0.0 for k in RATES}, "dynamodb": 0.10, "ses_500": 1.0, "stepfunctions_500": 1.0}
 AGENTS = ("agent@example.com", "admin@example.com")  # workspace "demo", 3 chat slots each
 PASSWORD = "demo-password"
-REPLY_TIMEOUT = 8.0    # the widget drops a socket after 15 s without a reply; shorter at bench speed
+REPLY_TIMEOUT = 15.0   # as the widget: no reply in 15 s, and it drops the socket and sends again
 GIVE_UP = 60.0         # a send still unacked after this long counts as unacked (a failure)
 RECONNECT_PAUSE = 0.3  # the widget waits 0.5-1 s and more; shorter at bench speed
 _refs = itertools.count(1)
@@ -182,6 +185,7 @@ class Peer:
                 for future in self.pending.values():
                     if not future.done():
                         future.set_exception(Closed())
+                        future.exception()  # its waiter may have given up already: no "never retrieved"
                 self.pending.clear()
             if not self.stopped:
                 await asyncio.sleep(RECONNECT_PAUSE)
@@ -537,7 +541,8 @@ def difference(after: dict, before: dict) -> dict:
 
 def scenario(stack: Stack, label: str, rates: dict, conversations: int, messages: int, seed: int,
              email_wait: float = 40.0) -> dict:
-    """One run of the load at these rates, then its checks (at rates 0 again)."""
+    """One run of the load at these rates, then its checks (the faults go on until they are done: the email
+    queue's consumer meets them too), then every rate back to 0."""
     status, _ = rest(stack.http, "POST", "/_local/faults", {"rates": rates})
     assert status == 200, status
     before = faults_now(stack.http)
@@ -547,13 +552,14 @@ def scenario(stack: Stack, label: str, rates: dict, conversations: int, messages
         await asyncio.gather(*(peer.close() for peer in [*run.visitors.values(), *run.agents]))
         return run
     run = asyncio.run(load())
+    result = {"label": label, "rates": rates, "seconds": round(run.seconds, 1), "conversations": conversations,
+              "messages": check_messages(run, stack.http), "emails": check_emails(run, stack, email_wait),
+              "flows": check_flows(run, stack), "latency": latencies(run),
+              "clients": {"retries": run.tally.retries, "reconnects": run.tally.reconnects}}
     after = faults_now(stack.http)
     rest(stack.http, "POST", "/_local/faults", {"rates": {k: 0 for k in rates}})
-    return {"label": label, "rates": rates, "seconds": round(run.seconds, 1), "conversations": conversations,
-            "messages": check_messages(run, stack.http), "emails": check_emails(run, stack, email_wait),
-            "flows": check_flows(run, stack), "latency": latencies(run),
-            "clients": {"retries": run.tally.retries, "reconnects": run.tally.reconnects},
-            "faults": {k: difference(after[k], before[k]) for k in ("injected", "surfaced", "retries", "attempts")}}
+    result["faults"] = {k: difference(after[k], before[k]) for k in ("injected", "surfaced", "retries", "attempts")}
+    return result
 
 
 def problems(result: dict) -> list[str]:
@@ -571,7 +577,8 @@ def main() -> None:
         stack = start_stack(Path(tmp), args.seed)
         try:
             runs = [scenario(stack, "clean", {k: 0 for k in RATES}, args.conversations, args.messages, args.seed),
-                    scenario(stack, "faults", RATES, args.conversations, args.messages, args.seed)]
+                    scenario(stack, "faults", RATES, args.conversations, args.messages, args.seed),
+                    scenario(stack, "outage", OUTAGE, 2, 2, args.seed, email_wait=90.0)]
         finally:
             stack.proc.terminate()
             stack.proc.wait(timeout=15)
