@@ -22,6 +22,7 @@ from infra.local import faults
 from infra.local.flows import create_state_machines
 
 _refs = itertools.count(1)
+THROTTLED = "ProvisionedThroughputExceededException"  # retried by botocore, then the app sees it
 RETRIES = 3  # a client gives up after this many `internal` answers in a row (none should need more than one)
 
 
@@ -158,7 +159,7 @@ def test_a_visitor_send_is_stored_once_whichever_call_fails(world, injector):
     assert calls >= 3
     for call in range(calls):
         cmid = f"fault-at-{call}"
-        injector.fail("dynamodb", skip=call)
+        injector.fail("dynamodb", skip=call, error=THROTTLED)
         ack, internal = until_acked(world, visitor, "send", conversation_id=conversation.id, client_msg_id=cmid,
                                     text=f"call {call} fails")
         sent.append(cmid)
@@ -178,7 +179,7 @@ def test_an_agent_reply_is_stored_once_whichever_call_fails(world, injector):
     calls = dynamodb_calls(injector, lambda: until_acked(world, agent, "send", conversation_id=conversation.id,
                                                          client_msg_id="clean", text="clean run"))
     for call in range(calls):
-        injector.fail("dynamodb", skip=call)
+        injector.fail("dynamodb", skip=call, error=THROTTLED)
         until_acked(world, agent, "send", conversation_id=conversation.id, client_msg_id=f"fault-at-{call}",
                     text=f"call {call} fails")
         sent.append(f"fault-at-{call}")
@@ -193,7 +194,7 @@ def test_a_start_makes_one_conversation_and_one_handoff_whichever_call_fails(wor
     assert calls > 5
     for call in range(calls):
         visitor = world.visitor_connection()
-        injector.fail("dynamodb", skip=call)
+        injector.fail("dynamodb", skip=call, error=THROTTLED)
         ack, internal = until_acked(world, visitor, "start", text="hello", client_msg_id="first")
         cid = ack["conversation"]["id"]
         mine = list(Conversation.by_visitor.query(visitor.id))
@@ -228,7 +229,7 @@ def test_accept_and_solve_count_the_slot_once_and_start_the_survey_whichever_cal
     calls = dynamodb_calls(injector, lambda: accept_and_solve(clean))
     for call in range(calls):
         cid = one_conversation()
-        injector.fail("dynamodb", skip=call)
+        injector.fail("dynamodb", skip=call, error=THROTTLED)
         accept_and_solve(cid)
         conversation = Conversation.get(cid, consistent_read=True)
         assert (conversation.status, conversation.assignee_id) == ("solved", agent_id), f"fault at call {call}"
@@ -259,7 +260,7 @@ def test_an_agent_whose_last_socket_closes_goes_offline_whichever_call_fails(wor
     assert calls >= 3
     for call in range(calls):
         agent = online_agent_leaves()
-        injector.fail("dynamodb", skip=call)
+        injector.fail("dynamodb", skip=call, error=THROTTLED)
         leave(agent)
         routing.sweep(world.sender)  # finds what the failed $disconnect left, if anything
         routing.sweep(world.sender)  # the grace (0 s here) is over
