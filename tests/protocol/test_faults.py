@@ -30,8 +30,7 @@ def test_nothing_is_lost_or_doubled_while_every_kind_of_call_fails_now_and_then(
     assert messages["lost"] == messages["duplicated"] == messages["unacked"] == 0
     injected = result["faults"]["injected"]
     assert injected.get("dynamodb", 0) > 10 and injected.get("post_to_connection_500", 0) > 0, injected
-    assert result["faults"]["retries"].get("dynamodb", 0) >= injected["dynamodb"] - \
-        result["faults"]["surfaced"].get("dynamodb", 0), "botocore retried what it could"
+    assert result["faults"]["surfaced"].get("dynamodb", 0) < injected["dynamodb"] / 2, "botocore absorbed most"
     assert result["emails"]["acked"] + result["emails"]["reply_lost"] == 3
 
 
