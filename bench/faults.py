@@ -158,6 +158,7 @@ class Peer:
         self.stopped = False
         self.is_agent = False
         self._catching: set[str] = set()
+        self._again: set[str] = set()
         self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
@@ -225,17 +226,29 @@ class Peer:
                 self.tally.unexpected.append(f"{self.name} resume: {exc!r}")
         await asyncio.gather(*(one(cid) for cid in list(self.conversations)))
 
+    def _held(self, conversation_id: str) -> int:
+        """The highest seq held with none missing below it. These conversations have no internal notes, so
+        every seq is the receiver's to hold (a visitor's widget must take a gap below the highest seq it
+        holds for a note, docs/protocol.md §9)."""
+        seen, held = self.received.get(conversation_id, {}), 0
+        while held + 1 in seen:
+            held += 1
+        return held
+
     async def catch_up(self, conversation_id: str) -> None:
-        """`history` after the last seq held, page by page, as the widget's catchUp()."""
+        """`history` after the last seq held, page by page, as the widget's catchUp(); asked again when a
+        new gap shows while one is in flight."""
         if conversation_id in self._catching:
+            self._again.add(conversation_id)
             return
         self._catching.add(conversation_id)
         try:
             while True:
-                top = max(self.received.get(conversation_id, {}), default=0)
-                reply = await self.reliably("history", conversation_id=conversation_id, after_seq=top, limit=100)
+                self._again.discard(conversation_id)
+                reply = await self.reliably("history", conversation_id=conversation_id,
+                                            after_seq=self._held(conversation_id), limit=100)
                 self._take(conversation_id, reply["messages"], live=False)
-                if not reply.get("has_more"):
+                if not reply.get("has_more") and conversation_id not in self._again:
                     return
         finally:
             self._catching.discard(conversation_id)
@@ -275,6 +288,12 @@ class Peer:
             if code in ("internal", "rate_limited", *also):
                 self.tally.retried(code)
                 await asyncio.sleep(min(2.0, float(reply.get("retry_after") or 0.3)))
+                continue
+            if code == "unauthorized" and self.ws is not None:
+                # "unknown connection; reconnect": the server forgot this socket (a 410 a moment ago) before
+                # it closed. The widget drops it and sends again on a new one.
+                self.tally.retried(code)
+                await self.ws.close()
                 continue
             raise RuntimeError(f"{self.name} {action}: {reply}")
         raise TimeoutError(f"{self.name} {action}: no ack in {GIVE_UP} s")
@@ -390,8 +409,11 @@ async def run_load(label: str, stack_http: str, conversations: int, messages: in
     # What the widget and the console do at their next message or reconnect: ask after the last seq.
     await asyncio.sleep(1.0)
     for conversation_id in run.conversations:
-        await run.visitors[conversation_id].catch_up(conversation_id)
-        await run.agent_of[conversation_id].catch_up(conversation_id)
+        for peer in (run.visitors[conversation_id], run.agent_of[conversation_id]):
+            try:
+                await peer.catch_up(conversation_id)
+            except Exception as exc:  # reported; the checks then find what it missed
+                run.tally.unexpected.append(f"{peer.name} catch-up: {exc!r}")
     run.seconds = time.monotonic() - began
     return run
 
