@@ -1,8 +1,8 @@
 """Faults under load: what throttles, lost sockets and failing AWS services cost, and proof that they lose nothing.
 
 A dedicated local stack (`python -m infra.local`, 127.0.0.1 only) runs with infra/local/faults.py on
-(PARLEY_FAULTS, seeded). The same scripted load runs twice on it: first with every rate at 0, then with
-the fault rates below. Each run: N conversations, each with a visitor socket, shared by two agents'
+(PARLEY_FAULTS, seeded). The same scripted load runs on it with every rate at 0, then with the fault rates
+below, then (smaller) during an outage of SES and Step Functions. Each run: N conversations, each with a visitor socket, shared by two agents'
 sockets; the visitor starts with a first message (a Step Functions handoff), the agent accepts (which
 answers the handoff's task token) and both sides exchange messages; the visitor asks for a transcript (an
 SQS job, then SES) and the agent solves (a csat execution). The clients behave like the widget and the
