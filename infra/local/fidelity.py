@@ -27,6 +27,8 @@ def install() -> None:
     global _installed
     if _installed:
         return
+    from . import speedups
+    speedups.install()  # what moto costs per request, apart from what it does (speedups.py)
     from moto.dynamodb import models
     models.DynamoDBBackend.transact_write_items = _backed_up_per_item(models.DynamoDBBackend.transact_write_items)
     models.copy = _CopyShim(models.Table)

@@ -287,6 +287,9 @@ async def serve(port: int, ready_file: str | None) -> None:
 
     from .keys import fresh_credentials
     moto_server, moto_url = start_moto()
+    if os.environ.get("PARLEY_LOCAL_MOTO_TRANSPORT", "in-process") != "http":  # http: the bench's comparison
+        from .inprocess import install
+        install(moto_url, REGION)
     credentials = fresh_credentials()
     try:
         configure_environment(moto_url, port, credentials)
