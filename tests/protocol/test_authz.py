@@ -596,6 +596,43 @@ def _refused(world, row: authz.Action, principal: str, expect: authz.WsExpect) -
     assert not world.intrusions(), f"{row.id} as {principal} reached the victim's people"
 
 
+# --- another workspace's agent named in a body ------------------------------------------------
+
+def _own_b(world) -> dict:
+    """demo-b's conversation as agent-b@ reads it."""
+    cid = world.ids["visitor_b_conversation"]
+    answer = world.call("GET", f"/v1/conversations/{cid}", token=world.tokens["agent_b"])
+    assert answer.status == 200, answer
+    return answer.json
+
+
+def _demo_agent(world) -> dict:
+    return next(a for a in world.as_admin("GET", "/v1/agents")["items"] if a["id"] == world.ids["agent"])
+
+
+def test_rest_cannot_assign_another_workspaces_agent(world):
+    """PATCH on one's own conversation naming demo's agent as assignee: no such agent (docs/protocol.md §13.2)."""
+    before, agent = _own_b(world), _demo_agent(world)
+    answer = world.call("PATCH", f"/v1/conversations/{world.ids['visitor_b_conversation']}",
+                        {"assignee_id": world.ids["agent"]}, world.tokens["agent_b"])
+    assert answer.status == 404, answer
+    assert (answer.json["error"]["code"], answer.json["error"].get("field")) == ("not_found", "assignee_id"), answer
+    assert _own_b(world) == before
+    assert _demo_agent(world) == agent  # no slot of theirs taken
+
+
+def test_ws_cannot_transfer_to_another_workspaces_agent(world):
+    """transfer on one's own conversation to demo's agent: no such agent, nothing stored (§5)."""
+    before, agent = _own_b(world), _demo_agent(world)
+    frame = world.sockets["agent_b"].request("transfer", conversation_id=world.ids["visitor_b_conversation"],
+                                             to_agent_id=world.ids["agent"], note="for you")
+    assert (frame["type"], frame.get("code"), frame.get("field")) == ("error", "not_found", "assignee_id"), frame
+    assert _own_b(world) == before
+    assert _demo_agent(world) == agent
+    events = world.sockets["agent"].drain()
+    assert not [e for e in events if world.ids["visitor_b_conversation"] in json.dumps(e)], events
+
+
 # --- completeness: nothing without a row, no row for nothing -------------------------------------
 
 def _app_routes() -> set[tuple[str, str]]:
