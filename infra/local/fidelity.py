@@ -1,4 +1,4 @@
-"""Make moto's DynamoDB behave like DynamoDB where the app relies on it.
+"""Make moto behave like AWS where the app (or its tests) rely on it: DynamoDB, and Cognito's tokens.
 
 1. Atomic writes. DynamoDB applies each write (and each transaction) atomically: two concurrent
    conditional writes never both see the old value. moto's backend reads, checks and writes without
@@ -12,6 +12,11 @@
    writes some before it finds the failing condition), and a stream reader never sees a
    transaction half-applied (reads of the streams take the writes' lock). Shard iterators are
    forgotten once read from, as DynamoDB expires them, so a poller does not grow moto's memory.
+4. Tokens last as long as the app client says. Cognito issues access and ID tokens for the client's
+   AccessTokenValidity / IdTokenValidity (in its TokenValidityUnits, hours by default); moto always
+   issues them for an hour. Here a client's validity is honoured, so a test can hold a token the
+   pool really signed that has really expired (moto does not enforce Cognito's 5-minute minimum,
+   so it can be a second: tests/protocol/test_authz.py).
 """
 import contextvars
 import copy
@@ -39,6 +44,8 @@ def install() -> None:
     from moto.dynamodbstreams import models as streams
     streams.DynamoDBStreamsBackend.get_records = _serialised(_forgetting_iterators(
         streams.DynamoDBStreamsBackend.get_records))
+    from moto.cognitoidp import models as cognito
+    cognito.CognitoIdpUserPool.create_jwt = _client_lifetimes(cognito.CognitoIdpUserPool.create_jwt)
     _installed = True
 
 
@@ -120,3 +127,21 @@ def _serialised(method):
         with _lock:
             return method(self, *args, **kwargs)
     return locked
+
+
+# The app client's setting and its unit for each kind of token (Cognito's names).
+_VALIDITY = {"access": ("AccessTokenValidity", "AccessToken"), "id": ("IdTokenValidity", "IdToken")}
+_UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+
+
+def _client_lifetimes(create_jwt):
+    """moto's token maker, with the lifetime the app client sets (when it sets one) instead of moto's hour."""
+    @functools.wraps(create_jwt)
+    def create(pool, client_id, username, token_use, expires_in=60 * 60, extra_data=None):
+        setting, unit_name = _VALIDITY.get(token_use, (None, None))
+        config = getattr(pool.clients.get(client_id), "extended_config", None) or {}
+        if setting and config.get(setting):
+            unit = (config.get("TokenValidityUnits") or {}).get(unit_name, "hours")
+            expires_in = int(config[setting]) * _UNIT_SECONDS.get(unit, 3600)
+        return create_jwt(pool, client_id, username, token_use, expires_in, extra_data)
+    return create
