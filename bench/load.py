@@ -12,7 +12,7 @@ but never delivered once the run has drained), duplicated (one socket given one 
 misordered (a socket seeing a conversation's seq go down), the stack process's CPU (seconds of CPU per
 second, and milliseconds per message), and the driver's own CPU: it runs on the same 2 cores.
 With --profile, py-spy samples the stack during the run and the CPU is broken down by where it went
-(bench/profile_stacks.py). Writes bench/results/load.json.
+(bench/_stacks.py). Writes bench/results/load.json.
 
 Run: .venv/bin/python bench/load.py [--conversations 50 100 200] [--interval 3] [--duration 60] [--profile]
 """
@@ -325,7 +325,7 @@ def main() -> None:
                 result = asyncio.run(run(port, n, args.interval, args.duration, args.drain, on_window))
                 result["load_average_before"] = [round(x, 2) for x in load]
                 if args.profile:
-                    from bench.profile_stacks import breakdown
+                    from bench._stacks import breakdown
                     result["profile"] = breakdown(profile)
                 runs.append(result)
                 print(json.dumps(result), flush=True)

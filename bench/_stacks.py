@@ -3,7 +3,7 @@
 A sample belongs to the innermost frame that names a bucket, looked up from the inside out, so
 time in botocore called by the app counts as botocore, and time in moto answering it counts as moto.
 Samples of idle threads are not recorded (py-spy skips them unless --idle), so the shares are of
-CPU actually spent. Run: .venv/bin/python bench/profile_stacks.py profile.txt
+CPU actually spent. Run: .venv/bin/python bench/_stacks.py profile.txt (a helper of bench/load.py: `make bench` skips files named _*)
 """
 import re
 import sys
