@@ -199,6 +199,10 @@ def build_web_app(chalice_app, executor: ThreadPoolExecutor, credentials):
                                             dict(request.headers), body)
         payload = result.get("body") or b""
         headers = {k: v for k, v in (result.get("headers") or {}).items() if k.lower() != "content-length"}
+        if not any(k.lower() == "content-type" for k in headers):
+            # A view that returns a dict sets no Content-Type: API Gateway (and `chalice local`) then send
+            # application/json, where aiohttp would say application/octet-stream.
+            headers["Content-Type"] = "application/json"
         return web.Response(status=result["statusCode"], headers=headers,
                             body=payload.encode() if isinstance(payload, str) else payload)
 
