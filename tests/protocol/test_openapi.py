@@ -6,6 +6,7 @@ The fuzzing stack is this module's own: schemathesis PATCHes sites, creates and 
 webhooks, blocks visitors. Nothing here touches the session's shared stack.
 """
 import copy
+import functools
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from schemathesis import checks
 from schemathesis.config import SchemathesisConfig
 
 import app
+from chalicelib.http import MAX_PATH_PARAM
 from tests.conftest import running_stack
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -52,8 +54,11 @@ def test_each_operation_names_the_path_parameters_of_its_route():
         for method, entry in methods.items():
             op = item[method.lower()]
             params = [_resolve(doc, p) for p in item.get("parameters", []) + op.get("parameters", [])]
-            in_path = sorted(p["name"] for p in params if p["in"] == "path")
-            assert in_path == sorted(entry.view_args), f"{method} {path}"
+            in_path = [p for p in params if p["in"] == "path"]
+            assert sorted(p["name"] for p in in_path) == sorted(entry.view_args), f"{method} {path}"
+            for param in in_path:  # every path parameter is bounded (chalicelib/http.py MAX_PATH_PARAM)
+                schema = _resolve(doc, param["schema"])
+                assert schema.get("maxLength") == MAX_PATH_PARAM or "pattern" in schema, (method, path, param)
 
 
 def test_each_operation_documents_the_answers_every_route_can_give():
@@ -71,11 +76,9 @@ def test_each_operation_documents_the_answers_every_route_can_give():
 
 
 def _resolve(doc: dict, node: dict) -> dict:
+    """A `$ref`'d node of the document, followed to what it names."""
     while "$ref" in node:
-        for part in node["$ref"].lstrip("#/").split("/"):
-            doc_part = doc if part == node["$ref"].lstrip("#/").split("/")[0] else doc_part
-            doc_part = doc_part[part]
-        node = doc_part
+        node = functools.reduce(lambda part, key: part[key], node["$ref"].removeprefix("#/").split("/"), doc)
     return node
 
 
@@ -121,6 +124,7 @@ CONFIG = SchemathesisConfig.from_dict({
 schema = schemathesis.openapi.from_path(DOC, config=CONFIG)
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
           checks.response_schema_conformance, checks.response_headers_conformance, checks.ignored_auth]
+
 
 
 @schema.parametrize()
