@@ -26,7 +26,8 @@ METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 # PARLEY_FUZZ=long (shared with the hypothesis fuzzing of websocket frames) runs many more examples.
 LONG = os.environ.get("PARLEY_FUZZ") == "long"
-EXAMPLES = 60 if LONG else 4
+EXAMPLES = 60 if LONG else 4  # per operation, on top of the examples and coverage phases' own cases
+STATEFUL_RUNS, STATEFUL_STEPS = (60, 10) if LONG else (8, 6)  # scenarios, and calls in each
 
 
 def _document() -> dict:
@@ -119,7 +120,7 @@ def fuzz_stack(tmp_path_factory):
 CONFIG = SchemathesisConfig.from_dict({
     "generation": {"max-examples": EXAMPLES},
     "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": True},
-               "stateful": {"enabled": False}},
+               "stateful": {"enabled": True}},
 })
 schema = schemathesis.openapi.from_path(DOC, config=CONFIG)
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
@@ -133,3 +134,21 @@ CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.cont
 def test_the_stack_answers_as_the_document_says(case, fuzz_stack):
     case.call_and_validate(base_url=fuzz_stack.http, headers={"Authorization": f"Bearer {fuzz_stack.admin}"},
                            checks=CHECKS, timeout=30)
+
+
+def test_the_documents_links_lead_to_answers_as_documented(fuzz_stack):
+    """Stateful: schemathesis follows the document's links (a visitor session to that visitor's profile,
+    block, export and erasure; a new webhook to its update, rotation, test delivery and its retry; a new
+    agent or canned response to its change and removal), so the answers about things that exist are
+    checked too, not only the 404s of made-up ids."""
+    headers = {"Authorization": f"Bearer {fuzz_stack.admin}"}
+
+    class Links(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"base_url": fuzz_stack.http, "headers": headers, "timeout": 30}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS, headers=headers)
+
+    Links.run(settings=settings(max_examples=STATEFUL_RUNS, stateful_step_count=STATEFUL_STEPS, deadline=None,
+                                derandomize=not LONG, database=None, suppress_health_check=list(HealthCheck)))
