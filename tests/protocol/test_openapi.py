@@ -14,8 +14,10 @@ import pytest
 import schemathesis
 import yaml
 from hypothesis import HealthCheck, settings
+from hypothesis.errors import Flaky
 from schemathesis import checks
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.failures import FailureGroup
 
 import app
 from chalicelib.http import MAX_PATH_PARAM
@@ -123,15 +125,19 @@ CONFIG = SchemathesisConfig.from_dict({
                "stateful": {"enabled": True}},
 })
 schema = schemathesis.openapi.from_path(DOC, config=CONFIG)
+# What the document promises about answers, and that routes with a security scheme refuse no token. Not
+# negative_data_rejection / positive_data_acceptance: some rules cannot be written as JSON Schema (text
+# without lone surrogates, opaque cursors, what Cognito takes as an email), so those checks would flag
+# the schema language, not the API; run by hand, they found the document loose, and it was tightened.
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
           checks.response_schema_conformance, checks.response_headers_conformance, checks.ignored_auth]
-
 
 
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG, database=None,
           suppress_health_check=list(HealthCheck))
 def test_the_stack_answers_as_the_document_says(case, fuzz_stack):
+    """One test per operation; the fast profile is derandomized, so the suite sends the same requests each run."""
     case.call_and_validate(base_url=fuzz_stack.http, headers={"Authorization": f"Bearer {fuzz_stack.admin}"},
                            checks=CHECKS, timeout=30)
 
@@ -142,13 +148,29 @@ def test_the_documents_links_lead_to_answers_as_documented(fuzz_stack):
     agent or canned response to its change and removal), so the answers about things that exist are
     checked too, not only the 404s of made-up ids."""
     headers = {"Authorization": f"Bearer {fuzz_stack.admin}"}
+    calls, failures = [], []
 
     class Links(schema.as_state_machine()):
         def get_call_kwargs(self, case):
             return {"base_url": fuzz_stack.http, "headers": headers, "timeout": 30}
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
-            case.validate_response(response, checks=CHECKS, headers=headers)
+            calls.append((case.operation.label, response.status_code))
+            try:
+                case.validate_response(response, checks=CHECKS, headers=headers)
+            except FailureGroup as exc:
+                failures.append(exc)
+                raise
 
-    Links.run(settings=settings(max_examples=STATEFUL_RUNS, stateful_step_count=STATEFUL_STEPS, deadline=None,
-                                derandomize=not LONG, database=None, suppress_health_check=list(HealthCheck)))
+    try:
+        Links.run(settings=settings(max_examples=STATEFUL_RUNS, stateful_step_count=STATEFUL_STEPS, deadline=None,
+                                    derandomize=not LONG, database=None, suppress_health_check=list(HealthCheck)))
+    except Flaky:
+        # Hypothesis replays scenarios (to shrink one, or along its tree of choices); against a server whose
+        # state has moved on, a replay can take other links than the first run, which Hypothesis calls
+        # flaky. schemathesis's own runner takes that as inconclusive; so does this test, unless an answer
+        # broke the document on the way, which is the finding, reported as such.
+        if failures:
+            raise failures[0] from None
+    assert len(calls) >= STATEFUL_STEPS, calls  # it did make calls and follow links, not stop at once
+    assert any(label.startswith(("PUT", "PATCH", "DELETE")) and status < 300 for label, status in calls), calls
