@@ -121,8 +121,10 @@ def fuzz_stack(tmp_path_factory):
 
 CONFIG = SchemathesisConfig.from_dict({
     "generation": {"max-examples": EXAMPLES},
-    "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": True},
-               "stateful": {"enabled": True}},
+    # The coverage phase's methods a path does not declare are answered by Chalice (API Gateway on AWS)
+    # with a 405 before the app runs, and the route test above compares methods: the long profile only.
+    "phases": {"examples": {"enabled": True}, "fuzzing": {"enabled": True}, "stateful": {"enabled": True},
+               "coverage": {"enabled": True, **({} if LONG else {"unexpected-methods": []})}},
 })
 schema = schemathesis.openapi.from_path(DOC, config=CONFIG)
 # What the document promises about answers, and that routes with a security scheme refuse no token. Not
