@@ -17,6 +17,10 @@
    issues them for an hour. Here a client's validity is honoured, so a test can hold a token the
    pool really signed that has really expired (moto does not enforce Cognito's 5-minute minimum,
    so it can be a second: tests/protocol/test_authz.py).
+5. Key sizes on reads too. DynamoDB refuses a partition key over 2,048 bytes or a sort key over 1,024
+   with a ValidationException on every operation that names a key (GetItem, DeleteItem, UpdateItem,
+   Query); moto checks only the items it writes, so an oversized id from a client would look like a
+   miss here and answer 500 on AWS.
 """
 import contextvars
 import copy
@@ -41,6 +45,9 @@ def install() -> None:
         original = getattr(models.DynamoDBBackend, name, None)
         if original is not None:
             setattr(models.DynamoDBBackend, name, _serialised(original))
+    for name in ("get_item", "delete_item", "update_item"):
+        setattr(models.DynamoDBBackend, name, _key_sizes_checked(getattr(models.DynamoDBBackend, name)))
+    models.DynamoDBBackend.query = _query_key_sizes_checked(models.DynamoDBBackend.query)
     from moto.dynamodbstreams import models as streams
     streams.DynamoDBStreamsBackend.get_records = _serialised(_forgetting_iterators(
         streams.DynamoDBStreamsBackend.get_records))
@@ -106,6 +113,37 @@ def _backed_up_per_item(original):
         finally:
             _per_item.reset(token)
     return transact_write_items
+
+
+def _key_sizes_checked(method):
+    """GetItem, DeleteItem, UpdateItem: the key (the argument after the table's name) within DynamoDB's sizes."""
+    @functools.wraps(method)
+    def checked(self, table_name, *args, **kwargs):
+        key = args[0] if args else kwargs.get("keys", kwargs.get("key"))
+        if isinstance(key, dict):
+            self.get_table(table_name)._validate_key_sizes(key)
+        return method(self, table_name, *args, **kwargs)
+    return checked
+
+
+def _query_key_sizes_checked(query):
+    """Query: its partition key value and sort key values within DynamoDB's sizes."""
+    from moto.dynamodb.exceptions import HashKeyTooLong, RangeKeyTooLong
+    from moto.dynamodb.limits import HASH_KEY_MAX_LENGTH, RANGE_KEY_MAX_LENGTH
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    @functools.wraps(query)
+    def checked(self, table_name, hash_key_dict, range_comparison, range_value_dicts, *args, **kwargs):
+        hashes = [hash_key_dict] if hash_key_dict else []
+        hashes += [value for _, value in kwargs.get("hash_key_conditions") or []]
+        ranges = list(range_value_dicts or [])
+        ranges += [value for _, _, values in kwargs.get("range_key_conditions") or [] for value in values]
+        if any(DynamoType(value).size() > HASH_KEY_MAX_LENGTH for value in hashes):
+            raise HashKeyTooLong
+        if any(DynamoType(value).size() > RANGE_KEY_MAX_LENGTH for value in ranges):
+            raise RangeKeyTooLong
+        return query(self, table_name, hash_key_dict, range_comparison, range_value_dicts, *args, **kwargs)
+    return checked
 
 
 def _forgetting_iterators(get_records):
