@@ -50,7 +50,7 @@ destroy: $(VENV)/.installed
 		$(if $(filter yes,$(CONFIRM)),--confirm)
 
 bench: $(VENV)/.installed
-	@set -e; for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done
+	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts

@@ -51,6 +51,11 @@ class NewAgent:
     password: str | None
     temporary: str | None
 
+    @property
+    def password_field(self) -> str:
+        """The body field whose value Cognito gets as the user's first password."""
+        return "temporary_password" if self.temporary and not self.password else "password"
+
 
 def create_agent(caller: Caller, body: dict) -> dict:
     """A Cognito user plus the profile, all or nothing, so a failed creation can be retried.
@@ -101,7 +106,9 @@ def _create_or_adopt_user(new: NewAgent) -> tuple[str, bool]:
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "UsernameExistsException":
             return _adopt_user(new), False
-        raise _password_error(exc) from None
+        # Cognito refuses the user name (the email) with InvalidParameterException, a password against the
+        # pool's policy with InvalidPasswordException: each is a 400 naming the field the admin sent.
+        raise _cognito_refusal(exc, parameter="email", password=new.password_field) from None
     try:
         if new.password:
             _set_password(new.email, new.password, permanent=True)
@@ -125,19 +132,22 @@ def _adopt_user(new: NewAgent) -> str:
 
 def _set_password(email: str, password: str, *, permanent: bool) -> None:
     """The admin's password on the user (permanent: signs in at once; else changed at first sign-in)."""
+    field = "password" if permanent else "temporary_password"
     try:
         client("cognito-idp").admin_set_user_password(UserPoolId=settings.cognito_pool_id, Username=email,
                                                       Password=password, Permanent=permanent)
     except ClientError as exc:
-        raise _password_error(exc) from None
+        raise _cognito_refusal(exc, parameter=field, password=field) from None
 
 
-def _password_error(exc: ClientError) -> Exception:
-    """Cognito's refusal of a password as a 400 naming it; any other failure stays as it was."""
-    code = exc.response["Error"]["Code"]
-    if code in ("InvalidPasswordException", "InvalidParameterException"):
-        return BadRequestError(exc.response["Error"].get("Message", "invalid password"), field="password")
-    return exc
+def _cognito_refusal(exc: ClientError, *, parameter: str, password: str) -> Exception:
+    """Cognito's refusal of a value as a 400 naming the field it came from (`parameter` for an invalid
+    parameter, `password` for a password the pool's policy refuses); any other failure stays as it was."""
+    error = exc.response["Error"]
+    field = {"InvalidPasswordException": password, "InvalidParameterException": parameter}.get(error["Code"])
+    if field is None:
+        return exc
+    return BadRequestError(error.get("Message") or f"{field} is not accepted", field=field)
 
 
 def _save_profile(caller: Caller, sub: str, new: NewAgent) -> Agent:

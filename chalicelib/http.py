@@ -11,6 +11,9 @@ from .errors import BadRequestError, OriginNotAllowedError, ParleyError, TooLarg
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+# Every path parameter is an id or a site key (each ≤ 64 characters when made): a longer one names
+# nothing, and one past DynamoDB's key sizes (2,048 bytes) would fail the lookup with a 500.
+MAX_PATH_PARAM = 64
 
 
 def json_body(request) -> dict:
@@ -54,7 +57,8 @@ def client_ip(headers: dict | None, context: dict | None) -> str | None:
 
 
 def check_params(request) -> None:
-    """Path parameters and query strings are client text too, checked once for every route."""
+    """Path parameters and query strings are client text too, checked once for every route; path
+    parameters are ids, bounded here so that no route hands an unbounded one to DynamoDB."""
     for params in (request.uri_params, request.query_params):
         for name in params or {}:
             if not validate.is_text(name):
@@ -63,6 +67,9 @@ def check_params(request) -> None:
             values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
             if not all(validate.is_text(value) for value in values):
                 raise validate.text_error(name)
+    for name, value in (request.uri_params or {}).items():
+        if len(value) > MAX_PATH_PARAM:
+            raise BadRequestError(f"{name} must be at most {MAX_PATH_PARAM} characters", field=name)
 
 
 def checked_params(request, get_response):

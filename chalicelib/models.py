@@ -28,6 +28,9 @@ def _meta(name: str) -> type:
         "connect_timeout_seconds": 2,
         "read_timeout_seconds": 5,
         "max_retry_attempts": 3,
+        # One invocation at a time per Lambda container, but the sender's threads and a local stack's
+        # workers share these clients: a pool smaller than them opens a new connection per request.
+        "max_pool_connections": 50,
     })
 
 

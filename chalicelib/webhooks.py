@@ -6,6 +6,7 @@ dead-letter queue keeps them). Endpoint deliveries retry on their own schedule: 
 re-enqueues the job with a growing DelaySeconds, the last one goes to the dead-letter queue, and
 every try is recorded in `webhook_deliveries` for the console.
 """
+import base64
 import hashlib
 import hmac
 import http.client
@@ -266,12 +267,20 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
+def standard_secret(secret: str) -> str:
+    """The endpoint's secret as Standard Webhooks libraries take one: `whsec_` + base64 of the key bytes.
+    The key bytes are the secret's UTF-8, the key Parley-Signature has always used, so one secret signs
+    both headers and the endpoints made before the Standard Webhooks headers need no new one."""
+    return SECRET_PREFIX + base64.b64encode(secret.encode()).decode()
+
+
 def serialize_webhook(hook: Webhook, secret: bool = False) -> dict:
     out = {"id": hook.id, "url": hook.url, "events": list(hook.events or []), "enabled": bool(hook.enabled),
            "description": hook.description, "created_at": hook.created_at, "updated_at": hook.updated_at,
            "secret_hint": SECRET_PREFIX + "…" + hook.secret[-4:]}
     if secret:  # only in the answer that created or rotated it
         out["secret"] = hook.secret
+        out["standard_webhooks_secret"] = standard_secret(hook.secret)
     return out
 
 
@@ -521,6 +530,21 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
+def sign_standard(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The Standard Webhooks `webhook-signature`: "v1," + base64 HMAC-SHA256 of "{id}.{timestamp}.{body}",
+    keyed with the same bytes as `sign` (what `standard_secret` encodes)."""
+    digest = hmac.new(secret.encode(), f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signature_headers(secret: str, event_id: str, timestamp: int, body: bytes) -> dict:
+    """Both signatures of one post. `webhook-id` is the event's id, the same on every try and every retry
+    round of its delivery, so Standard Webhooks receivers drop what they have seen."""
+    return {"Parley-Signature": f"t={timestamp},v1={sign(secret, timestamp, body)}",
+            "webhook-id": event_id, "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign_standard(secret, event_id, timestamp, body)}
+
+
 def _claim(job: dict, message_id: str) -> WebhookDelivery | None:
     """Record that try number `attempt` is being made by this queue message. None when another
     message made it already (SQS delivered a job twice) or the record is gone."""
@@ -561,7 +585,7 @@ def attempt_delivery(job: dict, message_id: str) -> str | None:
         code, error = _post(hook.url, body, {
             "User-Agent": USER_AGENT, "Parley-Event-Id": delivery.event_id, "Parley-Event-Type": delivery.event_type,
             "Parley-Delivery-Id": delivery.id, "Parley-Delivery-Attempt": str(attempt),
-            "Parley-Signature": f"t={stamp},v1={sign(hook.secret, stamp, body)}"})
+            **signature_headers(hook.secret, delivery.event_id, stamp, body)})
         retry = True
     stamp = iso()
     actions = [WebhookDelivery.updated_at.set(stamp),

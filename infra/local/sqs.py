@@ -63,13 +63,16 @@ def poll_once(sqs, queue_url: str, handler, function_name: str, *, batch_size: i
 
 
 async def keep_polling(step, executor, stop: asyncio.Event, what: str, idle: float,
-                       max_idle: float | None = None) -> None:
-    """Run `step()` (returns how much it moved) on the executor until `stop`, again at once while it
-    moves something (a backlog drains), resting when it moved nothing: `idle` seconds, doubling up to
-    `max_idle` while nothing comes. A failed step is logged and the loop goes on, as Lambda's pollers do."""
+                       max_idle: float | None = None, pace: float = 0.0) -> None:
+    """Run `step()` (returns how much it moved) on the executor until `stop`, again while it moves
+    something (a backlog drains; at most one step every `pace` seconds, so a busy source is read in
+    batches rather than record by record), resting when it moved nothing: `idle` seconds, doubling up
+    to `max_idle` while nothing comes. A failed step is logged and the loop goes on, as Lambda's
+    pollers do."""
     loop = asyncio.get_running_loop()
     rest = idle
     while not stop.is_set():
+        began = loop.time()
         try:
             moved = await loop.run_in_executor(executor, step)
         except Exception:
@@ -77,6 +80,8 @@ async def keep_polling(step, executor, stop: asyncio.Event, what: str, idle: flo
             moved, rest = 0, max(rest, FAILED_STEP_REST)
         if moved:
             rest = idle
+            if pace and not stop.is_set():
+                await asyncio.sleep(max(0.0, began + pace - loop.time()))
             continue
         try:
             await asyncio.wait_for(stop.wait(), timeout=rest)

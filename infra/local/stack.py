@@ -199,6 +199,10 @@ def build_web_app(chalice_app, executor: ThreadPoolExecutor, credentials):
                                             dict(request.headers), body)
         payload = result.get("body") or b""
         headers = {k: v for k, v in (result.get("headers") or {}).items() if k.lower() != "content-length"}
+        if not any(k.lower() == "content-type" for k in headers):
+            # A view that returns a dict sets no Content-Type: API Gateway (and `chalice local`) then send
+            # application/json, where aiohttp would say application/octet-stream.
+            headers["Content-Type"] = "application/json"
         return web.Response(status=result["statusCode"], headers=headers,
                             body=payload.encode() if isinstance(payload, str) else payload)
 
@@ -221,7 +225,8 @@ def build_web_app(chalice_app, executor: ThreadPoolExecutor, credentials):
     app = web.Application(client_max_size=1024 * 1024, middlewares=[static_headers])
     app["gateway"] = gateway
     app.router.add_routes(gateway.routes("/ws", "/_gateway"))
-    app.router.add_route("*", "/v1/{tail:.*}", rest_handler)
+    # Any character, newlines included: API Gateway passes an encoded %0A in a path parameter to the app.
+    app.router.add_route("*", "/v1/{tail:[\\s\\S]*}", rest_handler)
     app.router.add_get("/", index)
     app.router.add_get("/console", lambda r: web.HTTPFound("/console/"))
     app.router.add_get("/console/", console_index)
@@ -289,6 +294,9 @@ async def serve(port: int, ready_file: str | None) -> None:
     from . import faults
     injector = faults.from_environment()  # before any client exists: they are hooked as they are made
     moto_server, moto_url = start_moto()
+    if os.environ.get("PARLEY_LOCAL_MOTO_TRANSPORT", "in-process") != "http":  # http: the bench's comparison
+        from .inprocess import install
+        install(moto_url, REGION)
     credentials = fresh_credentials()
     try:
         configure_environment(moto_url, port, credentials)

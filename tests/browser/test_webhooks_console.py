@@ -8,6 +8,7 @@ import json
 
 import pytest
 from playwright.sync_api import expect
+from standardwebhooks import Webhook
 
 from browser_helpers import Socket, eventually, unique
 from tests.fakes import WebhookReceiver
@@ -53,10 +54,10 @@ def visitor_chat(stack, text: str) -> str:
         return socket.request("start", text=text)["conversation"]["id"]
 
 
-def sign_in(stack, new_page):
+def sign_in(stack, new_page, **context):
     """The admin's console on the Webhooks tab, `away` (as the other suites leave the demo agents)."""
     agent_id = stack.agent(ADMIN)["agent"]["id"]
-    page = new_page(viewport=VIEWPORT)
+    page = new_page(viewport=VIEWPORT, **context)
     page.add_init_script(f"""(() => {{
         const key = "parley.console.prefs";
         const prefs = JSON.parse(localStorage.getItem(key) || "{{}}");
@@ -74,8 +75,8 @@ def sign_in(stack, new_page):
     return page
 
 
-def add_endpoint(page, url: str, events: list[str] | None = None, screenshot=None) -> str:
-    """Fill the form; returns the secret the console shows once."""
+def add_endpoint(page, url: str, events: list[str] | None = None, screenshot=None) -> tuple[str, str]:
+    """Fill the form; returns the secret the console shows once, and its Standard Webhooks form."""
     page.get_by_role("button", name="Add endpoint").first.click()
     form = page.locator("#webhook-form")
     form.get_by_label("URL").fill(url)
@@ -87,12 +88,13 @@ def add_endpoint(page, url: str, events: list[str] | None = None, screenshot=Non
     expect(secret_box).to_be_visible()
     expect(page.locator("#webhook-secret-url")).to_have_text(url)
     secret = page.locator("#webhook-secret-value").inner_text()
-    assert secret.startswith("whsec_")
+    standard = page.locator("#webhook-standard-secret-value").inner_text()
+    assert secret.startswith("whsec_") and standard.startswith("whsec_") and standard != secret
     if screenshot:
         page.screenshot(path=str(screenshot))
-    secret_box.get_by_role("button", name="Done").click()
+    secret_box.locator("#webhook-secret-done").click()
     expect(secret_box).to_be_hidden()
-    return secret
+    return secret, standard
 
 
 def card(page, url: str):
@@ -113,7 +115,7 @@ def test_an_admin_sees_deliveries_succeed_fail_after_retries_and_retries_one(sta
         expect(page.locator("#webhook-url")).to_have_attribute("aria-invalid", "true")
         page.locator("#webhook-cancel").click()
 
-        good_secret = add_endpoint(page, good.url, screenshot=artifacts / "console-webhook-secret.png")
+        good_secret, good_standard = add_endpoint(page, good.url, screenshot=artifacts / "console-webhook-secret.png")
         add_endpoint(page, bad.url, ["message.created"])
         good_card, bad_card = card(page, good.url), card(page, bad.url)
         expect(good_card).to_be_visible()
@@ -128,7 +130,9 @@ def test_an_admin_sees_deliveries_succeed_fail_after_retries_and_retries_one(sta
         assert message[0]["json"]["data"]["message"]["text"] == text
         for post in created + message:
             assert signed(good_secret, post)
-            assert post["headers"]["parley-event-id"] == post["json"]["id"]
+            # and the Standard Webhooks form the console showed verifies it with the reference package
+            assert Webhook(good_standard).verify(post["body"], post["headers"]) == post["json"]
+            assert post["headers"]["parley-event-id"] == post["headers"]["webhook-id"] == post["json"]["id"]
         delivered = good_card.locator('.delivery-row[data-status="delivered"]')
         expect(delivered.filter(has_text="message.created").first).to_be_visible()
         expect(delivered.filter(has_text="message.created").first.locator(".delivery-code")).to_have_text("204")
@@ -173,3 +177,27 @@ def test_an_admin_sees_deliveries_succeed_fail_after_retries_and_retries_one(sta
                 stack.request("DELETE", f"/v1/webhooks/{hook['id']}", token=admin_token)
         if cid:
             stack.request("PATCH", f"/v1/conversations/{cid}", {"status": "solved"}, token=admin_token)
+
+
+def test_the_secret_box_speaks_french_to_a_french_browser(stack, new_page, receivers):
+    hook = receivers(204)
+    page = sign_in(stack, new_page, locale="fr-FR")
+    admin_token = stack.agent(ADMIN)["token"]
+    try:
+        page.get_by_role("button", name="Add endpoint").first.click()
+        form = page.locator("#webhook-form")
+        form.get_by_label("URL").fill(hook.url)
+        form.get_by_role("button", name="Add endpoint").click()
+        box = page.locator("#webhook-secret")
+        expect(box.locator("#webhook-secret-title")).to_have_text("Secret de signature pour")
+        expect(box.locator("#webhook-secret-help")).to_contain_text("il ne sera plus affiché")
+        expect(box.locator("#webhook-standard-help")).to_contain_text("Secret Standard Webhooks : la même clé")
+        expect(box.get_by_role("button", name="Copier")).to_have_count(2)
+        box.get_by_role("button", name="Terminé").click()
+        expect(box).to_be_hidden()
+        assert page.errors == []
+    finally:
+        _, listed = stack.request("GET", "/v1/webhooks", token=admin_token)
+        for item in listed.get("items", []):
+            if item["url"] == hook.url:
+                stack.request("DELETE", f"/v1/webhooks/{item['id']}", token=admin_token)

@@ -239,3 +239,26 @@ def test_nothing_reaches_cognito_until_the_whole_body_is_valid(world, cognito):
     users = cognito["idp"].list_users(UserPoolId=cognito["pool_id"])["Users"]
     emails = [a["Value"] for u in users for a in u["Attributes"] if a["Name"] == "email"]
     assert emails == ["boss@example.com"]  # the admin's own, and no other
+
+
+def test_cognito_refusing_a_value_is_a_400_naming_the_field_it_came_from(world, cognito):
+    """Cognito's own checks come after ours: its refusal names the field the admin sent, never another."""
+    post = _rest_admin(world, cognito)
+    # a user without a profile, so a temporary password goes through admin_set_user_password (moto checks the
+    # policy there, not in admin_create_user)
+    cognito["idp"].admin_create_user(UserPoolId=cognito["pool_id"], Username="orphan@example.com",
+                                     MessageAction="SUPPRESS", TemporaryPassword="old-temporary-1",
+                                     UserAttributes=[{"Name": "email", "Value": "orphan@example.com"}])
+    too_long = "p" * 120  # within our 8-256, past the pool's policy (moto's pools take at most 98)
+    for body, field in (({"email": "0@0.0", "name": "Zero", "password": "a-good-password"}, "email"),
+                        ({"email": "p@example.com", "name": "P", "password": too_long}, "password"),
+                        ({"email": "orphan@example.com", "name": "O", "temporary_password": too_long},
+                         "temporary_password")):
+        response = post(body)
+        assert response.status_code == 400, response.body
+        assert response.json_body["error"]["field"] == field, (body, response.body)
+    users = cognito["idp"].list_users(UserPoolId=cognito["pool_id"])["Users"]
+    emails = sorted(a["Value"] for u in users for a in u["Attributes"] if a["Name"] == "email")
+    assert emails == ["boss@example.com", "orphan@example.com"]  # nothing created, the orphan still unadopted
+    orphan = _cognito_user(cognito, "orphan@example.com")
+    assert not Agent.count(next(a["Value"] for a in orphan["UserAttributes"] if a["Name"] == "sub"))

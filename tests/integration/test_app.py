@@ -1,6 +1,7 @@
 """app.py's wiring: websocket handlers fed API Gateway event fixtures, REST through chalice's test client."""
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -225,6 +226,27 @@ def test_rest_path_parameters_and_query_strings_are_checked_on_the_raw_event(app
         response = app.app(event, None)
         assert response["statusCode"] == 400, (resource, response)
         assert json.loads(response["body"])["error"]["field"] == field
+
+
+def test_every_path_parameter_of_every_route_is_bounded_before_it_reaches_dynamodb(app, world, admin_token):
+    """An id past DynamoDB's key size (2,048 bytes) fails the lookup with a ValidationException (moto too, with
+    infra/local/fidelity.py): every path parameter of every route is 400 above 64 characters, named, and a
+    64-character one still reaches the route. Generated from app.routes, so a new route is covered."""
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    with Client(app.app) as client:
+        for path, methods in app.app.routes.items():
+            names = re.findall(r"{(\w+)}", path)
+            for method, name in ((m, n) for m in methods for n in names):
+                for size, expected in ((3000, 400), (65, 400), (64, None)):
+                    url = path
+                    for other in names:
+                        url = url.replace("{" + other + "}", "x" * size if other == name else "c_x")
+                    response = client.http.request(method, url, headers=auth)
+                    assert response.status_code < 500, (method, path, size, response.body)
+                    bounded = f"{name} must be at most 64 characters".encode() in response.body
+                    if expected:
+                        assert response.status_code == 400 and response.json_body["error"]["field"] == name
+                    assert bounded == bool(expected), (method, path, size, response.body)
 
 
 def test_a_rating_link_with_a_non_ascii_signature_is_a_bad_link_page_not_a_500(app, world):

@@ -2965,30 +2965,63 @@
     }
   }
 
+  // The secret shown once, in its two forms (docs/protocol.md §18.5); these texts in English and French,
+  // by the browser's language, like the sites' origin texts.
+  const SECRET_TEXTS = {
+    en: {
+      title: "Signing secret for",
+      help: "Copy it now and keep it on your server: it is not shown again. Verify each post's Parley-Signature header with it.",
+      standard: "Standard Webhooks secret: the same key, written for the standardwebhooks libraries, which verify each post's webhook-signature header. Give them this one.",
+      copy: "Copy",
+      done: "Done",
+      copied: "Secret copied.",
+      select: "Press Ctrl+C to copy the selected secret.",
+    },
+    fr: {
+      title: "Secret de signature pour",
+      help: "Copiez-le maintenant et gardez-le sur votre serveur : il ne sera plus affiché. Vérifiez avec lui l’en-tête Parley-Signature de chaque envoi.",
+      standard: "Secret Standard Webhooks : la même clé, écrite pour les bibliothèques standardwebhooks, qui vérifient l’en-tête webhook-signature de chaque envoi. Donnez-leur celui-ci.",
+      copy: "Copier",
+      done: "Terminé",
+      copied: "Secret copié.",
+      select: "Appuyez sur Ctrl+C pour copier le secret sélectionné.",
+    },
+  };
+  const secretText = (key) => SECRET_TEXTS[/^fr\b/i.test(navigator.language) ? "fr" : "en"][key];
+
   function showSecret(hook) {
+    $("webhook-secret-title").textContent = secretText("title");
+    $("webhook-secret-help").textContent = secretText("help");
+    $("webhook-standard-help").textContent = secretText("standard");
+    for (const id of ["webhook-secret-copy", "webhook-standard-secret-copy"]) $(id).textContent = secretText("copy");
+    $("webhook-secret-done").textContent = secretText("done");
     $("webhook-secret-url").textContent = hook.url;
     $("webhook-secret-value").textContent = hook.secret || "";
+    $("webhook-standard-secret-value").textContent = hook.standard_webhooks_secret || "";
+    show($("webhook-standard-help"), !!hook.standard_webhooks_secret);
+    show($("webhook-standard-secret-value").parentNode, !!hook.standard_webhooks_secret);
     show($("webhook-secret"), true);
     $("webhook-secret-copy").focus();
   }
 
   function hideSecret() {
     $("webhook-secret-value").textContent = "";
+    $("webhook-standard-secret-value").textContent = "";
     show($("webhook-secret"), false);
   }
 
-  async function copySecret() {
-    const text = $("webhook-secret-value").textContent;
+  async function copySecret(valueId) {
+    const text = $(valueId).textContent;
     try {
       await navigator.clipboard.writeText(text);
-      toast("Secret copied.", "info");
+      toast(secretText("copied"), "info");
     } catch (e) {
       const range = document.createRange();   // no clipboard access: select it for Ctrl+C
-      range.selectNodeContents($("webhook-secret-value"));
+      range.selectNodeContents($(valueId));
       const selection = window.getSelection();
       selection.removeAllRanges();
       selection.addRange(range);
-      toast("Press Ctrl+C to copy the selected secret.", "info");
+      toast(secretText("select"), "info");
     }
   }
 
@@ -3369,7 +3402,8 @@
     $("webhook-cancel").addEventListener("click", () => show($("webhook-form"), false));
     for (const id of ["webhook-url", "webhook-description"]) $(id).addEventListener("input", () => $(id).removeAttribute("aria-invalid"));
     $("webhook-event-list").addEventListener("change", () => $("webhook-events").removeAttribute("aria-invalid"));
-    $("webhook-secret-copy").addEventListener("click", copySecret);
+    $("webhook-secret-copy").addEventListener("click", () => copySecret("webhook-secret-value"));
+    $("webhook-standard-secret-copy").addEventListener("click", () => copySecret("webhook-standard-secret-value"));
     $("webhook-secret-done").addEventListener("click", hideSecret);
     $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close("cancel"));
     $("canned-close").addEventListener("click", () => $("canned-dialog").close());
