@@ -292,11 +292,13 @@ async def serve(port: int, ready_file: str | None) -> None:
 
     from .keys import fresh_credentials
     from . import faults
-    injector = faults.from_environment()  # before any client exists: they are hooked as they are made
     moto_server, moto_url = start_moto()
     if os.environ.get("PARLEY_LOCAL_MOTO_TRANSPORT", "in-process") != "http":  # http: the bench's comparison
         from .inprocess import install
         install(moto_url, REGION)
+    # After the transport, which every session made from now on gets (boto3's default one too), and before
+    # any client exists: they are hooked as they are made.
+    injector = faults.from_environment()
     credentials = fresh_credentials()
     try:
         configure_environment(moto_url, port, credentials)

@@ -280,3 +280,29 @@ def test_a_send_whose_transaction_is_cancelled_by_a_throttled_item_is_retried_by
     assert injector.snapshot()["surfaced"] == {"dynamodb": 2}
     assert_stored_once(conversation.id, ["hot"])
     assert [f["message"]["seq"] for f in world.api.of(agent.connection_id, "message")] == [1]
+
+
+def test_the_local_stacks_in_process_transport_leaves_a_faulted_request_alone():
+    """The local stack answers the app's AWS calls from moto in-process (infra/local/inprocess.py), with a
+    before-send handler too, and botocore calls every one: a request answered with a fault must not also
+    be run there (a throttled write would be written)."""
+    import botocore.session
+
+    from infra.local.inprocess import InProcessMoto
+    moto_url = "http://127.0.0.1:4599"  # never dialled: the transport answers in-process
+    session = botocore.session.get_session()
+    injector = faults.Injector({})
+    injector.register(session)
+    session.register("before-send", InProcessMoto(moto_url, "us-east-1"))
+    dynamodb = session.create_client("dynamodb", region_name="us-east-1", endpoint_url=moto_url,
+                                     aws_access_key_id="testing", aws_secret_access_key="testing")
+    table = f"parley-faults-{next(_refs)}"
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    injector.arm()
+    injector.fail("dynamodb", operation="PutItem")
+    with pytest.raises(Exception, match="ProvisionedThroughputExceeded|Throttling"):
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": "refused"}})
+    assert "Item" not in dynamodb.get_item(TableName=table, Key={"pk": {"S": "refused"}}, ConsistentRead=True)
+    dynamodb.delete_table(TableName=table)

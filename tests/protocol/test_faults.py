@@ -5,7 +5,10 @@ Nothing lost, nothing doubled, seqs contiguous, every message received by the ot
 `history`), every acked transcript sent once or parked in the dead-letter queue, one flow per trigger.
 The long run and the figures are `bench/faults.py`'s (bench/results/faults.json).
 """
+import json
+
 import pytest
+from websockets.sync.client import connect
 
 from bench import faults as bench
 from tests.conftest import running_stack
@@ -41,3 +44,25 @@ def test_the_fault_switch_answers_bad_rates_with_bad_request(faulty):
     assert status == 400 and "nosuchservice" in body["error"]["message"], body
     status, body = bench.rest(faulty.http, "GET", "/_local/faults")
     assert status == 200 and body["armed"] is True and body["seed"] == 3
+
+
+def test_an_injected_fault_has_no_effect_behind_it(faulty):
+    """The stack answers the app's AWS calls from moto in-process (infra/local/inprocess.py), a before-send
+    handler like the injector's: a request answered with a fault must not also be run there."""
+    status, _ = bench.rest(faulty.http, "POST", "/_local/faults", {"rates": {"stepfunctions_throttle": 1.0}})
+    assert status == 200
+    try:
+        session = bench.rest_retrying(faulty.http, "POST", "/v1/visitor/sessions", {"site_key": "demo"})
+        with connect(f"ws://127.0.0.1:{faulty.port}/ws?token={session['token']}", open_timeout=10) as ws:
+            ws.send(json.dumps({"action": "start", "ref": "s", "text": "hello", "client_msg_id": "first"}))
+            while (frame := json.loads(ws.recv(timeout=30))).get("ref") != "s":
+                pass
+    finally:
+        bench.rest(faulty.http, "POST", "/_local/faults", {"rates": {"stepfunctions_throttle": 0}})
+    assert frame["type"] == "ack", frame  # the chat goes on without its handoff flow
+    conversation_id = frame["conversation"]["id"]
+    sfn = faulty.aws("stepfunctions")
+    handoff = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+                   if m["name"].endswith("-handoff"))
+    names = [e["name"] for e in sfn.list_executions(stateMachineArn=handoff)["executions"]]
+    assert not [n for n in names if conversation_id in n], "a refused StartExecution started the flow"
