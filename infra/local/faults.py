@@ -10,7 +10,9 @@ Each rate is the chance that one HTTP attempt of the matching calls fails (KINDS
 injected at botocore's `before-send` event: the handler answers with the error response AWS would send
 instead of sending the request, so the answer goes through botocore's retry logic and its parsers exactly
 as a real one would (a throttle is retried with backoff, a 410 is not), and what the app finally sees is
-what it would see on AWS on a bad day. Nothing reached moto: an injected fault has no side effect.
+what it would see on AWS on a bad day. Nothing reached moto: an injected fault has no side effect. (botocore
+calls every before-send handler, so the others must leave a request marked with HEADER alone: the stack's
+in-process transport, inprocess.py, does; so must moto's own stub where tests run it.)
 
 The hooks go on every botocore session the app's clients come from: boto3's default session
 (chalicelib/clients.py, chalicelib/sender.py) and the sessions pynamodb makes for itself
