@@ -56,9 +56,13 @@ ODD_STRINGS = ["", " ", "  \t\n ", "\x00", "a\x00b", "\ud800", "\udfff", "x\ud83
                "online", "solved", "true", "1", "01", " 5 ", "-5", "1e3", "0x10", "１２", "a" * 64, "a" * 65,
                "a" * 257, "é" * 121, "x@y", "a@b.co", "A@B.CO", "@", "javascript:alert(1)", "http://127.0.0.1:1/x",
                "https://evil.example", "#1f6feb", "#zzzzzz", "*", "%00", "%ZZ", "?a=b&c", "#frag", "/", "//", ".", ".."]
+# Long strings that still fit in a frame (32 KB) ...
+LONG_STRINGS = ["a" * 1_000, "a" * 4_000, "a" * 4_001, "😀" * 4_000, "😀" * 4_001, " " + "b" * 4_000 + " ",
+                "x" * 10_000, "\n" * 20_000, "é" * 15_000, "<i>" * 8_000, "\u202e" * 9_000, "\ud800" * 2_000,
+                "a\x00" * 2_000, "a" * 64, "a" * 65, "a" * 2_049]
+# ... and 40 KB ones (in a frame: too_large; in a REST body, which takes 64 KB, they reach the route).
 BIG_STRINGS = ["a" * 40_000, "😀" * 10_000, "é" * 20_000, "<b>hi</b>" * 4_500, "\u202e" * 13_000, " " * 40_000,
-               "x" * 32_700, "a" * 4_000, "a" * 4_001, "😀" * 4_000, "😀" * 4_001, " " + "b" * 4_000 + " ",
-               "\ud800" * 2_000, "a\x00" * 2_000, "\n" * 20_000]
+               "x" * 32_700]
 
 odd_text = st.one_of(
     st.sampled_from(ODD_STRINGS),
@@ -66,6 +70,7 @@ odd_text = st.one_of(
     st.text(max_size=30),
     st.text(st.characters(categories=["Cs"]), min_size=1, max_size=3),  # only lone surrogates
 )
+long_text = st.sampled_from(LONG_STRINGS)
 big_text = st.sampled_from(BIG_STRINGS)
 
 EDGE_INTS = [0, 1, -1, 2, 5, 6, 50, 64, 100, 101, 2 ** 31 - 1, 2 ** 31, 2 ** 53 + 1, 2 ** 63 - 1, 2 ** 63, 2 ** 64,
@@ -101,7 +106,7 @@ def weighted(*choices):
 def hostile(good):
     """A field's value: usually a good one, else absent, null, the wrong type, odd, huge or too deep."""
     return weighted((40, good), (2, st.just(MISSING)), (1, st.none()), (2, odd_text), (1, numbers),
-                    (1, st.booleans()), (1, json_values), (1, big_text), (1, deep))
+                    (1, st.booleans()), (1, json_values), (3, long_text), (1, big_text), (1, deep))
 
 
 # --- good values, from the protocol's field rules -----------------------------------------------
@@ -276,3 +281,91 @@ def well_formed(kind: str, own: str, other: str, agent_id: str) -> list[list[Fra
                    frame("leave", conversation_id=own), frame("presence", status="online"),
                    frame("presence", status="away")]
     return [frames_[i:i + 4] for i in range(0, len(frames_), 4)]
+
+
+# --- REST ---------------------------------------------------------------------------------------
+
+@dataclass
+class RequestTemplate:
+    """One drawn REST request; tokens and ids are filled in from the test's world when it is sent."""
+    method: str
+    route: str                  # the route as app.py declares it, e.g. /v1/conversations/{conversation_id}
+    params: dict                # path parameter values (text; percent-encoded when sent)
+    query: list                 # (name, value) pairs, or a raw query string
+    body: object = MISSING      # a value written as JSON, or bytes sent as they are
+    ascii_only: bool = False
+    content_type: str | None = "application/json"
+    auth: str = "agent"         # which Authorization header: see test_rest_fuzz.AUTH
+
+
+def _as_query_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Raw):
+        return value.text
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value) if value is not None else ""
+
+
+query_odd = st.one_of(odd_text, st.integers().map(str), st.sampled_from(
+    ["", "-1", "0", "1", "100", "101", "1e3", "NaN", "Infinity", "9" * 40, " 5", "5 ", "+5", "0x10", "٣", "true",
+     "null", "[]", "{}", "a" * 3_000]))
+RAW_QUERIES = ["&&&", "=", "==x", "limit", "limit=1&limit=2&limit=", "view=all&view=mine", "%ZZ=1", "limit=%ZZ",
+               "a=%ED%A0%80", "a=%00", "%00=1", "cursor=" + "A" * 2_100, "after_seq=1;before_seq=2", "+=+",
+               "limit=1%26view%3Dmine", "email=a%40b.co&email=", "confirm=erase&confirm=no", "sig=" + "0" * 64]
+RAW_BODIES = [b"", b"   ", b"not json", b"[1, 2]", b'"a string"', b"null", b"42", b"{", b'{"a": 1,}', b"{'a': 1}",
+              b'{"a": NaN}', b'{"a": Infinity}', b'{"\\ud800": 1}', b'{"a": "\\u0000"}', b'{"a": "\xc3\x28"}',
+              b"\xff\xfe{\x00}\x00", '{"title": "utf-16"}'.encode("utf-16"), b"\xef\xbb\xbf{}", b"{}" * 2,
+              b"[" * 5_000, b'{"a":' * 30 + b"1" + b"}" * 30, b"[" * 70_000 + b"]" * 70_000,
+              b'{"x": "' + b"a" * 70_000 + b'"}', b'{"a": 1' + b"0" * 5_000 + b"}", b"\x00" * 8]
+CONTENT_TYPES = ["application/json", "text/plain", None, "application/json; charset=utf-8", "TEXT/PLAIN",
+                 "application/json, text/plain", "application/xml", "multipart/form-data; boundary=x",
+                 "application/x-www-form-urlencoded", "*/*", ""]
+AUTH_KINDS = ["agent", "admin", "foreign", "visitor", "none", "garbage", "not-bearer", "forged", "alg-none",
+              "huge"]
+
+
+def rest_bodies(fields: dict):
+    """A request body for a route that takes these fields: usually an object of them, some hostile."""
+    @st.composite
+    def body_object(draw):
+        value = {}
+        for key in draw(st.permutations(sorted(fields))):
+            field = draw(hostile(fields[key]))
+            if field is not MISSING:
+                value[key] = field
+        if draw(weighted((4, st.just(False)), (1, st.just(True)))):
+            value.update(draw(st.dictionaries(extra_keys, json_values, min_size=1, max_size=3)))
+        return value
+    return weighted((20, body_object()), (2, json_values), (3, st.sampled_from(RAW_BODIES)), (1, deep))
+
+
+def rest_requests(routes: list, specs: dict, path_values: dict):
+    """A request to one of `routes` ((method, route, content types)); `specs[(method, route)]` holds
+    the body fields and query parameters the route documents, each a good-value strategy."""
+    @st.composite
+    def request(draw):
+        method, route = draw(st.sampled_from(routes))
+        spec = specs[(method, route)]
+        params = {}
+        for name in re.findall(r"{(\w+)}", route):
+            params[name] = draw(weighted((8, path_values[name]), (1, odd_text.filter(bool)),
+                                         (1, st.sampled_from(["a" * 300, " ", "..", "%", "😀", "null"]))))
+        query = []
+        if draw(weighted((12, st.just(False)), (1, st.just(True)))):
+            query = draw(st.sampled_from(RAW_QUERIES))
+        else:
+            for name, good in spec.get("query", {}).items():
+                for value in draw(st.lists(weighted((6, good), (3, query_odd), (1, scalars)), max_size=2)):
+                    query.append((name, _as_query_text(value)))
+            if draw(weighted((5, st.just(False)), (1, st.just(True)))):
+                query += draw(st.lists(st.tuples(extra_keys, query_odd), min_size=1, max_size=2))
+        if "body" in spec:
+            body = draw(weighted((12, rest_bodies(spec["body"])), (1, st.just(MISSING))))
+        else:
+            body = draw(weighted((12, st.just(MISSING)), (1, rest_bodies({"x": st.just(1)}))))
+        content_type = draw(weighted((30, st.just("application/json")), (6, st.sampled_from(CONTENT_TYPES))))
+        auth = draw(weighted((10, st.sampled_from(spec.get("auth", ["agent"]))), (3, st.sampled_from(AUTH_KINDS))))
+        return RequestTemplate(method, route, params, query, body, draw(st.booleans()), content_type, auth)
+    return request()

@@ -18,9 +18,9 @@ def fuzz_settings(**overrides) -> settings:
     return settings(settings.get_profile(PROFILES[PROFILE]), **overrides)
 
 
-def examples(share: float = 1.0) -> int:
-    """This profile's max_examples times a test's share of it."""
-    return max(1, round(settings.get_profile(PROFILES[PROFILE]).max_examples * share))
+def examples(fast: int, long: int) -> int:
+    """A test's max_examples under the running profile."""
+    return long if LONG else fast
 
 
 class Counts:
@@ -78,7 +78,7 @@ class Counts:
         elapsed = time.monotonic() - (self.started or time.monotonic())
         return (f"{sum(self.frames.values())} websocket frames ({dict(self.frames)}) + {self.pings} pings, "
                 f"replies {dict(self.replies)}, "
-                f"{sum(self.requests.values())} REST requests ({dict(self.requests)}), "
+                f"{sum(self.requests.values())} REST requests ({dict(self.requests)}; statuses {dict(self.statuses)}), "
                 f"{self.reconnects} reconnects, {self.failures()} failing tests, {elapsed:.1f} s")
 
     def summary(self) -> dict:

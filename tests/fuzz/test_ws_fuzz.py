@@ -20,7 +20,7 @@ from chalicelib.ws import AGENT_ACTIONS, VISITOR_ACTIONS
 from tests.conftest import running_stack
 from tests.fuzz import strategies
 from tests.fuzz.support import COUNTS, examples, fuzz_settings
-from tests.fuzz.wire import NULL, SEND_LIMIT, Ledger, Socket, check_reply, materialize, size_of
+from tests.fuzz.wire import NULL, SEND_LIMIT, Ledger, Socket, check_reply, materialize, size_of, start_conversation
 
 NOWHERE = "c_" + "0" * 32  # a conversation id that exists nowhere
 
@@ -44,22 +44,10 @@ def world(tmp_path_factory):
     with running_stack(tmp_path_factory.mktemp("fuzz-ws-stack")) as stack:
         agent, admin, other = (stack.agent(f"{who}@example.com") for who in ("agent", "admin", "agent-b"))
         me = stack.visitor("demo", name="Fuzz Visitor")
-        conversations = [_start(stack, stack.visitor(site, name=f"{site} neighbour") if site else me)
+        conversations = [start_conversation(stack, stack.visitor(site, name=f"{site} neighbour") if site else me)
                          for site in (None, "demo", "demo-b")]
         yield World(stack, me["token"], agent["token"], *conversations,
                     agent_ids=[agent["agent"]["id"], admin["agent"]["id"], other["agent"]["id"], "a_nobody", ""])
-
-
-def _start(stack, session: dict) -> str:
-    """A conversation of this visitor with one message in it."""
-    sock = Socket(f"{stack.ws}?token={session['token']}", "setup")
-    try:
-        sock.send('{"action": "start", "ref": "setup", "text": "hello, a conversation to fuzz"}')
-        (ack,) = sock.wait('"setup"', 1)
-        assert ack["type"] == "ack", ack
-        return ack["conversation"]["id"]
-    finally:
-        sock.close()
 
 
 def test_the_strategies_cover_every_action():
@@ -69,14 +57,14 @@ def test_the_strategies_cover_every_action():
     assert set(schemas["agent"]) == set(AGENT_ACTIONS)
 
 
-def _fuzz(world: World, kind: str, token: str, own: set[str], share: float) -> None:
+def _fuzz(world: World, kind: str, token: str, own: set[str], count: int) -> None:
     actions = set(VISITOR_ACTIONS if kind == "visitor" else AGENT_ACTIONS)
     cids = [world.mine, world.neighbour, world.foreign, NOWHERE, f" {world.mine} "]
     schemas = strategies.ws_schemas(cids, world.agent_ids)
     sock = Socket(world.url(token), kind)
     ledger = Ledger(sock)
 
-    @fuzz_settings(max_examples=examples(share))
+    @fuzz_settings(max_examples=count)
     @given(batch=st.lists(strategies.frames(schemas, kind), min_size=1, max_size=5))
     def frames_are_answered_once(batch):
         if sock.closed:  # a frame of an earlier example closed it: that example failed; go on for shrinking
@@ -124,8 +112,8 @@ def _fuzz(world: World, kind: str, token: str, own: set[str], share: float) -> N
 
 
 def test_visitor_frames_get_exactly_one_structured_reply(world):
-    _fuzz(world, "visitor", world.visitor_token, {world.mine}, share=1.0)
+    _fuzz(world, "visitor", world.visitor_token, {world.mine}, examples(fast=40, long=2000))
 
 
 def test_agent_frames_get_exactly_one_structured_reply(world):
-    _fuzz(world, "agent", world.agent_token, {world.mine, world.neighbour}, share=1.0)
+    _fuzz(world, "agent", world.agent_token, {world.mine, world.neighbour}, examples(fast=40, long=2000))

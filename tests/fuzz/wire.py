@@ -375,3 +375,16 @@ class Ledger:
                     assert got[0]["type"] == "error", f"a {expected.action} frame acknowledged: {got[0]}"
             for reply in got:
                 check_reply(reply, expected)
+
+
+def start_conversation(stack, session: dict) -> str:
+    """A conversation of this visitor with one message in it, started on a socket of its own."""
+    sock = Socket(f"{stack.ws}?token={session['token']}", "setup")
+    try:
+        ref = f"setup-{next(_unique)}"
+        sock.send(json.dumps({"action": "start", "ref": ref, "text": "hello, a conversation to fuzz"}))
+        (ack,) = sock.wait(ref_key(ref), 1)
+        assert ack["type"] == "ack", ack
+        return ack["conversation"]["id"]
+    finally:
+        sock.close()
