@@ -62,7 +62,7 @@ def check_params(request) -> None:
             # a query string may repeat a name; routes read one value, but every one is checked
             values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
             if not all(validate.is_text(value) for value in values):
-                raise validate.text_error(name)
+                raise validate.text_error(name or "query")  # `?=%00` has a name that names nothing
 
 
 def checked_params(request, get_response):

@@ -221,7 +221,8 @@ def build_web_app(chalice_app, executor: ThreadPoolExecutor, credentials):
     app = web.Application(client_max_size=1024 * 1024, middlewares=[static_headers])
     app["gateway"] = gateway
     app.router.add_routes(gateway.routes("/ws", "/_gateway"))
-    app.router.add_route("*", "/v1/{tail:.*}", rest_handler)
+    # [\s\S], not `.`: aiohttp matches the decoded path, and an encoded line break (%0A) must reach the app
+    app.router.add_route("*", r"/v1/{tail:[\s\S]*}", rest_handler)
     app.router.add_get("/", index)
     app.router.add_get("/console", lambda r: web.HTTPFound("/console/"))
     app.router.add_get("/console/", console_index)

@@ -199,7 +199,9 @@ def test_rest_deep_bodies_query_strings_and_path_parameters_are_400_not_500(app,
         for path, field in (("/v1/conversations?cursor=%00", "cursor"), ("/v1/conversations?cursor=\udfff", "cursor"),
                             ("/v1/conversations?view=open&view=\udfff", "view"),
                             ("/v1/visitors?email=\udfff%40example.com", "email"),
-                            ("/v1/webhooks/wh_x/deliveries?cursor=a%00", "cursor")):
+                            ("/v1/webhooks/wh_x/deliveries?cursor=a%00", "cursor"),
+                            # found by tests/fuzz: a bad value under an empty name named no field at all
+                            ("/v1/conversations?=%00", "query"), ("/v1/agents/me?=a&=\udfff", "query")):
             response = client.http.get(path, headers=auth)
             assert response.status_code == 400 and response.json_body["error"]["field"] == field, (path, response.body)
         response = client.http.get("/v1/conversations?view=open", headers=auth)
