@@ -33,6 +33,10 @@ def _string(value: str, ascii_only: bool) -> str:
     return text if ascii_only else _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def _short(text, limit: int = 300) -> str:
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} long)"
+
+
 def encode(value, ascii_only: bool = False) -> str:
     if isinstance(value, Raw):
         return value.text
@@ -64,21 +68,26 @@ LONG_STRINGS = ["a" * 1_000, "a" * 4_000, "a" * 4_001, "😀" * 4_000, "😀" * 
 BIG_STRINGS = ["a" * 40_000, "😀" * 10_000, "é" * 20_000, "<b>hi</b>" * 4_500, "\u202e" * 13_000, " " * 40_000,
                "x" * 32_700]
 
+def pick(values: list):
+    """One of `values`, like sampled_from, but with a short repr (these lists hold 40 KB strings)."""
+    return st.integers(0, len(values) - 1).map(values.__getitem__)
+
+
 odd_text = st.one_of(
-    st.sampled_from(ODD_STRINGS),
-    st.lists(st.sampled_from(PIECES), min_size=1, max_size=8).map("".join),
+    pick(ODD_STRINGS),
+    st.lists(pick(PIECES), min_size=1, max_size=8).map("".join),
     st.text(max_size=30),
     st.text(st.characters(categories=["Cs"]), min_size=1, max_size=3),  # only lone surrogates
 )
-long_text = st.sampled_from(LONG_STRINGS)
-big_text = st.sampled_from(BIG_STRINGS)
+long_text = pick(LONG_STRINGS)
+big_text = pick(BIG_STRINGS)
 
 EDGE_INTS = [0, 1, -1, 2, 5, 6, 50, 64, 100, 101, 2 ** 31 - 1, 2 ** 31, 2 ** 53 + 1, 2 ** 63 - 1, 2 ** 63, 2 ** 64,
              10 ** 15, 10 ** 16, 10 ** 38, 10 ** 38 + 1, 10 ** 39, -(10 ** 40), 10 ** 126, 10 ** 4_000]
 RAW_NUMBERS = [Raw("1e400"), Raw("-1e400"), Raw("NaN"), Raw("Infinity"), Raw("-Infinity"), Raw("1" + "0" * 5_000),
                Raw("-0"), Raw("1.0"), Raw("5.0"), Raw("1E2"), Raw("0.5"), Raw("1e-400"),
                Raw("123456789012345678901234567890.5")]
-numbers = st.one_of(st.integers(), st.sampled_from(EDGE_INTS), st.floats(), st.sampled_from(RAW_NUMBERS))
+numbers = st.one_of(st.integers(), pick(EDGE_INTS), st.floats(), pick(RAW_NUMBERS))
 
 scalars = st.one_of(st.none(), st.booleans(), numbers, odd_text)
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
@@ -99,8 +108,9 @@ deep = st.builds(nested, st.sampled_from([14, 15, 16, 17, 18, 40, 1_000]), st.sa
 
 
 def weighted(*choices):
-    """One of several strategies, drawn in proportion to their (integer) weights."""
-    return st.sampled_from([s for weight, s in choices for _ in range(weight)]).flatmap(lambda s: s)
+    """One of several strategies, drawn in proportion to their (integer) weights (shrinking towards the first)."""
+    table = [s for weight, s in choices for _ in range(weight)]
+    return st.integers(0, len(table) - 1).flatmap(table.__getitem__)
 
 
 def hostile(good):
@@ -154,8 +164,9 @@ def ws_schemas(conversation_ids, agent_ids):
              "join": {"conversation_id": cid},
              "leave": {"conversation_id": cid},
              "accept": {"conversation_id": cid},
-             "transfer": {"conversation_id": cid, "to_agent_id": st.sampled_from(agent_ids), "to_group": group,
-                          "note": note},
+             # exactly one of to_agent_id and to_group is right: each is left out half the time
+             "transfer": {"conversation_id": cid, "to_group": st.one_of(st.just(MISSING), group), "note": note,
+                          "to_agent_id": st.one_of(st.just(MISSING), st.sampled_from(agent_ids))},
              "set_status": {"conversation_id": cid, "status": choice("open", "pending", "solved")}}
     return {"visitor": visitor, "agent": agent}
 
@@ -193,6 +204,10 @@ class FrameTemplate:
     ascii_only: bool = False
     binary: bool = False     # sent as a binary websocket message
     action: object = None    # the action the frame names (for the report), if any
+
+    def __repr__(self) -> str:  # hypothesis prints failing examples: a 40 KB string once is enough
+        text = self.raw if self.raw is not None else encode(self.value)
+        return f"FrameTemplate({_short(text)}, ascii_only={self.ascii_only}, binary={self.binary})"
 
 
 extra_keys = st.one_of(st.sampled_from(["extra", "id", "type", "__proto__", "constructor", "conversation", "x" * 100,
@@ -247,9 +262,9 @@ def frames(schemas: dict, kind: str):
                              binary=draw(weighted((30, st.just(False)), (1, st.just(True)))), action=action)
 
     not_object = st.builds(lambda v, a: FrameTemplate(value=v, ascii_only=a), json_values, st.booleans())
-    raw = st.builds(lambda r, p: FrameTemplate(raw=r, raw_ref_prefix=p), st.sampled_from(RAW_FRAMES),
+    raw = st.builds(lambda r, p: FrameTemplate(raw=r, raw_ref_prefix=p), pick(RAW_FRAMES),
                     st.sampled_from(RAW_REF_PREFIXES))
-    binary = st.builds(lambda r: FrameTemplate(raw=r, binary=True), st.sampled_from(RAW_BYTES))
+    binary = st.builds(lambda r: FrameTemplate(raw=r, binary=True), pick(RAW_BYTES))
     return weighted((40, action_frame()), (1, not_object), (2, raw), (1, binary))
 
 
@@ -295,7 +310,14 @@ class RequestTemplate:
     body: object = MISSING      # a value written as JSON, or bytes sent as they are
     ascii_only: bool = False
     content_type: str | None = "application/json"
-    auth: str = "agent"         # which Authorization header: see test_rest_fuzz.AUTH
+    auth: str = "agent"         # which Authorization header (test_rest_fuzz.World.headers)
+
+    def __repr__(self) -> str:
+        body = "MISSING" if self.body is MISSING else _short(self.body if isinstance(self.body, bytes)
+                                                             else encode(self.body))
+        return (f"RequestTemplate({self.method} {self.route} {_short(repr(self.params))} "
+                f"query={_short(repr(self.query))} body={body} ascii_only={self.ascii_only} "
+                f"content_type={self.content_type!r} auth={self.auth})")
 
 
 def _as_query_text(value) -> str:
@@ -338,7 +360,7 @@ def rest_bodies(fields: dict):
         if draw(weighted((4, st.just(False)), (1, st.just(True)))):
             value.update(draw(st.dictionaries(extra_keys, json_values, min_size=1, max_size=3)))
         return value
-    return weighted((20, body_object()), (2, json_values), (3, st.sampled_from(RAW_BODIES)), (1, deep))
+    return weighted((20, body_object()), (2, json_values), (3, pick(RAW_BODIES)), (1, deep))
 
 
 def rest_requests(routes: list, specs: dict, path_values: dict):
@@ -354,7 +376,7 @@ def rest_requests(routes: list, specs: dict, path_values: dict):
                                          (1, st.sampled_from(["a" * 300, " ", "..", "%", "😀", "null"]))))
         query = []
         if draw(weighted((12, st.just(False)), (1, st.just(True)))):
-            query = draw(st.sampled_from(RAW_QUERIES))
+            query = draw(pick(RAW_QUERIES))
         else:
             for name, good in spec.get("query", {}).items():
                 for value in draw(st.lists(weighted((6, good), (3, query_odd), (1, scalars)), max_size=2)):

@@ -81,7 +81,7 @@ def world(tmp_path_factory):
 def specs(ids: dict) -> dict:
     """What each route takes (docs/protocol.md §2, §13, §18.3): body fields and query parameters as
     good-value strategies, and who the route is for."""
-    pick = st.sampled_from
+    pick = s.pick
     agent, admin, public = ["agent", "admin"], ["admin"], ["none"]
     email = pick(["agent@example.com", "admin@example.com", "nobody@example.com", " AGENT@example.com "])
     password = pick(["demo-password", "wrong-password", "", "long-enough-password"])
@@ -166,7 +166,7 @@ def specs(ids: dict) -> dict:
 
 
 def path_values(ids: dict) -> dict:
-    pick = st.sampled_from
+    pick = s.pick
     return {"conversation_id": pick(ids["conversations"]), "visitor_id": pick(ids["visitors"]),
             "agent_id": pick(ids["agents"]), "canned_id": pick(ids["canned"]), "webhook_id": pick(ids["webhooks"]),
             "delivery_id": pick(ids["deliveries"]),

@@ -75,9 +75,10 @@ def _fuzz(world: World, kind: str, token: str, own: set[str], count: int) -> Non
         for template in batch:
             data, expected = materialize(template, actions, own, kind == "agent")
             if expected.key == NULL and (expected.replies != "one" or null_in_flight):
-                if not isinstance(template.value, dict):
-                    continue  # no ref to give it: it goes in another batch
-                data, expected = materialize(template, actions, own, kind == "agent", force_echo=True)
+                if isinstance(template.value, dict):
+                    data, expected = materialize(template, actions, own, kind == "agent", force_echo=True)
+                if expected.key == NULL:
+                    continue  # no ref it could be told by (not an object, or not readable): another batch
             if size_of(data) > SEND_LIMIT:
                 continue
             null_in_flight |= expected.key == NULL

@@ -63,7 +63,9 @@ class Socket:
         self.open()
 
     def open(self) -> None:
-        self.ws = connect(self.url, open_timeout=20, close_timeout=2, max_size=None, compression=None, proxy=None)
+        # No keepalive pings: their payload comes from `random`, which hypothesis wants left alone while it draws.
+        self.ws = connect(self.url, open_timeout=20, close_timeout=2, max_size=None, compression=None, proxy=None,
+                          ping_interval=None)
         self.closed = False
         threading.Thread(target=self._read, args=(self.ws,), daemon=True, name=f"fuzz-{self.kind}").start()
 
