@@ -12,7 +12,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-from tests.fuzz.strategies import MISSING, RequestTemplate, encode
+from tests.fuzz.strategies import MISSING, RequestTemplate, encode, printable
 
 STATUS_CODES = {400: {"bad_request"}, 401: {"unauthorized", "password_change_required"}, 403: {"forbidden"},
                 404: {"not_found"}, 409: {"conflict", "capacity"}, 413: {"too_large"}, 429: {"rate_limited"}}
@@ -37,8 +37,8 @@ class Sent:
         body = "" if self.body is None else self.body[:300].decode("utf-8", "replace")
         more = f"... ({len(self.body)} bytes)" if self.body and len(self.body) > 300 else ""
         url = self.url if len(self.url) < 400 else f"{self.url[:300]}... ({len(self.url)} characters)"
-        return (f"{self.method} {url} [auth {self.template.auth}, Content-Type {self.template.content_type!r}] "
-                f"{body}{more}")
+        return printable(f"{self.method} {url} [auth {self.template.auth}, Content-Type "
+                         f"{self.template.content_type!r}] {body}{more}")
 
 
 def build(template: RequestTemplate, authorization: str | None) -> Sent:
@@ -85,8 +85,8 @@ def content_type_taken(content_type: str | None, taken: list[str]) -> bool:
 def parameter_names(template: RequestTemplate) -> set[str]:
     """What a bad path parameter or query string may be named in a 400: its name, or `query`."""
     names = set(template.params) | {"query"}
-    if isinstance(template.query, list):
-        names |= {name for name, _ in template.query}
+    if isinstance(template.query, list):  # decoded as the server decodes them (bad UTF-8 as U+FFFD)
+        names |= {urllib.parse.unquote(quote(name)) for name, _ in template.query}
     else:
         names |= {urllib.parse.unquote(part.split("=")[0]) for part in template.query.split("&")}
     return names

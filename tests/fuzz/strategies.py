@@ -33,6 +33,12 @@ def _string(value: str, ascii_only: bool) -> str:
     return text if ascii_only else _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def printable(text: str) -> str:
+    """Text for a failure message: invisible characters (U+0080, U+200F, U+202E...) as escapes. A fuzz
+    failure once read `"user_hash": ""` when it was "\\u0080"."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def _short(text, limit: int = 300) -> str:
     return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} long)"
 
@@ -209,7 +215,6 @@ class FrameTemplate:
         text = self.raw if self.raw is not None else encode(self.value)
         return f"FrameTemplate({_short(text)}, ascii_only={self.ascii_only}, binary={self.binary})"
 
-
 extra_keys = st.one_of(st.sampled_from(["extra", "id", "type", "__proto__", "constructor", "conversation", "x" * 100,
                                         "ref ", "Action", "text\u202e"]),
                        odd_text).filter(lambda key: key not in ("ref", "action"))
@@ -318,7 +323,6 @@ class RequestTemplate:
         return (f"RequestTemplate({self.method} {self.route} {_short(repr(self.params))} "
                 f"query={_short(repr(self.query))} body={body} ascii_only={self.ascii_only} "
                 f"content_type={self.content_type!r} auth={self.auth})")
-
 
 def _as_query_text(value) -> str:
     if isinstance(value, bool):

@@ -1,8 +1,10 @@
 """Which profile runs, its settings, and the tally of frames and requests the fuzz tests actually sent."""
 import collections
+import contextlib
 import os
 import threading
 import time
+from pathlib import Path
 
 from hypothesis import settings
 
@@ -91,3 +93,28 @@ class Counts:
 
 
 COUNTS = Counts()
+
+
+class StackLog:
+    """The local stack's log, so a failure can show what the server wrote while the failing input was
+    handled (its traceback: the error body never carries one)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def mark(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    @contextlib.contextmanager
+    def explaining(self, mark: int):
+        try:
+            yield
+        except AssertionError as exc:
+            time.sleep(0.2)  # the server writes its log after answering
+            with open(self.path, "rb") as log:
+                log.seek(mark)
+                written = log.read()[-6_000:].decode("utf-8", "replace")
+            raise AssertionError(f"{exc}\n--- what the stack logged meanwhile ---\n{written or '(nothing)'}") from None

@@ -23,7 +23,7 @@ from chalicelib.conversations import VIEWS
 from chalicelib.events import EVENT_TYPES
 from tests.conftest import running_stack
 from tests.fuzz import rest, strategies as s
-from tests.fuzz.support import COUNTS, examples, fuzz_settings
+from tests.fuzz.support import COUNTS, StackLog, examples, fuzz_settings
 from tests.fuzz.wire import start_conversation
 
 NOWHERE = "c_" + "0" * 32
@@ -37,6 +37,7 @@ class World:
     stack: object
     headers: dict      # auth kind -> Authorization header (None: no header)
     ids: dict          # what the strategies draw from
+    log: StackLog
 
 
 def _jwt_without_signature(token: str) -> str:
@@ -47,7 +48,8 @@ def _jwt_without_signature(token: str) -> str:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("fuzz-rest-stack")) as stack:
+    workdir = tmp_path_factory.mktemp("fuzz-rest-stack")
+    with running_stack(workdir) as stack:
         agent, admin, foreign = (stack.agent(f"{who}@example.com") for who in ("agent", "admin", "agent-b"))
         me, spare, other = stack.visitor("demo", name="Rest Fuzz"), stack.visitor("demo"), stack.visitor("demo-b")
         mine, theirs = start_conversation(stack, me), start_conversation(stack, other)
@@ -75,7 +77,7 @@ def world(tmp_path_factory):
                "deliveries": [delivery["id"], "dl_nope"],
                "tokens": [me["token"], other["token"], token, "garbage"],
                "refresh": [agent["refresh_token"], "garbage"]}
-        yield World(stack, headers, ids)
+        yield World(stack, headers, ids, StackLog(workdir / "stack.log"))
 
 
 def specs(ids: dict) -> dict:
@@ -187,9 +189,11 @@ def _fuzz(world: World, routes: list, count: int) -> None:
     def answers_are_never_5xx_and_errors_are_structured(template):
         sent = rest.build(template, world.headers[template.auth])
         note(sent.brief())
+        mark = world.log.mark()
         status, headers, body = rest.send(world.stack.port, sent)
         COUNTS.request(template.auth, status)
-        rest.check(sent, TAKEN[(template.method, template.route)], status, headers, body)
+        with world.log.explaining(mark):
+            rest.check(sent, TAKEN[(template.method, template.route)], status, headers, body)
 
     answers_are_never_5xx_and_errors_are_structured()
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from chalicelib.ws import AGENT_ACTIONS, VISITOR_ACTIONS
 from tests.conftest import running_stack
 from tests.fuzz import strategies
-from tests.fuzz.support import COUNTS, examples, fuzz_settings
+from tests.fuzz.support import COUNTS, StackLog, examples, fuzz_settings
 from tests.fuzz.wire import NULL, SEND_LIMIT, Ledger, Socket, check_reply, materialize, size_of, start_conversation
 
 NOWHERE = "c_" + "0" * 32  # a conversation id that exists nowhere
@@ -34,6 +34,7 @@ class World:
     neighbour: str     # another visitor's, same workspace (the agent's too)
     foreign: str       # a conversation of another workspace
     agent_ids: list
+    log: StackLog
 
     def url(self, token: str) -> str:
         return f"{self.stack.ws}?token={token}"
@@ -41,13 +42,15 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("fuzz-ws-stack")) as stack:
+    workdir = tmp_path_factory.mktemp("fuzz-ws-stack")
+    with running_stack(workdir) as stack:
         agent, admin, other = (stack.agent(f"{who}@example.com") for who in ("agent", "admin", "agent-b"))
         me = stack.visitor("demo", name="Fuzz Visitor")
         conversations = [start_conversation(stack, stack.visitor(site, name=f"{site} neighbour") if site else me)
                          for site in (None, "demo", "demo-b")]
         yield World(stack, me["token"], agent["token"], *conversations,
-                    agent_ids=[agent["agent"]["id"], admin["agent"]["id"], other["agent"]["id"], "a_nobody", ""])
+                    agent_ids=[agent["agent"]["id"], admin["agent"]["id"], other["agent"]["id"], "a_nobody", ""],
+                    log=StackLog(workdir / "stack.log"))
 
 
 def test_the_strategies_cover_every_action():
@@ -72,6 +75,7 @@ def _fuzz(world: World, kind: str, token: str, own: set[str], count: int) -> Non
             sock.open()
         prepared = []
         null_in_flight = False
+        mark = world.log.mark()
         for template in batch:
             data, expected = materialize(template, actions, own, kind == "agent")
             if expected.key == NULL and (expected.replies != "one" or null_in_flight):
@@ -89,17 +93,19 @@ def _fuzz(world: World, kind: str, token: str, own: set[str], count: int) -> Non
             ledger.record(expected)
             sock.send(data)
             COUNTS.frame(kind)
-        for _, expected in prepared:
-            if expected.replies != "one":
-                continue
-            wanted = ledger.null_frames if expected.key == NULL else 1
-            replies = sock.wait(expected.key, wanted)
-            if expected.key != NULL:
-                assert len(replies) == 1, f"{len(replies)} replies to {expected.brief()!r}: {replies}"
-            check_reply(replies[-1], expected)
-            reply = replies[-1]
-            COUNTS.reply(f"error:{reply['code']}" if reply["type"] == "error" else f"{reply['type']}:{expected.action}")
-        sock.ping()
+        with world.log.explaining(mark):
+            for _, expected in prepared:
+                if expected.replies != "one":
+                    continue
+                wanted = ledger.null_frames if expected.key == NULL else 1
+                replies = sock.wait(expected.key, wanted)
+                if expected.key != NULL:
+                    assert len(replies) == 1, f"{len(replies)} replies to {expected.brief()!r}: {replies}"
+                reply = replies[-1]
+                check_reply(reply, expected)
+                COUNTS.reply(f"error:{reply['code']}" if reply["type"] == "error" else f"ack:{expected.action}"
+                             if reply["type"] == "ack" else reply["type"])
+            sock.ping()
         COUNTS.ping()
 
     for batch in strategies.well_formed(kind, world.mine if kind == "visitor" else world.neighbour, world.mine,
@@ -113,8 +119,8 @@ def _fuzz(world: World, kind: str, token: str, own: set[str], count: int) -> Non
 
 
 def test_visitor_frames_get_exactly_one_structured_reply(world):
-    _fuzz(world, "visitor", world.visitor_token, {world.mine}, examples(fast=40, long=2000))
+    _fuzz(world, "visitor", world.visitor_token, {world.mine}, examples(fast=40, long=2600))
 
 
 def test_agent_frames_get_exactly_one_structured_reply(world):
-    _fuzz(world, "agent", world.agent_token, {world.mine, world.neighbour}, examples(fast=40, long=2000))
+    _fuzz(world, "agent", world.agent_token, {world.mine, world.neighbour}, examples(fast=40, long=2600))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.fuzz.strategies import MISSING, FrameTemplate, Ref, encode
+from tests.fuzz.strategies import FrameTemplate, Ref, encode, printable
 
 ERROR_CODES = {"bad_request", "unauthorized", "forbidden", "not_found", "too_large", "rate_limited", "conflict",
                "capacity", "internal"}
@@ -138,7 +138,7 @@ class Expected:
 
     def brief(self) -> str:
         text = self.raw.decode("utf-8", "replace") if isinstance(self.raw, bytes) else self.raw
-        return text if len(text) < 400 else f"{text[:300]}... ({len(text)} characters)"
+        return printable(text if len(text) < 400 else f"{text[:300]}... ({len(text)} characters)")
 
 
 def _echoable(ref) -> bool:
