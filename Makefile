@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: dev test bench chromium clean deploy destroy
+.PHONY: dev test fuzz bench chromium clean deploy destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,11 @@ dev: $(VENV)/.installed
 
 test: $(VENV)/.installed chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long fuzz profile of tests/fuzz (`make test` runs the fast one): at least 10,000 websocket frames and
+# 3,000 REST requests against local stacks of their own, fresh randomness each run; figures in bench/results/fuzz.json.
+fuzz: $(VENV)/.installed
+	PARLEY_FUZZ=long $(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)
 
 # Deploy a stage to the AWS account your credentials name (docs/deploy.md): make deploy STAGE=dev.
 # Optional, each kept by the stage once given: REGION, EMAIL_FROM, SES_IDENTITY, INBOUND_DOMAIN, TRACING,

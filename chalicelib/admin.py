@@ -185,9 +185,7 @@ def _temporary_password() -> str:
 def update_agent(caller: Caller, agent_id: str, body: dict, sender) -> dict:
     require_admin(caller)
     body = validate.obj(body)
-    unknown = set(body) - {"name", "role", "capacity", "groups"}
-    if unknown:
-        raise BadRequestError(f"unknown field {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    validate.known_fields(body, {"name", "role", "capacity", "groups"})
     agent = _team_member(caller, agent_id)
     actions = []
     if "name" in body:
@@ -262,9 +260,7 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
     """Per-site settings, the flood limit among them (new connections pick it up)."""
     require_admin(caller)
     body = validate.obj(body)
-    unknown = set(body) - set(SITE_FIELDS)
-    if unknown:
-        raise BadRequestError(f"unknown setting {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    validate.known_fields(body, SITE_FIELDS, what="setting")
     site = _own_site(caller, site_key)
     for name, kind in SITE_FIELDS.items():
         if name not in body:

@@ -574,9 +574,7 @@ def close_if_solved(conversation_id: str, solved_at: str, sender) -> bool:
 def patch(caller: Caller, conversation_id: str, body: dict, sender) -> Conversation:
     """PATCH /v1/conversations/{id}: title, tags, status, assignee_id."""
     body = validate.obj(body)
-    unknown = set(body) - {"title", "tags", "status", "assignee_id"}
-    if unknown:
-        raise BadRequestError(f"unknown field {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    validate.known_fields(body, {"title", "tags", "status", "assignee_id"})
     title = validate.string(body, "title", required=False, max_len=200) if "title" in body else None
     tags = validate.tags(body) if "tags" in body else None
     status = validate.choice(body, "status", ("open", "pending", "solved"), required=False)

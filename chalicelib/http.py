@@ -66,7 +66,7 @@ def check_params(request) -> None:
             # a query string may repeat a name; routes read one value, but every one is checked
             values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
             if not all(validate.is_text(value) for value in values):
-                raise validate.text_error(name)
+                raise validate.text_error(name or "query")  # `?=%00` has a name that names nothing
     for name, value in (request.uri_params or {}).items():
         if len(value) > MAX_PATH_PARAM:
             raise BadRequestError(f"{name} must be at most {MAX_PATH_PARAM} characters", field=name)

@@ -52,9 +52,11 @@ def user_hash(secret: str, user_id: str) -> str:
 
 
 def verify_user_hash(secret: str | None, user_id: str, given: str) -> bool:
+    """Compared as bytes, like verify_mail_signature: compare_digest refuses non-ASCII strings, and
+    `user_hash` is whatever the browser posts."""
     if not secret:
         return False
-    return hmac.compare_digest(user_hash(secret, user_id), given.lower())
+    return hmac.compare_digest(user_hash(secret, user_id).encode(), given.lower().encode("utf-8", "surrogatepass"))
 
 
 def verified_visitor_id(site_key: str, user_id: str) -> str:

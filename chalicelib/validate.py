@@ -91,6 +91,15 @@ def _check_text(value: Any, path: str, root: str) -> None:
             _check_text(item, f"{path}.{index}" if path else str(index), root)
 
 
+def known_fields(body: dict, allowed, what: str = "field") -> None:
+    """Refuse the first key a route does not take, naming it (cut short: a key can be 40 KB). An empty
+    key names nothing, so the body it is in is named instead, as for a key that is not text."""
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        name = unknown[0][:60]
+        raise BadRequestError(f"unknown {what} {name or '(an empty name)'}", field=name or "body")
+
+
 def obj(body: Any, name: str = "body") -> dict:
     if not isinstance(body, dict):
         raise BadRequestError(f"{name} must be a JSON object", field=name)

@@ -304,12 +304,6 @@ def _event_types(body: dict) -> list[str]:
     return [t for t in EVENT_TYPES if t in value]
 
 
-def _check_fields(body: dict, allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise BadRequestError(f"unknown field {unknown[0][:60]}", field=unknown[0][:60])
-
-
 def list_endpoints(caller: Caller) -> dict:
     _require_admin(caller)
     hooks = sorted(Webhook.query(caller.workspace_id, consistent_read=True), key=lambda h: h.created_at)
@@ -320,7 +314,7 @@ def create_endpoint(caller: Caller, body: dict) -> dict:
     """A new endpoint; its secret is in this answer and never again (rotate to get a new one)."""
     _require_admin(caller)
     body = validate.obj(body)
-    _check_fields(body, {"url", "events", "enabled", "description"})
+    validate.known_fields(body, {"url", "events", "enabled", "description"})
     url, types = _url(body), _event_types(body)
     enabled = validate.boolean(body, "enabled", default=True)
     description = validate.string(body, "description", required=False, max_len=200)
@@ -338,7 +332,7 @@ def create_endpoint(caller: Caller, body: dict) -> dict:
 def update_endpoint(caller: Caller, webhook_id: str, body: dict) -> dict:
     hook = _own(caller, webhook_id)
     body = validate.obj(body)
-    _check_fields(body, {"url", "events", "enabled", "description"})
+    validate.known_fields(body, {"url", "events", "enabled", "description"})
     actions = []
     if "url" in body:
         actions.append(Webhook.url.set(_url(body)))

@@ -191,6 +191,17 @@ def test_rest_bodies_with_unstorable_text_are_400_naming_the_field(app, world, a
     assert response.json_body["error"]["code"] == "bad_request" and response.json_body["error"]["field"] == field
 
 
+@pytest.mark.parametrize("method, path", [("PATCH", "/v1/conversations/c_x"), ("PATCH", "/v1/sites/site-a"),
+                                          ("PATCH", "/v1/agents/a_x"), ("POST", "/v1/webhooks")])
+def test_an_empty_key_in_a_rest_body_is_400_naming_the_body(app, world, admin_token, method, path):
+    """Found by tests/fuzz: `{"": null}` answered `unknown field ` with no field."""
+    with Client(app.app) as client:
+        response = client.http.request(method, path, headers={**JSON, "Authorization": f"Bearer {admin_token}"},
+                                       body='{"": null}')
+    assert response.status_code == 400, response.body
+    assert response.json_body["error"]["field"] == "body", response.body
+
+
 def test_rest_deep_bodies_query_strings_and_path_parameters_are_400_not_500(app, world, admin_token):
     auth = {"Authorization": f"Bearer {admin_token}"}
     with Client(app.app) as client:
@@ -200,7 +211,9 @@ def test_rest_deep_bodies_query_strings_and_path_parameters_are_400_not_500(app,
         for path, field in (("/v1/conversations?cursor=%00", "cursor"), ("/v1/conversations?cursor=\udfff", "cursor"),
                             ("/v1/conversations?view=open&view=\udfff", "view"),
                             ("/v1/visitors?email=\udfff%40example.com", "email"),
-                            ("/v1/webhooks/wh_x/deliveries?cursor=a%00", "cursor")):
+                            ("/v1/webhooks/wh_x/deliveries?cursor=a%00", "cursor"),
+                            # found by tests/fuzz: a bad value under an empty name named no field at all
+                            ("/v1/conversations?=%00", "query"), ("/v1/agents/me?=a&=\udfff", "query")):
             response = client.http.get(path, headers=auth)
             assert response.status_code == 400 and response.json_body["error"]["field"] == field, (path, response.body)
         response = client.http.get("/v1/conversations?view=open", headers=auth)

@@ -40,6 +40,8 @@ def test_identity_verification_binds_a_user_id_on_every_device(world):
         world.visitor_session(user_id="user-42", user_hash=tokens.user_hash("wrong", "user-42"))
     with pytest.raises(UnauthorizedError):
         world.visitor_session(user_id="user-42")
+    with pytest.raises(UnauthorizedError):  # not hex, not even ASCII: wrong, like any other (found by tests/fuzz)
+        world.visitor_session(user_id="user-42", user_hash="\x80")
 
 
 def test_unknown_site_and_bad_fields(world):

@@ -173,6 +173,14 @@ def test_a_token_past_the_documented_bound_is_refused_by_the_http_server(stack):
     assert refused.value.code == 400
 
 
+def test_a_path_with_an_encoded_line_break_reaches_the_app(stack):
+    """Found by tests/fuzz: the REST route's pattern stopped at a decoded newline, so aiohttp answered its
+    own text 404 instead of the app's JSON error."""
+    for path in ("/v1/sites/%0A/availability", "/v1/sites/a%0D%0Ab/settings", "/v1/conversations/%0A%0A"):
+        status, body = stack.request("GET", path)
+        assert status == 401 and body["error"]["code"] == "unauthorized", (path, status, body)
+
+
 # --- 4. a backlog drains while requests are served ------------------------------------------------
 
 def test_a_backlog_of_domain_events_drains_while_requests_are_served(stack, logins):

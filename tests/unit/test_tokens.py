@@ -65,6 +65,12 @@ def test_user_hash_is_hex_hmac_sha256_and_compared_in_constant_time():
     assert not tokens.verify_user_hash(None, "user-1", expected)
 
 
+@pytest.mark.parametrize("given", ["\x80", "é" * 64, "\u200f", "😀"])
+def test_a_user_hash_that_is_not_ascii_is_wrong_not_an_error(given):
+    """Found by tests/fuzz: compare_digest refuses non-ASCII strings, so `"user_hash": "\\u0080"` was a 500."""
+    assert not tokens.verify_user_hash("k", "user-1", given)
+
+
 def test_verified_visitors_get_the_same_id_on_every_device_and_differ_by_site():
     a = tokens.verified_visitor_id("s", "u1")
     assert a == tokens.verified_visitor_id("s", "u1")

@@ -79,3 +79,13 @@ def test_every_string_of_a_document_is_checked_and_the_failure_names_its_path():
                   lambda: validate.email({"email": "a\udfff@example.com"})):
         with pytest.raises(BadRequestError):
             check()
+
+
+@pytest.mark.parametrize("body, field", [({"title": 1, "colour": 2}, "colour"), ({"": 1}, "body"),
+                                         ({"k" * 40_000: 1}, "k" * 60)])
+def test_an_unknown_key_is_named_and_an_empty_one_names_the_body(body, field):
+    """Found by tests/fuzz: `{"": null}` was a bad_request naming no field at all."""
+    with pytest.raises(BadRequestError) as info:
+        validate.known_fields(body, {"title"})
+    assert info.value.field == field and info.value.to_dict()["field"] == field
+    validate.known_fields({"title": 1}, {"title"})  # the keys the route takes pass
