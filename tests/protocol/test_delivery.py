@@ -1,5 +1,6 @@
 """Delivery rules: internal notes, concurrent writers, flood limits, typing, gone connections."""
 import asyncio
+from datetime import datetime, timezone
 import time
 
 import boto3
@@ -293,11 +294,23 @@ def test_flood_limit_counts_a_sliding_window_not_a_lockout(stack):
             replies = await _fire(visitor, cid, 20, "burst")
             burst_end = loop.time()
             assert all(r["type"] == "ack" for r in replies), [r for r in replies if r["type"] != "ack"][:3]
-            limited = await visitor.error("send", conversation_id=cid, client_msg_id="too-many", text="21st")
-            assert limited["code"] == "rate_limited"
+            # The rule, by the server's own clock: refused while 20 of the burst are less than 10 s old. On a
+            # loaded machine the burst itself may outlast the window; then the 21st is rightly taken.
+            asked = datetime.now(timezone.utc)
+            answer = await visitor.request("send", conversation_id=cid, client_msg_id="too-many", text="21st")
+            ages = [(asked - _parse_time(r["message"]["created_at"])).total_seconds() for r in replies]
+            if all(age < 9.5 for age in ages):
+                assert answer.get("code") == "rate_limited", answer
+            elif sum(age < 10.5 for age in ages) < 20:  # one of them surely out of the window
+                assert answer["type"] == "ack", answer
+            # (else the oldest is at the window's edge: either answer is right)
             # 10.3 s after the last message of the burst, the last 10 s hold none of it.
             await asyncio.sleep(max(0.0, burst_end + 10.3 - loop.time()))
             frame = await visitor.request("send", conversation_id=cid, client_msg_id="later", text="calmer now")
             assert frame["type"] == "ack", (
                 f"a visitor whose last message was over 10 s ago is refused: {frame}")
     run(scenario(), timeout=40)
+
+
+def _parse_time(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
