@@ -11,8 +11,9 @@ def new_chat(world, site_key="site-a", session=None):
     visitor = world.visitor_connection(session, site_key=site_key)
     ws.handle_frame(visitor.connection_id, json.dumps({"action": "start", "ref": "s", "text": "Hello"}),
                     world.sender)
-    ack = world.api.of(visitor.connection_id, "ack")[-1]
-    return visitor, ack["conversation"]["id"]
+    acks = world.api.of(visitor.connection_id, "ack")
+    assert acks, f"start was not acknowledged: {world.api.of(visitor.connection_id, 'error')}"
+    return visitor, acks[-1]["conversation"]["id"]
 
 
 def test_a_new_conversation_goes_to_the_least_busy_online_agent(world):
