@@ -77,6 +77,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def stack_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU so far of the stack's process and of each process it started (moto's, infra/local/motohost.py)."""
+    out = {"stack": cpu_seconds(pid)}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            name = "moto" if "motohost" in cmdline else f"child {child}"
+            out[name] = out.get(name, 0.0) + cpu_seconds(int(child))
+    return out
+
+
 def own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -248,12 +259,14 @@ async def run(port: int, conversations: int, interval: float, duration: float, d
             await asyncio.sleep(max(0.0, interval - (time.perf_counter() - began)))
 
     on_window(True)
-    cpu_before, own_before = cpu_seconds(stack_pid), own_cpu_seconds()
+    cpu_before, own_before = stack_cpu_seconds(stack_pid), own_cpu_seconds()
     start = time.perf_counter()
     tally.window = (start, start + duration)
     until = start + duration
     await asyncio.gather(ping_loop(until), *(visitor_loop(i, s, c, until) for i, (s, c) in enumerate(visitors)))
-    cpu_window, own_window = cpu_seconds(stack_pid) - cpu_before, own_cpu_seconds() - own_before
+    cpu_after, own_window = stack_cpu_seconds(stack_pid), own_cpu_seconds() - own_before
+    per_process = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+    cpu_window = sum(per_process.values())
     on_window(False)
     deadline = time.perf_counter() + drain
     while time.perf_counter() < deadline and (len(tally.delivered) < len(tally.sent) or
@@ -281,6 +294,7 @@ async def run(port: int, conversations: int, interval: float, duration: float, d
         "ping_ms": {"p50": ms(quantile(pings, 0.5)), "p99": ms(quantile(pings, 0.99)), "n": len(pings)},
         "lost": lost, "duplicated": tally.duplicated, "misordered": tally.misordered,
         "stack_cpu_per_s": round(cpu_window / duration, 2),
+        "stack_cpu_per_s_by_process": {name: round(v / duration, 2) for name, v in per_process.items()},
         "stack_cpu_ms_per_message": round(1000 * cpu_window / delivered_in_window, 1) if delivered_in_window else None,
         "driver_cpu_per_s": round(own_window / duration, 2),
     }
@@ -297,16 +311,18 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--drain", type=float, default=20.0, help="seconds to wait for the last deliveries")
     parser.add_argument("--profile", action="store_true", help="sample the stack with py-spy during each run")
+    parser.add_argument("--transport", nargs="+", default=["process"], choices=["process", "in-process", "http"],
+                        help="where moto runs (infra/local/stack.py): each N is run with each")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     random.seed(7)
     runs = []
-    for n in args.conversations:
+    for n, transport in itertools.product(args.conversations, args.transport):
         with tempfile.TemporaryDirectory() as tmp:
-            proc, port = start_stack(Path(tmp))
+            proc, port = start_stack(Path(tmp), PARLEY_LOCAL_MOTO_TRANSPORT=transport)
             stack_pid = proc.pid
             spy = None
-            profile = Path(tempfile.gettempdir()) / f"parley-load-profile-{n}.txt"  # kept for a closer look
+            profile = Path(tempfile.gettempdir()) / f"parley-load-profile-{n}-{transport}.txt"  # kept for a closer look
 
             def on_window(began: bool) -> None:
                 nonlocal spy
@@ -314,7 +330,7 @@ def main() -> None:
                     return
                 if began:  # only the measured window: py-spy samples whichever thread holds the GIL
                     spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
-                                            str(proc.pid), "--format", "raw", "--rate", "200", "--gil",
+                                            str(proc.pid), "--format", "raw", "--rate", "200", "--gil", "--subprocesses",
                                             "-o", str(profile), "--nonblocking"],
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 else:
@@ -324,6 +340,7 @@ def main() -> None:
                 load = os.getloadavg()
                 result = asyncio.run(run(port, n, args.interval, args.duration, args.drain, on_window))
                 result["load_average_before"] = [round(x, 2) for x in load]
+                result["transport"] = transport
                 if args.profile:
                     from bench._stacks import breakdown
                     result["profile"] = breakdown(profile)
@@ -341,10 +358,10 @@ def main() -> None:
               "runs": runs}
     args.output.parent.mkdir(exist_ok=True)
     args.output.write_text(json.dumps(output, indent=2) + "\n")
-    print(f"{'N':>4} {'offered/s':>9} {'deliv/s':>8} {'v→a p50':>8} {'p99':>7} {'a→v p50':>8} {'p99':>7} "
+    print(f"{'N':>4} {'moto':>10} {'offered/s':>9} {'deliv/s':>8} {'v→a p50':>8} {'p99':>7} {'a→v p50':>8} {'p99':>7} "
           f"{'ping p99':>9} {'lost':>5} {'dup':>4} {'order':>6} {'cpu/s':>6} {'ms/msg':>7}")
     for r in runs:
-        print(f"{r['conversations']:>4} {r['offered_per_s']:>9} {r['delivered_per_s']:>8} "
+        print(f"{r['conversations']:>4} {r['transport']:>10} {r['offered_per_s']:>9} {r['delivered_per_s']:>8} "
               f"{r['visitor_to_agent_ms']['p50']:>8} {r['visitor_to_agent_ms']['p99']:>7} "
               f"{r['agent_to_visitor_ms']['p50']:>8} {r['agent_to_visitor_ms']['p99']:>7} "
               f"{r['ping_ms']['p99']:>9} {r['lost']:>5} {r['duplicated']:>4} {r['misordered']:>6} "

@@ -44,19 +44,34 @@ def install_lambda_dispatch(resolve) -> None:
     `resolve(name)` returns the handler (event, context) -> JSON-able result. A handler that raises
     answers like Lambda does (FunctionError: Unhandled), so the ASL's Retry and Catch apply.
     """
-    from moto.awslambda_simple.models import LambdaSimpleBackend
+    install_task_runner(lambda name, body: run_task(resolve(name), name, body))
 
+
+def run_task(handler, name: str, body) -> tuple[bytes, bool]:
+    """Run a Lambda task's handler on the invocation's body: (its JSON payload, whether it failed)."""
     from .gateway import LambdaContext
+    try:
+        event = json.loads(body) if body else {}
+        return json.dumps(handler(event, LambdaContext(name))).encode(), False
+    except Exception as exc:
+        log.exception("flow task %s failed", name)
+        return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode(), True
+
+
+def install_task_runner(run) -> None:
+    """Make moto's Docker-less Lambda answer with `run(name, body) -> (payload, failed)`: in this process
+    (install_lambda_dispatch) or in the local stack's, when moto runs in a process of its own (motohost.py)."""
+    from moto.awslambda_simple.models import LambdaSimpleBackend
 
     def invoke(self, function_name, qualifier, body, headers, response_headers):
         name = function_name.rsplit(":function:", 1)[-1].split(":")[0]
         try:
-            handler = resolve(name)
-            event = json.loads(body) if body else {}
-            return json.dumps(handler(event, LambdaContext(name))).encode()
-        except Exception as exc:
-            log.exception("flow task %s failed", name)
+            payload, failed = run(name, body)
+        except Exception as exc:  # the stack's process did not answer: a Lambda service error
+            log.exception("flow task %s could not be run", name)
+            payload, failed = json.dumps({"errorType": "ServiceException", "errorMessage": str(exc)}).encode(), True
+        if failed:
             response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+        return payload
 
     LambdaSimpleBackend.invoke = invoke

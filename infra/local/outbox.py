@@ -2,7 +2,7 @@
 
 On AWS, Lambda polls the email queue and SES's receipt rule drops replies in S3. Here a background
 task polls moto's queue and calls the app's consumer; `/_local/outbox` shows every email moto's SES
-would have sent (read from moto's backend, which runs in this process); `/_local/inbound` takes a raw
+would have sent (read from moto's backend); `/_local/inbound` takes a raw
 RFC 822 email as if SES had received it.
 """
 import asyncio
@@ -56,21 +56,28 @@ async def poll_email_queue(chalice_app, executor, stop: asyncio.Event) -> None:
                                     "polling the email queue", idle=0.1)
 
 
-def sent_emails() -> list[dict]:
-    """Every email moto's SES accepted, oldest first, parsed."""
+def sent_in_this_process() -> list[dict]:
+    """What moto's SES accepted, as it keeps it, when moto runs in this process (motohost.py has the same)."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
+    return [{"id": m.id, "source": m.source, "destinations": list(m.destinations),
+             "raw_data": getattr(m, "raw_data", None)}
+            for m in list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)]
+
+
+def sent_emails(source=sent_in_this_process) -> list[dict]:
+    """Every email moto's SES accepted, oldest first, parsed."""
     out = []
-    for i, raw in enumerate(list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)):
-        data = getattr(raw, "raw_data", None)
+    for i, raw in enumerate(source()):
+        data = raw["raw_data"]
         if data is None:  # a SendEmail (not raw) message; the app sends raw only
             continue
         msg = Parser(policy=policy.default).parsestr(data)
         text = msg.get_body(("plain",))
         body = msg.get_body(("html",))
         text = text.get_content() if text is not None else ""
-        out.append({"index": i, "ses_message_id": raw.id, "source": raw.source,
-                    "destinations": list(raw.destinations),
+        out.append({"index": i, "ses_message_id": raw["id"], "source": raw["source"],
+                    "destinations": raw["destinations"],
                     "headers": {k: str(msg.get(k)) for k in ("From", "To", "Reply-To", "Subject", "Date",
                                                              "Message-ID", "References", "Auto-Submitted")
                                 if msg.get(k) is not None},
@@ -116,22 +123,26 @@ def outbox_page(emails: list[dict]) -> str:
             '<code>/_local/inbound</code>.</p>' + "".join(items) + "</body></html>")
 
 
-def routes(executor, sender) -> list:
+def routes(executor, sender, source=sent_in_this_process) -> list:
+    """`source()` lists what moto's SES accepted (sent_in_this_process, or moto's own process's answer)."""
     from aiohttp import web
 
     from chalicelib import mail
     from chalicelib.errors import ParleyError
 
+    async def emails():
+        return await asyncio.get_running_loop().run_in_executor(executor, sent_emails, source)
+
     async def outbox(_):
-        return web.Response(text=outbox_page(sent_emails()), content_type="text/html",
+        return web.Response(text=outbox_page(await emails()), content_type="text/html",
                             headers={"Content-Security-Policy": PAGE_CSP})
 
     async def outbox_json(_):
-        return web.json_response(sent_emails())
+        return web.json_response(await emails())
 
     async def one(request):
         index = int(request.match_info["index"])
-        found = next((e for e in sent_emails() if e["index"] == index), None)
+        found = next((e for e in await emails() if e["index"] == index), None)
         if found is None:
             raise web.HTTPNotFound()
         return web.Response(text='<base target="_blank">' + found["html"], content_type="text/html",

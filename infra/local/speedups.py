@@ -19,6 +19,17 @@ share of the stack's CPU that AWS does not charge for, and none changes what a r
 4. Names worked out once. For every request moto lists its handler class's methods with
    inspect.getmembers and converts the action's name (and every SQS queue attribute's) from
    CamelCase with regular expressions; classes and names do not change, so each answer is kept.
+5. SQS receives in O(batch), not O(queue²). For each message it hands out, moto's ReceiveMessage
+   looks up the queue's retention period through GetQueueAttributes, which works out every attribute,
+   counting the queue's messages three times (visible, in flight, delayed) with a clock reading per
+   message. A backlog of a few hundred webhook or email jobs then made each receive slower than the
+   one before: at 100 conversations SQS took 15 % of moto's CPU and the queues never drained. Here
+   the period is read from the queue itself, and the clock as time.time() (the same instant moto's
+   datetime arithmetic works out, for a fraction of the cost).
+6. Each state machine's ASL parsed once. moto's interpreter parses the definition with its ANTLR
+   grammar at every StartExecution (7 % of moto's CPU at 100 conversations: every conversation
+   starts a flow). The parsed program is a tree of evaluators that keep no state of their own (each
+   execution's lives in its Environment), so one per definition is kept and shared.
 """
 import functools
 
@@ -34,6 +45,8 @@ def install() -> None:
     _look_up_backends_once()
     _parse_json_paths_once()
     _work_out_names_once()
+    _receive_in_order_batch()
+    _parse_state_machines_once()
     _installed = True
 
 
@@ -99,3 +112,27 @@ def _work_out_names_once() -> None:
     import moto.core.utils
     _remembered(moto.core.utils, "method_names_from_class", 512)
     _remembered(moto.core.utils, "camelcase_to_underscores")
+
+
+def _receive_in_order_batch() -> None:
+    import time
+
+    from moto.sqs import models
+    moto_clock = models.unix_time_millis
+
+    def retained(self, queue_name: str, message) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return retention + message.sent_timestamp / 1000 > time.time()
+    models.SQSBackend.is_message_valid_based_on_retention_period = retained
+
+    @functools.wraps(moto_clock)
+    def now_millis(dt=None):
+        return time.time() * 1000.0 if dt is None else moto_clock(dt)
+    models.unix_time_millis = now_millis
+
+
+def _parse_state_machines_once() -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    parse = AmazonStateLanguageParser.parse.__func__ if hasattr(AmazonStateLanguageParser.parse, "__func__") \
+        else AmazonStateLanguageParser.parse
+    AmazonStateLanguageParser.parse = staticmethod(functools.lru_cache(maxsize=64)(parse))

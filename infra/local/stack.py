@@ -292,10 +292,22 @@ async def serve(port: int, ready_file: str | None) -> None:
 
     from .keys import fresh_credentials
     from . import faults
-    moto_server, moto_url = start_moto()
-    if os.environ.get("PARLEY_LOCAL_MOTO_TRANSPORT", "in-process") != "http":  # http: the bench's comparison
-        from .inprocess import install
-        install(moto_url, REGION)
+    # Where moto runs and how the app reaches it: "process" (moto in a process of its own, motohost.py: both
+    # cores), "in-process" (moto in this process, inprocess.py) or "http" (the same over moto's HTTP
+    # server): the last two for the bench's comparisons.
+    transport = os.environ.get("PARLEY_LOCAL_MOTO_TRANSPORT", "process")
+    loaded = {}  # the Chalice app, once imported: moto's process asks it to run the flows' Lambda task
+    if transport == "process":
+        from .flows import run_task
+        from .motohost import MotoProcess, install
+        moto_server = MotoProcess(lambda name, body: run_task(loaded["app"].handler_map[name], name, body))
+        moto_url = moto_server.url
+        install(moto_url, REGION, moto_server.channel)
+    else:
+        moto_server, moto_url = start_moto()
+        if transport != "http":
+            from .inprocess import install
+            install(moto_url, REGION)
     # After the transport, which every session made from now on gets (boto3's default one too), and before
     # any client exists: they are hooked as they are made.
     injector = faults.from_environment()
@@ -307,16 +319,18 @@ async def serve(port: int, ready_file: str | None) -> None:
         from . import events
         events.configure_streams()  # the streams exist now that the tables do
         import app as chalice_module  # after the environment: chalicelib reads it on import
-
-        from .flows import install_lambda_dispatch
-        install_lambda_dispatch(lambda name: chalice_module.app.handler_map[name])
+        loaded["app"] = chalice_module.app
+        if transport != "process":
+            from .flows import install_lambda_dispatch
+            install_lambda_dispatch(lambda name: chalice_module.app.handler_map[name])
         executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="lambda")
         # The queue and stream pollers on threads of their own: a backlog drains without taking the
         # threads websocket and REST requests run on (and each poller has at most one batch in flight).
         pollers = ThreadPoolExecutor(max_workers=POLLERS, thread_name_prefix="poller")
         from . import outbox
         web_app = build_web_app(chalice_module.app, executor, credentials)
-        web_app.router.add_routes(outbox.routes(executor, chalice_module.sender))
+        web_app.router.add_routes(outbox.routes(executor, chalice_module.sender,
+                                                getattr(moto_server, "sent_emails", outbox.sent_in_this_process)))
         if injector is not None:
             loop = asyncio.get_running_loop()
             gateway = web_app["gateway"]

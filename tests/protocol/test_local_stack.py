@@ -54,8 +54,14 @@ def _listening(pid: int) -> list[tuple[str, int]]:
     return found
 
 
+def _with_children(pid: int) -> list[int]:
+    """The process and every process it started (moto runs in one of its own: infra/local/motohost.py)."""
+    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+    return [pid] + [p for child in children for p in _with_children(child)]
+
+
 def test_the_stack_listens_on_loopback_only(stack):
-    listening = _listening(stack.pid)
+    listening = [found for pid in _with_children(stack.pid) for found in _listening(pid)]
     ports = {port for _, port in listening}
     assert {stack.port, int(stack.moto_url.rsplit(":", 1)[1])} <= ports, listening
     assert {address for address, _ in listening} <= {"127.0.0.1", "::1"}, listening
