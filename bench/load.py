@@ -350,7 +350,7 @@ def main() -> None:
                 if spy is not None and spy.poll() is None:
                     spy.kill()
                 proc.terminate()
-                proc.wait(timeout=15)
+                proc.wait(timeout=60)  # closing hundreds of sockets runs a $disconnect each
     output = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
               "what": "N conversations through the local stack, a visitor message every interval and an agent "

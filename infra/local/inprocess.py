@@ -9,6 +9,9 @@ retries, and runs every event hook a test or a fault injector registers); only t
 `before-send` on is replaced, by the same entry point moto's in-process mock uses.
 
 Requests to anything but this stack's moto (the gateway's @connections above all) are untouched.
+
+The local stack uses this with PARLEY_LOCAL_MOTO_TRANSPORT=in-process (bench/load.py --transport compares
+it); by default moto runs in a process of its own (motohost.py), reached over a socket the same way.
 """
 from urllib.parse import urlsplit
 

@@ -30,6 +30,10 @@ share of the stack's CPU that AWS does not charge for, and none changes what a r
    grammar at every StartExecution (7 % of moto's CPU at 100 conversations: every conversation
    starts a flow). The parsed program is a tree of evaluators that keep no state of their own (each
    execution's lives in its Environment), so one per definition is kept and shared.
+7. Each update expression parsed once. UpdateItem (and each Update of a transaction) tokenizes and
+   parses its expression again every time: a sixth of a message's TransactWriteItems in moto. The app
+   sends a handful of distinct expressions (pynamodb names values by placeholders), and moto's validator
+   works on a deep copy of the tree it is given, so each expression's tree is parsed once and kept.
 """
 import functools
 
@@ -47,6 +51,7 @@ def install() -> None:
     _work_out_names_once()
     _receive_in_order_batch()
     _parse_state_machines_once()
+    _parse_update_expressions_once()
     _installed = True
 
 
@@ -136,3 +141,9 @@ def _parse_state_machines_once() -> None:
     parse = AmazonStateLanguageParser.parse.__func__ if hasattr(AmazonStateLanguageParser.parse, "__func__") \
         else AmazonStateLanguageParser.parse
     AmazonStateLanguageParser.parse = staticmethod(functools.lru_cache(maxsize=64)(parse))
+
+
+def _parse_update_expressions_once() -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    parse = functools.lru_cache(maxsize=1024)(UpdateExpressionParser.make)
+    UpdateExpressionParser.make = classmethod(lambda cls, expression: parse(expression))

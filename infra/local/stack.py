@@ -1,10 +1,11 @@
 """Starts the whole product on one machine with no AWS account (`make dev`, and the protocol tests).
 
-moto in server mode plays DynamoDB, Cognito, SQS, SES and Step Functions (the flows of
-infra/statemachines/ on its ASL interpreter, their Lambda task run in this process), and EventBridge
-with the tables' streams (events.py reads them and runs the webhook pipeline); the gateway in
-gateway.py plays API Gateway's WebSocket API; Chalice's LocalGateway routes REST. The app's code is
-the same as on AWS: only endpoints differ, through AWS_ENDPOINT_URL and PARLEY_WS_CALLBACK_URL.
+moto plays DynamoDB, Cognito, SQS, SES and Step Functions (the flows of infra/statemachines/ on its
+ASL interpreter, their Lambda task run in this process), and EventBridge with the tables' streams
+(events.py reads them and runs the webhook pipeline), in a process of its own (motohost.py: moto's work
+on one core, the gateway's and the app's on the other); the gateway in gateway.py plays API Gateway's
+WebSocket API; Chalice's LocalGateway routes REST. The app's code is the same as on AWS: only endpoints
+differ, through AWS_ENDPOINT_URL and PARLEY_WS_CALLBACK_URL.
 
 Everything listens on 127.0.0.1 only. The app's AWS credentials and the Cognito signing key are
 made fresh at every start (keys.py); README.md says what the local stack still does not protect.
@@ -331,6 +332,11 @@ async def serve(port: int, ready_file: str | None) -> None:
         web_app = build_web_app(chalice_module.app, executor, credentials)
         web_app.router.add_routes(outbox.routes(executor, chalice_module.sender,
                                                 getattr(moto_server, "sent_emails", outbox.sent_in_this_process)))
+        if transport != "http":  # the app's management calls (deliveries) answered without HTTP too
+            import boto3
+            events_of = boto3.DEFAULT_SESSION._session.get_component("event_emitter")  # the sender's clients'
+            events_of.register("before-send", web_app["gateway"].in_process(
+                os.environ["PARLEY_WS_CALLBACK_URL"], asyncio.get_running_loop()), unique_id="parley-gateway-in-process")
         if injector is not None:
             loop = asyncio.get_running_loop()
             gateway = web_app["gateway"]
