@@ -2,10 +2,13 @@
 
 It listens on loopback only; its management endpoint takes only the app's SigV4-signed requests; its
 Cognito pool signs with a key made at start, not moto's published one; long tokens get the documented
-401; a backlog of domain events drains while requests are still served.
+401; a backlog of domain events drains while requests are still served; moto's own process answers
+the stack only and goes when the stack goes.
 """
 import gzip
 import json
+import os
+import signal
 import socket
 import time
 import urllib.error
@@ -13,6 +16,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
+from multiprocessing.connection import AuthenticationError, Client
 from pathlib import Path
 from unittest import mock
 
@@ -26,6 +30,7 @@ from botocore.credentials import Credentials
 from websockets.exceptions import InvalidStatus
 
 from client import Clients, open_socket, run
+from tests.conftest import running_stack
 
 REGION = "us-east-1"
 LISTEN = "0A"  # the TCP state /proc/net/tcp gives a listening socket
@@ -214,3 +219,41 @@ def test_a_backlog_of_domain_events_drains_while_requests_are_served(stack, logi
             break
         time.sleep(0.1)
     assert left() == 0
+
+
+# --- 6. moto's own process: only the stack talks to it, and it goes when the stack goes -----------
+
+def _moto_process(stack_pid: int) -> tuple[int, Path]:
+    """The pid and socket folder of the moto process the stack started (infra/local/motohost.py)."""
+    for pid in _with_children(stack_pid)[1:]:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if b"infra.local.motohost" in args:
+            return pid, Path(args[args.index(b"--dir") + 1].decode())
+    raise AssertionError(f"no moto process under the stack ({stack_pid})")
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; whoever adopted it may not have reaped it yet
+
+
+def test_moto_answers_the_stack_only(stack):
+    _, folder = _moto_process(stack.pid)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    with pytest.raises(AuthenticationError):
+        Client(str(folder / "moto"), family="AF_UNIX", authkey=b"not the key made at start" * 2)
+    assert stack.request("GET", "/v1/health")[0] == 200  # the refused client left the stack serving
+
+
+def test_moto_goes_when_the_stack_is_killed(tmp_path):
+    with running_stack(tmp_path) as local:
+        moto_pid, _ = _moto_process(local.pid)
+        os.kill(local.pid, signal.SIGKILL)  # no cleanup at all: the stack cannot stop its child itself
+        for _ in range(100):  # a bound on the wait: the child looks for its parent twice a second
+            if not _running(moto_pid):
+                break
+            time.sleep(0.1)
+        assert not _running(moto_pid)
