@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: dev test fuzz bench chromium clean deploy destroy
+.PHONY: dev test fuzz bench chromium node clean deploy destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -20,10 +20,18 @@ chromium:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's Node.js for the console modules' specs (node --test); nothing from npm.
+node:
+	@command -v node >/dev/null 2>&1 || { \
+		echo "Installing Debian's nodejs for the console's specs..."; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs >/dev/null; }
+
 dev: $(VENV)/.installed
 	PORT=$(PORT) $(BIN)/python -m infra.local
 
-test: $(VENV)/.installed chromium
+test: $(VENV)/.installed chromium node
+	node --test web/console/test/
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The long fuzz profile of tests/fuzz (`make test` runs the fast one): at least 10,000 websocket frames and

@@ -414,22 +414,27 @@ class Deployment:
 
     def upload_web(self, bucket: str, site_url: str) -> int:
         """Upload web/console and web/widget, with a config.js that points the console at this stage;
-        remove what is no longer there. Short cache lifetimes: a redeploy reaches browsers in minutes."""
+        remove what is no longer there. The console's files are `no-cache` (revalidated on each load,
+        cheap 304s): its page and its ES modules (js/**) are fetched one by one, and a browser must never
+        run modules of two versions together. The widget's get a short lifetime: a redeploy reaches
+        browsers in minutes."""
         s3 = self.client("s3")
         host = site_url.split("://", 1)[-1].rstrip("/")
         config_js = (f"// Written by infra/deploy.py for stage {self.stage}: where this console finds Parley.\n"
                      f"window.PARLEY_CONFIG = {json.dumps({'api': f'https://{host}', 'ws': f'wss://{host}/ws'})};\n")
         files = {"console/config.js": (config_js.encode(), "no-cache")}
+        cache = {"console": "no-cache", "widget": "public, max-age=300"}
         for prefix in ("console", "widget"):
             for path in sorted((WEB / prefix).rglob("*")):
-                key = f"{prefix}/{path.relative_to(WEB / prefix).as_posix()}"
-                if path.is_file() and key not in files:
-                    files[key] = (path.read_bytes(), "public, max-age=300")
-        for key, (body, cache) in files.items():
-            kind = mimetypes.guess_type(key)[0] or "application/octet-stream"
+                relative = path.relative_to(WEB / prefix).as_posix()
+                key = f"{prefix}/{relative}"
+                if path.is_file() and key not in files and not (prefix == "console" and _console_dev_only(relative)):
+                    files[key] = (path.read_bytes(), cache[prefix])
+        for key, (body, cache_control) in files.items():
+            kind = _content_type(key)
             if kind.startswith("text/") or kind in ("application/javascript", "application/json"):
                 kind += "; charset=utf-8"
-            s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=kind, CacheControl=cache)
+            s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=kind, CacheControl=cache_control)
         stale = [o["Key"] for prefix in ("console/", "widget/")
                  for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
                  for o in page.get("Contents", []) if o["Key"] not in files]
@@ -502,6 +507,20 @@ def _missing_stack(exc) -> bool:
 
 def _duration(seconds: float) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60)} s" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def _console_dev_only(relative: str) -> bool:
+    """web/console files browsers never load: the Node specs of its modules and the package.json that
+    tells Node they are ES modules."""
+    return relative == "package.json" or relative.startswith("test/")
+
+
+def _content_type(key: str) -> str:
+    """JavaScript as text/javascript whatever this machine's MIME table says (Python 3.11's own says
+    application/javascript, and .mjs it does not know): browsers refuse module scripts of other types."""
+    if key.endswith((".js", ".mjs")):
+        return "text/javascript"
+    return mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
 # --- the commands ---------------------------------------------------------------------------------

@@ -228,7 +228,14 @@ def test_console_and_widget_are_uploaded_with_their_config(rehearsal):
     s3 = rehearsal.client("s3")
     bucket = rehearsal.first_outputs["WebBucketName"]
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
-    assert {"console/index.html", "console/console.js", "console/config.js", "widget/widget.js"} <= keys
+    assert {"console/index.html", "console/js/main.js", "console/js/thread/thread.js", "console/config.js",
+            "widget/widget.js"} <= keys
+    assert not [k for k in keys if k.startswith("console/test/") or k == "console/package.json"]  # Node's, not the browser's
+    for key in ("console/index.html", "console/js/main.js", "console/js/admin/webhooks.js"):
+        # Fetched one by one: a browser revalidates each, so it never runs modules of two versions together.
+        assert s3.get_object(Bucket=bucket, Key=key)["CacheControl"] == "no-cache", key
+    module = s3.get_object(Bucket=bucket, Key="console/js/live.js")
+    assert module["ContentType"] == "text/javascript; charset=utf-8"  # module scripts need a JavaScript type
     config = s3.get_object(Bucket=bucket, Key="console/config.js")
     host = rehearsal.outputs()["SiteUrl"].split("://")[1]
     assert f'"api": "https://{host}"' in config["Body"].read().decode()

@@ -1,0 +1,74 @@
+/* Which page is on screen, from the address: the inbox with a conversation or none, or an admin's
+ * settings tab. */
+import { BASE_TITLE } from "./constants.js";
+import { $, show } from "./dom.js";
+import { isAdmin, S } from "./state.js";
+import { toast } from "./errors.js";
+import { loadTeam } from "./agent.js";
+import { renderAlerts } from "./alerts.js";
+import { closeConversation, openConversation } from "./thread/thread.js";
+import { renderTeam } from "./admin/team.js";
+import { loadSites, renderSites } from "./admin/sites.js";
+import { loadWebhooks, renderWebhooks } from "./admin/webhooks.js";
+
+export function showPage(page) {
+  S.page = page;
+  document.body.dataset.page = page;
+  show($("inbox-page"), page === "inbox");
+  show($("settings"), page === "settings");
+  const button = $("settings-open");
+  if (page === "settings") button.setAttribute("aria-current", "page"); else button.removeAttribute("aria-current");
+  renderAlerts();
+}
+
+export function renderSettingsAccess() {
+  show($("settings-open"), isAdmin());
+}
+
+function openSettings(tab) {
+  if (!isAdmin()) {
+    toast("Only admins can change the settings.", "error");
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    showPage("inbox");
+    return;
+  }
+  const fresh = S.page !== "settings";
+  showPage("settings");
+  S.settingsTab = ["sites", "webhooks"].includes(tab) ? tab : "team";
+  for (const link of document.querySelectorAll(".settings-nav__link")) {
+    if (link.dataset.tab === S.settingsTab) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
+  }
+  show($("settings-team"), S.settingsTab === "team");
+  show($("settings-sites"), S.settingsTab === "sites");
+  show($("settings-webhooks"), S.settingsTab === "webhooks");
+  document.title = "Settings · " + BASE_TITLE;
+  if (S.settingsTab === "team") {
+    renderTeam();
+    loadTeam().then(renderTeam);
+  } else if (S.settingsTab === "sites") {
+    renderSites();
+    if (fresh || !S.sites.size) loadSites();
+  } else {
+    renderWebhooks();
+    loadWebhooks();
+  }
+}
+
+function closeSettings() {
+  if (S.page !== "inbox") showPage("inbox");
+}
+
+export function route() {
+  const hash = window.location.hash;
+  const settings = hash.match(/^#\/settings(?:\/([a-z]+))?/);
+  if (settings) {
+    $("settings-back").setAttribute("href", S.activeId ? "#/c/" + encodeURIComponent(S.activeId) : "#");
+    openSettings(settings[1]);
+    return;
+  }
+  closeSettings();
+  const m = hash.match(/^#\/c\/([^/?#]+)/);
+  if (m) openConversation(decodeURIComponent(m[1]));
+  else if (S.activeId) closeConversation();
+  renderAlerts();
+}
