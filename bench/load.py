@@ -315,6 +315,7 @@ def main() -> None:
                         help="where moto runs (infra/local/stack.py): each N is run with each")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
+    from infra.local.stack import SWITCH_INTERVAL
     random.seed(7)
     runs = []
     for n, transport in itertools.product(args.conversations, args.transport):
@@ -355,7 +356,7 @@ def main() -> None:
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
               "what": "N conversations through the local stack, a visitor message every interval and an agent "
                       "reply to each; the driver runs on the same machine",
-              "runs": runs}
+              "switch_interval_s": SWITCH_INTERVAL, "runs": runs}
     args.output.parent.mkdir(exist_ok=True)
     args.output.write_text(json.dumps(output, indent=2) + "\n")
     print(f"{'N':>4} {'moto':>10} {'offered/s':>9} {'deliv/s':>8} {'v→a p50':>8} {'p99':>7} {'a→v p50':>8} {'p99':>7} "

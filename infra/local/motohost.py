@@ -209,7 +209,8 @@ def main(argv=None) -> int:
     from .flows import install_task_runner
     from .keys import sign_cognito_with_fresh_key
     from .outbox import sent_in_this_process
-    from .stack import free_port
+    from .stack import SWITCH_INTERVAL, free_port
+    sys.setswitchinterval(SWITCH_INTERVAL)  # its threads, too, mostly wait on sockets (stack.py)
     install_fidelity()
     sign_cognito_with_fresh_key()
     _STUBBER = BotocoreStubber()

@@ -46,6 +46,12 @@ HOST = "127.0.0.1"  # never 0.0.0.0: moto answers anyone unauthenticated, and th
 # aiohttp refuses a request line or header over 8,190 bytes with its own 400; raised so a long token
 # (in ?token= or Authorization) reaches $connect or the app and gets the documented 401.
 MAX_REQUEST_LINE = MAX_HEADER_FIELD = 64 * 1024
+# How long a thread may hold the GIL while others wait for it (Python's default: 5 ms). The stack's threads
+# mostly wait on sockets, and each wake-up queued behind a running thread for up to the whole interval: at
+# 100 conversations a frame's half-dozen calls to moto waited out enough of them that deliveries fell behind
+# (52 of 67 messages/s, p99 3.4 s). At 0.5 ms: 66 of 67, p99 0.4 s, and less CPU per message (bench/load.py;
+# 0.2 ms was worse again). moto's process uses the same (motohost.py).
+SWITCH_INTERVAL = float(os.environ.get("PARLEY_SWITCH_INTERVAL") or 0.0005)
 POLLERS = 4  # the email queue, the events queue, the webhook queue, the tables' streams
 
 log = logging.getLogger("parley.local")
@@ -379,6 +385,7 @@ def main(argv=None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
     sys.path.insert(0, str(ROOT))
+    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         asyncio.run(serve(args.port, args.ready_file))
     except OSError as exc:
