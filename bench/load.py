@@ -313,6 +313,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="sample the stack with py-spy during each run")
     parser.add_argument("--transport", nargs="+", default=["process"], choices=["process", "in-process", "http"],
                         help="where moto runs (infra/local/stack.py): each N is run with each")
+    parser.add_argument("--stack-env", nargs="*", default=[], metavar="NAME=VALUE",
+                        help="settings for the stack under test (e.g. PARLEY_FRAMES_IN_FLIGHT=8)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     from infra.local.stack import SWITCH_INTERVAL
@@ -320,7 +322,8 @@ def main() -> None:
     runs = []
     for n, transport in itertools.product(args.conversations, args.transport):
         with tempfile.TemporaryDirectory() as tmp:
-            proc, port = start_stack(Path(tmp), PARLEY_LOCAL_MOTO_TRANSPORT=transport)
+            settings = dict(pair.split("=", 1) for pair in args.stack_env)
+            proc, port = start_stack(Path(tmp), PARLEY_LOCAL_MOTO_TRANSPORT=transport, **settings)
             stack_pid = proc.pid
             spy = None
             profile = Path(tempfile.gettempdir()) / f"parley-load-profile-{n}-{transport}.txt"  # kept for a closer look
@@ -342,6 +345,7 @@ def main() -> None:
                 result = asyncio.run(run(port, n, args.interval, args.duration, args.drain, on_window))
                 result["load_average_before"] = [round(x, 2) for x in load]
                 result["transport"] = transport
+                result["stack_env"] = settings
                 if args.profile:
                     from bench._stacks import breakdown
                     result["profile"] = breakdown(profile)

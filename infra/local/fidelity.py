@@ -3,7 +3,12 @@
 1. Atomic writes. DynamoDB applies each write (and each transaction) atomically: two concurrent
    conditional writes never both see the old value. moto's backend reads, checks and writes without
    a lock, so threads (moto's server, or tests calling it from threads) can interleave. One lock
-   around the backend's writes restores the guarantee. Reads need no lock.
+   around the backend's writes restores the guarantee. Reads take it too, for the whole request:
+   moto updates an item in place, one action at a time, and serializes the live item a read returns
+   after the backend has answered, so a read beside a write could see half an update (a new `seq`
+   with the old flood-limit times, which the next conditional write then based itself on) or fail
+   with "dictionary changed size during iteration" (both seen once the stack's threads switched
+   every 0.5 ms: stack.SWITCH_INTERVAL).
 2. Transactions cost what they touch. moto backs up every table a TransactWriteItems names, with a
    deep copy, before it starts: O(table size) per transaction, ~0.9 s at 10,000 conversations,
    where DynamoDB's cost does not depend on the table at all. Here the backup is made per item:
@@ -45,6 +50,8 @@ def install() -> None:
         original = getattr(models.DynamoDBBackend, name, None)
         if original is not None:
             setattr(models.DynamoDBBackend, name, _serialised(original))
+    from moto.dynamodb.responses import DynamoHandler
+    DynamoHandler.call_action = _serialised(DynamoHandler.call_action)  # reads too, answer and all (1.)
     for name in ("get_item", "delete_item", "update_item"):
         setattr(models.DynamoDBBackend, name, _key_sizes_checked(getattr(models.DynamoDBBackend, name)))
     models.DynamoDBBackend.query = _query_key_sizes_checked(models.DynamoDBBackend.query)

@@ -30,7 +30,7 @@ MAX_MESSAGE = 128 * 1024
 # On AWS every frame is a Lambda invocation of its own; here one process's thread pool (32 workers) plays
 # all of them, so one socket's frames take at most this many workers at once and the rest wait their turn
 # (in memory, in arrival order): a socket firing hundreds of frames cannot starve everyone else's.
-FRAMES_IN_FLIGHT = 4
+FRAMES_IN_FLIGHT = int(os.environ.get("PARLEY_FRAMES_IN_FLIGHT") or 4)
 
 
 def _now_ms() -> int:
