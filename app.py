@@ -1,12 +1,17 @@
 """Parley's entrypoints: websocket routes, REST routes. Routing only; the work is in chalicelib/."""
 from chalice import Chalice, CORSConfig, Rate, Response
 
-from chalicelib import (admin, bootstrap, consumers, conversations, events, flows, identity, mail, observability,
-                        origins, privacy, routing, sites, validate, webhooks, workspace, ws)
+from chalicelib import bootstrap, events, observability
+from chalicelib.chat import conversations, routing, sites
+from chalicelib.core import origins, validate
+from chalicelib.edges import consumers, flow_tasks, ws
+from chalicelib.identity import sessions
+from chalicelib.mail import outgoing
+from chalicelib.webhooks import endpoints
+from chalicelib.workspace import admin, privacy, team
 from chalicelib.config import settings
 from chalicelib.errors import ParleyError
-from chalicelib.http import (checked_params, client_ip, error_response, json_body, preflight, translate_errors,
-                             visitor_cors)
+from chalicelib.edges.http import (checked_params, client_ip, error_response, json_body, preflight, translate_errors, visitor_cors)
 
 # Logs are powertools' JSON (chalicelib/observability.py), app.log included: chalice adds no handler of its own.
 app = Chalice(app_name="parley", configure_logs=False)
@@ -37,7 +42,7 @@ def ws_connect(event):
     data = event.to_dict()
     params = data.get("queryStringParameters") or {}
     try:
-        identity.connect(event.connection_id, params.get("token"), origins.from_headers(data.get("headers")),
+        sessions.connect(event.connection_id, params.get("token"), origins.from_headers(data.get("headers")),
                          source_ip=client_ip(data.get("headers"), data.get("requestContext")))
     except ParleyError as exc:
         return error_response(exc)
@@ -45,7 +50,7 @@ def ws_connect(event):
 
 @app.on_ws_disconnect()
 def ws_disconnect(event):
-    identity.disconnect(event.connection_id)
+    sessions.disconnect(event.connection_id)
 
 
 @app.on_ws_message()
@@ -77,7 +82,7 @@ def _origin():
 @app.route("/v1/visitor/sessions", methods=["POST"], content_types=JSON_TYPES, cors=False)
 @widget_cors
 def visitor_session():
-    session = identity.create_visitor_session(json_body(app.current_request), _origin(), source_ip=_source_ip())
+    session = sessions.create_visitor_session(json_body(app.current_request), _origin(), source_ip=_source_ip())
     return Response(body=session, status_code=201)
 
 
@@ -117,39 +122,39 @@ def site_settings_preflight(site_key):
 @app.route("/v1/agents/login", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors
 def agent_login():
-    return identity.agent_login(json_body(app.current_request), source_ip=_source_ip())
+    return sessions.agent_login(json_body(app.current_request), source_ip=_source_ip())
 
 
 @app.route("/v1/agents/new-password", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors
 def agent_new_password():
-    return identity.agent_new_password(json_body(app.current_request), source_ip=_source_ip())
+    return sessions.agent_new_password(json_body(app.current_request), source_ip=_source_ip())
 
 
 @app.route("/v1/agents/refresh", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors
 def agent_refresh():
-    return identity.agent_refresh(json_body(app.current_request))
+    return sessions.agent_refresh(json_body(app.current_request))
 
 
 @app.route("/v1/csat/{conversation_id}/{rating}", methods=["GET"])
 def csat_link(conversation_id, rating):
     """A one-click rating link from an email: a small page, never JSON."""
     sig = (app.current_request.query_params or {}).get("sig")
-    status, page = mail.rate_from_link(conversation_id, rating, sig)
-    return Response(body=page, status_code=status, headers=mail.PAGE_HEADERS)
+    status, page = outgoing.rate_from_link(conversation_id, rating, sig)
+    return Response(body=page, status_code=status, headers=outgoing.PAGE_HEADERS)
 
 
 # --- REST: agents -----------------------------------------------------------------------------
 
 def _agent():
-    return identity.agent_caller(app.current_request.headers.get("authorization"))
+    return sessions.agent_caller(app.current_request.headers.get("authorization"))
 
 
 @app.route("/v1/agents/me", methods=["GET"])
 @translate_errors
 def agent_me():
-    return {"agent": identity.serialize_agent(_agent()[1])}
+    return {"agent": sessions.serialize_agent(_agent()[1])}
 
 
 @app.route("/v1/conversations", methods=["GET"])
@@ -206,38 +211,38 @@ def conversation_messages(conversation_id):
 @app.route("/v1/agents", methods=["GET"])
 @translate_errors
 def list_agents():
-    return workspace.list_agents(_agent()[0])
+    return team.list_agents(_agent()[0])
 
 
 @app.route("/v1/visitors/{visitor_id}", methods=["GET"])
 @translate_errors
 def visitor_profile(visitor_id):
-    return workspace.visitor_profile(_agent()[0], visitor_id)
+    return team.visitor_profile(_agent()[0], visitor_id)
 
 
 @app.route("/v1/canned-responses", methods=["GET"])
 @translate_errors
 def list_canned():
-    return workspace.list_canned(_agent()[0])
+    return team.list_canned(_agent()[0])
 
 
 @app.route("/v1/canned-responses", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors
 def create_canned():
     caller = _agent()[0]
-    return Response(body=workspace.create_canned(caller, json_body(app.current_request)), status_code=201)
+    return Response(body=team.create_canned(caller, json_body(app.current_request)), status_code=201)
 
 
 @app.route("/v1/canned-responses/{canned_id}", methods=["PUT"], content_types=JSON_TYPES)
 @translate_errors
 def update_canned(canned_id):
-    return workspace.update_canned(_agent()[0], canned_id, json_body(app.current_request))
+    return team.update_canned(_agent()[0], canned_id, json_body(app.current_request))
 
 
 @app.route("/v1/canned-responses/{canned_id}", methods=["DELETE"])
 @translate_errors
 def delete_canned(canned_id):
-    workspace.delete_canned(_agent()[0], canned_id)
+    team.delete_canned(_agent()[0], canned_id)
     return Response(body="", status_code=204)
 
 
@@ -291,50 +296,50 @@ def unblock_contact(visitor_id):
 @app.route("/v1/webhooks", methods=["GET"])
 @translate_errors
 def list_webhooks():
-    return webhooks.list_endpoints(_agent()[0])
+    return endpoints.list_endpoints(_agent()[0])
 
 
 @app.route("/v1/webhooks", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors
 def create_webhook():
-    return Response(body=webhooks.create_endpoint(_agent()[0], json_body(app.current_request)), status_code=201)
+    return Response(body=endpoints.create_endpoint(_agent()[0], json_body(app.current_request)), status_code=201)
 
 
 @app.route("/v1/webhooks/{webhook_id}", methods=["PATCH"], content_types=JSON_TYPES)
 @translate_errors
 def update_webhook(webhook_id):
-    return webhooks.update_endpoint(_agent()[0], webhook_id, json_body(app.current_request))
+    return endpoints.update_endpoint(_agent()[0], webhook_id, json_body(app.current_request))
 
 
 @app.route("/v1/webhooks/{webhook_id}", methods=["DELETE"])
 @translate_errors
 def delete_webhook(webhook_id):
-    webhooks.delete_endpoint(_agent()[0], webhook_id)
+    endpoints.delete_endpoint(_agent()[0], webhook_id)
     return Response(body="", status_code=204)
 
 
 @app.route("/v1/webhooks/{webhook_id}/rotate-secret", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors
 def rotate_webhook_secret(webhook_id):
-    return webhooks.rotate_secret(_agent()[0], webhook_id)
+    return endpoints.rotate_secret(_agent()[0], webhook_id)
 
 
 @app.route("/v1/webhooks/{webhook_id}/test", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors
 def test_webhook(webhook_id):
-    return Response(body=webhooks.send_test(_agent()[0], webhook_id), status_code=202)
+    return Response(body=endpoints.send_test(_agent()[0], webhook_id), status_code=202)
 
 
 @app.route("/v1/webhooks/{webhook_id}/deliveries", methods=["GET"])
 @translate_errors
 def webhook_deliveries(webhook_id):
-    return webhooks.list_deliveries(_agent()[0], webhook_id, app.current_request.query_params or {})
+    return endpoints.list_deliveries(_agent()[0], webhook_id, app.current_request.query_params or {})
 
 
 @app.route("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors
 def retry_webhook_delivery(webhook_id, delivery_id):
-    return Response(body=webhooks.retry_delivery(_agent()[0], webhook_id, delivery_id), status_code=202)
+    return Response(body=endpoints.retry_delivery(_agent()[0], webhook_id, delivery_id), status_code=202)
 
 
 # --- REST: data requests (admins) ------------------------------------------------------------
@@ -363,12 +368,12 @@ def erase_visitor(visitor_id):
 @app.on_sqs_message(queue=settings.email_queue_name, batch_size=10)
 def send_email(event):
     """Each job once; only the failed ones are reported back, for SQS to retry (then its DLQ keeps them)."""
-    return consumers.consume(event, mail.run_job, name="email")
+    return consumers.consume(event, outgoing.run_job, name="email")
 
 
 @app.on_s3_event(bucket=settings.inbound_bucket, events=["s3:ObjectCreated:*"])
 def receive_email(event):
-    mail.receive_from_s3(event.bucket, event.key, sender)
+    outgoing.receive_from_s3(event.bucket, event.key, sender)
 
 
 # --- Step Functions tasks and queues -----------------------------------------------------------
@@ -376,13 +381,13 @@ def receive_email(event):
 @app.lambda_function(name="flow_task")
 def flow_task(event, context):
     """Every task step of infra/statemachines/*.asl.json; `action` names the step."""
-    return flows.run_task(event, sender)
+    return flow_tasks.run_task(event, sender)
 
 
 @app.on_sqs_message(queue=settings.webhook_queue_name, batch_size=1)
 def deliver_webhook(event):
     """Team alerts (a failure is retried by SQS) and tries of endpoint deliveries (which schedule their own)."""
-    return consumers.consume(event, webhooks.handle_job, name="webhook", with_message_id=True)
+    return consumers.consume(event, endpoints.handle_job, name="webhook", with_message_id=True)
 
 
 # --- domain events ----------------------------------------------------------------------------
@@ -403,7 +408,7 @@ def publish_message_events(event):
 def dispatch_webhooks(event):
     """Each domain event → one delivery job per subscribed endpoint of its workspace."""
     # Idempotent by itself: one delivery record per (event, endpoint), created on condition.
-    return consumers.consume(event, webhooks.dispatch_record, name="events", idempotent=False)
+    return consumers.consume(event, endpoints.dispatch_record, name="events", idempotent=False)
 
 
 # --- schedules --------------------------------------------------------------------------------

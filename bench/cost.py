@@ -222,10 +222,15 @@ def run() -> dict:
     botocore.client.BaseClient._make_api_call = _metered_call
     with mock_aws(config=MOTO_CONFIG):
         import app as app_module
-        from chalicelib import bootstrap, clients, identity, models, routing, sites, ws
+        from chalicelib import bootstrap
+        from chalicelib.aws import clients
+        from chalicelib.chat import routing, sites
+        from chalicelib.edges import ws
+        from chalicelib.identity import sessions
+        from chalicelib.store import models
         from chalicelib.config import settings
-        from chalicelib.models import Agent, Connection, Site, SiteSettings, Workspace
-        from chalicelib.util import iso
+        from chalicelib.store.models import Agent, Connection, Site, SiteSettings, Workspace
+        from chalicelib.core.clock import iso
         from tests.fakes import ManagementApi
 
         models.create_tables()
@@ -270,7 +275,7 @@ def run() -> dict:
         api.connect("agent-conn")
         routing.connected("a_cost")
         routing.set_presence("a_cost", "online", sender)
-        agent = identity.caller_for_connection("agent-conn")
+        agent = sessions.caller_for_connection("agent-conn")
 
         frames_in = Counter()
         posts_before = lambda: sum(len(v) for v in api.frames.values())  # noqa: E731
@@ -291,13 +296,13 @@ def run() -> dict:
         started = time.monotonic()
         posts_at_start = posts_before()
         for n in range(CONVERSATIONS_MEASURED):
-            session = identity.create_visitor_session({"site_key": "site-cost", "name": f"Visitor {n}"})
+            session = sessions.create_visitor_session({"site_key": "site-cost", "name": f"Visitor {n}"})
             lambda_invocations["rest"] += 1
             cid = f"visitor-conn-{n}"
-            identity.connect(cid, session["token"])
+            sessions.connect(cid, session["token"])
             api.connect(cid)
             lambda_invocations["websocket $connect"] += 1
-            visitor = identity.caller_for_connection(cid)
+            visitor = sessions.caller_for_connection(cid)
             frame(visitor, action="start", text="Hi, where is my order?")
             conversation_id = api.of(cid, "ack")[-1]["conversation"]["id"]
             for i in range(MESSAGES_EACH_WAY):
@@ -314,7 +319,7 @@ def run() -> dict:
                     frame(agent, action="read", conversation_id=conversation_id, seq=seq)
             frame(agent, action="set_status", conversation_id=conversation_id, status="solved")
             frame(visitor, action="rate", conversation_id=conversation_id, rating=5)
-            identity.disconnect(cid)
+            sessions.disconnect(cid)
             api.drop(cid)
             lambda_invocations["websocket $disconnect"] += 1
             pipeline.drain()

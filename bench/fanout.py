@@ -148,10 +148,11 @@ def main() -> int:
 
     import boto3
 
-    from chalicelib import bootstrap, conversations
+    from chalicelib import bootstrap
+    from chalicelib.chat import conversations
     from chalicelib.config import settings
-    from chalicelib.models import Connection, Conversation, create_tables
-    from chalicelib.util import iso
+    from chalicelib.store.models import Connection, Conversation, create_tables
+    from chalicelib.core.clock import iso
 
     def wait_for(each: int, timeout: float = 30) -> tuple[bool, int]:
         deadline = time.time() + timeout

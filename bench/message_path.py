@@ -4,7 +4,7 @@ Run from the repository root:  .venv/bin/python bench/message_path.py   (about 2
 
 What is measured
 ----------------
-Each measured message is one call of `chalicelib.ws.handle_frame(visitor_connection_id, frame, sender)`,
+Each measured message is one call of `chalicelib.edges.ws.handle_frame(visitor_connection_id, frame, sender)`,
 the function the `$default` websocket handler in app.py calls, with a `send` frame from a visitor
 whose conversation has one agent subscribed. Everything runs in-process on moto (`mock_aws`).
 Per message the bench records:
@@ -114,9 +114,12 @@ from pynamodb.exceptions import TransactWriteError  # noqa: E402
 from pynamodb.transactions import TransactWrite  # noqa: E402
 
 from infra.local import fidelity  # noqa: E402
-from chalicelib import bootstrap, conversations, identity, models, routing, tickets, tokens, ws  # noqa: E402
-from chalicelib.models import (Agent, Connection, Conversation, Key, Message, Site,  # noqa: E402
-                               SiteSettings, Visitor, Workspace)
+from chalicelib import bootstrap  # noqa: E402
+from chalicelib.chat import conversations, routing, tickets
+from chalicelib.edges import ws
+from chalicelib.identity import sessions, tokens
+from chalicelib.store import models
+from chalicelib.store.models import (Agent, Connection, Conversation, Key, Message, Site, SiteSettings, Visitor, Workspace)
 
 RESULTS = ROOT / "bench" / "results" / "message_path.json"
 QUEUE_SIZES = (10, 1_000)  # conversations already queued when a visitor starts
@@ -424,12 +427,12 @@ class Run:
                 batch.save(m)
         # The visitor's socket goes through the real $connect path (token, connection, resubscribe).
         token, _ = tokens.issue_visitor_token(self.visitor_id, SITE_KEY, WORKSPACE)
-        identity.connect(self.visitor_conn, token)
-        # An agent's $connect needs a Cognito token: store the connection as identity.connect does,
+        sessions.connect(self.visitor_conn, token)
+        # An agent's $connect needs a Cognito token: store the connection as sessions.connect does,
         # then subscribe it the way `join` does.
         Connection(self.agent_conn, kind="agent", workspace_id=WORKSPACE, agent_id=AGENT_ID,
                    agent_workspace_id=WORKSPACE, name="Ada Agent", connected_at=iso(NOW),
-                   expires_at=int(time.time()) + identity.CONNECTION_TTL).save()
+                   expires_at=int(time.time()) + sessions.CONNECTION_TTL).save()
         conversations.subscribe(self.agent_conn, "agent", self.cid)
         subs = Conversation.get(self.cid, consistent_read=True).subscribers.as_dict()
         check(subs == {self.visitor_conn: "visitor", self.agent_conn: "agent"},
@@ -539,9 +542,9 @@ class QueueStart:
     def __init__(self, queued: int, counter: Key, n: int):
         self.queued, self.counter = queued, counter
         self.connection_id = f"qconn{uuid.uuid4().hex[:12]}="
-        session = identity.create_visitor_session({"site_key": SITE_KEY, "name": f"Queued visitor {n}"})
+        session = sessions.create_visitor_session({"site_key": SITE_KEY, "name": f"Queued visitor {n}"})
         self.visitor_id = session["visitor_id"]
-        identity.connect(self.connection_id, session["token"])
+        sessions.connect(self.connection_id, session["token"])
         self.body = json.dumps({"action": "start", "ref": f"s{n}", "client_msg_id": f"first-{n}",
                                 "text": f"{LINES[n % len(LINES)]} ({n})"})
 
@@ -872,7 +875,7 @@ def report(runs: dict, args, extras: dict) -> dict:
 
     return {
         "benchmark": "message_path",
-        "what": "one visitor 'send' frame through chalicelib.ws.handle_frame, stored and delivered to one agent",
+        "what": "one visitor 'send' frame through chalicelib.edges.ws.handle_frame, stored and delivered to one agent",
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "python_version": platform.python_version(),
         "platform": platform.platform(), "cpu_count": os.cpu_count(),
@@ -967,7 +970,7 @@ def main() -> int:
     result = report(runs, args, extras)
     report_queue(queue)
     result["queue_position"] = {
-        "what": "one visitor 'start' frame with a first message through chalicelib.ws.handle_frame, into the "
+        "what": "one visitor 'start' frame with a first message through chalicelib.edges.ws.handle_frame, into the "
                 "general queue with nobody free, with 10 and with 1,000 conversations already queued",
         "measurement": "both queue worlds in one process, interleaved start by start (ABBA), one moto account each; "
                        "each start's conversation removed and the queue's ticket counter put back after it",

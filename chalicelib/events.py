@@ -13,11 +13,11 @@ from datetime import datetime, timezone
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from .clients import client
-from .config import settings
-from .conversations import serialize, serialize_message
-from .models import Conversation, Message
-from .util import iso
+from chalicelib.aws.clients import client
+from chalicelib.config import settings
+from chalicelib.chat.conversations import serialize, serialize_message
+from chalicelib.store.models import Conversation, Message
+from chalicelib.core.clock import iso
 
 log = logging.getLogger(__name__)
 

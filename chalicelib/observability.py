@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics
 from chalice.app import LambdaFunctionEvent, Request, WebsocketEvent
 
-from .config import settings
+from chalicelib.config import settings
 
 # Dimension sets beyond which a new value is folded into "other": the sets stay few whatever a bug sends.
 MAX_DIMENSION_SETS = 64

@@ -63,7 +63,7 @@ def aws():
     """A fresh moto account with every table created from the models' real schemas."""
     from moto import mock_aws
 
-    from chalicelib.models import create_tables
+    from chalicelib.store.models import create_tables
     from infra.local.fidelity import install
     install()
     with mock_aws():
@@ -76,7 +76,7 @@ def cognito(aws, monkeypatch):
     """A moto user pool and app client, wired into the app's settings."""
     import boto3
 
-    from chalicelib import clients
+    from chalicelib.aws import clients
     from chalicelib.config import settings
     idp = boto3.client("cognito-idp", region_name="us-east-1")
     policy = {"MinimumLength": 8, "RequireUppercase": False, "RequireLowercase": False,

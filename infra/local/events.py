@@ -50,7 +50,7 @@ def create_bus(events, sqs, prefix: str = "parley-local-") -> dict[str, str]:
 
 def stream_arns(dynamodb, table_prefix: str) -> dict[str, str]:
     """The stream ARN of each stream table, as environment variables."""
-    from chalicelib.models import STREAM_TABLES
+    from chalicelib.store.models import STREAM_TABLES
     arns = {name: dynamodb.describe_table(TableName=f"{table_prefix}{name}")["Table"]["LatestStreamArn"]
             for name in STREAM_TABLES}
     return {"PARLEY_CONVERSATIONS_STREAM_ARN": arns["conversations"], "PARLEY_MESSAGES_STREAM_ARN": arns["messages"]}

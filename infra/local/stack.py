@@ -147,8 +147,8 @@ def seed(port: int) -> dict:
     """Two workspaces, their sites and agents; returns what to print. Every site accepts the widget on
     this stack's own pages only (its allowed_origins)."""
     import boto3
-    from chalicelib.models import Agent, CannedResponse, Site, SiteSettings, Workspace, create_tables
-    from chalicelib.util import iso
+    from chalicelib.store.models import Agent, CannedResponse, Site, SiteSettings, Workspace, create_tables
+    from chalicelib.core.clock import iso
     create_tables()
     idp = boto3.client("cognito-idp", region_name=REGION)
     pool = os.environ["PARLEY_COGNITO_POOL_ID"]

@@ -19,7 +19,7 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 
 from app import app
-from chalicelib.conversations import VIEWS
+from chalicelib.chat.conversations import VIEWS
 from chalicelib.events import EVENT_TYPES
 from tests.conftest import running_stack
 from tests.fuzz import rest, strategies as s

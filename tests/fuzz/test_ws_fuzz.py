@@ -16,7 +16,7 @@ import pytest
 from hypothesis import assume, example, given, note
 from hypothesis import strategies as st
 
-from chalicelib.ws import AGENT_ACTIONS, VISITOR_ACTIONS
+from chalicelib.edges.ws import AGENT_ACTIONS, VISITOR_ACTIONS
 from tests.conftest import running_stack
 from tests.fuzz import strategies
 from tests.fuzz.support import COUNTS, StackLog, examples, fuzz_settings

@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from chalicelib import models
+from chalicelib.store import models
 from chalicelib.config import settings
 from infra import deploy
 

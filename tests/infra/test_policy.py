@@ -15,7 +15,7 @@ from botocore import xform_name
 from infra import deploy
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted((ROOT / "chalicelib").glob("*.py"))
+SOURCES = sorted((ROOT / "chalicelib").rglob("*.py"))  # recursively: every package
 # boto3 service -> IAM prefix; the management API's every call is execute-api:ManageConnections.
 PREFIX = {"sqs": "sqs", "ses": "ses", "s3": "s3", "stepfunctions": "states", "cognito-idp": "cognito-idp",
           "events": "events", "ssm": "ssm", "apigatewaymanagementapi": "execute-api"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.flows import TASKS
+from chalicelib.edges.flow_tasks import TASKS
 from infra import deploy
 
 ASL = sorted((Path(__file__).resolve().parents[2] / "infra" / "statemachines").glob("*.asl.json"))

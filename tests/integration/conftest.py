@@ -3,9 +3,11 @@ import itertools
 
 import pytest
 
-from chalicelib import bootstrap, identity, routing, tokens
-from chalicelib.models import Agent, Site, SiteSettings, Workspace
-from chalicelib.util import iso
+from chalicelib import bootstrap
+from chalicelib.chat import routing
+from chalicelib.identity import sessions, tokens
+from chalicelib.store.models import Agent, Site, SiteSettings, Workspace
+from chalicelib.core.clock import iso
 from tests.fakes import ManagementApi
 
 _ids = itertools.count(1)
@@ -28,15 +30,15 @@ class World:
               capacity=capacity, groups=groups or [], created_at=iso()).save()
         return agent_id
 
-    def online_agent(self, workspace_id: str = "ws_a", **kwargs) -> identity.Caller:
+    def online_agent(self, workspace_id: str = "ws_a", **kwargs) -> sessions.Caller:
         """An agent with a live connection who set presence online."""
         caller = self.agent_connection(self.agent(workspace_id, **kwargs))
         routing.set_presence(caller.id, "online", self.sender)
         return caller
 
-    def agent_connection(self, agent_id: str) -> identity.Caller:
+    def agent_connection(self, agent_id: str) -> sessions.Caller:
         """An agent's live connection (what $connect records after verifying the Cognito token)."""
-        from chalicelib.models import Connection
+        from chalicelib.store.models import Connection
         agent = Agent.get(agent_id)
         cid = f"conn-{next(_ids)}"
         Connection(cid, kind="agent", workspace_id=agent.workspace_id, agent_id=agent.id,
@@ -44,19 +46,19 @@ class World:
                    expires_at=2**31).save()
         routing.connected(agent.id)
         self.api.connect(cid)
-        return identity.caller_for_connection(cid)
+        return sessions.caller_for_connection(cid)
 
     def visitor_session(self, site_key: str = "site-a", **fields) -> dict:
-        return identity.create_visitor_session({"site_key": site_key, **fields})
+        return sessions.create_visitor_session({"site_key": site_key, **fields})
 
-    def visitor_connection(self, session: dict | None = None, site_key: str = "site-a") -> identity.Caller:
+    def visitor_connection(self, session: dict | None = None, site_key: str = "site-a") -> sessions.Caller:
         session = session or self.visitor_session(site_key)
         cid = f"conn-{next(_ids)}"
-        identity.connect(cid, session["token"])
+        sessions.connect(cid, session["token"])
         self.api.connect(cid)
-        return identity.caller_for_connection(cid)
+        return sessions.caller_for_connection(cid)
 
-    def token_for(self, caller: identity.Caller) -> str:
+    def token_for(self, caller: sessions.Caller) -> str:
         return tokens.issue_visitor_token(caller.id, caller.site_key, caller.workspace_id)[0]
 
 

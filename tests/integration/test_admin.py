@@ -3,9 +3,11 @@ import json
 
 import pytest
 
-from chalicelib import admin, identity, ws
+from chalicelib.edges import ws
+from chalicelib.identity import sessions
+from chalicelib.workspace import admin
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
-from chalicelib.models import Agent, Connection, Conversation, Site
+from chalicelib.store.models import Agent, Connection, Conversation, Site
 from tests.integration.test_routing import new_chat
 
 
@@ -20,7 +22,7 @@ def test_an_admin_creates_an_agent_who_can_sign_in(world, cognito):
     created = admin.create_agent(boss, {"email": "new@example.com", "name": "Nia", "capacity": 5,
                                         "groups": ["Tech"], "password": "a-good-password"})
     assert (created["capacity"], created["groups"], created["role"]) == (5, ["tech"], "agent")
-    login = identity.agent_login({"email": "new@example.com", "password": "a-good-password"})
+    login = sessions.agent_login({"email": "new@example.com", "password": "a-good-password"})
     assert login["agent"]["id"] == created["id"] and Agent.get(created["id"]).workspace_id == "ws_a"
     with pytest.raises(ConflictError):
         admin.create_agent(boss, {"email": "new@example.com", "name": "Again", "password": "a-good-password"})
@@ -82,7 +84,7 @@ def test_a_blocked_visitor_is_disconnected_refused_and_never_heard(world):
     admin.set_blocked(agent, session["visitor_id"], True, world.sender)
     assert visitor.connection_id not in world.api.live
     with pytest.raises(ForbiddenError):
-        identity.connect("conn-again", session["token"])
+        sessions.connect("conn-again", session["token"])
     # a frame that was already in flight on the old socket is refused, not stored
     before = Conversation.get(chat).last_seq
     world.api.connect(visitor.connection_id)
@@ -91,7 +93,7 @@ def test_a_blocked_visitor_is_disconnected_refused_and_never_heard(world):
     assert world.api.of(visitor.connection_id, "error")[-1]["code"] == "forbidden"
     assert Conversation.get(chat).last_seq == before
     admin.set_blocked(agent, session["visitor_id"], False, world.sender)
-    identity.connect("conn-after", session["token"])
+    sessions.connect("conn-after", session["token"])
     assert Connection.count("conn-after") == 1
 
 
@@ -121,12 +123,12 @@ def test_an_invited_agent_chooses_a_password_at_first_sign_in(world, cognito):
     created = admin.create_agent(boss, {"email": "invited@example.com", "name": "Ivy",
                                         "temporary_password": "temporary-123"})
     with pytest.raises(PasswordChangeRequiredError) as info:
-        identity.agent_login({"email": "invited@example.com", "password": "temporary-123"})
+        sessions.agent_login({"email": "invited@example.com", "password": "temporary-123"})
     assert info.value.to_dict()["session"]
-    done = identity.agent_new_password({"email": "invited@example.com", "session": info.value.session,
+    done = sessions.agent_new_password({"email": "invited@example.com", "session": info.value.session,
                                         "password": "my-own-password"})
     assert done["agent"]["id"] == created["id"]
-    assert identity.agent_login({"email": "invited@example.com", "password": "my-own-password"})["token"]
+    assert sessions.agent_login({"email": "invited@example.com", "password": "my-own-password"})["token"]
 
 
 def test_site_settings_hold_the_flows_waits_and_the_team_webhook(world):
@@ -180,7 +182,7 @@ def _rest_admin(world, cognito):
     Agent(founder).update(actions=[Agent.role.set("admin")])
     admin.create_agent(world.agent_connection(founder), {"email": "boss@example.com", "name": "Boss",
                                                          "role": "admin", "password": "a-good-password"})
-    token = identity.agent_login({"email": "boss@example.com", "password": "a-good-password"})["token"]
+    token = sessions.agent_login({"email": "boss@example.com", "password": "a-good-password"})["token"]
     client = Client(app_module.app)
 
     def post(body: dict):
@@ -208,7 +210,7 @@ def test_a_failed_profile_write_removes_the_new_sign_in_and_a_retry_succeeds(wor
     retried = post(body)
     assert retried.status_code == 201, retried.body
     assert Agent.get(retried.json_body["id"]).email == "flaky@example.com"
-    assert identity.agent_login({"email": "flaky@example.com", "password": "a-good-password"})["agent"]["name"] == "Flo"
+    assert sessions.agent_login({"email": "flaky@example.com", "password": "a-good-password"})["agent"]["name"] == "Flo"
 
 
 def test_a_cognito_user_without_a_profile_is_adopted_and_one_with_a_profile_is_409(world, cognito):
@@ -221,7 +223,7 @@ def test_a_cognito_user_without_a_profile_is_adopted_and_one_with_a_profile_is_4
     adopted = post({"email": "orphan@example.com", "name": "Olive", "password": "a-good-password"})
     assert adopted.status_code == 201, adopted.body
     assert adopted.json_body["id"] == sub and Agent.get(sub).workspace_id == "ws_a"
-    assert identity.agent_login({"email": "orphan@example.com", "password": "a-good-password"})["agent"]["id"] == sub
+    assert sessions.agent_login({"email": "orphan@example.com", "password": "a-good-password"})["agent"]["id"] == sub
     again = post({"email": "orphan@example.com", "name": "Olive", "password": "a-good-password"})
     assert again.status_code == 409 and again.json_body["error"]["field"] == "email", again.body
     assert Agent.get(sub).name == "Olive"

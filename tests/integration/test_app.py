@@ -8,7 +8,7 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from chalicelib.models import Connection, Message
+from chalicelib.store.models import Connection, Message
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -160,13 +160,14 @@ def test_unstorable_text_and_deep_nesting_get_one_bad_request_naming_the_field(a
 @pytest.fixture
 def admin_token(app, world, cognito):
     """A real Cognito sign-in of an admin of ws_a, for the REST routes behind a bearer token."""
-    from chalicelib import admin, identity
-    from chalicelib.models import Agent
+    from chalicelib.identity import sessions
+    from chalicelib.workspace import admin
+    from chalicelib.store.models import Agent
     founder = world.agent()
     Agent(founder).update(actions=[Agent.role.set("admin")])
     admin.create_agent(world.agent_connection(founder), {"email": "boss@example.com", "name": "Boss",
                                                          "role": "admin", "password": "a-good-password"})
-    return identity.agent_login({"email": "boss@example.com", "password": "a-good-password"})["token"]
+    return sessions.agent_login({"email": "boss@example.com", "password": "a-good-password"})["token"]
 
 
 @pytest.mark.parametrize("method, path, body, field", [

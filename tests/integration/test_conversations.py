@@ -3,9 +3,9 @@ import threading
 
 import pytest
 
-from chalicelib import conversations
+from chalicelib.chat import conversations
 from chalicelib.errors import BadRequestError, CapacityError, ConflictError, NotFoundError
-from chalicelib.models import Agent, Conversation, Visitor
+from chalicelib.store.models import Agent, Conversation, Visitor
 
 
 def test_start_returns_the_active_conversation_until_it_is_closed(world):
@@ -148,8 +148,8 @@ def test_reopening_a_solved_conversation_clears_its_solve(world):
 
 
 def test_a_site_with_a_prechat_form_needs_its_required_fields_first(world):
-    from chalicelib.models import Site, SiteSettings
-    from chalicelib.util import iso
+    from chalicelib.store.models import Site, SiteSettings
+    from chalicelib.core.clock import iso
     Site("site-form", workspace_id="ws_a", name="Form", settings=SiteSettings(prechat_enabled=True),
          created_at=iso()).save()
     visitor = world.visitor_connection(site_key="site-form")
@@ -178,7 +178,7 @@ def test_views_list_newest_activity_first_with_cursors(world):
     assert ids("unassigned") == [c.id for c in reversed(started) if c.id != started[1].id]
     assert ids("mine") == [started[1].id] and ids("open") == [started[1].id]
     assert ids("all") == [c.id for c in reversed(started)]
-    from chalicelib import messaging
+    from chalicelib.chat import messaging
     messaging.send_message(agent, started[0].id, "hello", client_msg_id=None, internal=False, sender=world.sender)
     assert ids("all")[0] == started[0].id  # a message is activity; an accept is not
     foreign = world.agent_connection(world.agent("ws_b"))

@@ -5,9 +5,11 @@ import json
 import boto3
 import pytest
 
-from chalicelib import clients, conversations, events
+from chalicelib import events
+from chalicelib.aws import clients
+from chalicelib.chat import conversations
 from chalicelib.config import settings
-from chalicelib.models import Conversation
+from chalicelib.store.models import Conversation
 from infra.local.events import STREAMS_CONFIG, StreamReader
 from tests.integration.webhook_env import REGION, events_env  # noqa: F401 (a fixture)
 

@@ -15,9 +15,12 @@ import boto3
 import pytest
 from pynamodb.models import Model
 
-from chalicelib import clients, conversations, identity, routing, ws
+from chalicelib.aws import clients
+from chalicelib.chat import conversations, routing
+from chalicelib.edges import ws
+from chalicelib.identity import sessions
 from chalicelib.config import settings
-from chalicelib.models import Agent, Conversation, Message, Visitor
+from chalicelib.store.models import Agent, Conversation, Message, Visitor
 from infra.local import faults
 from infra.local.flows import create_state_machines
 
@@ -251,7 +254,7 @@ def test_an_agent_whose_last_socket_closes_goes_offline_whichever_call_fails(wor
 
     def leave(agent):
         try:
-            identity.disconnect(agent.connection_id)
+            sessions.disconnect(agent.connection_id)
         except Exception:  # the fault's: the gateway logs it and the event is gone
             pass
 

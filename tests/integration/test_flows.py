@@ -6,9 +6,11 @@ import time
 import boto3
 import pytest
 
-from chalicelib import clients, conversations, flows, stepfunctions, ws
+from chalicelib.aws import clients, stepfunctions
+from chalicelib.chat import conversations
+from chalicelib.edges import flow_tasks, ws
 from chalicelib.config import settings
-from chalicelib.models import Agent, Conversation, Message, Site, Visitor, Workspace
+from chalicelib.store.models import Agent, Conversation, Message, Site, Visitor, Workspace
 from infra.local.flows import MOTO_CONFIG, create_state_machines, install_lambda_dispatch
 from tests.fakes import WebhookReceiver
 
@@ -97,7 +99,7 @@ def flows_env(monkeypatch):
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     import app as app_module
-    from chalicelib.models import create_tables
+    from chalicelib.store.models import create_tables
     from infra.local.fidelity import install
     from tests.integration.conftest import World
 
@@ -192,9 +194,9 @@ def test_handoff_timeout_alerts_the_team_tells_the_visitor_and_keeps_the_chat_an
     assert conversation.task_token is None
     assert Workspace.get("ws_a").missed_chats == 1
     texts = [m["message"]["text"] for m in env.world.api.of(visitor.connection_id, "message")]
-    assert texts == [flows.MISSED_WITHOUT_EMAIL]
+    assert texts == [flow_tasks.MISSED_WITHOUT_EMAIL]
     stored = list(Message.query(cid))
-    assert stored[-1].author_kind == "system" and stored[-1].text == flows.MISSED_WITHOUT_EMAIL
+    assert stored[-1].author_kind == "system" and stored[-1].text == flow_tasks.MISSED_WITHOUT_EMAIL
 
     assert env.pump_webhooks() == 0 and env.webhook.delivered() == []  # 500: left on the queue
     assert env.pump_webhooks() == 1
@@ -217,7 +219,7 @@ def test_handoff_timeout_with_a_known_email_says_where_the_answer_goes(flows_env
     visitor, cid = env.chat(env.world.visitor_session(email="dana@example.com"))
     assert env.finished("handoff", handoff_name(cid))["status"] == "SUCCEEDED"
     texts = [m["message"]["text"] for m in env.world.api.of(visitor.connection_id, "message")]
-    assert texts == [flows.MISSED_WITH_EMAIL.format(email="dana@example.com")]
+    assert texts == [flow_tasks.MISSED_WITH_EMAIL.format(email="dana@example.com")]
     assert env.pump_webhooks() == 0  # no webhook configured: nothing queued
 
 
@@ -239,7 +241,7 @@ def test_inactivity_sets_pending_then_auto_solves_without_a_survey(flows_env):
     assert Agent.get(agent.id).active_chats == 0  # the slot was freed
     messages = list(Message.query(cid))
     assert [m.author_kind for m in messages] == ["visitor", "agent", "system"]
-    assert messages[-1].text == flows.STILL_THERE
+    assert messages[-1].text == flow_tasks.STILL_THERE
     statuses = [f["conversation"]["status"] for f in env.world.api.of(visitor.connection_id, "conversation")]
     assert statuses == ["open", "pending", "solved"]  # assigned, then the flow's two steps
     assert env.executions("csat") == []  # auto-solved: no survey
@@ -377,4 +379,4 @@ def test_flows_are_off_without_their_state_machines(flows_env, monkeypatch):
 
 def test_an_unknown_task_action_fails_the_step(flows_env):
     with pytest.raises(Exception):
-        flows.run_task({"action": "nope"}, flows_env.world.sender)
+        flow_tasks.run_task({"action": "nope"}, flows_env.world.sender)

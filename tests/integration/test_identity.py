@@ -4,11 +4,11 @@ import time
 import jwt
 import pytest
 
-from chalicelib import identity, tokens
+from chalicelib.identity import sessions, tokens
 from chalicelib.config import settings
 from chalicelib.errors import BadRequestError, ForbiddenError, UnauthorizedError
-from chalicelib.models import Agent, Connection, Visitor
-from chalicelib.util import iso
+from chalicelib.store.models import Agent, Connection, Visitor
+from chalicelib.core.clock import iso
 
 
 def test_a_new_visitor_gets_a_token_for_its_site(world):
@@ -56,7 +56,7 @@ def test_blocked_visitors_are_refused_at_session_and_connect(world):
     session = world.visitor_session()
     Visitor(session["visitor_id"]).update(actions=[Visitor.blocked.set(True)])
     with pytest.raises(ForbiddenError):
-        identity.connect("c-blocked", session["token"])
+        sessions.connect("c-blocked", session["token"])
     with pytest.raises(ForbiddenError):
         world.visitor_session(resume_token=session["token"])
     assert Connection.count("c-blocked") == 0
@@ -65,7 +65,7 @@ def test_blocked_visitors_are_refused_at_session_and_connect(world):
 @pytest.mark.parametrize("token", [None, "", "garbage", "a.b.c"])
 def test_connect_refuses_missing_and_malformed_tokens(world, token):
     with pytest.raises(UnauthorizedError):
-        identity.connect("c-x", token)
+        sessions.connect("c-x", token)
 
 
 def test_connect_refuses_an_expired_token(world):
@@ -74,19 +74,19 @@ def test_connect_refuses_an_expired_token(world):
     expired = jwt.encode({"sub": session["visitor_id"], "site": "site-a", "ws": "ws_a", "typ": "visitor",
                           "iat": now - 90000, "exp": now - 3600}, settings.token_secret, algorithm="HS256")
     with pytest.raises(UnauthorizedError, match="expired"):
-        identity.connect("c-x", expired)
+        sessions.connect("c-x", expired)
 
 
 def test_disconnect_forgets_the_connection_and_its_subscriptions(world):
-    from chalicelib import conversations
-    from chalicelib.models import Conversation
+    from chalicelib.chat import conversations
+    from chalicelib.store.models import Conversation
     visitor = world.visitor_connection()
     conversation = conversations.start(visitor, {}, world.sender)
     assert visitor.connection_id in Conversation.get(conversation.id).subscribers.as_dict()
-    identity.disconnect(visitor.connection_id)
+    sessions.disconnect(visitor.connection_id)
     assert Connection.count(visitor.connection_id) == 0
     assert visitor.connection_id not in Conversation.get(conversation.id).subscribers.as_dict()
-    assert identity.disconnect(visitor.connection_id) is None  # a second $disconnect is harmless
+    assert sessions.disconnect(visitor.connection_id) is None  # a second $disconnect is harmless
 
 
 def _agent_user(cognito, email="agent@example.com", workspace_id="ws_a"):
@@ -101,33 +101,33 @@ def _agent_user(cognito, email="agent@example.com", workspace_id="ws_a"):
 
 def test_agents_sign_in_with_cognito_and_their_tokens_verify(world, cognito):
     sub = _agent_user(cognito)
-    result = identity.agent_login({"email": "Agent@Example.com", "password": "demo-password"})
+    result = sessions.agent_login({"email": "Agent@Example.com", "password": "demo-password"})
     assert result["agent"]["id"] == sub and result["refresh_token"]
-    caller, agent = identity.agent_caller(f"Bearer {result['token']}")
+    caller, agent = sessions.agent_caller(f"Bearer {result['token']}")
     assert (caller.kind, caller.id, caller.workspace_id) == ("agent", sub, "ws_a")
-    renewed = identity.agent_refresh({"refresh_token": result["refresh_token"]})
-    assert identity.agent_caller(f"Bearer {renewed['token']}")[0].id == sub
+    renewed = sessions.agent_refresh({"refresh_token": result["refresh_token"]})
+    assert sessions.agent_caller(f"Bearer {renewed['token']}")[0].id == sub
 
 
 def test_wrong_passwords_and_foreign_tokens_are_refused(world, cognito):
     _agent_user(cognito)
     with pytest.raises(UnauthorizedError):
-        identity.agent_login({"email": "agent@example.com", "password": "nope-nope"})
+        sessions.agent_login({"email": "agent@example.com", "password": "nope-nope"})
     with pytest.raises(UnauthorizedError):
-        identity.agent_login({"email": "nobody@example.com", "password": "demo-password"})
+        sessions.agent_login({"email": "nobody@example.com", "password": "demo-password"})
     visitor_token = world.visitor_session()["token"]
     with pytest.raises(UnauthorizedError):
-        identity.agent_caller(f"Bearer {visitor_token}")
+        sessions.agent_caller(f"Bearer {visitor_token}")
     with pytest.raises(UnauthorizedError):
-        identity.agent_caller(None)
+        sessions.agent_caller(None)
 
 
 def test_an_agent_token_of_another_app_client_is_refused(world, cognito, monkeypatch):
     _agent_user(cognito)
-    token = identity.agent_login({"email": "agent@example.com", "password": "demo-password"})["token"]
+    token = sessions.agent_login({"email": "agent@example.com", "password": "demo-password"})["token"]
     monkeypatch.setattr(settings, "cognito_client_id", "another-client")
     with pytest.raises(UnauthorizedError):
-        identity.agent_caller(f"Bearer {token}")
+        sessions.agent_caller(f"Bearer {token}")
 
 
 def test_a_signed_in_user_without_an_agent_profile_is_forbidden(world, cognito):
@@ -137,17 +137,17 @@ def test_a_signed_in_user_without_an_agent_profile_is_forbidden(world, cognito):
                                          AuthParameters={"USERNAME": "agent@example.com",
                                                          "PASSWORD": "demo-password"})
     with pytest.raises(ForbiddenError):
-        identity.agent_caller(f"Bearer {token['AuthenticationResult']['AccessToken']}")
+        sessions.agent_caller(f"Bearer {token['AuthenticationResult']['AccessToken']}")
 
 
 def test_an_agent_without_connections_is_unavailable_at_once_and_offline_after_the_grace(world, monkeypatch):
-    from chalicelib import routing
+    from chalicelib.chat import routing
     agent_id = world.agent()
     first, second = world.agent_connection(agent_id), world.agent_connection(agent_id)
     routing.set_presence(agent_id, "online", world.sender)
-    identity.disconnect(first.connection_id)
+    sessions.disconnect(first.connection_id)
     assert routing.is_available(Agent.get(agent_id))  # a second tab keeps them here
-    identity.disconnect(second.connection_id)
+    sessions.disconnect(second.connection_id)
     agent = Agent.get(agent_id)
     assert agent.status == "online" and not routing.is_available(agent)  # a reload may bring them back
     world.agent_connection(agent_id)
@@ -158,4 +158,4 @@ def test_an_agent_without_connections_is_unavailable_at_once_and_offline_after_t
 def test_connect_refuses_a_token_that_is_not_valid_text_as_unauthorized(world, token):
     """A query string can carry a lone surrogate (API Gateway decodes it): 401, not a failed $connect."""
     with pytest.raises(UnauthorizedError):
-        identity.connect("c-x", token)
+        sessions.connect("c-x", token)

@@ -13,10 +13,14 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from chalicelib import conversations, identity, limits, mail, messaging, ws
+from chalicelib.chat import conversations, messaging
+from chalicelib.edges import ws
+from chalicelib.identity import sessions
+from chalicelib.mail import outgoing
+from chalicelib.store import limits
 from chalicelib.config import settings
 from chalicelib.errors import BadRequestError, RateLimitedError, UnauthorizedError
-from chalicelib.models import Key, Message, Site
+from chalicelib.store.models import Key, Message, Site
 from tests.integration.test_identity import _agent_user
 from tests.integration.test_mail import outbox, parts  # noqa: F401 (a fixture)
 
@@ -39,12 +43,12 @@ def an_ip() -> str:
     return f"198.51.100.{next(_ips)}"
 
 
-def visitor_from(world, ip: str, site_key: str = "site-a", **fields) -> identity.Caller:
-    session = identity.create_visitor_session({"site_key": site_key, **fields})
+def visitor_from(world, ip: str, site_key: str = "site-a", **fields) -> sessions.Caller:
+    session = sessions.create_visitor_session({"site_key": site_key, **fields})
     cid = f"conn-lim-{next(_ips)}"
-    identity.connect(cid, session["token"], source_ip=ip)
+    sessions.connect(cid, session["token"], source_ip=ip)
     world.api.connect(cid)
-    return identity.caller_for_connection(cid)
+    return sessions.caller_for_connection(cid)
 
 
 def frame(caller, sender, **body):
@@ -56,11 +60,11 @@ def frame(caller, sender, **body):
 def test_sessions_are_limited_per_address(world):
     ip = an_ip()
     for _ in range(60):
-        identity.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
+        sessions.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
     with pytest.raises(RateLimitedError) as refused:
-        identity.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
+        sessions.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
     assert 0 < refused.value.retry_after <= 600
-    identity.create_visitor_session({"site_key": "site-a"}, source_ip=an_ip())  # another address: fine
+    sessions.create_visitor_session({"site_key": "site-a"}, source_ip=an_ip())  # another address: fine
 
 
 def test_a_limited_session_over_rest_is_429_with_retry_after(world):
@@ -82,16 +86,16 @@ def test_a_site_sets_its_own_session_limit(world):
     site.settings.limits = {"session_ip": {"count": 2, "window": 60}}
     site.save()
     ip = an_ip()
-    identity.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
-    identity.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
+    sessions.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
+    sessions.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
     with pytest.raises(RateLimitedError):
-        identity.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
-    identity.create_visitor_session({"site_key": "site-b"}, source_ip=ip)  # site-b keeps the default
+        sessions.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
+    sessions.create_visitor_session({"site_key": "site-b"}, source_ip=ip)  # site-b keeps the default
 
 
 def test_counters_expire_with_ttl(world):
     ip = an_ip()
-    identity.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
+    sessions.create_visitor_session({"site_key": "site-a"}, source_ip=ip)
     [counter] = [k for k in Key.scan() if k.pk.startswith("rl#session_ip#")]
     assert counter.hits == 1 and counter.expires_at > 0
 
@@ -165,7 +169,7 @@ def test_a_transcript_to_the_conversations_own_address_may_resume_it(world, outb
     [link] = [w for w in _links(msg) if w.startswith("https://shop.example/help?")][:1]
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query))
     assert query["parley_conversation"] == conversation.id
-    again = identity.create_visitor_session({"site_key": "site-a", "resume_token": query["parley_resume"]})
+    again = sessions.create_visitor_session({"site_key": "site-a", "resume_token": query["parley_resume"]})
     assert again["visitor_id"] == visitor.id
 
 
@@ -221,9 +225,9 @@ def test_wrong_passwords_lock_the_account_for_a_while_even_for_the_right_one(wor
     _agent_user(cognito)
     for _ in range(10):
         with pytest.raises(UnauthorizedError):
-            identity.agent_login({"email": "agent@example.com", "password": "wrong-password"}, source_ip=an_ip())
+            sessions.agent_login({"email": "agent@example.com", "password": "wrong-password"}, source_ip=an_ip())
     with pytest.raises(RateLimitedError) as refused:
-        identity.agent_login({"email": "Agent@example.com", "password": "demo-password"}, source_ip=an_ip())
+        sessions.agent_login({"email": "Agent@example.com", "password": "demo-password"}, source_ip=an_ip())
     assert refused.value.retry_after > 0
 
 
@@ -233,17 +237,17 @@ def test_a_successful_sign_in_clears_the_accounts_failures(world, cognito):
     for _ in range(3):
         for _ in range(9):
             with pytest.raises(UnauthorizedError):
-                identity.agent_login({"email": "agent@example.com", "password": "wrong-password"}, source_ip=ip)
-        assert identity.agent_login({"email": "agent@example.com", "password": "demo-password"}, source_ip=ip)
+                sessions.agent_login({"email": "agent@example.com", "password": "wrong-password"}, source_ip=ip)
+        assert sessions.agent_login({"email": "agent@example.com", "password": "demo-password"}, source_ip=ip)
 
 
 def test_sign_ins_are_limited_per_address_across_accounts(world, cognito):
     ip = an_ip()
     for i in range(50):
         with pytest.raises(UnauthorizedError):
-            identity.agent_login({"email": f"guess{i}@example.com", "password": "wrong-password"}, source_ip=ip)
+            sessions.agent_login({"email": f"guess{i}@example.com", "password": "wrong-password"}, source_ip=ip)
     with pytest.raises(RateLimitedError):
-        identity.agent_login({"email": "guess-last@example.com", "password": "wrong-password"}, source_ip=ip)
+        sessions.agent_login({"email": "guess-last@example.com", "password": "wrong-password"}, source_ip=ip)
 
 
 # --- what one visitor or agent can put on everyone ----------------------------------------------
@@ -326,7 +330,7 @@ def test_a_send_that_keeps_losing_gives_up_with_rate_limited_within_its_budget(w
         raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
                            "CancellationReasons": [{"Code": "TransactionConflict"}] * 3}, "TransactWriteItems")
 
-    from chalicelib.conversations import dynamo
+    from chalicelib.chat.conversations import dynamo
     events = dynamo().client.meta.events
     events.register("before-call.dynamodb.TransactWriteItems", always_conflict)
     try:
@@ -340,12 +344,12 @@ def test_a_send_that_keeps_losing_gives_up_with_rate_limited_within_its_budget(w
 
 
 def test_an_admin_sets_and_clears_a_sites_limits_over_rest(world, cognito):
-    from chalicelib import admin
+    from chalicelib.workspace import admin
     admin_id = _agent_user(cognito, email="ada@example.com")
-    from chalicelib.models import Agent
+    from chalicelib.store.models import Agent
     agent = Agent.get(admin_id)
     agent.update(actions=[Agent.role.set("admin")])
-    caller = identity._caller_for_agent(Agent.get(admin_id))
+    caller = sessions._caller_for_agent(Agent.get(admin_id))
     body = admin.update_site_settings(caller, "site-a", {"limits": {"start_ip": {"count": 25, "window": 300}}})
     assert body["settings"]["limits"] == {"start_ip": {"count": 25, "window": 300}}
     assert limits.for_site("start_ip", Site.get("site-a").settings) == limits.Limit(

@@ -11,10 +11,14 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from chalicelib import clients, conversations, identity, mail, messaging, tokens, ws
+from chalicelib.aws import clients
+from chalicelib.chat import conversations, messaging
+from chalicelib.edges import ws
+from chalicelib.identity import sessions, tokens
+from chalicelib.mail import outgoing
 from chalicelib.config import settings
 from chalicelib.errors import NotFoundError, UnauthorizedError
-from chalicelib.models import Conversation, Message, Site
+from chalicelib.store.models import Conversation, Message, Site
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 DOMAIN = "reply.parley.test"
@@ -75,7 +79,7 @@ def chat(world, email_address="dana@example.com", locale="en-GB", page_url="http
 
 
 def leave(world, visitor):
-    identity.disconnect(visitor.connection_id)
+    sessions.disconnect(visitor.connection_id)
     world.api.drop(visitor.connection_id)
 
 
@@ -140,7 +144,7 @@ def test_every_email_has_headers_a_text_part_and_escaped_html(world, outbox):
     assert msg["To"].addresses[0].addr_spec == "dana@example.com"
     assert msg["From"].addresses[0].addr_spec == "support@parley.test"
     reply_to = msg["Reply-To"].addresses[0].addr_spec
-    assert reply_to == mail.reply_address(conversation.id) and reply_to.endswith("@" + DOMAIN)
+    assert reply_to == outgoing.reply_address(conversation.id) and reply_to.endswith("@" + DOMAIN)
     assert msg["Subject"] == "New reply from site-a"
     assert msg["Message-ID"].startswith("<") and msg["Message-ID"].endswith(f"@{DOMAIN}>")
     assert email.utils.parsedate_to_datetime(msg["Date"]) is not None
@@ -163,7 +167,7 @@ def test_the_digest_link_resumes_the_visitor_on_the_page_they_were_on(world, out
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query))
     assert query["x"] == "1" and query["parley_conversation"] == conversation.id
     # the token is a resume token: a new session with it is the same visitor
-    again = identity.create_visitor_session({"site_key": "site-a", "resume_token": query["parley_resume"]})
+    again = sessions.create_visitor_session({"site_key": "site-a", "resume_token": query["parley_resume"]})
     assert again["visitor_id"] == visitor.id
 
 
@@ -239,7 +243,7 @@ def test_transcript_checks_the_email_and_the_conversation(world, outbox):
 
 def test_csat_email_links_record_the_rating_once(world, outbox):
     visitor, agent, conversation = chat(world)
-    assert mail.request_csat_email(conversation)
+    assert outgoing.request_csat_email(conversation)
     [msg] = outbox()
     text, body = parts(msg)
     links = [w for w in text.split() if w.startswith("https://api.parley.test/v1/csat/")]
@@ -259,13 +263,13 @@ def test_csat_email_links_record_the_rating_once(world, outbox):
         assert second.status_code == 409 and b"Already rated" in second.body
     assert Conversation.get(conversation.id).csat.as_dict() == {"rating": 4}
     # a rated conversation gets no second request
-    assert mail.request_csat_email(conversation.id)
+    assert outgoing.request_csat_email(conversation.id)
     assert len(outbox()) == 1
 
 
 def test_missed_chat_email_says_the_answer_comes_by_email(world, outbox):
     visitor, agent, conversation = chat(world)
-    assert mail.missed_chat_email(conversation)
+    assert outgoing.missed_chat_email(conversation)
     [msg] = outbox()
     assert msg["Subject"] == "We'll answer you by email"
     assert "Where is my order?" in parts(msg)[0]
@@ -275,15 +279,15 @@ def test_missed_chat_email_says_the_answer_comes_by_email(world, outbox):
 
 def eml(name: str, conversation_id: str, *, to: str | None = None) -> bytes:
     raw = (EVENTS / name).read_text(encoding="utf-8")
-    return raw.replace("{{REPLY_TO}}", to or mail.reply_address(conversation_id)).encode()
+    return raw.replace("{{REPLY_TO}}", to or outgoing.reply_address(conversation_id)).encode()
 
 
 def test_a_multipart_reply_is_appended_once_without_its_quoted_text(world, outbox):
     visitor, agent, conversation = chat(world)
     raw = eml("inbound_gmail_reply.eml", conversation.id)
-    result = mail.receive_inbound(raw, world.sender)
+    result = outgoing.receive_inbound(raw, world.sender)
     assert result["stored"] is True
-    again = mail.receive_inbound(raw, world.sender)  # SES delivered it twice
+    again = outgoing.receive_inbound(raw, world.sender)  # SES delivered it twice
     assert again["message"]["id"] == result["message"]["id"]
 
     messages = list(Message.query(conversation.id))
@@ -296,13 +300,13 @@ def test_a_multipart_reply_is_appended_once_without_its_quoted_text(world, outbo
 
 def test_an_html_only_outlook_reply_is_stripped_to_its_new_text(world, outbox):
     visitor, agent, conversation = chat(world)
-    result = mail.receive_inbound(eml("inbound_outlook_html.eml", conversation.id), world.sender)
+    result = outgoing.receive_inbound(eml("inbound_outlook_html.eml", conversation.id), world.sender)
     assert result["message"]["text"] == "Yes please, go ahead & ship it."
 
 
 def test_a_french_reply_loses_its_le_a_ecrit_quote(world, outbox):
     visitor, agent, conversation = chat(world)
-    result = mail.receive_inbound(eml("inbound_french_reply.eml", conversation.id), world.sender)
+    result = outgoing.receive_inbound(eml("inbound_french_reply.eml", conversation.id), world.sender)
     assert result["message"]["text"] == "Parfait, merci beaucoup !"
 
 
@@ -310,9 +314,9 @@ def test_a_forged_reply_address_is_refused(world, outbox):
     visitor, agent, conversation = chat(world)
     forged = f"reply+{conversation.id}.{'0' * 20}@{DOMAIN}"
     with pytest.raises(UnauthorizedError):
-        mail.receive_inbound(eml("inbound_gmail_reply.eml", conversation.id, to=forged), world.sender)
+        outgoing.receive_inbound(eml("inbound_gmail_reply.eml", conversation.id, to=forged), world.sender)
     with pytest.raises(NotFoundError):
-        mail.receive_inbound(eml("inbound_gmail_reply.eml", conversation.id, to="someone@example.com"),
+        outgoing.receive_inbound(eml("inbound_gmail_reply.eml", conversation.id, to="someone@example.com"),
                              world.sender)
     assert len(list(Message.query(conversation.id))) == 1
 
@@ -320,7 +324,7 @@ def test_a_forged_reply_address_is_refused(world, outbox):
 def test_auto_replies_are_ignored(world, outbox):
     visitor, agent, conversation = chat(world)
     raw = eml("inbound_gmail_reply.eml", conversation.id).replace(b"Subject:", b"Auto-Submitted: auto-replied\r\nSubject:", 1)
-    assert mail.receive_inbound(raw, world.sender)["stored"] is False
+    assert outgoing.receive_inbound(raw, world.sender)["stored"] is False
 
 
 def test_an_s3_event_appends_the_stored_email(world, outbox, monkeypatch):
@@ -343,7 +347,7 @@ def test_signatures_are_per_conversation():
 def test_a_failed_job_is_retried_alone_while_the_rest_of_its_batch_is_done(world, outbox):
     visitor, agent, conversation = chat(world)
     sqs = boto3.client("sqs", region_name="us-east-1")
-    mail.request_transcript(conversation, "good@example.com", visitor)
+    outgoing.request_transcript(conversation, "good@example.com", visitor)
     sqs.send_message(QueueUrl=outbox.queue_url, MessageBody=json.dumps(
         {"id": "job_broken", "kind": "transcript", "conversation_id": conversation.id}))  # no email: fails
     got = sqs.receive_message(QueueUrl=outbox.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
@@ -357,10 +361,10 @@ def test_a_failed_job_is_retried_alone_while_the_rest_of_its_batch_is_done(world
 
 def test_an_undeclared_charset_reply_is_read_as_utf8(world, outbox):
     visitor, agent, conversation = chat(world)
-    raw = (f"From: dana@example.com\r\nTo: {mail.reply_address(conversation.id)}\r\nSubject: Re\r\n"
+    raw = (f"From: dana@example.com\r\nTo: {outgoing.reply_address(conversation.id)}\r\nSubject: Re\r\n"
            f"Message-ID: <plain-1@example.com>\r\n\r\nMerci, à bientôt\r\n\r\n"
            f"Le lun. 23 nov. 2026, Demo <x@y> a écrit :\r\n> avant\r\n").encode()
-    assert mail.receive_inbound(raw, world.sender)["message"]["text"] == "Merci, à bientôt"
+    assert outgoing.receive_inbound(raw, world.sender)["message"]["text"] == "Merci, à bientôt"
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -371,7 +375,7 @@ def test_an_undeclared_charset_reply_is_read_as_utf8(world, outbox):
     ("> only quoted", ""),
 ])
 def test_strip_quoted(text, expected):
-    assert mail.strip_quoted(text) == expected
+    assert outgoing.strip_quoted(text) == expected
 
 
 def test_emails_name_the_stages_configuration_set_when_there_is_one(world, outbox, monkeypatch):

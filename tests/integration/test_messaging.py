@@ -4,9 +4,10 @@ import threading
 
 import pytest
 
-from chalicelib import conversations, messaging, ws
+from chalicelib.chat import conversations, messaging
+from chalicelib.edges import ws
 from chalicelib.errors import ConflictError, NotFoundError, RateLimitedError
-from chalicelib.models import Connection, Conversation, Message
+from chalicelib.store.models import Connection, Conversation, Message
 
 
 def start(world, caller):
@@ -105,24 +106,24 @@ def test_visitors_are_limited_to_20_messages_per_10_seconds_and_lose_none_accept
 
 
 def test_the_flood_window_resets(world, monkeypatch):
-    from chalicelib import util
+    from chalicelib.core import clock
     visitor = world.visitor_connection()
     conversation = start(world, visitor)
-    clock = [1_000_000.0]
-    monkeypatch.setattr(messaging, "now", lambda: clock[0])
-    monkeypatch.setattr(util, "now", lambda: clock[0])
+    t = [1_000_000.0]
+    monkeypatch.setattr(messaging, "now", lambda: t[0])
+    monkeypatch.setattr(clock, "now", lambda: t[0])
     for i in range(20):
         messaging.send_message(visitor, conversation.id, f"a{i}", client_msg_id=None, internal=False,
                                sender=world.sender)
     with pytest.raises(RateLimitedError):
         messaging.send_message(visitor, conversation.id, "late", client_msg_id=None, internal=False,
                                sender=world.sender)
-    clock[0] += 9.9  # the burst is still inside the last 10 s
+    t[0] += 9.9  # the burst is still inside the last 10 s
     with pytest.raises(RateLimitedError) as info:
         messaging.send_message(visitor, conversation.id, "still too soon", client_msg_id=None, internal=False,
                                sender=world.sender)
     assert info.value.retry_after == pytest.approx(0.1, abs=0.01)
-    clock[0] += 0.2  # and now it is not: a sliding window, not a lockout
+    t[0] += 0.2  # and now it is not: a sliding window, not a lockout
     assert messaging.send_message(visitor, conversation.id, "later", client_msg_id=None, internal=False,
                                   sender=world.sender)["seq"] == 21
 
@@ -269,7 +270,7 @@ def test_start_checks_the_first_message_before_creating_anything(world):
     visitor = world.visitor_connection()
     ws.handle_frame(visitor.connection_id, json.dumps({"action": "start", "ref": "s", "text": "  "}), world.sender)
     assert world.api.of(visitor.connection_id, "error")[-1]["field"] == "text"
-    from chalicelib.models import Visitor
+    from chalicelib.store.models import Visitor
     assert Visitor.get(visitor.id).active_conversation_id is None
     ws.handle_frame(visitor.connection_id, json.dumps({"action": "start", "ref": "s2", "text": "Hello",
                                                         "client_msg_id": "first"}), world.sender)

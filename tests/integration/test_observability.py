@@ -15,10 +15,13 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from chalice.test import Client
 
 import app as app_module
-from chalicelib import clients, consumers, observability, webhooks
+from chalicelib import observability
+from chalicelib.aws import clients
+from chalicelib.edges import consumers
+from chalicelib.webhooks import endpoints
 from chalicelib.config import settings
-from chalicelib.models import Conversation, IdempotencyRecord
-from chalicelib.util import now
+from chalicelib.store.models import Conversation, IdempotencyRecord
+from chalicelib.core.clock import now
 from infra.local import sqs as event_source
 from tests.fakes import WebhookReceiver
 from tests.integration.test_flows import flows_env, handoff_name  # noqa: F401 (flows_env: a fixture)
@@ -115,7 +118,7 @@ def test_logs_carry_the_connection_and_conversation_of_their_invocation_only(app
     frame(app, "conn-v", "req-bad-send", action="send", conversation_id=cid, text="   ")
     with Client(app.app) as client:
         assert client.http.get(f"/v1/conversations/{cid}", headers={"Authorization": "Bearer x.y.z"}).status_code == 401
-    logging.getLogger("chalicelib.ws").warning("said outside any invocation")
+    logging.getLogger("chalicelib.edges.ws").warning("said outside any invocation")
 
     out = capsys.readouterr().out
     ws_error, rest_error = logs(out, "error answered")
@@ -202,7 +205,7 @@ def test_a_chat_nobody_takes_in_time_is_a_missed_chat(flows_env, capsys):
 
 
 def test_rate_limited_frames_are_counted_by_their_code(app, world, capsys):
-    from chalicelib.models import Site
+    from chalicelib.store.models import Site
     site = Site.get("site-a")
     site.settings.rate_limit_count = 2
     site.update(actions=[Site.settings.set(site.settings)])
@@ -323,7 +326,7 @@ def test_the_local_poller_deletes_only_what_the_consumer_did(aws, monkeypatch):
     handler = app_module.app.handler_map["deliver_webhook"]
     try:
         for text in ("one", "two", "three"):
-            assert webhooks.enqueue(server.url, {"text": text})
+            assert endpoints.enqueue(server.url, {"text": text})
         assert event_source.poll_once(sqs, url, handler, "deliver_webhook") == 3
         assert len(server.delivered()) == 2
         (left,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
@@ -333,7 +336,7 @@ def test_the_local_poller_deletes_only_what_the_consumer_did(aws, monkeypatch):
         assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
 
         server.statuses = [500]
-        webhooks.enqueue(server.url, {"text": "four"})
+        endpoints.enqueue(server.url, {"text": "four"})
         assert event_source.poll_once(sqs, url, handler, "deliver_webhook") == 1  # the whole batch failed
         assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]) == 1  # kept
     finally:

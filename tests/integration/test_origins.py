@@ -5,10 +5,11 @@ import json
 import pytest
 from chalice.test import Client
 
-from chalicelib import admin, identity
+from chalicelib.identity import sessions
+from chalicelib.workspace import admin
 from chalicelib.config import settings
 from chalicelib.errors import BadRequestError
-from chalicelib.models import Connection, Site, Visitor
+from chalicelib.store.models import Connection, Site, Visitor
 from tests.integration.test_admin import admin_caller
 from tests.integration.test_app import app, event  # noqa: F401 (app is a fixture)
 from tests.integration.test_identity import _agent_user
@@ -54,7 +55,7 @@ def test_admins_set_allowed_origins_normalized_and_validated(world):
 
 
 def test_a_wildcard_covers_subdomains_only():
-    from chalicelib import origins
+    from chalicelib.core import origins
     pattern = "https://*.shop.example"
     assert origins.matches(pattern, "https://eu.shop.example") and origins.matches(pattern, "https://a.b.shop.example")
     for other in ("https://shop.example", "http://eu.shop.example", "https://eu.shop.example:8443",
@@ -93,7 +94,7 @@ def test_a_site_without_a_list_accepts_any_page_and_an_empty_list_none(app, worl
 def test_an_agent_socket_from_anywhere_but_the_console_is_refused(app, world, cognito, monkeypatch, origin):
     monkeypatch.setattr(settings, "console_origins", ("https://console.parley.example",), raising=False)
     _agent_user(cognito)
-    token = identity.agent_login({"email": "agent@example.com", "password": "demo-password"})["token"]
+    token = sessions.agent_login({"email": "agent@example.com", "password": "demo-password"})["token"]
     refused = ws_connect(app, "conn-agent", token, origin)
     assert refused["statusCode"] == 403
     error = json.loads(refused["body"])["error"]

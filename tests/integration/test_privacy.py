@@ -8,12 +8,17 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from chalicelib import (admin, conversations, identity, mail, messaging, privacy, retention, routing, stepfunctions,
-                        workspace, ws)
+from chalicelib.aws import stepfunctions
+from chalicelib.chat import conversations, messaging, routing
+from chalicelib.edges import ws
+from chalicelib.identity import sessions
+from chalicelib.mail import outgoing
+from chalicelib.store import retention
+from chalicelib.workspace import admin, privacy, team
 from chalicelib.config import settings
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
-from chalicelib.models import Agent, Connection, Conversation, Key, Message, Site, Visitor
-from chalicelib.util import now
+from chalicelib.store.models import Agent, Connection, Conversation, Key, Message, Site, Visitor
+from chalicelib.core.clock import now
 from tests.integration.test_admin import admin_caller
 from tests.integration.test_flows import flows_env  # noqa: F401 (a fixture)
 from tests.integration.test_routing import new_chat
@@ -146,7 +151,7 @@ def test_a_conversation_deleted_by_ttl_breaks_nothing(world):
     assert Visitor.get(session["visitor_id"]).active_conversation_id == chat
 
     # The visitor comes back with the resume token the widget keeps, on a new socket.
-    resumed = identity.create_visitor_session({"site_key": "site-a", "resume_token": session["token"]})
+    resumed = sessions.create_visitor_session({"site_key": "site-a", "resume_token": session["token"]})
     assert resumed["visitor_id"] == session["visitor_id"]
     again = world.visitor_connection(resumed)
     ws.handle_frame(again.connection_id, json.dumps({"action": "current", "ref": "c"}), world.sender)
@@ -160,7 +165,7 @@ def test_a_conversation_deleted_by_ttl_breaks_nothing(world):
     assert fresh["id"] != chat and fresh["last_seq"] == 1
     assert Visitor.get(session["visitor_id"]).active_conversation_id == fresh["id"]
     # The old socket's disconnect, the agent's view and the profile cope with the hole.
-    identity.disconnect(visitor.connection_id)
+    sessions.disconnect(visitor.connection_id)
     with pytest.raises(NotFoundError):
         conversations.load(agent, chat)
     assert {c["id"] for c in privacy.export_visitor(admin_caller(world), session["visitor_id"])["conversations"]} == {
@@ -197,7 +202,7 @@ def test_a_visitor_record_gone_before_their_conversation_is_not_recreated(world)
     agent = world.online_agent()
     assert Conversation.get(chat).assignee_id == agent.id
     assert Visitor.count(session["visitor_id"]) == 0
-    visitor, _, site_name, lang = mail._context(Conversation.get(chat))
+    visitor, _, site_name, lang = outgoing._context(Conversation.get(chat))
     assert visitor.email == "gone@example.com" and lang == "en"
 
 
@@ -234,7 +239,7 @@ def test_export_holds_everything_about_the_visitor_and_nothing_else(world, caplo
     nora = data_of(world, "nora@example.com")
     other = data_of(world, "olga@example.com")  # same site, same agent pool
     elsewhere = data_of(world, "nora@example.com", site_key="site-b")  # same address, another workspace
-    caplog.set_level(logging.INFO, logger="chalicelib.privacy")
+    caplog.set_level(logging.INFO, logger="chalicelib.workspace.privacy")
 
     export = privacy.export_visitor(boss, nora["session"]["visitor_id"])
     assert export["format"] == privacy.EXPORT_FORMAT and export["visitor_id"] == nora["session"]["visitor_id"]
@@ -325,7 +330,7 @@ def test_erase_removes_everything_and_frees_the_agent_slot(world, caplog):
     other = data_of(world, "olga@example.com", agent=agent)  # and Olga's the other
     _, waiting = new_chat(world)
     assert Agent.get(agent.id).active_chats == 2 and Conversation.get(waiting).status == "queued"
-    caplog.set_level(logging.INFO, logger="chalicelib.privacy")
+    caplog.set_level(logging.INFO, logger="chalicelib.workspace.privacy")
 
     result = privacy.erase_visitor(boss, nora["session"]["visitor_id"], ERASE, world.sender)
 
@@ -362,8 +367,8 @@ def test_erase_twice_the_second_finds_nothing_and_the_visitor_may_come_back_fres
         privacy.erase_visitor(boss, vid, ERASE, world.sender)
     # Their old token no longer opens a socket; the widget's resume token starts a fresh, empty record.
     with pytest.raises(UnauthorizedError):
-        identity.connect("conn-after-erase", nora["session"]["token"])
-    fresh = identity.create_visitor_session({"site_key": "site-a", "resume_token": nora["session"]["token"]})
+        sessions.connect("conn-after-erase", nora["session"]["token"])
+    fresh = sessions.create_visitor_session({"site_key": "site-a", "resume_token": nora["session"]["token"]})
     visitor = Visitor.get(fresh["visitor_id"])
     assert visitor.email is None and visitor.active_conversation_id is None and not visitor.blocked
 
@@ -378,8 +383,8 @@ def test_an_erase_cut_short_is_finished_by_the_next_call(world, monkeypatch):
     assert first["complete"] is False and first["erased"]["conversations"] == 0
     assert Visitor.get(vid).erasing and Visitor.get(vid).blocked
     with pytest.raises(ForbiddenError):
-        identity.create_visitor_session({"site_key": "site-a", "resume_token": nora["session"]["token"]})
-    assert workspace.visitor_profile(boss, vid)["visitor"]["erasing"] is True
+        sessions.create_visitor_session({"site_key": "site-a", "resume_token": nora["session"]["token"]})
+    assert team.visitor_profile(boss, vid)["visitor"]["erasing"] is True
 
     # The Lambda dies after a conversation's messages went, before the conversation did.
     real_delete = Conversation.delete
@@ -461,9 +466,9 @@ def test_rest_routes_export_as_a_download_erase_and_find(world, cognito, monkeyp
     boss = admin_caller(world)
     created = admin.create_agent(boss, {"email": "dpo@example.com", "name": "Dee", "role": "admin",
                                         "password": "a-good-password"})
-    token = identity.agent_login({"email": "dpo@example.com", "password": "a-good-password"})["token"]
+    token = sessions.agent_login({"email": "dpo@example.com", "password": "a-good-password"})["token"]
     plain = admin.create_agent(boss, {"email": "plain@example.com", "name": "Pat", "password": "a-good-password"})
-    plain_token = identity.agent_login({"email": "plain@example.com", "password": "a-good-password"})["token"]
+    plain_token = sessions.agent_login({"email": "plain@example.com", "password": "a-good-password"})["token"]
     assert created["role"] == "admin" and plain["role"] == "agent"
     nora = data_of(world, "nora@example.com")
     vid = nora["session"]["visitor_id"]

@@ -6,8 +6,10 @@ from collections import Counter
 
 import pytest
 
-from chalicelib import conversations, routing, util, ws
-from chalicelib.models import Conversation, Key, Visitor
+from chalicelib.chat import conversations, routing
+from chalicelib.core import clock
+from chalicelib.edges import ws
+from chalicelib.store.models import Conversation, Key, Visitor
 
 HEAD = 4  # the first places read and re-announced: fewer than in production, so a short queue has a back
 
@@ -155,11 +157,11 @@ def test_two_groups_have_their_own_tickets_and_a_transfer_joins_the_back_of_the_
 
 
 def test_tickets_follow_the_queue_order_when_arrivals_share_a_millisecond_or_a_clock_is_behind(world, monkeypatch):
-    clock = [util.now()]
-    monkeypatch.setattr(util, "now", lambda: clock[0])
+    t = [clock.now()]
+    monkeypatch.setattr(clock, "now", lambda: t[0])
     first_visitor, first = new_chat(world)
     second_visitor, second = new_chat(world)  # the same millisecond
-    clock[0] -= 5  # a container whose clock is five seconds behind
+    t[0] -= 5  # a container whose clock is five seconds behind
     third_visitor, third = new_chat(world)
     assert queue_order() == [first, second, third]
     stamps = [Conversation.get(c).queued_at for c in (first, second, third)]

@@ -8,7 +8,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from chalicelib import webhooks
+from chalicelib.webhooks import endpoints
 from tests.integration.test_webhooks import deliveries, verifier
 from tests.integration.webhook_env import documented, events_env  # noqa: F401 (a fixture)
 
@@ -44,7 +44,7 @@ def test_a_tampered_body_an_old_timestamp_or_another_secret_fails_verification(e
     receiver = env.receiver()
     admin = env.admin()
     hook = env.endpoint(receiver.url, admin=admin)
-    webhooks.send_test(admin, hook["id"])
+    endpoints.send_test(admin, hook["id"])
     env.until(lambda: receiver.posts, what="the test post")
     post = receiver.posts[0]
     standard = Webhook(hook["standard_webhooks_secret"])
@@ -55,22 +55,22 @@ def test_a_tampered_body_an_old_timestamp_or_another_secret_fails_verification(e
     # Signed with the right key, but 10 minutes ago: the package's 5-minute tolerance refuses the replay.
     stamp = int(post["headers"]["webhook-timestamp"]) - 600
     old = {**standard_headers(post), "webhook-timestamp": str(stamp),
-           "webhook-signature": webhooks.sign_standard(webhooks_secret(hook), post["headers"]["webhook-id"], stamp,
+           "webhook-signature": endpoints.sign_standard(webhooks_secret(hook), post["headers"]["webhook-id"], stamp,
                                                        post["body"])}
     with pytest.raises(WebhookVerificationError, match="too old"):
         standard.verify(post["body"], old)
     with pytest.raises(WebhookVerificationError):  # another event's id under this signature
         standard.verify(post["body"], {**standard_headers(post), "webhook-id": "evt_" + "0" * 32})
     with pytest.raises(WebhookVerificationError):
-        Webhook(webhooks.standard_secret("whsec_another")).verify(post["body"], standard_headers(post))
+        Webhook(endpoints.standard_secret("whsec_another")).verify(post["body"], standard_headers(post))
     # The Parley `secret` itself is not a Standard Webhooks secret: its url-safe characters either decode
     # to other bytes (the signature fails) or leave a length base64 cannot decode (the package refuses the key).
     with pytest.raises((WebhookVerificationError, binascii.Error)):
         Webhook(hook["secret"]).verify(post["body"], standard_headers(post))
 
     # After a rotation, only the new secret's standard form verifies the next post.
-    rotated = webhooks.rotate_secret(admin, hook["id"])
-    webhooks.send_test(admin, hook["id"])
+    rotated = endpoints.rotate_secret(admin, hook["id"])
+    endpoints.send_test(admin, hook["id"])
     env.until(lambda: len(receiver.posts) == 2, what="the second test post")
     Webhook(rotated["standard_webhooks_secret"]).verify(receiver.posts[1]["body"], receiver.posts[1]["headers"])
     with pytest.raises(WebhookVerificationError):
@@ -85,7 +85,7 @@ def test_every_try_and_every_retry_round_of_a_delivery_carry_the_same_webhook_id
     env.chat("Try me again")
     env.until(lambda: deliveries(env, admin, hook["id"])[0]["status"] == "failed", timeout=20, what="3 tries")
     receiver.default = 200
-    webhooks.retry_delivery(admin, hook["id"], deliveries(env, admin, hook["id"])[0]["id"])
+    endpoints.retry_delivery(admin, hook["id"], deliveries(env, admin, hook["id"])[0]["id"])
     env.until(lambda: deliveries(env, admin, hook["id"])[0]["status"] == "delivered", what="the retry round")
 
     assert [p["headers"]["parley-delivery-attempt"] for p in receiver.posts] == ["1", "2", "3", "4"]
@@ -104,11 +104,11 @@ def test_the_standard_secret_is_the_same_key_so_endpoints_made_before_it_need_no
     created = env.endpoint("https://hooks.example.com/parley", admin=admin)
     assert created["standard_webhooks_secret"].startswith("whsec_")
     assert webhooks_secret(created) == created["secret"]
-    assert "standard_webhooks_secret" not in webhooks.list_endpoints(admin)["items"][0]  # shown once, like secret
+    assert "standard_webhooks_secret" not in endpoints.list_endpoints(admin)["items"][0]  # shown once, like secret
     body, stamp = b'{"id":"evt_1"}', int(time.time())
     assert Webhook(created["standard_webhooks_secret"]).verify(body, {
         "webhook-id": "evt_1", "webhook-timestamp": str(stamp),
-        "webhook-signature": webhooks.sign_standard(created["secret"], "evt_1", stamp, body)}) == {"id": "evt_1"}
+        "webhook-signature": endpoints.sign_standard(created["secret"], "evt_1", stamp, body)}) == {"id": "evt_1"}
 
 
 def test_the_documented_python_snippet_verifies_a_real_delivery(events_env):
@@ -117,7 +117,7 @@ def test_the_documented_python_snippet_verifies_a_real_delivery(events_env):
     receiver = env.receiver()
     admin = env.admin()
     hook = env.endpoint(receiver.url, admin=admin)
-    webhooks.send_test(admin, hook["id"])
+    endpoints.send_test(admin, hook["id"])
     env.until(lambda: receiver.posts, what="the test post")
     scope: dict = {}
     exec(documented("python", "def parley_event"), scope)  # noqa: S102 (our own docs)

@@ -9,17 +9,19 @@ import time
 import pytest
 from chalice.test import Client
 
-from chalicelib import consumers, events, webhooks
+from chalicelib import events
+from chalicelib.edges import consumers
+from chalicelib.webhooks import endpoints
 from chalicelib.config import settings
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
-from chalicelib.models import Agent, IdempotencyRecord, WebhookDelivery
-from chalicelib.util import iso
+from chalicelib.store.models import Agent, IdempotencyRecord, WebhookDelivery
+from chalicelib.core.clock import iso
 from tests.fakes import WebhookReceiver, tls_contexts
 from tests.integration.webhook_env import documented, events_env  # noqa: F401 (a fixture)
 
 
 def deliveries(env, admin, hook_id) -> list[dict]:
-    return webhooks.list_deliveries(admin, hook_id, {})["items"]
+    return endpoints.list_deliveries(admin, hook_id, {})["items"]
 
 
 def verifier():
@@ -34,44 +36,44 @@ def verifier():
 def test_admins_manage_endpoints_and_see_the_secret_once(events_env):
     env = events_env
     admin = env.admin()
-    created = webhooks.create_endpoint(admin, {"url": "https://hooks.example.com/parley",
+    created = endpoints.create_endpoint(admin, {"url": "https://hooks.example.com/parley",
                                                "events": ["message.created", "conversation.created"],
                                                "description": "CRM"})
     assert created["secret"].startswith("whsec_") and len(created["secret"]) > 40
     assert created["events"] == ["conversation.created", "message.created"]  # canonical order
     assert created["secret_hint"] == "whsec_…" + created["secret"][-4:]
-    listed = webhooks.list_endpoints(admin)
+    listed = endpoints.list_endpoints(admin)
     assert [h["id"] for h in listed["items"]] == [created["id"]] and "secret" not in listed["items"][0]
     assert listed["event_types"] == list(events.EVENT_TYPES)
 
-    updated = webhooks.update_endpoint(admin, created["id"], {"enabled": False, "events": ["csat.submitted"],
+    updated = endpoints.update_endpoint(admin, created["id"], {"enabled": False, "events": ["csat.submitted"],
                                                               "description": None})
     assert (updated["enabled"], updated["events"], updated["description"]) == (False, ["csat.submitted"], None)
     assert "secret" not in updated
-    rotated = webhooks.rotate_secret(admin, created["id"])
+    rotated = endpoints.rotate_secret(admin, created["id"])
     assert rotated["secret"] != created["secret"] and rotated["secret"].startswith("whsec_")
-    webhooks.delete_endpoint(admin, created["id"])
-    assert webhooks.list_endpoints(admin)["items"] == []
+    endpoints.delete_endpoint(admin, created["id"])
+    assert endpoints.list_endpoints(admin)["items"] == []
 
 
 def test_agents_and_other_workspaces_are_refused(events_env):
     env = events_env
     hook = env.endpoint("https://hooks.example.com/a")
     agent = env.world.agent_connection(env.world.agent("ws_a"))
-    for call in (lambda: webhooks.list_endpoints(agent),
-                 lambda: webhooks.create_endpoint(agent, {"url": "https://x.example.com", "events": ["message.created"]}),
-                 lambda: webhooks.update_endpoint(agent, hook["id"], {"enabled": False}),
-                 lambda: webhooks.delete_endpoint(agent, hook["id"]),
-                 lambda: webhooks.send_test(agent, hook["id"])):
+    for call in (lambda: endpoints.list_endpoints(agent),
+                 lambda: endpoints.create_endpoint(agent, {"url": "https://x.example.com", "events": ["message.created"]}),
+                 lambda: endpoints.update_endpoint(agent, hook["id"], {"enabled": False}),
+                 lambda: endpoints.delete_endpoint(agent, hook["id"]),
+                 lambda: endpoints.send_test(agent, hook["id"])):
         with pytest.raises(ForbiddenError):
             call()
     other = env.admin("ws_b")
-    assert webhooks.list_endpoints(other)["items"] == []
-    for call in (lambda: webhooks.update_endpoint(other, hook["id"], {"enabled": False}),
-                 lambda: webhooks.delete_endpoint(other, hook["id"]),
-                 lambda: webhooks.rotate_secret(other, hook["id"]),
-                 lambda: webhooks.send_test(other, hook["id"]),
-                 lambda: webhooks.list_deliveries(other, hook["id"], {})):
+    assert endpoints.list_endpoints(other)["items"] == []
+    for call in (lambda: endpoints.update_endpoint(other, hook["id"], {"enabled": False}),
+                 lambda: endpoints.delete_endpoint(other, hook["id"]),
+                 lambda: endpoints.rotate_secret(other, hook["id"]),
+                 lambda: endpoints.send_test(other, hook["id"]),
+                 lambda: endpoints.list_deliveries(other, hook["id"], {})):
         with pytest.raises(NotFoundError):
             call()
 
@@ -99,7 +101,7 @@ def test_agents_and_other_workspaces_are_refused(events_env):
 ])
 def test_bad_input_is_a_bad_request_naming_the_field(events_env, body, field):
     with pytest.raises(BadRequestError) as refused:
-        webhooks.create_endpoint(events_env.admin(), body)
+        endpoints.create_endpoint(events_env.admin(), body)
     assert refused.value.field == field
 
 
@@ -110,24 +112,24 @@ def test_loopback_urls_only_where_allowed_and_ids_are_checked(events_env, monkey
     monkeypatch.setattr(settings, "webhook_allow_loopback", False)
     for url in ("http://127.0.0.1:9/hook", "https://localhost/hook", "https://127.0.0.1/hook", "https://[::1]/x"):
         with pytest.raises(BadRequestError) as refused:
-            webhooks.update_endpoint(admin, hook["id"], {"url": url})
+            endpoints.update_endpoint(admin, hook["id"], {"url": url})
         assert refused.value.field == "url"
-    assert webhooks._post("http://127.0.0.1:9/hook", b"{}", {}) == (None, "refused: url must not point at this machine")
+    assert endpoints._post("http://127.0.0.1:9/hook", b"{}", {}) == (None, "refused: url must not point at this machine")
     with pytest.raises(BadRequestError) as refused:
-        webhooks.update_endpoint(admin, "../etc", {"enabled": True})
+        endpoints.update_endpoint(admin, "../etc", {"enabled": True})
     assert refused.value.field == "webhook_id"
     with pytest.raises(BadRequestError) as refused:
-        webhooks.retry_delivery(admin, hook["id"], "nope")
+        endpoints.retry_delivery(admin, hook["id"], "nope")
     assert refused.value.field == "delivery_id"
     with pytest.raises(BadRequestError) as refused:
-        webhooks.list_deliveries(admin, hook["id"], {"limit": "1000"})
+        endpoints.list_deliveries(admin, hook["id"], {"limit": "1000"})
     assert refused.value.field == "limit"
 
 
 def test_a_workspace_has_at_most_ten_endpoints(events_env):
     env = events_env
     admin = env.admin()
-    for i in range(webhooks.MAX_ENDPOINTS):
+    for i in range(endpoints.MAX_ENDPOINTS):
         env.endpoint(f"https://hooks.example.com/{i}", admin=admin)
     with pytest.raises(ConflictError):
         env.endpoint("https://hooks.example.com/one-more", admin=admin)
@@ -136,14 +138,14 @@ def test_a_workspace_has_at_most_ten_endpoints(events_env):
 # --- the REST routes, through app.py and a real Cognito sign-in -------------------------------
 
 def _signed_in(env, cognito, email: str, role: str, workspace_id: str = "ws_a") -> dict:
-    from chalicelib import identity
+    from chalicelib.identity import sessions
     idp, pool = cognito["idp"], cognito["pool_id"]
     user = idp.admin_create_user(UserPoolId=pool, Username=email, MessageAction="SUPPRESS",
                                  UserAttributes=[{"Name": "email", "Value": email}])["User"]
     idp.admin_set_user_password(UserPoolId=pool, Username=email, Password="demo-password", Permanent=True)
     sub = next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
     Agent(sub, workspace_id=workspace_id, email=email, name=email, role=role, created_at=iso()).save()
-    token = identity.agent_login({"email": email, "password": "demo-password"})["token"]
+    token = sessions.agent_login({"email": email, "password": "demo-password"})["token"]
     return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
 
@@ -224,7 +226,7 @@ def test_a_dns_answer_that_changes_after_the_check_is_refused_before_a_byte_is_s
     hook = env.endpoint(url, ["message.created"], admin=admin)  # a hostname: its addresses are checked at each post
     dns = RebindingDns(monkeypatch, "rebind.parley.test", "8.8.8.8", "127.0.0.1")
 
-    webhooks.send_test(admin, hook["id"])
+    endpoints.send_test(admin, hook["id"])
     env.until(lambda: deliveries(env, admin, hook["id"])[0]["attempts"], what="the first try")
     env.until(lambda: receiver.openings, what="the receiver to see the connection")
     assert receiver.openings == [b""] and receiver.posts == []  # closed before a byte: no TLS hello, no post
@@ -234,8 +236,8 @@ def test_a_dns_answer_that_changes_after_the_check_is_refused_before_a_byte_is_s
     assert dns.asked == 2  # the check saw 8.8.8.8, the connection 127.0.0.1
 
     # A site's team alert goes through the same post.
-    with pytest.raises(webhooks.WebhookError, match="refused: connected to a loopback address"):
-        webhooks.deliver_alert({"url": url, "payload": {"text": "A chat was missed"}})
+    with pytest.raises(endpoints.WebhookError, match="refused: connected to a loopback address"):
+        endpoints.deliver_alert({"url": url, "payload": {"text": "A chat was missed"}})
     env.until(lambda: len(receiver.openings) == 2, what="the receiver to see the alert's connection")
     assert receiver.openings == [b"", b""] and receiver.posts == []
 
@@ -247,23 +249,23 @@ def test_an_honest_host_is_posted_to_by_name_over_http_and_https(events_env, mon
     admin = env.admin()
     plain = env.receiver()
     hook = env.endpoint(f"http://localhost:{plain.port}/parley", ["message.created"], admin=admin)
-    webhooks.send_test(admin, hook["id"])
+    endpoints.send_test(admin, hook["id"])
     env.until(lambda: plain.posts, what="the post over http")
     assert plain.posts[0]["headers"]["host"] == f"localhost:{plain.port}"
     assert plain.posts[0]["json"]["type"] == "webhook.test"
 
     server_tls, client_tls = tls_contexts("hooks.parley.test", tmp_path)
-    monkeypatch.setattr(webhooks, "_tls_context", client_tls)  # trusts only the test certificate
+    monkeypatch.setattr(endpoints, "_tls_context", client_tls)  # trusts only the test certificate
     secure = WebhookReceiver(tls=server_tls)
     try:
         RebindingDns(monkeypatch, "hooks.parley.test", "127.0.0.1")
         signed = env.endpoint(f"https://hooks.parley.test:{secure.port}/parley?from=parley", admin=admin)
-        webhooks.send_test(admin, signed["id"])
+        endpoints.send_test(admin, signed["id"])
         env.until(lambda: secure.posts, what="the post over https")
         assert secure.posts[0]["headers"]["host"] == f"hooks.parley.test:{secure.port}"
         assert deliveries(env, admin, signed["id"])[0]["status"] == "delivered"
 
-        status, error = webhooks._post(f"https://127.0.0.1:{secure.port}/parley", b"{}", {})
+        status, error = endpoints._post(f"https://127.0.0.1:{secure.port}/parley", b"{}", {})
         assert status is None and "certificate" in error.lower()  # the certificate names hooks.parley.test
         assert len(secure.posts) == 1
     finally:
@@ -280,7 +282,7 @@ def test_events_reach_subscribed_endpoints_signed_as_documented(events_env):
     env.endpoint(other.url, ["csat.submitted"], admin=admin)
     disabled = env.receiver()
     off = env.endpoint(disabled.url, ["message.created"], admin=admin)
-    webhooks.update_endpoint(admin, off["id"], {"enabled": False})
+    endpoints.update_endpoint(admin, off["id"], {"enabled": False})
     foreign = env.receiver()
     env.endpoint(foreign.url, ["message.created"], admin=env.admin("ws_b"))
 
@@ -301,7 +303,7 @@ def test_events_reach_subscribed_endpoints_signed_as_documented(events_env):
         assert headers["parley-delivery-attempt"] == "1"
         assert event["workspace_id"] == "ws_a" and event["data"]["conversation"]["id"] == cid
     stamp = int(receiver.posts[0]["headers"]["parley-signature"].split(",")[0][2:])
-    old = f"t={stamp - 600},v1={webhooks.sign(hook['secret'], stamp - 600, receiver.posts[0]['body'])}"
+    old = f"t={stamp - 600},v1={endpoints.sign(hook['secret'], stamp - 600, receiver.posts[0]['body'])}"
     assert not verify(hook["secret"], old, receiver.posts[0]["body"])  # a replay outside the tolerance
 
     records = deliveries(env, admin, hook["id"])
@@ -315,7 +317,7 @@ def test_the_documented_node_snippet_verifies_a_real_delivery(events_env, tmp_pa
     receiver = env.receiver()
     admin = env.admin()
     hook = env.endpoint(receiver.url, admin=admin)
-    webhooks.send_test(admin, hook["id"])
+    endpoints.send_test(admin, hook["id"])
     env.until(lambda: receiver.posts, what="the test post")
     post = receiver.posts[0]
     script = tmp_path / "verify.js"
@@ -349,7 +351,7 @@ def test_a_failing_receiver_is_retried_later_each_time_then_dead_lettered(events
     assert [p["headers"]["parley-delivery-attempt"] for p in receiver.posts] == ["1", "2", "3"]
     assert len({p["headers"]["parley-event-id"] for p in receiver.posts}) == 1  # one event, tried 3 times
     gaps = [b["at"] - a["at"] for a, b in zip(receiver.posts, receiver.posts[1:])]
-    assert gaps[0] >= webhooks.retry_delay(1) == 1 and gaps[1] >= webhooks.retry_delay(2) == 4
+    assert gaps[0] >= endpoints.retry_delay(1) == 1 and gaps[1] >= endpoints.retry_delay(2) == 4
     assert gaps[1] > gaps[0]
     (failed,) = deliveries(env, admin, hook["id"])
     assert (failed["status"], failed["attempts"], failed["response_code"], failed["next_attempt_at"]) == (
@@ -360,10 +362,10 @@ def test_a_failing_receiver_is_retried_later_each_time_then_dead_lettered(events
 
     # The receiver is fixed; an admin retries: a new round, and it is delivered.
     receiver.default = 204
-    retried = webhooks.retry_delivery(admin, hook["id"], failed["id"])
+    retried = endpoints.retry_delivery(admin, hook["id"], failed["id"])
     assert retried["status"] == "retrying"
     with pytest.raises(ConflictError):
-        webhooks.retry_delivery(admin, hook["id"], failed["id"])
+        endpoints.retry_delivery(admin, hook["id"], failed["id"])
     env.until(lambda: deliveries(env, admin, hook["id"])[0]["status"] == "delivered", what="the retry")
     (done,) = deliveries(env, admin, hook["id"])
     assert (done["attempts"], done["response_code"], done["error"]) == (4, 204, None)
@@ -381,13 +383,13 @@ def test_every_try_is_claimed_once_and_events_are_dispatched_once(events_env):
     admin = env.admin()
     hook = env.endpoint(receiver.url, ["message.created"], admin=admin)
     event = events.envelope("evt_" + "a" * 32, "message.created", iso(), "ws_a", {"note": "once"})
-    assert webhooks.dispatch_event(event) == 1
+    assert endpoints.dispatch_event(event) == 1
     # The same event again (a replayed stream batch, or a dispatcher that died after writing the
     # record): never tried yet, so its job is queued again: two jobs for try 1.
-    assert webhooks.dispatch_event(event) == 1
+    assert endpoints.dispatch_event(event) == 1
     env.pipeline.drain()
     assert len(receiver.posts) == 1 and receiver.posts[0]["json"]["data"] == {"note": "once"}
-    assert webhooks.dispatch_event(event) == 0  # tried: a replay queues nothing
+    assert endpoints.dispatch_event(event) == 0  # tried: a replay queues nothing
     (record,) = deliveries(env, admin, hook["id"])
     job = {"kind": "webhook", "workspace_id": "ws_a", "webhook_id": hook["id"], "delivery_id": record["id"],
            "attempt": 1, "round_start": 0}
@@ -397,7 +399,7 @@ def test_every_try_is_claimed_once_and_events_are_dispatched_once(events_env):
     # the same message delivered twice by SQS (at least once) is posted once: the consumer's idempotency
     message = {"messageId": "m-1", "receiptHandle": "r-1", "body": json.dumps({**job, "attempt": 2, "round_start": 1}),
                "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs"}
-    assert consumers.consume({"Records": [message, message]}, webhooks.handle_job, name="webhook",
+    assert consumers.consume({"Records": [message, message]}, endpoints.handle_job, name="webhook",
                              with_message_id=True) == {"batchItemFailures": []}
     assert len(receiver.posts) == 2
     assert WebhookDelivery.get(hook["id"], record["id"]).attempts == 2
@@ -426,23 +428,23 @@ def test_disabled_and_deleted_endpoints_get_nothing_more_and_tests_go_through(ev
     receiver = env.receiver()
     admin = env.admin()
     hook = env.endpoint(receiver.url, ["message.created"], admin=admin)
-    webhooks.update_endpoint(admin, hook["id"], {"enabled": False})
+    endpoints.update_endpoint(admin, hook["id"], {"enabled": False})
     env.chat()
     env.pipeline.drain()
     assert receiver.posts == [] and deliveries(env, admin, hook["id"]) == []
-    tested = webhooks.send_test(admin, hook["id"])  # a test goes to a disabled endpoint too
+    tested = endpoints.send_test(admin, hook["id"])  # a test goes to a disabled endpoint too
     env.until(lambda: receiver.posts, what="the test post")
     assert receiver.posts[0]["json"]["type"] == "webhook.test"
     assert receiver.posts[0]["json"]["data"]["webhook"]["id"] == hook["id"]
     assert deliveries(env, admin, hook["id"])[0]["id"] == tested["id"]
 
-    webhooks.update_endpoint(admin, hook["id"], {"enabled": True})
+    endpoints.update_endpoint(admin, hook["id"], {"enabled": True})
     env.chat()
     for reader in env.pipeline.readers:  # events dispatched, jobs queued, not yet delivered
         reader.pump()
     from infra.local.events import pump_queue
     pump_queue(env.sqs, settings.events_queue_url, env.app.app.handler_map["dispatch_webhooks"], "dispatch")
-    webhooks.update_endpoint(admin, hook["id"], {"enabled": False})
+    endpoints.update_endpoint(admin, hook["id"], {"enabled": False})
     env.pipeline.drain()
     pending = [d for d in deliveries(env, admin, hook["id"]) if d["event_type"] == "message.created"]
     assert [(d["status"], d["error"], d["response_code"]) for d in pending] == [
@@ -458,18 +460,18 @@ def test_deliveries_are_listed_newest_first_in_pages(events_env):
     hook = env.endpoint(receiver.url, admin=admin)
     made = []
     for _ in range(5):
-        made.append(webhooks.send_test(admin, hook["id"])["id"])
+        made.append(endpoints.send_test(admin, hook["id"])["id"])
         time.sleep(0.002)  # ids sort by the event's millisecond
-    page = webhooks.list_deliveries(admin, hook["id"], {"limit": "3"})
+    page = endpoints.list_deliveries(admin, hook["id"], {"limit": "3"})
     assert [d["id"] for d in page["items"]] == made[::-1][:3] and page["cursor"] == made[2]
-    rest = webhooks.list_deliveries(admin, hook["id"], {"limit": "3", "cursor": page["cursor"]})
+    rest = endpoints.list_deliveries(admin, hook["id"], {"limit": "3", "cursor": page["cursor"]})
     assert [d["id"] for d in rest["items"]] == made[::-1][3:] and rest["cursor"] is None
 
 
 def test_team_alerts_still_go_through_the_same_queue(events_env):
     env = events_env
     receiver = env.receiver(statuses=[500])
-    assert webhooks.enqueue(receiver.url, {"text": "A chat was missed"})
+    assert endpoints.enqueue(receiver.url, {"text": "A chat was missed"})
     env.pipeline.drain()  # the 500 leaves it on the queue for SQS to deliver again
     assert [p["status"] for p in receiver.posts] == [500]
     env.until(lambda: len(receiver.posts) == 2, what="SQS delivering the alert again")

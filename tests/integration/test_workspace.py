@@ -1,16 +1,17 @@
 """The team, visitor profiles, canned responses and the widget's public settings."""
 import pytest
 
-from chalicelib import conversations, sites, workspace
+from chalicelib.chat import conversations, sites
+from chalicelib.workspace import team
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, UnauthorizedError
-from chalicelib.models import Agent, Site, SiteSettings
-from chalicelib.util import iso
+from chalicelib.store.models import Agent, Site, SiteSettings
+from chalicelib.core.clock import iso
 
 
 def test_agents_see_their_own_team_only(world):
     mine, other = world.agent("ws_a", name="Zoe"), world.agent("ws_b")
     caller = world.agent_connection(world.agent("ws_a", name="Abe"))
-    names = [a["name"] for a in workspace.list_agents(caller)["items"]]
+    names = [a["name"] for a in team.list_agents(caller)["items"]]
     assert names == ["Abe", "Zoe"] and Agent.get(other).workspace_id == "ws_b" and mine
 
 
@@ -18,30 +19,30 @@ def test_a_visitor_profile_lists_their_conversations_to_their_workspace_only(wor
     session = world.visitor_session(name="Vera", email="vera@example.com")
     visitor = world.visitor_connection(session)
     conversation = conversations.start(visitor, {}, world.sender)
-    profile = workspace.visitor_profile(world.agent_connection(world.agent()), session["visitor_id"])
+    profile = team.visitor_profile(world.agent_connection(world.agent()), session["visitor_id"])
     assert profile["visitor"]["email"] == "vera@example.com"
     assert [c["id"] for c in profile["conversations"]] == [conversation.id]
     with pytest.raises(NotFoundError):
-        workspace.visitor_profile(world.agent_connection(world.agent("ws_b")), session["visitor_id"])
+        team.visitor_profile(world.agent_connection(world.agent("ws_b")), session["visitor_id"])
 
 
 def test_canned_responses_crud_with_unique_shortcuts(world):
     agent = world.agent_connection(world.agent())
-    created = workspace.create_canned(agent, {"shortcut": "/Hello", "text": "Hi {{visitor.name}}!"})
+    created = team.create_canned(agent, {"shortcut": "/Hello", "text": "Hi {{visitor.name}}!"})
     assert created["shortcut"] == "hello"
     with pytest.raises(ConflictError):
-        workspace.create_canned(agent, {"shortcut": "hello", "text": "again"})
+        team.create_canned(agent, {"shortcut": "hello", "text": "again"})
     for bad in ({"shortcut": "two words", "text": "x"}, {"shortcut": "ok", "text": " "}, {"text": "x"}):
         with pytest.raises(BadRequestError):
-            workspace.create_canned(agent, bad)
-    updated = workspace.update_canned(agent, created["id"], {"shortcut": "hi", "text": "Hey {{agent.name}}"})
+            team.create_canned(agent, bad)
+    updated = team.update_canned(agent, created["id"], {"shortcut": "hi", "text": "Hey {{agent.name}}"})
     assert (updated["shortcut"], updated["text"]) == ("hi", "Hey {{agent.name}}")
     other = world.agent_connection(world.agent("ws_b"))
-    assert workspace.list_canned(other)["items"] == []
+    assert team.list_canned(other)["items"] == []
     with pytest.raises(NotFoundError):
-        workspace.delete_canned(other, created["id"])
-    workspace.delete_canned(agent, created["id"])
-    assert workspace.list_canned(agent)["items"] == []
+        team.delete_canned(other, created["id"])
+    team.delete_canned(agent, created["id"])
+    assert team.list_canned(agent)["items"] == []
 
 
 def test_widget_settings_are_public_and_say_who_is_there(world):

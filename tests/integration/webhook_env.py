@@ -9,10 +9,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from chalicelib import events, webhooks, ws
+from chalicelib import events
+from chalicelib.edges import ws
+from chalicelib.webhooks import endpoints
 from chalicelib.config import settings
-from chalicelib.identity import Caller
-from chalicelib.models import Agent
+from chalicelib.identity.sessions import Caller
+from chalicelib.store.models import Agent
 from infra.local.events import Pipeline, create_bus, stream_arns
 from tests.fakes import WebhookReceiver
 
@@ -38,7 +40,7 @@ class EventsEnv:
         return self.world.agent_connection(agent_id)
 
     def endpoint(self, url: str, types=events.EVENT_TYPES, admin: Caller | None = None) -> dict:
-        return webhooks.create_endpoint(admin or self.admin(), {"url": url, "events": list(types)})
+        return endpoints.create_endpoint(admin or self.admin(), {"url": url, "events": list(types)})
 
     def chat(self, text: str = "Hello", session=None):
         visitor = self.world.visitor_connection(session)
@@ -81,7 +83,7 @@ def events_env(monkeypatch):
     from moto import mock_aws
 
     import app as app_module
-    from chalicelib.models import create_tables
+    from chalicelib.store.models import create_tables
     from infra.local.fidelity import install
     from tests.integration.conftest import World
 

@@ -415,7 +415,7 @@ class World:
     # -- credentials --
 
     def link_query(self, principal: str, params: dict) -> str:
-        from chalicelib.tokens import mail_signature  # the app's own signature of a rating link (mail.csat_link)
+        from chalicelib.identity.tokens import (mail_signature)  # the app's own signature of a rating link (mail.csat_link)
 
         def sig(conversation_id: str, rating: str) -> str:
             return "sig=" + mail_signature("csat", conversation_id, rating, length=32)
@@ -524,7 +524,7 @@ def test_connect_accepted(world, principal):
 # --- websocket: every action × every principal -------------------------------------------------
 
 def _ws_cases():
-    from chalicelib import ws
+    from chalicelib.edges import ws
     agent_actions, visitor_actions = set(ws.AGENT_ACTIONS), set(ws.VISITOR_ACTIONS)
     return [pytest.param(row, principal, id=f"{row.id} as {principal}")
             for row in ACTIONS for principal in ws_principals(row, agent_actions, visitor_actions)]
@@ -661,7 +661,7 @@ def test_rows_are_unique():
 
 
 def _ws_actions(kind: str) -> set[str]:
-    from chalicelib import ws
+    from chalicelib.edges import ws
     return set(ws.VISITOR_ACTIONS if kind == VISITOR else ws.AGENT_ACTIONS) | {"ping"}  # ping: before the lookup
 
 

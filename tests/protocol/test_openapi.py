@@ -20,7 +20,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 
 import app
-from chalicelib.http import MAX_PATH_PARAM
+from chalicelib.edges.http import MAX_PATH_PARAM
 from tests.conftest import running_stack
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"

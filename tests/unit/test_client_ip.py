@@ -1,5 +1,5 @@
 """Which address a per-IP limit counts (chalicelib/http.client_ip): never one the client may simply name."""
-from chalicelib.http import client_ip
+from chalicelib.edges.http import client_ip
 
 
 def context(ip):

@@ -1,7 +1,7 @@
 """Which page URLs a site owns, for links in emails (chalicelib/origins.owns_page)."""
 from types import SimpleNamespace
 
-from chalicelib import origins
+from chalicelib.core import origins
 
 
 def site(*allowed):

@@ -4,7 +4,7 @@ import time
 import jwt
 import pytest
 
-from chalicelib import tokens
+from chalicelib.identity import tokens
 from chalicelib.config import settings
 from chalicelib.errors import UnauthorizedError
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from chalicelib import validate
+from chalicelib.core import validate
 from chalicelib.errors import BadRequestError
 
 
@@ -56,7 +56,7 @@ def test_choice_lists_the_allowed_values():
 
 
 def test_nesting_is_measured_outside_strings_and_a_top_level_ref_is_read_without_parsing():
-    from chalicelib.validate import MAX_DEPTH, too_deep, top_level_scalar
+    from chalicelib.core.validate import MAX_DEPTH, too_deep, top_level_scalar
     assert not too_deep("[" * MAX_DEPTH + "]" * MAX_DEPTH)
     assert too_deep("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1))
     assert not too_deep(json.dumps({"text": "[{" * 500, "tags": ["a"]}))  # brackets in a string are text
@@ -68,7 +68,7 @@ def test_nesting_is_measured_outside_strings_and_a_top_level_ref_is_read_without
 
 
 def test_every_string_of_a_document_is_checked_and_the_failure_names_its_path():
-    from chalicelib.validate import check_text
+    from chalicelib.core.validate import check_text
     check_text({"text": "😀 é \u2028", "fields": {"name": "Zoë"}, "tags": ["a"]}, "body")
     for value, field in (({"fields": {"name": "\udfff"}}, "fields.name"), ({"tags": ["ok", "a\x00"]}, "tags.1"),
                          ({"a": {"\ud800": 1}}, "a"), ({"\ud800": 1}, "body")):

@@ -1,0 +1,1 @@
+"""Conversations, messages, routing and the queue."""

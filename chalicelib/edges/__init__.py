@@ -1,0 +1,1 @@
+"""What app.py calls: the websocket actions, REST helpers, queue consumers, flow tasks."""

@@ -1,0 +1,238 @@
+"""The steps of the Step Functions flows (infra/statemachines/*.asl.json), run by the `flow_task` Lambda.
+
+Each step re-reads the conversation and acts only if it is still in the state the flow expects,
+so a retried step, a late step or a step overtaken by a newer message changes nothing.
+"""
+import logging
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from chalicelib import observability
+from chalicelib.aws import stepfunctions
+from chalicelib.chat import conversations, messaging, routing
+from chalicelib.mail import notify
+from chalicelib.webhooks import endpoints
+from chalicelib.errors import BadRequestError, ConflictError
+from chalicelib.store.models import Conversation, Site, Workspace
+from chalicelib.core.clock import iso, now
+
+log = logging.getLogger(__name__)
+
+MISSED_WITH_EMAIL = ("Sorry, nobody is available to chat right now. We have your message and will answer "
+                     "by email at {email}.")
+MISSED_WITHOUT_EMAIL = ("Sorry, nobody is available to chat right now. Leave your email address and we will "
+                        "answer by email.")
+STILL_THERE = "Are you still there? This conversation will be marked as solved if we don't hear back from you."
+
+
+def run_task(event: dict, sender) -> dict:
+    """The Lambda's entry: dispatch on `action`."""
+    task = TASKS.get(event.get("action"))
+    if task is None:
+        raise BadRequestError(f"unknown flow task {str(event.get('action'))[:40]!r}", field="action")
+    return task(event, sender)
+
+
+def _get(conversation_id: str) -> Conversation | None:
+    try:
+        return Conversation.get(conversation_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def _last_public_seq(conversation: Conversation) -> int | None:
+    last = conversations._plain(conversation.last_message) or {}
+    return int(last["seq"]) if "seq" in last else None
+
+
+def _conditional(exc: UpdateError) -> bool:
+    return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
+# --- handoff --------------------------------------------------------------------------------
+
+def handoff_route(event: dict, sender) -> dict:
+    """Assign if anyone is free; else tell the visitor their place in the queue."""
+    conversation = _get(event["conversation_id"])
+    if conversation is None or conversation.status != "queued":
+        return {"queued": False}
+    routing.drain(conversation.workspace_id, sender)
+    conversation.refresh(consistent_read=True)
+    queued = conversation.status == "queued"
+    if queued and event.get("announce", True):
+        routing.announce_one(conversation, sender)
+    return {"queued": queued}
+
+
+def handoff_wait(event: dict, sender) -> dict:
+    """Keep the task token on the queued conversation: its assignment resumes the flow
+    (stepfunctions.release_handoff). If it left the queue already, resume the flow now."""
+    token = event["task_token"]
+    try:
+        Conversation(event["conversation_id"]).update(actions=[Conversation.task_token.set(token)],
+                                                      condition=Conversation.status == "queued")
+    except UpdateError as exc:
+        if not _conditional(exc):
+            raise
+        conversation = _get(event["conversation_id"])
+        stepfunctions.send_success(token, {"status": conversation.status if conversation else None})
+    return {}
+
+
+def handoff_timeout(event: dict, sender) -> dict:
+    """Nobody took the conversation in time: record the missed chat, alert the team, tell the visitor
+    the answer comes by email. The conversation stays queued for agents to answer later."""
+    conversation = _get(event["conversation_id"])
+    if conversation is None or conversation.status != "queued":
+        return {"missed": False}
+    stamp = iso()
+    queued_at = conversation.queued_at or conversation.created_at
+    # Once per time in the queue: a retried step, or a second timeout of the same wait, does nothing.
+    not_yet = Conversation.missed_at.does_not_exist() | (Conversation.missed_at < queued_at)
+    try:
+        conversation.update(actions=[Conversation.missed.set(True), Conversation.missed_at.set(stamp),
+                                     Conversation.task_token.remove()],
+                            condition=(Conversation.status == "queued") & (Conversation.queued_at == queued_at)
+                            & not_yet)
+    except UpdateError as exc:
+        if not _conditional(exc):
+            raise
+        return {"missed": False}
+    Workspace(conversation.workspace_id).update(actions=[Workspace.missed_chats.add(1)])
+    observability.metric("MissedChats")
+    _alert_team(conversation, queued_at)
+    text = (MISSED_WITH_EMAIL.format(email=conversation.visitor_email) if conversation.visitor_email
+            else MISSED_WITHOUT_EMAIL)
+    messaging.post_system_message(conversation, text, sender)
+    notify.missed_chat_email(conversation)
+    return {"missed": True}
+
+
+def _alert_team(conversation: Conversation, queued_at: str) -> None:
+    try:
+        site = Site.get(conversation.site_key)
+    except DoesNotExist:
+        return
+    url = site.settings.webhook_url
+    if not url:
+        return
+    waited = max(0, int(now() - _epoch(queued_at)))
+    who = conversation.visitor_name or conversation.visitor_email or "A visitor"
+    last = conversations._plain(conversation.last_message) or {}
+    text = (f"Missed chat on {site.name}: {who} waited {waited // 60} min {waited % 60} s and nobody answered. "
+            f"Reply from the console (conversation {conversation.id}).")
+    if last.get("text") and last.get("kind") == "visitor":
+        text += f"\n> {last['text']}"
+    endpoints.enqueue(url, {"text": text, "event": "missed_chat", "conversation_id": conversation.id,
+                           "site_key": conversation.site_key, "visitor_email": conversation.visitor_email,
+                           "waited_seconds": waited})
+
+
+def _epoch(stamp: str) -> float:
+    return stepfunctions._stamp_ms(stamp) / 1000
+
+
+# --- inactivity -----------------------------------------------------------------------------
+
+# One watch (an execution of inactivity.asl.json) per stretch of agent replies: it sleeps until the
+# newest agent reply is inactivity_wait old, re-arming while newer ones come, then reminds the visitor
+# (`pending`), and auto-solves after pending_wait of silence. Each step answers what comes next:
+# {"next": "wait", "wait": seconds} | {"next": "pending", "seq": reminder} | {"next": "done"}.
+DONE = {"next": "done"}
+
+
+def _again_soon() -> dict:
+    """Another writer moved the conversation while this step looked: look again in a second."""
+    return {"next": "wait", "wait": 1}
+
+
+def _watch_update(conversation: Conversation, owner: int, actions: list, *, unchanged: bool = False) -> bool:
+    """Apply `actions` if this watch still owns the conversation (and, with `unchanged`, nothing was
+    written since it was read); False when the condition failed."""
+    condition = Conversation.inactivity_owner == owner
+    if unchanged:
+        condition &= Conversation.last_seq == conversation.last_seq
+    try:
+        conversation.update(actions=actions, condition=condition)
+        return True
+    except UpdateError as exc:
+        if _conditional(exc):
+            return False
+        raise
+
+
+def inactivity_check(event: dict, sender) -> dict:
+    """The watch wakes: wait for the newest agent reply's turn, remind and set `pending`, or end (the
+    visitor had the last word, the conversation is done, or a newer watch took over)."""
+    owner, wait = int(event["owner"]), int(event["inactivity_wait"])
+    conversation = _get(event["conversation_id"])
+    if conversation is None or conversation.inactivity_owner != owner:
+        return DONE
+    last = conversations._plain(conversation.last_message) or {}
+    if conversation.status not in ("open", "pending") or last.get("kind") != "agent":
+        # Ends only if nothing was written since it looked: a reply racing this step finds a watch.
+        released = _watch_update(conversation, owner, [Conversation.inactivity_until.remove()], unchanged=True)
+        return DONE if released else _again_soon()
+    remaining = _epoch(last["at"]) + wait - now()
+    if remaining > 0:
+        seconds = max(1, int(remaining + 0.999))
+        alive = [Conversation.inactivity_until.set(int(now()) + seconds + stepfunctions.WATCH_MARGIN)]
+        return {"next": "wait", "wait": seconds} if _watch_update(conversation, owner, alive) else DONE
+    return _remind(conversation, owner, int(last["seq"]), sender)
+
+
+def _remind(conversation: Conversation, owner: int, seq: int, sender) -> dict:
+    """No reply since the agent's message `seq`: `pending`, and a system message asking."""
+    if conversation.status == "open":
+        try:
+            conversation = conversations.set_status(routing.system_caller(conversation.workspace_id), conversation.id,
+                                                    "pending", sender, expect_seq=int(conversation.last_seq))
+        except ConflictError:
+            return _again_soon()  # someone wrote or moved it meanwhile
+    message = messaging.post_system_message(conversation, STILL_THERE, sender)
+    # While it waits in `pending`, a new agent reply starts a watch of its own (this one then ends).
+    if not _watch_update(conversation, owner, [Conversation.inactivity_until.remove()]):
+        return DONE
+    return {"next": "pending", "seq": message["seq"]}
+
+
+def inactivity_solve(event: dict, sender) -> dict:
+    """Still silent since the reminder `seq`: solved, automatically (no survey follows). Otherwise the
+    watch goes on as after any wake-up."""
+    conversation = _get(event["conversation_id"])
+    if conversation is None or conversation.inactivity_owner != int(event["owner"]):
+        return DONE
+    if conversation.status != "pending" or _last_public_seq(conversation) != int(event["seq"]):
+        return inactivity_check(event, sender)
+    try:
+        conversations.set_status(routing.system_caller(conversation.workspace_id), conversation.id, "solved", sender,
+                                 auto_solved=True, expect_seq=int(conversation.last_seq))
+    except ConflictError:
+        return _again_soon()
+    routing.settle(conversation.workspace_id, sender)  # a slot was freed
+    return {"next": "done", "solved": True}
+
+
+# --- csat -----------------------------------------------------------------------------------
+
+def csat_request(event: dict, sender) -> dict:
+    """Ask for a rating: in chat on the visitor's live sockets, else by email."""
+    conversation = _get(event["conversation_id"])
+    if (conversation is None or conversation.status != "solved" or conversation.solved_at != event["solved_at"]
+            or conversation.auto_solved or conversation.csat):
+        return {"channel": "none"}
+    visitors = [cid for cid, kind in conversations.recipients(conversation) if kind == "visitor"]
+    frame = {"type": "csat_request", "conversation_id": conversation.id}
+    reached = [cid for cid in visitors if sender.send(cid, frame)]
+    if reached:
+        return {"channel": "chat"}
+    return {"channel": "email" if notify.request_csat_email(conversation) else "none"}
+
+
+def csat_close(event: dict, sender) -> dict:
+    return {"closed": conversations.close_if_solved(event["conversation_id"], event["solved_at"], sender)}
+
+
+TASKS = {"handoff_route": handoff_route, "handoff_wait": handoff_wait, "handoff_timeout": handoff_timeout,
+         "inactivity_check": inactivity_check, "inactivity_solve": inactivity_solve,
+         "csat_request": csat_request, "csat_close": csat_close}

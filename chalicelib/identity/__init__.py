@@ -1,0 +1,1 @@
+"""Who is asking: tokens, Cognito sign-in, visitor and agent sessions."""

@@ -1,0 +1,1 @@
+"""Email: what chat may send (outgoing), rendering, and the inbound reply path."""

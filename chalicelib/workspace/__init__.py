@@ -1,0 +1,1 @@
+"""A workspace's administration: team, sites, privacy requests."""
