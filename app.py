@@ -2,16 +2,24 @@
 from chalice import Chalice, CORSConfig, Rate, Response
 
 from chalicelib import bootstrap, events, observability
-from chalicelib.chat import conversations, routing, sites
+from chalicelib.chat import conversations, lifecycle, routing, sites
+from chalicelib.config import settings
 from chalicelib.core import origins, validate
 from chalicelib.edges import consumers, flow_tasks, ws
-from chalicelib.identity import sessions
-from chalicelib.mail import outgoing
-from chalicelib.webhooks import endpoints
-from chalicelib.workspace import admin, privacy, team
-from chalicelib.config import settings
+from chalicelib.edges.http import (
+    checked_params,
+    client_ip,
+    error_response,
+    json_body,
+    preflight,
+    translate_errors,
+    visitor_cors,
+)
 from chalicelib.errors import ParleyError
-from chalicelib.edges.http import (checked_params, client_ip, error_response, json_body, preflight, translate_errors, visitor_cors)
+from chalicelib.identity import sessions
+from chalicelib.mail import incoming, jobs, render
+from chalicelib.webhooks import delivery, endpoints
+from chalicelib.workspace import admin, privacy, team
 
 # Logs are powertools' JSON (chalicelib/observability.py), app.log included: chalice adds no handler of its own.
 app = Chalice(app_name="parley", configure_logs=False)
@@ -42,7 +50,7 @@ def ws_connect(event):
     data = event.to_dict()
     params = data.get("queryStringParameters") or {}
     try:
-        sessions.connect(event.connection_id, params.get("token"), origins.from_headers(data.get("headers")),
+        lifecycle.connect(event.connection_id, params.get("token"), origins.from_headers(data.get("headers")),
                          source_ip=client_ip(data.get("headers"), data.get("requestContext")))
     except ParleyError as exc:
         return error_response(exc)
@@ -50,7 +58,7 @@ def ws_connect(event):
 
 @app.on_ws_disconnect()
 def ws_disconnect(event):
-    sessions.disconnect(event.connection_id)
+    lifecycle.disconnect(event.connection_id)
 
 
 @app.on_ws_message()
@@ -141,8 +149,8 @@ def agent_refresh():
 def csat_link(conversation_id, rating):
     """A one-click rating link from an email: a small page, never JSON."""
     sig = (app.current_request.query_params or {}).get("sig")
-    status, page = outgoing.rate_from_link(conversation_id, rating, sig)
-    return Response(body=page, status_code=status, headers=outgoing.PAGE_HEADERS)
+    status, page = incoming.rate_from_link(conversation_id, rating, sig)
+    return Response(body=page, status_code=status, headers=render.PAGE_HEADERS)
 
 
 # --- REST: agents -----------------------------------------------------------------------------
@@ -368,12 +376,12 @@ def erase_visitor(visitor_id):
 @app.on_sqs_message(queue=settings.email_queue_name, batch_size=10)
 def send_email(event):
     """Each job once; only the failed ones are reported back, for SQS to retry (then its DLQ keeps them)."""
-    return consumers.consume(event, outgoing.run_job, name="email")
+    return consumers.consume(event, jobs.run_job, name="email")
 
 
 @app.on_s3_event(bucket=settings.inbound_bucket, events=["s3:ObjectCreated:*"])
 def receive_email(event):
-    outgoing.receive_from_s3(event.bucket, event.key, sender)
+    incoming.receive_from_s3(event.bucket, event.key, sender)
 
 
 # --- Step Functions tasks and queues -----------------------------------------------------------
@@ -387,7 +395,7 @@ def flow_task(event, context):
 @app.on_sqs_message(queue=settings.webhook_queue_name, batch_size=1)
 def deliver_webhook(event):
     """Team alerts (a failure is retried by SQS) and tries of endpoint deliveries (which schedule their own)."""
-    return consumers.consume(event, endpoints.handle_job, name="webhook", with_message_id=True)
+    return consumers.consume(event, delivery.handle_job, name="webhook", with_message_id=True)
 
 
 # --- domain events ----------------------------------------------------------------------------
@@ -408,7 +416,7 @@ def publish_message_events(event):
 def dispatch_webhooks(event):
     """Each domain event → one delivery job per subscribed endpoint of its workspace."""
     # Idempotent by itself: one delivery record per (event, endpoint), created on condition.
-    return consumers.consume(event, endpoints.dispatch_record, name="events", idempotent=False)
+    return consumers.consume(event, delivery.dispatch_record, name="events", idempotent=False)
 
 
 # --- schedules --------------------------------------------------------------------------------

@@ -224,13 +224,13 @@ def run() -> dict:
         import app as app_module
         from chalicelib import bootstrap
         from chalicelib.aws import clients
-        from chalicelib.chat import routing, sites
+        from chalicelib.chat import lifecycle, routing, sites
+        from chalicelib.config import settings
+        from chalicelib.core.clock import iso
         from chalicelib.edges import ws
         from chalicelib.identity import sessions
         from chalicelib.store import models
-        from chalicelib.config import settings
         from chalicelib.store.models import Agent, Connection, Site, SiteSettings, Workspace
-        from chalicelib.core.clock import iso
         from tests.fakes import ManagementApi
 
         models.create_tables()
@@ -275,7 +275,7 @@ def run() -> dict:
         api.connect("agent-conn")
         routing.connected("a_cost")
         routing.set_presence("a_cost", "online", sender)
-        agent = sessions.caller_for_connection("agent-conn")
+        agent = lifecycle.caller_for_connection("agent-conn")
 
         frames_in = Counter()
         posts_before = lambda: sum(len(v) for v in api.frames.values())  # noqa: E731
@@ -299,10 +299,10 @@ def run() -> dict:
             session = sessions.create_visitor_session({"site_key": "site-cost", "name": f"Visitor {n}"})
             lambda_invocations["rest"] += 1
             cid = f"visitor-conn-{n}"
-            sessions.connect(cid, session["token"])
+            lifecycle.connect(cid, session["token"])
             api.connect(cid)
             lambda_invocations["websocket $connect"] += 1
-            visitor = sessions.caller_for_connection(cid)
+            visitor = lifecycle.caller_for_connection(cid)
             frame(visitor, action="start", text="Hi, where is my order?")
             conversation_id = api.of(cid, "ack")[-1]["conversation"]["id"]
             for i in range(MESSAGES_EACH_WAY):
@@ -319,7 +319,7 @@ def run() -> dict:
                     frame(agent, action="read", conversation_id=conversation_id, seq=seq)
             frame(agent, action="set_status", conversation_id=conversation_id, status="solved")
             frame(visitor, action="rate", conversation_id=conversation_id, rating=5)
-            sessions.disconnect(cid)
+            lifecycle.disconnect(cid)
             api.drop(cid)
             lambda_invocations["websocket $disconnect"] += 1
             pipeline.drain()

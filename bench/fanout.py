@@ -36,9 +36,10 @@ WORKSPACE = "ws_bench"
 
 
 def start_moto() -> None:
+    from moto.server import ThreadedMotoServer
+
     from infra.local import fidelity
     from infra.local.stack import free_port
-    from moto.server import ThreadedMotoServer
     fidelity.install()
     port = free_port()
     ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False).start()
@@ -151,8 +152,8 @@ def main() -> int:
     from chalicelib import bootstrap
     from chalicelib.chat import conversations
     from chalicelib.config import settings
-    from chalicelib.store.models import Connection, Conversation, create_tables
     from chalicelib.core.clock import iso
+    from chalicelib.store.models import Connection, Conversation, create_tables
 
     def wait_for(each: int, timeout: float = 30) -> tuple[bool, int]:
         deadline = time.time() + timeout

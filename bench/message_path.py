@@ -11,7 +11,7 @@ Per message the bench records:
 
 - DynamoDB requests, by operation (GetItem, Query, TransactWriteItems, UpdateItem, Scan, ...).
   Counted client-side with a botocore `before-call.dynamodb` hook. pynamodb gives every model its
-  own botocore session, client and event emitter (and `conversations.dynamo()`, which issues the
+  own botocore session, client and event emitter (and `dynamo()`, which issues the
   TransactWriteItems, is yet another one), so hooking `Conversation`'s client alone would miss
   most calls: the bench hooks every one of them, and cross-checks the total against the requests
   moto's DynamoDB endpoint actually served. Any difference fails the run (an unhooked client).
@@ -113,13 +113,24 @@ from moto.dynamodb.responses import DynamoHandler  # noqa: E402
 from pynamodb.exceptions import TransactWriteError  # noqa: E402
 from pynamodb.transactions import TransactWrite  # noqa: E402
 
-from infra.local import fidelity  # noqa: E402
 from chalicelib import bootstrap  # noqa: E402
-from chalicelib.chat import conversations, routing, tickets
+from chalicelib.chat import conversations, lifecycle, routing, tickets
 from chalicelib.edges import ws
 from chalicelib.identity import sessions, tokens
 from chalicelib.store import models
-from chalicelib.store.models import (Agent, Connection, Conversation, Key, Message, Site, SiteSettings, Visitor, Workspace)
+from chalicelib.store.dynamo import dynamo
+from chalicelib.store.models import (
+    Agent,
+    Connection,
+    Conversation,
+    Key,
+    Message,
+    Site,
+    SiteSettings,
+    Visitor,
+    Workspace,
+)
+from infra.local import fidelity  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "message_path.json"
 QUEUE_SIZES = (10, 1_000)  # conversations already queued when a visitor starts
@@ -219,7 +230,7 @@ def _chalicelib_chain() -> str:
 def hook_dynamodb_clients(counters: Counters) -> int:
     """Register the counter on every DynamoDB client pynamodb has; returns how many distinct emitters."""
     clients = [m._get_connection().connection.client for m in models.ALL_MODELS]
-    clients.append(conversations.dynamo().client)  # TransactWriteItems goes through this one
+    clients.append(dynamo().client)  # TransactWriteItems goes through this one
     emitters = {}
     for client in clients:
         emitters.setdefault(id(client.meta.events), client.meta.events)
@@ -267,7 +278,7 @@ def self_test_rollback() -> dict:
     Key(f"{tag}#taken", seq=1).save()
     table_before = moto_table(Key)
     try:
-        with TransactWrite(connection=conversations.dynamo()) as tx:
+        with TransactWrite(connection=dynamo()) as tx:
             tx.update(Key(f"{tag}#a"), actions=[Key.seq.set(2)])
             tx.save(Key(f"{tag}#new", seq=1))
             tx.save(Key(f"{tag}#taken", seq=2), condition=Key.pk.does_not_exist())
@@ -427,12 +438,12 @@ class Run:
                 batch.save(m)
         # The visitor's socket goes through the real $connect path (token, connection, resubscribe).
         token, _ = tokens.issue_visitor_token(self.visitor_id, SITE_KEY, WORKSPACE)
-        sessions.connect(self.visitor_conn, token)
-        # An agent's $connect needs a Cognito token: store the connection as sessions.connect does,
+        lifecycle.connect(self.visitor_conn, token)
+        # An agent's $connect needs a Cognito token: store the connection as lifecycle.connect does,
         # then subscribe it the way `join` does.
         Connection(self.agent_conn, kind="agent", workspace_id=WORKSPACE, agent_id=AGENT_ID,
                    agent_workspace_id=WORKSPACE, name="Ada Agent", connected_at=iso(NOW),
-                   expires_at=int(time.time()) + sessions.CONNECTION_TTL).save()
+                   expires_at=int(time.time()) + lifecycle.CONNECTION_TTL).save()
         conversations.subscribe(self.agent_conn, "agent", self.cid)
         subs = Conversation.get(self.cid, consistent_read=True).subscribers.as_dict()
         check(subs == {self.visitor_conn: "visitor", self.agent_conn: "agent"},
@@ -544,7 +555,7 @@ class QueueStart:
         self.connection_id = f"qconn{uuid.uuid4().hex[:12]}="
         session = sessions.create_visitor_session({"site_key": SITE_KEY, "name": f"Queued visitor {n}"})
         self.visitor_id = session["visitor_id"]
-        sessions.connect(self.connection_id, session["token"])
+        lifecycle.connect(self.connection_id, session["token"])
         self.body = json.dumps({"action": "start", "ref": f"s{n}", "client_msg_id": f"first-{n}",
                                 "text": f"{LINES[n % len(LINES)]} ({n})"})
 
@@ -802,9 +813,9 @@ def hook_self_check(counters: Counters, sender) -> dict:
     expect("Message.query", lambda: list(Message.query(run.cid, limit=5)), "Query")
 
     def transact():
-        with TransactWrite(connection=conversations.dynamo()) as tx:
+        with TransactWrite(connection=dynamo()) as tx:
             tx.condition_check(Conversation, run.cid, condition=Conversation.id.exists())
-    expect("TransactWrite via conversations.dynamo()", transact, "TransactWriteItems")
+    expect("TransactWrite via dynamo()", transact, "TransactWriteItems")
     expect("Key.scan", lambda: list(Key.scan(limit=1)), "Scan")
 
     counters.reset()

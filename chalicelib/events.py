@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from boto3.dynamodb.types import TypeDeserializer
 
 from chalicelib.aws.clients import client
-from chalicelib.config import settings
 from chalicelib.chat.conversations import serialize, serialize_message
-from chalicelib.store.models import Conversation, Message
+from chalicelib.config import settings
 from chalicelib.core.clock import iso
+from chalicelib.store.models import Conversation, Message
 
 log = logging.getLogger(__name__)
 

@@ -463,8 +463,8 @@ class Deployment:
         from botocore.exceptions import ClientError
         from pynamodb.exceptions import DoesNotExist, PutError
 
-        from chalicelib.store.models import Agent, Site, SiteSettings, Workspace
         from chalicelib.core.clock import iso, new_id
+        from chalicelib.store.models import Agent, Site, SiteSettings, Workspace
         stamp = iso()
         try:
             workspace_id = Site.get(site_key).workspace_id

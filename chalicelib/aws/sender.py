@@ -70,14 +70,16 @@ class Sender:
         return [cid for (cid, _), outcome in zip(posts, outcomes) if outcome == GONE]
 
     def exists(self, connection_id: str) -> bool:
-        """Whether API Gateway still holds this connection (GetConnection; 410 means gone)."""
+        """Whether API Gateway still holds this connection (GetConnection); a gone one is forgotten,
+        as a post that finds it gone forgets it."""
         try:
             self.client.get_connection(ConnectionId=connection_id)
             return True
         except ClientError as exc:
-            if _is_gone(exc):
-                return False
-            raise
+            if not _is_gone(exc):
+                raise
+        self._forget(connection_id)
+        return False
 
     def close(self, connection_id: str) -> None:
         try:
@@ -105,11 +107,14 @@ class Sender:
         except (BotoCoreError, OSError) as exc:
             log.warning("post_to_connection failed", extra={"connection_id": connection_id, "error": repr(exc)})
             return FAILED
+        self._forget(connection_id)
+        return GONE
+
+    def _forget(self, connection_id: str) -> None:
         try:
             self.on_gone(connection_id)
         except Exception:
             log.exception("forgetting a gone connection failed", extra={"connection_id": connection_id})
-        return GONE
 
 
 def _is_gone(exc: ClientError) -> bool:

@@ -4,7 +4,6 @@ import binascii
 import json
 import logging
 
-from pynamodb.connection import Connection as DynamoConnection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
@@ -12,12 +11,12 @@ from chalicelib import observability
 from chalicelib.aws import stepfunctions
 from chalicelib.chat import tickets
 from chalicelib.core import validate
-from chalicelib.store import limits, retention
-from chalicelib.config import settings
-from chalicelib.errors import BadRequestError, CapacityError, ConflictError, ForbiddenError, NotFoundError
-from chalicelib.identity.sessions import Caller, email_key, owned
-from chalicelib.store.models import Agent, Connection, Conversation, Message, Site, Visitor
+from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, new_id, now
+from chalicelib.errors import BadRequestError, CapacityError, ConflictError, ForbiddenError, NotFoundError
+from chalicelib.store import limits, retention
+from chalicelib.store.dynamo import cancelled, dynamo, owned
+from chalicelib.store.models import Agent, Connection, Conversation, Message, Site, Visitor, email_key
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +25,6 @@ ACTIVE = ("open", "pending")  # statuses that hold one of the assignee's slots
 VIEWS = ("unassigned", "mine", "open", "pending", "solved", "all")
 HISTORY_DEFAULT, HISTORY_MAX = 50, 100
 HISTORY_MAX_BYTES = 96 * 1024
-
-_dynamo = None
-
-
-def dynamo() -> DynamoConnection:
-    """One low-level connection for transactions, created once per container."""
-    global _dynamo
-    if _dynamo is None:
-        _dynamo = DynamoConnection(region=settings.region)
-    return _dynamo
-
-
-def cancelled(exc: TransactWriteError) -> list[bool]:
-    """Which items of a cancelled transaction failed their condition."""
-    return [bool(r and r.code == "ConditionalCheckFailed") for r in (exc.cancellation_reasons or [])]
-
 
 def queue_key(workspace_id: str, group: str | None) -> str:
     return f"{workspace_id}#{group or '*'}"

@@ -17,16 +17,25 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.mail import outgoing
 from chalicelib import observability
-from chalicelib.store import limits, retention
 from chalicelib.aws import stepfunctions
+from chalicelib.chat.conversations import (
+    ACTIVE,
+    deliver,
+    index_actions,
+    load,
+    notify_change,
+    recipients,
+    serialize_message,
+)
 from chalicelib.config import settings
-from chalicelib.chat.conversations import (ACTIVE, cancelled, deliver, dynamo, index_actions, load, notify_change, recipients, serialize_message)
-from chalicelib.errors import ConflictError, ForbiddenError, RateLimitedError
-from chalicelib.identity.sessions import Caller
-from chalicelib.store.models import Agent, Conversation, Key, Message
+from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, new_id, now
+from chalicelib.errors import ConflictError, ForbiddenError, RateLimitedError
+from chalicelib.mail import outgoing
+from chalicelib.store import limits, retention
+from chalicelib.store.dynamo import cancelled, cancelled_for, dynamo
+from chalicelib.store.models import Agent, Conversation, Key, Message
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +140,8 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
                 return Stored(_first(conversation.id, author["id"], client_msg_id), conversation, duplicate=True)
             if failed.get("agent"):
                 assignee_gone = True  # the agent was removed: store the reply, leave the status
-            raced = any(failed.values()) or _cancelled_for(exc, "TransactionConflict")
-            if raced or _cancelled_for(exc, "ThrottlingError"):  # a hot item: nothing was written, try again
+            raced = any(failed.values()) or cancelled_for(exc, "TransactionConflict")
+            if raced or cancelled_for(exc, "ThrottlingError"):  # a hot item: nothing was written, try again
                 if raced and attempt == 1:  # another writer took this seq: only so many may stay in the race
                     _join_race(conversation.id, author["kind"])
                 # back off, the more the longer it goes on
@@ -167,12 +176,6 @@ def _agent_rate_count() -> int:
     """The agents' flood limit in force: a deployment-wide limit, so PARLEY_RATE_LIMIT_SCALE scales it like
     chalicelib/limits.py's (a visitor's flood limit is the site's own setting, and is not scaled)."""
     return max(1, int(AGENT_RATE_COUNT * settings.rate_limit_scale))
-
-
-def _cancelled_for(exc: TransactWriteError, code: str) -> bool:
-    """Whether DynamoDB cancelled the transaction for this reason (TransactionConflict: another transaction
-    held an item; ThrottlingError: an item's partition was over its throughput)."""
-    return any(r and r.code == code for r in (exc.cancellation_reasons or []))
 
 
 def rate_action(conversation: Conversation, times, limit: int, window: int, t: float):
@@ -249,7 +252,7 @@ def send_message(caller: Caller, conversation_id: str, text: str, *, client_msg_
 def post_system_message(conversation: Conversation, text: str, sender, *, options: list | None = None,
                         kind: str = "system") -> dict:
     """A message from the system or the bot, delivered to every subscriber."""
-    caller = Caller(kind="agent", id=kind, workspace_id=conversation.workspace_id, name=None)
+    caller = Caller.system(conversation.workspace_id, actor=kind, name=None)
     stored = store_message(caller, conversation.id, text, options=options,
                            author={"kind": kind, "id": kind, "name": None})
     data = serialize_message(stored.message)

@@ -13,13 +13,13 @@ from datetime import datetime, timezone
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib.config import settings
 from chalicelib.chat.conversations import ACTIVE, assign, queue_key, recipients, subscribe
-from chalicelib.errors import CapacityError, ConflictError
-from chalicelib.identity.sessions import Caller
-from chalicelib.store.models import Agent, Connection, Conversation, Visitor, Workspace
 from chalicelib.chat.tickets import place
+from chalicelib.config import settings
+from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, now
+from chalicelib.errors import CapacityError, ConflictError
+from chalicelib.store.models import Agent, Connection, Conversation, Visitor, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,6 @@ MAX_ASSIGNMENTS_PER_DRAIN = 50
 # re-announces. Positions behind them come from tickets (tickets.place), so no read spans a queue.
 QUEUE_HEAD = 20
 WAIT_SMOOTHING = 0.3  # weight of the newest wait in the workspace's moving average
-
-
-def system_caller(workspace_id: str) -> Caller:
-    return Caller(kind="agent", id="routing", workspace_id=workspace_id, name="Routing", role="system")
 
 
 def is_available(agent: Agent) -> bool:
@@ -60,7 +56,7 @@ def drain(workspace_id: str, sender, *, prefer: dict | None = None) -> list[str]
     agents = list(Agent.by_workspace.query(workspace_id))
     groups = {None} | {g for a in agents for g in (a.groups or [])}
     heads: dict[str | None, list[Conversation]] = {g: _queue(workspace_id, g) for g in groups}
-    caller = system_caller(workspace_id)
+    caller = Caller.system(workspace_id)
     while len(assigned) < MAX_ASSIGNMENTS_PER_DRAIN:
         waiting = [(conv.queued_at, g, conv) for g, convs in heads.items() for conv in convs[:1]]
         waiting = [w for w in waiting if ranked(agents, w[1])]
@@ -242,9 +238,8 @@ def sweep(sender) -> dict:
     1. An agent without a connection for `presence_grace` seconds goes offline.
     2. After `requeue_grace` more seconds, their open chats return to the queue, which drains.
     3. Every online agent's connections are checked with API Gateway; gone ones are forgotten, so a
-       stale connection never keeps an agent online.
+       stale connection never keeps an agent online (`sender.exists` forgets a gone one).
     """
-    from chalicelib.identity.sessions import disconnect
     t, report = now(), {"offline": 0, "requeued": 0, "stale_connections": 0}
     for connection_id in _online_agent_connections():
         try:
@@ -252,8 +247,7 @@ def sweep(sender) -> dict:
         except Exception:  # one unreachable check must not stop the sweep
             log.warning("connection check failed", extra={"connection_id": connection_id})
             continue
-        if gone:
-            disconnect(connection_id)
+        if gone:  # and now forgotten: the sender's on_gone ran
             report["stale_connections"] += 1
     for agent in Agent.by_presence.query("pending", Agent.disconnected_at <= t - settings.presence_grace):
         # Conditional on the same disconnect still pending: an agent back meanwhile is left alone.
@@ -284,7 +278,7 @@ def _online_agent_connections() -> list[str]:
 def requeue_chats(agent: Agent, sender) -> int:
     """The agent's open and pending chats go back to the queue (the unassigned view), then it drains."""
     moved = 0
-    caller = system_caller(agent.workspace_id)
+    caller = Caller.system(agent.workspace_id)
     for conversation in Conversation.by_assignee.query(agent.id):
         if conversation.status not in ACTIVE:
             continue

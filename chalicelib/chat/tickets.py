@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from chalicelib.core.clock import iso
 from chalicelib.errors import ConflictError
 from chalicelib.store.models import Conversation, Key
-from chalicelib.core.clock import iso
 
 # A take that loses the race to another arrival retries; each loss means another ticket was issued,
 # so this many only in a burst of that many arrivals within milliseconds in one queue.

@@ -10,11 +10,12 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from chalicelib import observability
 from chalicelib.aws import stepfunctions
 from chalicelib.chat import conversations, messaging, routing
-from chalicelib.mail import notify
-from chalicelib.webhooks import endpoints
-from chalicelib.errors import BadRequestError, ConflictError
-from chalicelib.store.models import Conversation, Site, Workspace
+from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, now
+from chalicelib.errors import BadRequestError, ConflictError
+from chalicelib.mail import notify
+from chalicelib.store.models import Conversation, Site, Workspace
+from chalicelib.webhooks import delivery
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def _alert_team(conversation: Conversation, queued_at: str) -> None:
             f"Reply from the console (conversation {conversation.id}).")
     if last.get("text") and last.get("kind") == "visitor":
         text += f"\n> {last['text']}"
-    endpoints.enqueue(url, {"text": text, "event": "missed_chat", "conversation_id": conversation.id,
+    delivery.enqueue(url, {"text": text, "event": "missed_chat", "conversation_id": conversation.id,
                            "site_key": conversation.site_key, "visitor_email": conversation.visitor_email,
                            "waited_seconds": waited})
 
@@ -185,7 +186,7 @@ def _remind(conversation: Conversation, owner: int, seq: int, sender) -> dict:
     """No reply since the agent's message `seq`: `pending`, and a system message asking."""
     if conversation.status == "open":
         try:
-            conversation = conversations.set_status(routing.system_caller(conversation.workspace_id), conversation.id,
+            conversation = conversations.set_status(Caller.system(conversation.workspace_id), conversation.id,
                                                     "pending", sender, expect_seq=int(conversation.last_seq))
         except ConflictError:
             return _again_soon()  # someone wrote or moved it meanwhile
@@ -205,7 +206,7 @@ def inactivity_solve(event: dict, sender) -> dict:
     if conversation.status != "pending" or _last_public_seq(conversation) != int(event["seq"]):
         return inactivity_check(event, sender)
     try:
-        conversations.set_status(routing.system_caller(conversation.workspace_id), conversation.id, "solved", sender,
+        conversations.set_status(Caller.system(conversation.workspace_id), conversation.id, "solved", sender,
                                  auto_solved=True, expect_seq=int(conversation.last_seq))
     except ConflictError:
         return _again_soon()

@@ -6,17 +6,16 @@ import json
 import logging
 from typing import Callable
 
-
 from chalicelib import observability
 from chalicelib.aws import stepfunctions
-from chalicelib.chat import conversations, messaging, routing
+from chalicelib.chat import conversations, lifecycle, messaging, routing
+from chalicelib.config import settings
 from chalicelib.core import validate
+from chalicelib.core.caller import Caller
+from chalicelib.errors import BadRequestError, NotFoundError, ParleyError, TooLargeError
 from chalicelib.identity import sessions
 from chalicelib.mail import outgoing
 from chalicelib.store import limits
-from chalicelib.config import settings
-from chalicelib.errors import BadRequestError, NotFoundError, ParleyError, TooLargeError
-from chalicelib.identity.sessions import Caller
 from chalicelib.store.models import Agent
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ def handle_frame(connection_id: str, body: str | None, sender) -> None:
         if action == "ping":
             sender.send(connection_id, {"type": "pong", "ref": ref})
             return
-        caller = sessions.caller_for_connection(connection_id)
+        caller = lifecycle.caller_for_connection(connection_id)
         handler = (AGENT_ACTIONS if caller.is_agent else VISITOR_ACTIONS).get(action)
         if handler is None:
             raise BadRequestError(f"unknown action {action[:40]!r}", field="action")

@@ -1,61 +1,16 @@
-"""Who is calling: visitor sessions, agent sign-in, and the websocket connections they open."""
-import logging
-from dataclasses import dataclass
-
+"""Who is calling: visitor sessions and agent sign-in (the sockets they open: chat/lifecycle.py)."""
 import jwt
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.core import origins, validate
+from chalicelib.core.caller import Caller
+from chalicelib.core.clock import iso, new_id
+from chalicelib.errors import ForbiddenError, UnauthorizedError
 from chalicelib.identity import cognito, tokens
 from chalicelib.store import limits, retention
-from chalicelib.errors import ForbiddenError, NotFoundError, UnauthorizedError
-from chalicelib.store.models import Agent, Connection, Conversation, Site, Visitor
-from chalicelib.core.clock import iso, new_id, now
-
-log = logging.getLogger(__name__)
-
-CONNECTION_TTL = 3 * 3600  # API Gateway closes connections after 2 h
-
-
-@dataclass(frozen=True)
-class Caller:
-    kind: str  # "visitor" | "agent"
-    id: str
-    workspace_id: str
-    name: str | None = None
-    site_key: str | None = None
-    role: str = "visitor"
-    connection_id: str | None = None
-    rate_limit_count: int = 20
-    rate_limit_window: int = 10
-    source_ip: str | None = None  # where the caller's socket came from, for per-IP limits
-
-    @property
-    def is_agent(self) -> bool:
-        return self.kind == "agent"
-
-    def author(self) -> dict:
-        return {"kind": self.kind, "id": self.id, "name": self.name}
-
-
-def owned(caller: Caller, model, key: str, what: str, *, consistent: bool = False):
-    """The item of the caller's workspace with this key; NotFoundError for a missing one and for
-    another workspace's alike, so ids leak nothing across workspaces."""
-    try:
-        item = model.get(key, consistent_read=consistent)
-    except DoesNotExist:
-        raise NotFoundError(f"no such {what}") from None
-    if item.workspace_id != caller.workspace_id:
-        raise NotFoundError(f"no such {what}")
-    return item
-
+from chalicelib.store.models import Agent, Site, Visitor, email_key
 
 # --- visitors -------------------------------------------------------------------------------
-
-def email_key(workspace_id: str, email: str) -> str:
-    """The visitors' email-index key: one workspace's visitors with this (lowercased) address."""
-    return f"{workspace_id}#{email.lower()}"
-
 
 def get_site(site_key: str) -> Site:
     try:
@@ -168,10 +123,10 @@ def agent_caller(authorization: str | None) -> tuple[Caller, Agent]:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise UnauthorizedError("missing bearer token")
     token = authorization[7:].strip()
-    if _token_kind(token) != "agent":
+    if token_kind(token) != "agent":
         raise UnauthorizedError("an agent token is required")
     agent = agent_from_token(token)
-    return _caller_for_agent(agent), agent
+    return Caller.for_agent(agent.id, agent.workspace_id, name=agent.name, role=agent.role), agent
 
 
 def serialize_agent(agent: Agent) -> dict:
@@ -180,12 +135,7 @@ def serialize_agent(agent: Agent) -> dict:
             "active_chats": agent.active_chats}
 
 
-def _caller_for_agent(agent: Agent, connection_id: str | None = None) -> Caller:
-    return Caller(kind="agent", id=agent.id, workspace_id=agent.workspace_id, name=agent.name,
-                  role=agent.role, connection_id=connection_id)
-
-
-def _token_kind(token: str) -> str | None:
+def token_kind(token: str) -> str | None:
     if not validate.is_text(token):  # jwt would fail encoding it, not as a PyJWTError
         return None
     try:
@@ -193,97 +143,3 @@ def _token_kind(token: str) -> str | None:
     except jwt.PyJWTError:
         return None
     return {"HS256": "visitor", "RS256": "agent"}.get(alg)
-
-
-# --- websocket connections ------------------------------------------------------------------
-
-def connect(connection_id: str, token: str | None, origin: str | None = None, *,
-            source_ip: str | None = None) -> Connection:
-    """$connect: authenticate the token, check the page's origin, and record the connection. Raises
-    before anything is stored."""
-    if not token:
-        raise UnauthorizedError("missing token")
-    kind = _token_kind(token)
-    stamp, expires = iso(), int(now()) + CONNECTION_TTL
-    if kind == "visitor":
-        claims = tokens.verify_visitor_token(token)
-        try:
-            visitor = Visitor.get(claims["sub"], consistent_read=True)
-        except DoesNotExist:
-            raise UnauthorizedError("unknown visitor") from None
-        if visitor.blocked:
-            raise ForbiddenError("this visitor is blocked")
-        site = get_site(claims["site"])
-        origins.check_site(site, origin)
-        connection = Connection(
-            connection_id, kind="visitor", workspace_id=site.workspace_id, site_key=site.site_key,
-            visitor_id=visitor.id, name=visitor.name, connected_at=stamp, expires_at=expires, source_ip=source_ip,
-            rate_limit_count=site.settings.rate_limit_count, rate_limit_window=site.settings.rate_limit_window)
-        connection.save()
-        if visitor.active_conversation_id:
-            _resubscribe(connection, visitor.active_conversation_id)
-        return connection
-    if kind == "agent":
-        origins.check_console(origin)  # before the token: a foreign page learns nothing about it
-        agent = agent_from_token(token)
-        connection = Connection(
-            connection_id, kind="agent", workspace_id=agent.workspace_id, agent_id=agent.id,
-            agent_workspace_id=agent.workspace_id, name=agent.name, role=agent.role, connected_at=stamp,
-            expires_at=expires)
-        connection.save()
-        from chalicelib.chat import routing  # routing builds on this module
-        routing.connected(agent.id)
-        return connection
-    raise UnauthorizedError("invalid token")
-
-
-def _resubscribe(connection: Connection, conversation_id: str) -> None:
-    """A returning visitor's new socket receives its open conversation's events at once."""
-    from chalicelib.chat.conversations import subscribe  # the conversation service depends on this module
-    try:
-        subscribe(connection.id, "visitor", conversation_id, skip_closed=True)
-    except DoesNotExist:
-        pass
-
-
-def caller_for_connection(connection_id: str) -> Caller:
-    try:
-        connection = Connection.get(connection_id, consistent_read=True)
-    except DoesNotExist:
-        raise UnauthorizedError("unknown connection; reconnect") from None
-    if connection.kind == "agent":
-        return Caller(kind="agent", id=connection.agent_id, workspace_id=connection.workspace_id,
-                      name=connection.name, role=connection.role or "agent", connection_id=connection_id)
-    return Caller(kind="visitor", id=connection.visitor_id, workspace_id=connection.workspace_id,
-                  name=connection.name, site_key=connection.site_key, connection_id=connection_id,
-                  rate_limit_count=int(connection.rate_limit_count),
-                  rate_limit_window=int(connection.rate_limit_window), source_ip=connection.source_ip)
-
-
-def disconnect(connection_id: str) -> Connection | None:
-    """$disconnect, or a 410 from API Gateway: forget the connection and its subscriptions."""
-    try:
-        connection = Connection.get(connection_id, consistent_read=True)
-    except DoesNotExist:
-        return None
-    for conversation_id in connection.subscriptions or ():
-        try:
-            Conversation(conversation_id).update(
-                actions=[Conversation.subscribers[connection_id].remove()],
-                condition=Conversation.id.exists())
-        except Exception:  # the conversation may be gone; the connection must still go
-            log.info("unsubscribe skipped", extra={"conversation_id": conversation_id})
-    # The agent's presence before the record goes: if this fails half-way ($disconnect runs once), the
-    # record left behind is what the presence sweep finds (routing.sweep) to do it again.
-    if connection.kind == "agent" and connection.agent_id:
-        _offline_when_last(connection.agent_id, connection_id)
-    connection.delete()
-    return connection
-
-
-def _offline_when_last(agent_id: str, closed_id: str) -> None:
-    """An agent whose last connection closed is no longer available; routing settles the rest."""
-    # The index is eventually consistent: it may still list the connection just deleted.
-    if not [c for c in Connection.by_agent.query(agent_id, limit=5) if c.id != closed_id]:
-        from chalicelib.chat import routing
-        routing.last_connection_closed(agent_id)

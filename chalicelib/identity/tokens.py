@@ -5,8 +5,8 @@ import hmac
 import jwt
 
 from chalicelib.config import settings
-from chalicelib.errors import UnauthorizedError
 from chalicelib.core.clock import now
+from chalicelib.errors import UnauthorizedError
 
 _ALG = "HS256"
 

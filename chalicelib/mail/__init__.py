@@ -1,1 +1,1 @@
-"""Email: what chat may send (outgoing), rendering, and the inbound reply path."""
+"""Email: what chat may ask for (outgoing), the queue's jobs, rendering, and the way back in (incoming)."""

@@ -1,4 +1,4 @@
-"""The emails the flows ask for, through the email queue (chalicelib/mail.py); nothing waits on SES here."""
+"""The emails the flows ask for, through the email queue (mail/outgoing.py); nothing waits on SES here."""
 from chalicelib.mail import outgoing
 from chalicelib.store.models import Conversation
 

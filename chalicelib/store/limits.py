@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib.config import settings
+from chalicelib.core.clock import now
 from chalicelib.errors import RateLimitedError
 from chalicelib.store.models import Key
-from chalicelib.core.clock import now
 
 # Counters outlive their window by this much, so a TTL sweep that runs early never resets one.
 TTL_GRACE = 300

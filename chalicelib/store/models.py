@@ -12,7 +12,6 @@ from pynamodb.models import Model
 
 from chalicelib.config import settings
 
-
 # Tables whose changes feed the domain events (chalicelib/events.py) through DynamoDB Streams.
 STREAM_TABLES = ("conversations", "messages")
 STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
@@ -129,6 +128,11 @@ class Agent(Model):
     by_workspace = AgentsByWorkspace()
     by_presence = AgentsByPresence()
     online = AgentsOnline()
+
+
+def email_key(workspace_id: str, email: str) -> str:
+    """The visitors' email-index key: one workspace's visitors with this (lowercased) address."""
+    return f"{workspace_id}#{email.lower()}"
 
 
 class VisitorsByEmail(GlobalSecondaryIndex):

@@ -14,8 +14,8 @@ every later write finds it on the item it already read: the message hot path sta
   can write with that token expires before their record does.
 """
 from chalicelib.config import settings
-from chalicelib.store.models import Conversation, Visitor
 from chalicelib.core.clock import now
+from chalicelib.store.models import Conversation, Visitor
 
 DAY = 24 * 3600
 MAX_DAYS = 3650

@@ -7,27 +7,24 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib.chat import routing
-from chalicelib.core import origins, validate
-from chalicelib.store import limits, retention
-from chalicelib.webhooks import endpoints
 from chalicelib.aws.clients import client
-from chalicelib.config import settings
+from chalicelib.chat import routing
 from chalicelib.chat.conversations import ACTIVE, assign, set_unassigned_status
-from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, UnavailableError
-from chalicelib.identity.sessions import Caller, owned, serialize_agent
-from chalicelib.store.models import Agent, Connection, Conversation, Site, Visitor
+from chalicelib.config import settings
+from chalicelib.core import origins, validate
+from chalicelib.core.caller import Caller, require_admin
 from chalicelib.core.clock import iso
+from chalicelib.errors import BadRequestError, ConflictError, UnavailableError
+from chalicelib.identity.sessions import serialize_agent
+from chalicelib.store import limits, retention
+from chalicelib.store.dynamo import owned
+from chalicelib.store.models import Agent, Connection, Conversation, Site, Visitor
+from chalicelib.webhooks import urls
 
 log = logging.getLogger(__name__)
 
 ROLES = ("agent", "admin")
 CAPACITY_MIN, CAPACITY_MAX = 1, 10
-
-
-def require_admin(caller: Caller) -> None:
-    if caller.role != "admin":
-        raise ForbiddenError("only admins can do this")
 
 
 def _groups(body: dict) -> list[str]:
@@ -216,7 +213,7 @@ def remove_agent(caller: Caller, agent_id: str, sender) -> None:
     if agent_id == caller.id:
         raise BadRequestError("you cannot remove yourself", field="agent_id")
     agent = _team_member(caller, agent_id)
-    system = routing.system_caller(caller.workspace_id)
+    system = Caller.system(caller.workspace_id)
     for conversation in Conversation.by_assignee.query(agent.id):
         if conversation.status in ACTIVE:
             try:
@@ -278,7 +275,7 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
             value = validate.boolean(body, name)
         elif kind == "webhook":  # null or "" removes it
             value = validate.string(body, name, required=False, max_len=2048) or None
-            problem = endpoints.url_problem(value) if value else None
+            problem = urls.url_problem(value) if value else None
             if problem:  # the same rule as workspace endpoints, and its own words for why
                 raise BadRequestError(f"{name} {problem}", field=name)
         elif kind == "retention":  # null or 0 removes it: keep forever

@@ -18,14 +18,14 @@ from datetime import datetime, timezone
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from chalicelib.chat import routing
-from chalicelib.core import validate
-from chalicelib.workspace.admin import require_admin
 from chalicelib.chat.conversations import ACTIVE, assign, serialize, serialize_message, set_unassigned_status
-from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, TooLargeError
-from chalicelib.identity.sessions import Caller, disconnect, email_key
+from chalicelib.chat.lifecycle import disconnect
 from chalicelib.chat.messaging import claim_key
-from chalicelib.store.models import Connection, Conversation, Key, Message, Visitor
+from chalicelib.core import validate
+from chalicelib.core.caller import Caller, require_admin
 from chalicelib.core.clock import iso
+from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, TooLargeError
+from chalicelib.store.models import Connection, Conversation, Key, Message, Visitor, email_key
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +261,7 @@ def _erase_conversation(caller: Caller, visitor_id: str, conversation_id: str, s
 def _close(conversation: Conversation, sender) -> bool:
     """`closed` through the usual status change, so routing stays consistent: an assignee's slot is
     freed in the same transaction, a waiting handoff flow is released, agents get the change."""
-    system = routing.system_caller(conversation.workspace_id)
+    system = Caller.system(conversation.workspace_id)
     if conversation.assignee_id and conversation.status in ACTIVE:
         assign(system, conversation, conversation.assignee_id, "closed", sender, verify_agent=False)
         return True

@@ -3,12 +3,14 @@ import re
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.core import validate
 from chalicelib.chat.conversations import serialize
-from chalicelib.errors import BadRequestError, ConflictError, NotFoundError
-from chalicelib.identity.sessions import Caller, owned, serialize_agent
-from chalicelib.store.models import Agent, CannedResponse, Conversation, Visitor
+from chalicelib.core import validate
+from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, new_id
+from chalicelib.errors import BadRequestError, ConflictError, NotFoundError
+from chalicelib.identity.sessions import serialize_agent
+from chalicelib.store.dynamo import owned
+from chalicelib.store.models import Agent, CannedResponse, Conversation, Visitor
 
 _SHORTCUT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_CANNED = 500

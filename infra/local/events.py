@@ -14,8 +14,8 @@ from datetime import datetime
 
 from botocore.config import Config
 
-from .gateway import LambdaContext
 from . import sqs as event_source
+from .gateway import LambdaContext
 
 log = logging.getLogger("parley.local")
 

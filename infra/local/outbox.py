@@ -127,8 +127,8 @@ def routes(executor, sender, source=sent_in_this_process) -> list:
     """`source()` lists what moto's SES accepted (sent_in_this_process, or moto's own process's answer)."""
     from aiohttp import web
 
-    from chalicelib.mail import outgoing
     from chalicelib.errors import ParleyError
+    from chalicelib.mail import incoming
 
     async def emails():
         return await asyncio.get_running_loop().run_in_executor(executor, sent_emails, source)
@@ -152,7 +152,7 @@ def routes(executor, sender, source=sent_in_this_process) -> list:
         raw = await request.read()
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(executor, outgoing.receive_inbound, raw, sender)
+            result = await loop.run_in_executor(executor, incoming.receive_inbound, raw, sender)
         except ParleyError as exc:
             return web.json_response({"error": exc.to_dict()}, status=exc.status)
         return web.json_response(result, status=201 if result.get("stored") else 200)

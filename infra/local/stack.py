@@ -147,8 +147,9 @@ def seed(port: int) -> dict:
     """Two workspaces, their sites and agents; returns what to print. Every site accepts the widget on
     this stack's own pages only (its allowed_origins)."""
     import boto3
-    from chalicelib.store.models import Agent, CannedResponse, Site, SiteSettings, Workspace, create_tables
+
     from chalicelib.core.clock import iso
+    from chalicelib.store.models import Agent, CannedResponse, Site, SiteSettings, Workspace, create_tables
     create_tables()
     idp = boto3.client("cognito-idp", region_name=REGION)
     pool = os.environ["PARLEY_COGNITO_POOL_ID"]
@@ -297,8 +298,8 @@ def write_ready_file(path: str, port: int, moto_url: str, credentials) -> None:
 async def serve(port: int, ready_file: str | None) -> None:
     from aiohttp import web
 
-    from .keys import fresh_credentials
     from . import faults
+    from .keys import fresh_credentials
     # Where moto runs and how the app reaches it: "process" (moto in a process of its own, motohost.py: both
     # cores), "in-process" (moto in this process, inprocess.py) or "http" (the same over moto's HTTP
     # server): the last two for the bench's comparisons.

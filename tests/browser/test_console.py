@@ -15,9 +15,8 @@ import re
 import uuid
 
 import pytest
-from playwright.sync_api import expect
-
 from browser_helpers import Api, Socket, eventually, unique
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

@@ -10,9 +10,8 @@ import re
 import uuid
 
 import pytest
-from playwright.sync_api import expect
-
 from browser_helpers import Socket, eventually, unique
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

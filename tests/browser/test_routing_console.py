@@ -14,9 +14,8 @@ import time
 import uuid
 
 import pytest
-from playwright.sync_api import expect
-
 from browser_helpers import WAIT, Api, Socket, eventually, unique
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

@@ -7,10 +7,10 @@ import hmac
 import json
 
 import pytest
+from browser_helpers import Socket, eventually, unique
 from playwright.sync_api import expect
 from standardwebhooks import Webhook
 
-from browser_helpers import Socket, eventually, unique
 from tests.fakes import WebhookReceiver
 
 pytestmark = pytest.mark.browser

@@ -17,10 +17,9 @@ import urllib.request
 import uuid
 
 import pytest
+from browser_helpers import Socket
 from playwright.sync_api import expect
 from websockets.sync.client import connect
-
-from browser_helpers import Socket
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)

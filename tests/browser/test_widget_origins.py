@@ -7,9 +7,8 @@ import threading
 import uuid
 
 import pytest
-from playwright.sync_api import expect
-
 from browser_helpers import Api
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)

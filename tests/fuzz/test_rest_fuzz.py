@@ -22,7 +22,8 @@ from app import app
 from chalicelib.chat.conversations import VIEWS
 from chalicelib.events import EVENT_TYPES
 from tests.conftest import running_stack
-from tests.fuzz import rest, strategies as s
+from tests.fuzz import rest
+from tests.fuzz import strategies as s
 from tests.fuzz.support import COUNTS, StackLog, examples, fuzz_settings
 from tests.fuzz.wire import start_conversation
 

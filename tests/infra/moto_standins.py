@@ -233,8 +233,8 @@ def _completions() -> dict:
     from moto.dynamodb.models import dynamodb_backends
     from moto.dynamodb.models.table import Table
     from moto.iam.models import Role, iam_backends
-    from moto.utilities.utils import get_partition
     from moto.stepfunctions.models import StateMachine
+    from moto.utilities.utils import get_partition
 
     def definition_string(props: dict) -> None:
         # moto reads only DefinitionString; CloudFormation also takes Definition + DefinitionSubstitutions.

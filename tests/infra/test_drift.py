@@ -7,8 +7,8 @@ import inspect
 
 import pytest
 
-from chalicelib.store import models
 from chalicelib.config import settings
+from chalicelib.store import models
 from infra import deploy
 
 # Tables of issue 6's contract that another branch adds to the models; until then the template's own

@@ -4,10 +4,11 @@ import itertools
 import pytest
 
 from chalicelib import bootstrap
-from chalicelib.chat import routing
+from chalicelib.chat import lifecycle, routing
+from chalicelib.core.caller import Caller
+from chalicelib.core.clock import iso
 from chalicelib.identity import sessions, tokens
 from chalicelib.store.models import Agent, Site, SiteSettings, Workspace
-from chalicelib.core.clock import iso
 from tests.fakes import ManagementApi
 
 _ids = itertools.count(1)
@@ -30,13 +31,13 @@ class World:
               capacity=capacity, groups=groups or [], created_at=iso()).save()
         return agent_id
 
-    def online_agent(self, workspace_id: str = "ws_a", **kwargs) -> sessions.Caller:
+    def online_agent(self, workspace_id: str = "ws_a", **kwargs) -> Caller:
         """An agent with a live connection who set presence online."""
         caller = self.agent_connection(self.agent(workspace_id, **kwargs))
         routing.set_presence(caller.id, "online", self.sender)
         return caller
 
-    def agent_connection(self, agent_id: str) -> sessions.Caller:
+    def agent_connection(self, agent_id: str) -> Caller:
         """An agent's live connection (what $connect records after verifying the Cognito token)."""
         from chalicelib.store.models import Connection
         agent = Agent.get(agent_id)
@@ -46,19 +47,19 @@ class World:
                    expires_at=2**31).save()
         routing.connected(agent.id)
         self.api.connect(cid)
-        return sessions.caller_for_connection(cid)
+        return lifecycle.caller_for_connection(cid)
 
     def visitor_session(self, site_key: str = "site-a", **fields) -> dict:
         return sessions.create_visitor_session({"site_key": site_key, **fields})
 
-    def visitor_connection(self, session: dict | None = None, site_key: str = "site-a") -> sessions.Caller:
+    def visitor_connection(self, session: dict | None = None, site_key: str = "site-a") -> Caller:
         session = session or self.visitor_session(site_key)
         cid = f"conn-{next(_ids)}"
-        sessions.connect(cid, session["token"])
+        lifecycle.connect(cid, session["token"])
         self.api.connect(cid)
-        return sessions.caller_for_connection(cid)
+        return lifecycle.caller_for_connection(cid)
 
-    def token_for(self, caller: sessions.Caller) -> str:
+    def token_for(self, caller: Caller) -> str:
         return tokens.issue_visitor_token(caller.id, caller.site_key, caller.workspace_id)[0]
 
 

@@ -3,11 +3,12 @@ import json
 
 import pytest
 
+from chalicelib.chat import lifecycle
 from chalicelib.edges import ws
-from chalicelib.identity import sessions
-from chalicelib.workspace import admin
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
+from chalicelib.identity import sessions
 from chalicelib.store.models import Agent, Connection, Conversation, Site
+from chalicelib.workspace import admin
 from tests.integration.test_routing import new_chat
 
 
@@ -84,7 +85,7 @@ def test_a_blocked_visitor_is_disconnected_refused_and_never_heard(world):
     admin.set_blocked(agent, session["visitor_id"], True, world.sender)
     assert visitor.connection_id not in world.api.live
     with pytest.raises(ForbiddenError):
-        sessions.connect("conn-again", session["token"])
+        lifecycle.connect("conn-again", session["token"])
     # a frame that was already in flight on the old socket is refused, not stored
     before = Conversation.get(chat).last_seq
     world.api.connect(visitor.connection_id)
@@ -93,7 +94,7 @@ def test_a_blocked_visitor_is_disconnected_refused_and_never_heard(world):
     assert world.api.of(visitor.connection_id, "error")[-1]["code"] == "forbidden"
     assert Conversation.get(chat).last_seq == before
     admin.set_blocked(agent, session["visitor_id"], False, world.sender)
-    sessions.connect("conn-after", session["token"])
+    lifecycle.connect("conn-after", session["token"])
     assert Connection.count("conn-after") == 1
 
 

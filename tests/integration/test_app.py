@@ -161,8 +161,8 @@ def test_unstorable_text_and_deep_nesting_get_one_bad_request_naming_the_field(a
 def admin_token(app, world, cognito):
     """A real Cognito sign-in of an admin of ws_a, for the REST routes behind a bearer token."""
     from chalicelib.identity import sessions
-    from chalicelib.workspace import admin
     from chalicelib.store.models import Agent
+    from chalicelib.workspace import admin
     founder = world.agent()
     Agent(founder).update(actions=[Agent.role.set("admin")])
     admin.create_agent(world.agent_connection(founder), {"email": "boss@example.com", "name": "Boss",

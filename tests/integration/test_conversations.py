@@ -148,8 +148,8 @@ def test_reopening_a_solved_conversation_clears_its_solve(world):
 
 
 def test_a_site_with_a_prechat_form_needs_its_required_fields_first(world):
-    from chalicelib.store.models import Site, SiteSettings
     from chalicelib.core.clock import iso
+    from chalicelib.store.models import Site, SiteSettings
     Site("site-form", workspace_id="ws_a", name="Form", settings=SiteSettings(prechat_enabled=True),
          created_at=iso()).save()
     visitor = world.visitor_connection(site_key="site-form")

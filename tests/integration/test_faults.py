@@ -16,10 +16,10 @@ import pytest
 from pynamodb.models import Model
 
 from chalicelib.aws import clients
-from chalicelib.chat import conversations, routing
-from chalicelib.edges import ws
-from chalicelib.identity import sessions
+from chalicelib.chat import conversations, lifecycle, routing
 from chalicelib.config import settings
+from chalicelib.edges import ws
+from chalicelib.store import dynamo as store_dynamo
 from chalicelib.store.models import Agent, Conversation, Message, Visitor
 from infra.local import faults
 from infra.local.flows import create_state_machines
@@ -52,7 +52,7 @@ def injector(world, monkeypatch):
     monkeypatch.setattr("botocore.endpoint.time", SimpleNamespace(sleep=lambda seconds: None))
     injector = faults.Injector({}, seed=11).install()
     monkeypatch.setattr(clients, "_clients", {})
-    monkeypatch.setattr(conversations, "_dynamo", None)
+    monkeypatch.setattr(store_dynamo, "_dynamo", None)
     for model in _models():
         monkeypatch.setattr(model, "_connection", None)
     arns = create_state_machines(boto3.client("stepfunctions", region_name="us-east-1"), prefix="parley-test-")
@@ -254,7 +254,7 @@ def test_an_agent_whose_last_socket_closes_goes_offline_whichever_call_fails(wor
 
     def leave(agent):
         try:
-            sessions.disconnect(agent.connection_id)
+            lifecycle.disconnect(agent.connection_id)
         except Exception:  # the fault's: the gateway logs it and the event is gone
             pass
 

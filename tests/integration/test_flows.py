@@ -8,8 +8,8 @@ import pytest
 
 from chalicelib.aws import clients, stepfunctions
 from chalicelib.chat import conversations
-from chalicelib.edges import flow_tasks, ws
 from chalicelib.config import settings
+from chalicelib.edges import flow_tasks, ws
 from chalicelib.store.models import Agent, Conversation, Message, Site, Visitor, Workspace
 from infra.local.flows import MOTO_CONFIG, create_state_machines, install_lambda_dispatch
 from tests.fakes import WebhookReceiver

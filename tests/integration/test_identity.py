@@ -4,11 +4,12 @@ import time
 import jwt
 import pytest
 
-from chalicelib.identity import sessions, tokens
+from chalicelib.chat import lifecycle
 from chalicelib.config import settings
-from chalicelib.errors import BadRequestError, ForbiddenError, UnauthorizedError
-from chalicelib.store.models import Agent, Connection, Visitor
 from chalicelib.core.clock import iso
+from chalicelib.errors import BadRequestError, ForbiddenError, UnauthorizedError
+from chalicelib.identity import sessions, tokens
+from chalicelib.store.models import Agent, Connection, Visitor
 
 
 def test_a_new_visitor_gets_a_token_for_its_site(world):
@@ -56,7 +57,7 @@ def test_blocked_visitors_are_refused_at_session_and_connect(world):
     session = world.visitor_session()
     Visitor(session["visitor_id"]).update(actions=[Visitor.blocked.set(True)])
     with pytest.raises(ForbiddenError):
-        sessions.connect("c-blocked", session["token"])
+        lifecycle.connect("c-blocked", session["token"])
     with pytest.raises(ForbiddenError):
         world.visitor_session(resume_token=session["token"])
     assert Connection.count("c-blocked") == 0
@@ -65,7 +66,7 @@ def test_blocked_visitors_are_refused_at_session_and_connect(world):
 @pytest.mark.parametrize("token", [None, "", "garbage", "a.b.c"])
 def test_connect_refuses_missing_and_malformed_tokens(world, token):
     with pytest.raises(UnauthorizedError):
-        sessions.connect("c-x", token)
+        lifecycle.connect("c-x", token)
 
 
 def test_connect_refuses_an_expired_token(world):
@@ -74,7 +75,7 @@ def test_connect_refuses_an_expired_token(world):
     expired = jwt.encode({"sub": session["visitor_id"], "site": "site-a", "ws": "ws_a", "typ": "visitor",
                           "iat": now - 90000, "exp": now - 3600}, settings.token_secret, algorithm="HS256")
     with pytest.raises(UnauthorizedError, match="expired"):
-        sessions.connect("c-x", expired)
+        lifecycle.connect("c-x", expired)
 
 
 def test_disconnect_forgets_the_connection_and_its_subscriptions(world):
@@ -83,10 +84,10 @@ def test_disconnect_forgets_the_connection_and_its_subscriptions(world):
     visitor = world.visitor_connection()
     conversation = conversations.start(visitor, {}, world.sender)
     assert visitor.connection_id in Conversation.get(conversation.id).subscribers.as_dict()
-    sessions.disconnect(visitor.connection_id)
+    lifecycle.disconnect(visitor.connection_id)
     assert Connection.count(visitor.connection_id) == 0
     assert visitor.connection_id not in Conversation.get(conversation.id).subscribers.as_dict()
-    assert sessions.disconnect(visitor.connection_id) is None  # a second $disconnect is harmless
+    assert lifecycle.disconnect(visitor.connection_id) is None  # a second $disconnect is harmless
 
 
 def _agent_user(cognito, email="agent@example.com", workspace_id="ws_a"):
@@ -145,9 +146,9 @@ def test_an_agent_without_connections_is_unavailable_at_once_and_offline_after_t
     agent_id = world.agent()
     first, second = world.agent_connection(agent_id), world.agent_connection(agent_id)
     routing.set_presence(agent_id, "online", world.sender)
-    sessions.disconnect(first.connection_id)
+    lifecycle.disconnect(first.connection_id)
     assert routing.is_available(Agent.get(agent_id))  # a second tab keeps them here
-    sessions.disconnect(second.connection_id)
+    lifecycle.disconnect(second.connection_id)
     agent = Agent.get(agent_id)
     assert agent.status == "online" and not routing.is_available(agent)  # a reload may bring them back
     world.agent_connection(agent_id)
@@ -158,4 +159,4 @@ def test_an_agent_without_connections_is_unavailable_at_once_and_offline_after_t
 def test_connect_refuses_a_token_that_is_not_valid_text_as_unauthorized(world, token):
     """A query string can carry a lone surrogate (API Gateway decodes it): 401, not a failed $connect."""
     with pytest.raises(UnauthorizedError):
-        sessions.connect("c-x", token)
+        lifecycle.connect("c-x", token)

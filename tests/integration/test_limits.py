@@ -13,13 +13,13 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from chalicelib.chat import conversations, messaging
-from chalicelib.edges import ws
-from chalicelib.identity import sessions
-from chalicelib.mail import outgoing
-from chalicelib.store import limits
+from chalicelib.chat import conversations, lifecycle, messaging
 from chalicelib.config import settings
+from chalicelib.core.caller import Caller
+from chalicelib.edges import ws
 from chalicelib.errors import BadRequestError, RateLimitedError, UnauthorizedError
+from chalicelib.identity import sessions
+from chalicelib.store import limits
 from chalicelib.store.models import Key, Message, Site
 from tests.integration.test_identity import _agent_user
 from tests.integration.test_mail import outbox, parts  # noqa: F401 (a fixture)
@@ -43,12 +43,12 @@ def an_ip() -> str:
     return f"198.51.100.{next(_ips)}"
 
 
-def visitor_from(world, ip: str, site_key: str = "site-a", **fields) -> sessions.Caller:
+def visitor_from(world, ip: str, site_key: str = "site-a", **fields) -> Caller:
     session = sessions.create_visitor_session({"site_key": site_key, **fields})
     cid = f"conn-lim-{next(_ips)}"
-    sessions.connect(cid, session["token"], source_ip=ip)
+    lifecycle.connect(cid, session["token"], source_ip=ip)
     world.api.connect(cid)
-    return sessions.caller_for_connection(cid)
+    return lifecycle.caller_for_connection(cid)
 
 
 def frame(caller, sender, **body):
@@ -330,7 +330,7 @@ def test_a_send_that_keeps_losing_gives_up_with_rate_limited_within_its_budget(w
         raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
                            "CancellationReasons": [{"Code": "TransactionConflict"}] * 3}, "TransactWriteItems")
 
-    from chalicelib.chat.conversations import dynamo
+    from chalicelib.store.dynamo import dynamo
     events = dynamo().client.meta.events
     events.register("before-call.dynamodb.TransactWriteItems", always_conflict)
     try:
@@ -349,7 +349,7 @@ def test_an_admin_sets_and_clears_a_sites_limits_over_rest(world, cognito):
     from chalicelib.store.models import Agent
     agent = Agent.get(admin_id)
     agent.update(actions=[Agent.role.set("admin")])
-    caller = sessions._caller_for_agent(Agent.get(admin_id))
+    caller = Caller.for_agent(agent.id, agent.workspace_id, name=agent.name, role="admin")
     body = admin.update_site_settings(caller, "site-a", {"limits": {"start_ip": {"count": 25, "window": 300}}})
     assert body["settings"]["limits"] == {"start_ip": {"count": 25, "window": 300}}
     assert limits.for_site("start_ip", Site.get("site-a").settings) == limits.Limit(

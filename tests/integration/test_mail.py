@@ -12,12 +12,12 @@ from chalice.test import Client
 
 import app as app_module
 from chalicelib.aws import clients
-from chalicelib.chat import conversations, messaging
-from chalicelib.edges import ws
-from chalicelib.identity import sessions, tokens
-from chalicelib.mail import outgoing
+from chalicelib.chat import conversations, lifecycle, messaging
 from chalicelib.config import settings
+from chalicelib.edges import ws
 from chalicelib.errors import NotFoundError, UnauthorizedError
+from chalicelib.identity import sessions, tokens
+from chalicelib.mail import incoming, outgoing, render
 from chalicelib.store.models import Conversation, Message, Site
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -79,7 +79,7 @@ def chat(world, email_address="dana@example.com", locale="en-GB", page_url="http
 
 
 def leave(world, visitor):
-    sessions.disconnect(visitor.connection_id)
+    lifecycle.disconnect(visitor.connection_id)
     world.api.drop(visitor.connection_id)
 
 
@@ -144,7 +144,7 @@ def test_every_email_has_headers_a_text_part_and_escaped_html(world, outbox):
     assert msg["To"].addresses[0].addr_spec == "dana@example.com"
     assert msg["From"].addresses[0].addr_spec == "support@parley.test"
     reply_to = msg["Reply-To"].addresses[0].addr_spec
-    assert reply_to == outgoing.reply_address(conversation.id) and reply_to.endswith("@" + DOMAIN)
+    assert reply_to == render.reply_address(conversation.id) and reply_to.endswith("@" + DOMAIN)
     assert msg["Subject"] == "New reply from site-a"
     assert msg["Message-ID"].startswith("<") and msg["Message-ID"].endswith(f"@{DOMAIN}>")
     assert email.utils.parsedate_to_datetime(msg["Date"]) is not None
@@ -279,15 +279,15 @@ def test_missed_chat_email_says_the_answer_comes_by_email(world, outbox):
 
 def eml(name: str, conversation_id: str, *, to: str | None = None) -> bytes:
     raw = (EVENTS / name).read_text(encoding="utf-8")
-    return raw.replace("{{REPLY_TO}}", to or outgoing.reply_address(conversation_id)).encode()
+    return raw.replace("{{REPLY_TO}}", to or render.reply_address(conversation_id)).encode()
 
 
 def test_a_multipart_reply_is_appended_once_without_its_quoted_text(world, outbox):
     visitor, agent, conversation = chat(world)
     raw = eml("inbound_gmail_reply.eml", conversation.id)
-    result = outgoing.receive_inbound(raw, world.sender)
+    result = incoming.receive_inbound(raw, world.sender)
     assert result["stored"] is True
-    again = outgoing.receive_inbound(raw, world.sender)  # SES delivered it twice
+    again = incoming.receive_inbound(raw, world.sender)  # SES delivered it twice
     assert again["message"]["id"] == result["message"]["id"]
 
     messages = list(Message.query(conversation.id))
@@ -300,13 +300,13 @@ def test_a_multipart_reply_is_appended_once_without_its_quoted_text(world, outbo
 
 def test_an_html_only_outlook_reply_is_stripped_to_its_new_text(world, outbox):
     visitor, agent, conversation = chat(world)
-    result = outgoing.receive_inbound(eml("inbound_outlook_html.eml", conversation.id), world.sender)
+    result = incoming.receive_inbound(eml("inbound_outlook_html.eml", conversation.id), world.sender)
     assert result["message"]["text"] == "Yes please, go ahead & ship it."
 
 
 def test_a_french_reply_loses_its_le_a_ecrit_quote(world, outbox):
     visitor, agent, conversation = chat(world)
-    result = outgoing.receive_inbound(eml("inbound_french_reply.eml", conversation.id), world.sender)
+    result = incoming.receive_inbound(eml("inbound_french_reply.eml", conversation.id), world.sender)
     assert result["message"]["text"] == "Parfait, merci beaucoup !"
 
 
@@ -314,9 +314,9 @@ def test_a_forged_reply_address_is_refused(world, outbox):
     visitor, agent, conversation = chat(world)
     forged = f"reply+{conversation.id}.{'0' * 20}@{DOMAIN}"
     with pytest.raises(UnauthorizedError):
-        outgoing.receive_inbound(eml("inbound_gmail_reply.eml", conversation.id, to=forged), world.sender)
+        incoming.receive_inbound(eml("inbound_gmail_reply.eml", conversation.id, to=forged), world.sender)
     with pytest.raises(NotFoundError):
-        outgoing.receive_inbound(eml("inbound_gmail_reply.eml", conversation.id, to="someone@example.com"),
+        incoming.receive_inbound(eml("inbound_gmail_reply.eml", conversation.id, to="someone@example.com"),
                              world.sender)
     assert len(list(Message.query(conversation.id))) == 1
 
@@ -324,7 +324,7 @@ def test_a_forged_reply_address_is_refused(world, outbox):
 def test_auto_replies_are_ignored(world, outbox):
     visitor, agent, conversation = chat(world)
     raw = eml("inbound_gmail_reply.eml", conversation.id).replace(b"Subject:", b"Auto-Submitted: auto-replied\r\nSubject:", 1)
-    assert outgoing.receive_inbound(raw, world.sender)["stored"] is False
+    assert incoming.receive_inbound(raw, world.sender)["stored"] is False
 
 
 def test_an_s3_event_appends_the_stored_email(world, outbox, monkeypatch):
@@ -361,10 +361,10 @@ def test_a_failed_job_is_retried_alone_while_the_rest_of_its_batch_is_done(world
 
 def test_an_undeclared_charset_reply_is_read_as_utf8(world, outbox):
     visitor, agent, conversation = chat(world)
-    raw = (f"From: dana@example.com\r\nTo: {outgoing.reply_address(conversation.id)}\r\nSubject: Re\r\n"
+    raw = (f"From: dana@example.com\r\nTo: {render.reply_address(conversation.id)}\r\nSubject: Re\r\n"
            f"Message-ID: <plain-1@example.com>\r\n\r\nMerci, à bientôt\r\n\r\n"
            f"Le lun. 23 nov. 2026, Demo <x@y> a écrit :\r\n> avant\r\n").encode()
-    assert outgoing.receive_inbound(raw, world.sender)["message"]["text"] == "Merci, à bientôt"
+    assert incoming.receive_inbound(raw, world.sender)["message"]["text"] == "Merci, à bientôt"
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -375,7 +375,7 @@ def test_an_undeclared_charset_reply_is_read_as_utf8(world, outbox):
     ("> only quoted", ""),
 ])
 def test_strip_quoted(text, expected):
-    assert outgoing.strip_quoted(text) == expected
+    assert incoming.strip_quoted(text) == expected
 
 
 def test_emails_name_the_stages_configuration_set_when_there_is_one(world, outbox, monkeypatch):

@@ -17,11 +17,11 @@ from chalice.test import Client
 import app as app_module
 from chalicelib import observability
 from chalicelib.aws import clients
-from chalicelib.edges import consumers
-from chalicelib.webhooks import endpoints
 from chalicelib.config import settings
-from chalicelib.store.models import Conversation, IdempotencyRecord
 from chalicelib.core.clock import now
+from chalicelib.edges import consumers
+from chalicelib.store.models import Conversation, IdempotencyRecord
+from chalicelib.webhooks import delivery
 from infra.local import sqs as event_source
 from tests.fakes import WebhookReceiver
 from tests.integration.test_flows import flows_env, handoff_name  # noqa: F401 (flows_env: a fixture)
@@ -326,7 +326,7 @@ def test_the_local_poller_deletes_only_what_the_consumer_did(aws, monkeypatch):
     handler = app_module.app.handler_map["deliver_webhook"]
     try:
         for text in ("one", "two", "three"):
-            assert endpoints.enqueue(server.url, {"text": text})
+            assert delivery.enqueue(server.url, {"text": text})
         assert event_source.poll_once(sqs, url, handler, "deliver_webhook") == 3
         assert len(server.delivered()) == 2
         (left,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
@@ -336,7 +336,7 @@ def test_the_local_poller_deletes_only_what_the_consumer_did(aws, monkeypatch):
         assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
 
         server.statuses = [500]
-        endpoints.enqueue(server.url, {"text": "four"})
+        delivery.enqueue(server.url, {"text": "four"})
         assert event_source.poll_once(sqs, url, handler, "deliver_webhook") == 1  # the whole batch failed
         assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]) == 1  # kept
     finally:

@@ -9,16 +9,16 @@ from chalice.test import Client
 
 import app as app_module
 from chalicelib.aws import stepfunctions
-from chalicelib.chat import conversations, messaging, routing
-from chalicelib.edges import ws
-from chalicelib.identity import sessions
-from chalicelib.mail import outgoing
-from chalicelib.store import retention
-from chalicelib.workspace import admin, privacy, team
+from chalicelib.chat import conversations, lifecycle, messaging, routing
 from chalicelib.config import settings
-from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
-from chalicelib.store.models import Agent, Connection, Conversation, Key, Message, Site, Visitor
 from chalicelib.core.clock import now
+from chalicelib.edges import ws
+from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
+from chalicelib.identity import sessions
+from chalicelib.mail import render
+from chalicelib.store import retention
+from chalicelib.store.models import Agent, Connection, Conversation, Key, Message, Site, Visitor
+from chalicelib.workspace import admin, privacy, team
 from tests.integration.test_admin import admin_caller
 from tests.integration.test_flows import flows_env  # noqa: F401 (a fixture)
 from tests.integration.test_routing import new_chat
@@ -165,7 +165,7 @@ def test_a_conversation_deleted_by_ttl_breaks_nothing(world):
     assert fresh["id"] != chat and fresh["last_seq"] == 1
     assert Visitor.get(session["visitor_id"]).active_conversation_id == fresh["id"]
     # The old socket's disconnect, the agent's view and the profile cope with the hole.
-    sessions.disconnect(visitor.connection_id)
+    lifecycle.disconnect(visitor.connection_id)
     with pytest.raises(NotFoundError):
         conversations.load(agent, chat)
     assert {c["id"] for c in privacy.export_visitor(admin_caller(world), session["visitor_id"])["conversations"]} == {
@@ -202,7 +202,7 @@ def test_a_visitor_record_gone_before_their_conversation_is_not_recreated(world)
     agent = world.online_agent()
     assert Conversation.get(chat).assignee_id == agent.id
     assert Visitor.count(session["visitor_id"]) == 0
-    visitor, _, site_name, lang = outgoing._context(Conversation.get(chat))
+    visitor, _, site_name, lang = render.context(Conversation.get(chat))
     assert visitor.email == "gone@example.com" and lang == "en"
 
 
@@ -367,7 +367,7 @@ def test_erase_twice_the_second_finds_nothing_and_the_visitor_may_come_back_fres
         privacy.erase_visitor(boss, vid, ERASE, world.sender)
     # Their old token no longer opens a socket; the widget's resume token starts a fresh, empty record.
     with pytest.raises(UnauthorizedError):
-        sessions.connect("conn-after-erase", nora["session"]["token"])
+        lifecycle.connect("conn-after-erase", nora["session"]["token"])
     fresh = sessions.create_visitor_session({"site_key": "site-a", "resume_token": nora["session"]["token"]})
     visitor = Visitor.get(fresh["visitor_id"])
     assert visitor.email is None and visitor.active_conversation_id is None and not visitor.blocked

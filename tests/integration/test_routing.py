@@ -2,10 +2,9 @@
 import json
 import threading
 
-from chalicelib.chat import conversations, routing
-from chalicelib.edges import ws
-from chalicelib.identity import sessions
+from chalicelib.chat import conversations, lifecycle, routing
 from chalicelib.config import settings
+from chalicelib.edges import ws
 from chalicelib.store.models import Agent, Conversation, Visitor
 
 
@@ -129,7 +128,7 @@ def test_an_agent_who_left_goes_offline_then_their_chats_return_to_the_queue(wor
     leaving = world.online_agent()
     _, chat = new_chat(world)
     assert Conversation.get(chat).assignee_id == leaving.id
-    sessions.disconnect(leaving.connection_id)
+    lifecycle.disconnect(leaving.connection_id)
     clock = [routing.now()]
     monkeypatch.setattr(routing, "now", lambda: clock[0])
 
@@ -160,7 +159,7 @@ def test_a_stale_connection_never_keeps_an_agent_online(world, monkeypatch):
 def test_a_reload_within_the_grace_keeps_the_agent_and_their_chats(world):
     agent = world.online_agent()
     _, chat = new_chat(world)
-    sessions.disconnect(agent.connection_id)
+    lifecycle.disconnect(agent.connection_id)
     world.agent_connection(agent.id)
     report = routing.sweep(world.sender)
     assert report == {"offline": 0, "requeued": 0, "stale_connections": 0}
@@ -224,7 +223,7 @@ def test_availability_does_not_count_an_agent_whose_sockets_closed(world):
     from chalicelib.chat import sites
     agent = world.online_agent()
     assert sites.availability("site-a")["agents_online"] == 1
-    sessions.disconnect(agent.connection_id)
+    lifecycle.disconnect(agent.connection_id)
     assert sites.availability("site-a") == {"online": False, "agents_online": 0, "eta_seconds": None,
                                             "open_now": True}
 

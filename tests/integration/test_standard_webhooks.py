@@ -8,7 +8,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from chalicelib.webhooks import endpoints
+from chalicelib.webhooks import delivery, endpoints
 from tests.integration.test_webhooks import deliveries, verifier
 from tests.integration.webhook_env import documented, events_env  # noqa: F401 (a fixture)
 
@@ -55,7 +55,7 @@ def test_a_tampered_body_an_old_timestamp_or_another_secret_fails_verification(e
     # Signed with the right key, but 10 minutes ago: the package's 5-minute tolerance refuses the replay.
     stamp = int(post["headers"]["webhook-timestamp"]) - 600
     old = {**standard_headers(post), "webhook-timestamp": str(stamp),
-           "webhook-signature": endpoints.sign_standard(webhooks_secret(hook), post["headers"]["webhook-id"], stamp,
+           "webhook-signature": delivery.sign_standard(webhooks_secret(hook), post["headers"]["webhook-id"], stamp,
                                                        post["body"])}
     with pytest.raises(WebhookVerificationError, match="too old"):
         standard.verify(post["body"], old)
@@ -108,7 +108,7 @@ def test_the_standard_secret_is_the_same_key_so_endpoints_made_before_it_need_no
     body, stamp = b'{"id":"evt_1"}', int(time.time())
     assert Webhook(created["standard_webhooks_secret"]).verify(body, {
         "webhook-id": "evt_1", "webhook-timestamp": str(stamp),
-        "webhook-signature": endpoints.sign_standard(created["secret"], "evt_1", stamp, body)}) == {"id": "evt_1"}
+        "webhook-signature": delivery.sign_standard(created["secret"], "evt_1", stamp, body)}) == {"id": "evt_1"}
 
 
 def test_the_documented_python_snippet_verifies_a_real_delivery(events_env):

@@ -10,12 +10,12 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import events
-from chalicelib.edges import consumers
-from chalicelib.webhooks import endpoints
 from chalicelib.config import settings
+from chalicelib.core.clock import iso
+from chalicelib.edges import consumers
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from chalicelib.store.models import Agent, IdempotencyRecord, WebhookDelivery
-from chalicelib.core.clock import iso
+from chalicelib.webhooks import delivery, endpoints, urls
 from tests.fakes import WebhookReceiver, tls_contexts
 from tests.integration.webhook_env import documented, events_env  # noqa: F401 (a fixture)
 
@@ -114,7 +114,7 @@ def test_loopback_urls_only_where_allowed_and_ids_are_checked(events_env, monkey
         with pytest.raises(BadRequestError) as refused:
             endpoints.update_endpoint(admin, hook["id"], {"url": url})
         assert refused.value.field == "url"
-    assert endpoints._post("http://127.0.0.1:9/hook", b"{}", {}) == (None, "refused: url must not point at this machine")
+    assert urls.post("http://127.0.0.1:9/hook", b"{}", {}) == (None, "refused: url must not point at this machine")
     with pytest.raises(BadRequestError) as refused:
         endpoints.update_endpoint(admin, "../etc", {"enabled": True})
     assert refused.value.field == "webhook_id"
@@ -236,8 +236,8 @@ def test_a_dns_answer_that_changes_after_the_check_is_refused_before_a_byte_is_s
     assert dns.asked == 2  # the check saw 8.8.8.8, the connection 127.0.0.1
 
     # A site's team alert goes through the same post.
-    with pytest.raises(endpoints.WebhookError, match="refused: connected to a loopback address"):
-        endpoints.deliver_alert({"url": url, "payload": {"text": "A chat was missed"}})
+    with pytest.raises(delivery.WebhookError, match="refused: connected to a loopback address"):
+        delivery.deliver_alert({"url": url, "payload": {"text": "A chat was missed"}})
     env.until(lambda: len(receiver.openings) == 2, what="the receiver to see the alert's connection")
     assert receiver.openings == [b"", b""] and receiver.posts == []
 
@@ -255,7 +255,7 @@ def test_an_honest_host_is_posted_to_by_name_over_http_and_https(events_env, mon
     assert plain.posts[0]["json"]["type"] == "webhook.test"
 
     server_tls, client_tls = tls_contexts("hooks.parley.test", tmp_path)
-    monkeypatch.setattr(endpoints, "_tls_context", client_tls)  # trusts only the test certificate
+    monkeypatch.setattr(urls, "_tls_context", client_tls)  # trusts only the test certificate
     secure = WebhookReceiver(tls=server_tls)
     try:
         RebindingDns(monkeypatch, "hooks.parley.test", "127.0.0.1")
@@ -265,7 +265,7 @@ def test_an_honest_host_is_posted_to_by_name_over_http_and_https(events_env, mon
         assert secure.posts[0]["headers"]["host"] == f"hooks.parley.test:{secure.port}"
         assert deliveries(env, admin, signed["id"])[0]["status"] == "delivered"
 
-        status, error = endpoints._post(f"https://127.0.0.1:{secure.port}/parley", b"{}", {})
+        status, error = urls.post(f"https://127.0.0.1:{secure.port}/parley", b"{}", {})
         assert status is None and "certificate" in error.lower()  # the certificate names hooks.parley.test
         assert len(secure.posts) == 1
     finally:
@@ -303,7 +303,7 @@ def test_events_reach_subscribed_endpoints_signed_as_documented(events_env):
         assert headers["parley-delivery-attempt"] == "1"
         assert event["workspace_id"] == "ws_a" and event["data"]["conversation"]["id"] == cid
     stamp = int(receiver.posts[0]["headers"]["parley-signature"].split(",")[0][2:])
-    old = f"t={stamp - 600},v1={endpoints.sign(hook['secret'], stamp - 600, receiver.posts[0]['body'])}"
+    old = f"t={stamp - 600},v1={delivery.sign(hook['secret'], stamp - 600, receiver.posts[0]['body'])}"
     assert not verify(hook["secret"], old, receiver.posts[0]["body"])  # a replay outside the tolerance
 
     records = deliveries(env, admin, hook["id"])
@@ -351,7 +351,7 @@ def test_a_failing_receiver_is_retried_later_each_time_then_dead_lettered(events
     assert [p["headers"]["parley-delivery-attempt"] for p in receiver.posts] == ["1", "2", "3"]
     assert len({p["headers"]["parley-event-id"] for p in receiver.posts}) == 1  # one event, tried 3 times
     gaps = [b["at"] - a["at"] for a, b in zip(receiver.posts, receiver.posts[1:])]
-    assert gaps[0] >= endpoints.retry_delay(1) == 1 and gaps[1] >= endpoints.retry_delay(2) == 4
+    assert gaps[0] >= delivery.retry_delay(1) == 1 and gaps[1] >= delivery.retry_delay(2) == 4
     assert gaps[1] > gaps[0]
     (failed,) = deliveries(env, admin, hook["id"])
     assert (failed["status"], failed["attempts"], failed["response_code"], failed["next_attempt_at"]) == (
@@ -383,13 +383,13 @@ def test_every_try_is_claimed_once_and_events_are_dispatched_once(events_env):
     admin = env.admin()
     hook = env.endpoint(receiver.url, ["message.created"], admin=admin)
     event = events.envelope("evt_" + "a" * 32, "message.created", iso(), "ws_a", {"note": "once"})
-    assert endpoints.dispatch_event(event) == 1
+    assert delivery.dispatch_event(event) == 1
     # The same event again (a replayed stream batch, or a dispatcher that died after writing the
     # record): never tried yet, so its job is queued again: two jobs for try 1.
-    assert endpoints.dispatch_event(event) == 1
+    assert delivery.dispatch_event(event) == 1
     env.pipeline.drain()
     assert len(receiver.posts) == 1 and receiver.posts[0]["json"]["data"] == {"note": "once"}
-    assert endpoints.dispatch_event(event) == 0  # tried: a replay queues nothing
+    assert delivery.dispatch_event(event) == 0  # tried: a replay queues nothing
     (record,) = deliveries(env, admin, hook["id"])
     job = {"kind": "webhook", "workspace_id": "ws_a", "webhook_id": hook["id"], "delivery_id": record["id"],
            "attempt": 1, "round_start": 0}
@@ -399,7 +399,7 @@ def test_every_try_is_claimed_once_and_events_are_dispatched_once(events_env):
     # the same message delivered twice by SQS (at least once) is posted once: the consumer's idempotency
     message = {"messageId": "m-1", "receiptHandle": "r-1", "body": json.dumps({**job, "attempt": 2, "round_start": 1}),
                "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs"}
-    assert consumers.consume({"Records": [message, message]}, endpoints.handle_job, name="webhook",
+    assert consumers.consume({"Records": [message, message]}, delivery.handle_job, name="webhook",
                              with_message_id=True) == {"batchItemFailures": []}
     assert len(receiver.posts) == 2
     assert WebhookDelivery.get(hook["id"], record["id"]).attempts == 2
@@ -471,7 +471,7 @@ def test_deliveries_are_listed_newest_first_in_pages(events_env):
 def test_team_alerts_still_go_through_the_same_queue(events_env):
     env = events_env
     receiver = env.receiver(statuses=[500])
-    assert endpoints.enqueue(receiver.url, {"text": "A chat was missed"})
+    assert delivery.enqueue(receiver.url, {"text": "A chat was missed"})
     env.pipeline.drain()  # the 500 leaves it on the queue for SQS to deliver again
     assert [p["status"] for p in receiver.posts] == [500]
     env.until(lambda: len(receiver.posts) == 2, what="SQS delivering the alert again")

@@ -2,10 +2,10 @@
 import pytest
 
 from chalicelib.chat import conversations, sites
-from chalicelib.workspace import team
+from chalicelib.core.clock import iso
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, UnauthorizedError
 from chalicelib.store.models import Agent, Site, SiteSettings
-from chalicelib.core.clock import iso
+from chalicelib.workspace import team
 
 
 def test_agents_see_their_own_team_only(world):

@@ -10,11 +10,11 @@ import boto3
 import pytest
 
 from chalicelib import events
-from chalicelib.edges import ws
-from chalicelib.webhooks import endpoints
 from chalicelib.config import settings
-from chalicelib.identity.sessions import Caller
+from chalicelib.core.caller import Caller
+from chalicelib.edges import ws
 from chalicelib.store.models import Agent
+from chalicelib.webhooks import endpoints
 from infra.local.events import Pipeline, create_bus, stream_arns
 from tests.fakes import WebhookReceiver
 

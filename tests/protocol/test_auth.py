@@ -8,7 +8,6 @@ import uuid
 
 import jwt
 import pytest
-
 from client import Clients, run
 
 IDENTITY_SECRET = "demo-identity-secret"

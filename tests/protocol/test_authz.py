@@ -23,16 +23,15 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import authz
 import boto3
 import jwt
 import pytest
+from authz import ACTIONS, AGENT_SOCKET, ANY, LINK, ROUTES, VISITOR, rest_expectation, ws_expectation, ws_principals
+from client import ws_url
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-import authz
-from authz import (ACTIONS, AGENT_SOCKET, ANY, LINK, ROUTES, VISITOR, rest_expectation, ws_expectation,
-                   ws_principals)
-from client import ws_url
 from tests.conftest import running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -415,7 +414,9 @@ class World:
     # -- credentials --
 
     def link_query(self, principal: str, params: dict) -> str:
-        from chalicelib.identity.tokens import (mail_signature)  # the app's own signature of a rating link (mail.csat_link)
+        from chalicelib.identity.tokens import (
+            mail_signature,  # the app's own signature of a rating link (mail.csat_link)
+        )
 
         def sig(conversation_id: str, rating: str) -> str:
             return "sig=" + mail_signature("csat", conversation_id, rating, length=32)

@@ -1,13 +1,11 @@
 """Delivery rules: internal notes, concurrent writers, flood limits, typing, gone connections."""
 import asyncio
-from datetime import datetime, timezone
 import time
+from datetime import datetime, timezone
 
 import boto3
 import pytest
-
 from client import Clients, rest_messages, run, send, start
-
 
 # --- internal notes -----------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ runs in the stack's process, the webhook queue is consumed. Site `demo-quick` wa
 import asyncio
 
 from client import Clients, run, start
+
 from tests.fakes import WebhookReceiver
 
 

@@ -2,7 +2,6 @@
 import json
 
 import pytest
-
 from client import Clients, run, start
 
 # (case id, raw frame or dict, expected code, expected field or None). "{cid}" is the visitor's conversation.

@@ -27,9 +27,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from client import Clients, open_socket, run
 from websockets.exceptions import InvalidStatus
 
-from client import Clients, open_socket, run
 from tests.conftest import running_stack
 
 REGION = "us-east-1"

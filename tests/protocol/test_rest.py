@@ -5,7 +5,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from client import Clients, run, send, start
 
 

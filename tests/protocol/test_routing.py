@@ -1,9 +1,8 @@
 """Routing over the wire: automatic assignment, the queue and its events, transfers, blocking."""
 import asyncio
 
-from websockets.exceptions import InvalidStatus
-
 from client import Clients, open_socket, run, start
+from websockets.exceptions import InvalidStatus
 
 
 def test_a_new_conversation_is_assigned_to_the_online_agent_at_once(stack, logins):

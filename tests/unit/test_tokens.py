@@ -4,9 +4,9 @@ import time
 import jwt
 import pytest
 
-from chalicelib.identity import tokens
 from chalicelib.config import settings
 from chalicelib.errors import UnauthorizedError
+from chalicelib.identity import tokens
 
 
 def test_visitor_token_round_trip():

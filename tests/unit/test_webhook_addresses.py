@@ -4,8 +4,8 @@ import ipaddress
 
 import pytest
 
-from chalicelib.webhooks import endpoints
 from chalicelib.config import settings
+from chalicelib.webhooks import urls
 
 METADATA, PRIVATE, LOOPBACK, PUBLIC = "169.254.169.254", "10.1.2.3", "127.0.0.1", "8.8.8.8"
 
@@ -41,19 +41,19 @@ def test_the_embeddings_decode_to_the_address_they_carry():
     assert EMBEDDINGS["NAT64 64:ff9b::/96"](METADATA) == "64:ff9b::a9fe:a9fe"
     assert EMBEDDINGS["6to4 2002::/16"](METADATA) == "2002:a9fe:a9fe::"
     for form, embed in EMBEDDINGS.items():
-        carried = endpoints.embedded_ipv4(ipaddress.IPv6Address(embed(METADATA)))
+        carried = urls.embedded_ipv4(ipaddress.IPv6Address(embed(METADATA)))
         assert ipaddress.IPv4Address(METADATA) in carried, form
-    assert endpoints.embedded_ipv4(ipaddress.IPv6Address("2606:4700::1111")) == []
+    assert urls.embedded_ipv4(ipaddress.IPv6Address("2606:4700::1111")) == []
 
 
 @pytest.mark.parametrize("form", EMBEDDINGS)
 @pytest.mark.parametrize("v4", [METADATA, PRIVATE, LOOPBACK, "100.64.0.1", "0.0.0.0"])
 def test_an_embedded_private_address_is_refused(no_loopback, form, v4):
     address = EMBEDDINGS[form](v4)
-    assert endpoints.url_problem(f"https://[{address}]/hook") is not None
-    problem = endpoints.url_problem(f"https://[{address}]/hook")
+    assert urls.url_problem(f"https://[{address}]/hook") is not None
+    problem = urls.url_problem(f"https://[{address}]/hook")
     assert problem == f"must not point at a private or reserved address (it carries {v4})"
-    assert endpoints.address_problem(address) == f"a private or reserved address (it carries {v4})"
+    assert urls.address_problem(address) == f"a private or reserved address (it carries {v4})"
 
 
 @pytest.mark.parametrize("form", EMBEDDINGS)
@@ -61,7 +61,7 @@ def test_an_embedded_loopback_address_is_refused_even_where_loopback_is_allowed(
     """Loopback is allowed as 127.0.0.0/8 and ::1 themselves; an address that only leads there (through
     a translator or relay) is no test receiver."""
     assert settings.webhook_allow_loopback
-    assert endpoints.address_problem(EMBEDDINGS[form](LOOPBACK)) is not None
+    assert urls.address_problem(EMBEDDINGS[form](LOOPBACK)) is not None
 
 
 @pytest.mark.parametrize("form", EMBEDDINGS)
@@ -71,14 +71,14 @@ def test_an_embedded_public_address_passes_in_every_form(no_loopback, form):
     public IPv4 address it carries, so it passes, whatever Python's own tables say of the prefix
     (3.11 calls all of 2001::/23, Teredo included, not global)."""
     address = EMBEDDINGS[form](PUBLIC)
-    assert endpoints.url_problem(f"https://[{address}]/hook") is None
-    assert endpoints.address_problem(address) is None
+    assert urls.url_problem(f"https://[{address}]/hook") is None
+    assert urls.address_problem(address) is None
 
 
 def test_the_local_use_nat64_prefix_is_refused_whatever_it_carries(no_loopback):
     """64:ff9b:1::/48 is a network's own translator: where the IPv4 address sits depends on its setup."""
     for v4 in (PUBLIC, METADATA):
-        assert endpoints.address_problem(_last_32_bits("64:ff9b:1::", v4)) == "a local NAT64 address"
+        assert urls.address_problem(_last_32_bits("64:ff9b:1::", v4)) == "a local NAT64 address"
 
 
 @pytest.mark.parametrize("address, problem", [
@@ -90,11 +90,11 @@ def test_the_local_use_nat64_prefix_is_refused_whatever_it_carries(no_loopback):
     (PUBLIC, None), ("2606:4700::1111", None),
 ])
 def test_plain_addresses(no_loopback, address, problem):
-    assert endpoints.address_problem(address) == problem
+    assert urls.address_problem(address) == problem
 
 
 def test_loopback_itself_only_where_allowed(monkeypatch):
     for allowed in (True, False):
         monkeypatch.setattr(settings, "webhook_allow_loopback", allowed)
-        assert (endpoints.address_problem(LOOPBACK) is None) is allowed
-        assert (endpoints.address_problem("::1") is None) is allowed
+        assert (urls.address_problem(LOOPBACK) is None) is allowed
+        assert (urls.address_problem("::1") is None) is allowed
