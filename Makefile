@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: dev test fuzz bench chromium node clean deploy destroy
+.PHONY: dev test lint fuzz bench chromium node clean deploy destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,12 @@ dev: $(VENV)/.installed
 test: $(VENV)/.installed chromium node
 	node --test web/console/test/
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Ruff's rules (pyproject.toml), the layers of chalicelib (.importlinter), and the console's specs.
+lint: $(VENV)/.installed node
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	node --test web/console/test/
 
 # The long fuzz profile of tests/fuzz (`make test` runs the fast one): at least 10,000 websocket frames and
 # 3,000 REST requests against local stacks of their own, fresh randomness each run; figures in bench/results/fuzz.json.

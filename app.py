@@ -2,7 +2,7 @@
 from chalice import Chalice, CORSConfig, Rate, Response
 
 from chalicelib import bootstrap, events, observability
-from chalicelib.chat import conversations, lifecycle, routing, sites
+from chalicelib.chat import commands, conversations, lifecycle, routing, sites
 from chalicelib.config import settings
 from chalicelib.core import origins, validate
 from chalicelib.edges import consumers, flow_tasks, ws
@@ -196,8 +196,7 @@ def get_conversation(conversation_id):
 @translate_errors
 def patch_conversation(conversation_id):
     caller, _ = _agent()
-    conversation = conversations.patch(caller, conversation_id, json_body(app.current_request), sender)
-    routing.settle(caller.workspace_id, sender)
+    conversation = commands.patch(caller, conversation_id, json_body(app.current_request), sender)
     return {"conversation": conversations.serialize(conversation)}
 
 

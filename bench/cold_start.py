@@ -28,7 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def main() -> int:
         cases[f"import app at {args.baseline} (baseline)"] = ("import app", scratch, base_env)
     try:
         samples: dict[str, list[dict]] = {name: [] for name in cases}
-        for name, (code, cwd, env) in cases.items():  # warm-up: bytecode caches
+        for code, cwd, env in cases.values():  # warm-up: bytecode caches
             run_once(code, cwd, env)
         for _ in range(args.runs):
             for name, (code, cwd, env) in cases.items():
@@ -89,18 +89,18 @@ def main() -> int:
                          "max_ms": round(max(ms), 1), "ratio_to_boto3": round(statistics.median(ms) / boto3_ms, 2),
                          # each run against the boto3 run next to it: steadier on a busy machine
                          "median_paired_ratio_to_boto3": round(statistics.median(
-                             a / b for a, b in zip(ms, boto3_runs)), 2),
+                             a / b for a, b in zip(ms, boto3_runs, strict=False)), 2),
                          "xray_sdk_loaded": all(s["xray"] for s in runs)}
     baseline = next((n for n in figures if n.endswith("(baseline)")), None)
     if baseline:
         app_runs = [s["ms"] for s in samples["import app (tracing off)"]]
         base_runs = [s["ms"] for s in samples[baseline]]
         figures["import app (tracing off)"]["median_paired_ratio_to_baseline"] = round(statistics.median(
-            a / b for a, b in zip(app_runs, base_runs)), 3)
+            a / b for a, b in zip(app_runs, base_runs, strict=False)), 3)
     result = {
         "benchmark": "cold_start",
         "what": "import time in fresh processes, median of N, timed around the import only",
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "python_version": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),

@@ -46,8 +46,8 @@ os.environ.update({
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-import boto3  # noqa: E402
-import botocore.client  # noqa: E402
+import boto3
+import botocore.client
 
 RESULTS_JSON = ROOT / "bench" / "results" / "cost.json"
 RESULTS_MD = ROOT / "bench" / "results" / "cost.md"
@@ -362,7 +362,7 @@ class CountingApp:
         self.handler_map = {name: counted(name, handler) for name, handler in app.handler_map.items()}
 
 
-class LambdaSimpleBackend_invoke_counter:  # noqa: N801 (reads as what it wraps)
+class LambdaSimpleBackend_invoke_counter:
     """Counts the flow task invocations moto's interpreter makes (each is one Lambda invocation on AWS)."""
 
     def __init__(self, counter: Counter):

@@ -7,7 +7,7 @@ connection records of one workspace.
 
 - serial: the agents' connection ids from the app's own query, then one post_to_connection after
   another on one client (what Chalice's websocket tutorial does);
-- fan-out: `conversations.notify_inbox`, the app's real path (the same query, then Sender.broadcast:
+- fan-out: `subscriptions.notify_inbox`, the app's real path (the same query, then Sender.broadcast:
   one shared client, a thread pool).
 
 Both must deliver the frame to all 1,000 clients (checked). Writes bench/results/fanout.json and
@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -150,7 +150,7 @@ def main() -> int:
     import boto3
 
     from chalicelib import bootstrap
-    from chalicelib.chat import conversations
+    from chalicelib.chat import conversations, subscriptions
     from chalicelib.config import settings
     from chalicelib.core.clock import iso
     from chalicelib.store.models import Connection, Conversation, create_tables
@@ -179,7 +179,7 @@ def main() -> int:
 
     t0 = time.perf_counter()
     data = json.dumps(frame).encode()
-    for cid in conversations.agent_connections(WORKSPACE):
+    for cid in subscriptions.agent_connections(WORKSPACE):
         client.post_to_connection(ConnectionId=cid, Data=data)
     serial = time.perf_counter() - t0
     serial_delivered, _ = wait_for(1)
@@ -187,7 +187,7 @@ def main() -> int:
     sender = bootstrap.build_sender(client=None)
     sender._endpoint_url = endpoint  # the app's own Sender, only its endpoint is local
     t0 = time.perf_counter()
-    conversations.notify_inbox(conversation, sender)
+    subscriptions.notify_inbox(conversation, sender)
     fanout = time.perf_counter() - t0
     fanout_delivered, posts = wait_for(2)
     commands.put("stop")
@@ -202,7 +202,7 @@ def main() -> int:
         "floor_seconds": {"serial": round(args.connections * args.latency_ms / 1000, 2),
                           "fanout": round(args.connections * args.latency_ms / 1000 / settings.fanout_workers, 2)},
         "python": platform.python_version(), "cpus": os.cpu_count(),
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

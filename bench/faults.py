@@ -37,7 +37,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import getaddresses
 from pathlib import Path
 
@@ -277,7 +277,7 @@ class Peer:
         while time.monotonic() < deadline:
             try:
                 reply = await self.request(action, **fields)
-            except (Closed, asyncio.TimeoutError) as exc:
+            except (TimeoutError, Closed) as exc:
                 if not retry_closed:
                     raise
                 self.tally.retried("closed" if isinstance(exc, Closed) else "timeout")
@@ -382,7 +382,7 @@ async def conversation_script(run: Run, index: int, stack_http: str, ws_url: str
     try:
         await visitor.reliably("transcript", retry_closed=False, conversation_id=conversation_id, email=address)
         run.transcripts.append((address, "acked"))
-    except (Closed, asyncio.TimeoutError):
+    except (TimeoutError, Closed):
         run.transcripts.append((address, "unknown"))  # queued or not: the reply was lost
     except RuntimeError:
         run.transcripts.append((address, "refused"))
@@ -608,7 +608,7 @@ def main() -> None:
             stack.proc.terminate()
             stack.proc.wait(timeout=15)
     load = os.getloadavg()
-    result = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    result = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
               "load_average_before": [round(x, 2) for x in load_before],
               "load_average_after": [round(x, 2) for x in load], "seed": args.seed,

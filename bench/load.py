@@ -31,7 +31,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,7 +234,7 @@ async def run(port: int, conversations: int, interval: float, duration: float, d
         visitors.append((socket, frame["conversation"]["id"]))
     try:
         await asyncio.wait_for(assigned.wait(), 120)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise SystemExit(f"only {len(joined)} of {conversations} conversations were assigned") from None
     await asyncio.sleep(2)  # the joins' acks and the greetings settle
 
@@ -356,7 +356,7 @@ def main() -> None:
                     spy.kill()
                 proc.terminate()
                 proc.wait(timeout=60)  # closing hundreds of sockets runs a $disconnect each
-    output = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    output = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
               "what": "N conversations through the local stack, a visitor message every interval and an agent "
                       "reply to each; the driver runs on the same machine",

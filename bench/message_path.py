@@ -91,7 +91,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -106,15 +106,15 @@ os.environ.update({
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-import boto3  # noqa: E402
-import moto  # noqa: E402
-import moto.dynamodb.models as moto_ddb_models  # noqa: E402
-from moto.dynamodb.responses import DynamoHandler  # noqa: E402
-from pynamodb.exceptions import TransactWriteError  # noqa: E402
-from pynamodb.transactions import TransactWrite  # noqa: E402
+import boto3
+import moto
+import moto.dynamodb.models as moto_ddb_models
+from moto.dynamodb.responses import DynamoHandler
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
-from chalicelib import bootstrap  # noqa: E402
-from chalicelib.chat import conversations, lifecycle, routing, tickets
+from chalicelib import bootstrap
+from chalicelib.chat import conversations, lifecycle, routing, subscriptions, tickets
 from chalicelib.edges import ws
 from chalicelib.identity import sessions, tokens
 from chalicelib.store import models
@@ -130,7 +130,7 @@ from chalicelib.store.models import (
     Visitor,
     Workspace,
 )
-from infra.local import fidelity  # noqa: E402
+from infra.local import fidelity
 
 RESULTS = ROOT / "bench" / "results" / "message_path.json"
 QUEUE_SIZES = (10, 1_000)  # conversations already queued when a visitor starts
@@ -304,7 +304,7 @@ def iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 LINES = ("Hi, I can't log into my account.", "Sure, let me check that for you.",
          "My order #4411 hasn't arrived yet, it's been a week.", "Thanks, that worked!",
          "Could you send me the invoice again?", "I have updated the address on the order.")
@@ -444,7 +444,7 @@ class Run:
         Connection(self.agent_conn, kind="agent", workspace_id=WORKSPACE, agent_id=AGENT_ID,
                    agent_workspace_id=WORKSPACE, name="Ada Agent", connected_at=iso(NOW),
                    expires_at=int(time.time()) + lifecycle.CONNECTION_TTL).save()
-        conversations.subscribe(self.agent_conn, "agent", self.cid)
+        subscriptions.subscribe(self.agent_conn, "agent", self.cid)
         subs = Conversation.get(self.cid, consistent_read=True).subscribers.as_dict()
         check(subs == {self.visitor_conn: "visitor", self.agent_conn: "agent"},
               f"unexpected subscribers after set-up: {subs}")
@@ -493,7 +493,7 @@ class Run:
         """Outside the timed window: every acknowledged message is stored once, seqs contiguous."""
         stored = list(Message.query(self.cid, consistent_read=True))
         by_cmid = Counter(m.client_msg_id for m in stored)
-        for client_msg_id, seq in self.sent:
+        for client_msg_id, _seq in self.sent:
             check(by_cmid[client_msg_id] == 1, f"{client_msg_id} stored {by_cmid[client_msg_id]} times")
         seqs = [int(m.seq) for m in stored]
         expected_last = BENCH_HISTORY + len(self.sent)
@@ -626,7 +626,7 @@ def measure_queue_position(counters: Counters, sender, counters_by_size: dict, w
         check(waiting == queued, f"{waiting} conversations left queued after the run, expected {queued}")
         out[str(queued)] = summarize_starts(samples[queued], queued)
     small, big = out[str(QUEUE_SIZES[0])], out[str(QUEUE_SIZES[1])]
-    pairs = [b["ms"] / a["ms"] for a, b in zip(samples[QUEUE_SIZES[0]], samples[QUEUE_SIZES[1]])]
+    pairs = [b["ms"] / a["ms"] for a, b in zip(samples[QUEUE_SIZES[0]], samples[QUEUE_SIZES[1]], strict=False)]
     out["ratio_requests_1000_to_10"] = round(
         big["dynamodb_requests_per_start"] / small["dynamodb_requests_per_start"], 3)
     out["ratio_p50_1000_to_10"] = round(big["p50_ms"] / small["p50_ms"], 3)
@@ -739,7 +739,7 @@ def measure_interleaved(counters: Counters, sender, warmup: int, messages: int) 
         run.tear_down()
         results[size] = summarize(samples[size], run)
         results[size]["stored_conversations"] = size
-    pairs = [b["ms"] / a["ms"] for a, b in zip(samples[SIZES[0]], samples[SIZES[1]])]
+    pairs = [b["ms"] / a["ms"] for a, b in zip(samples[SIZES[0]], samples[SIZES[1]], strict=False)]
     results["median_paired_ratio"] = round(statistics.median(pairs), 3)
     return results
 
@@ -781,7 +781,7 @@ def summarize(samples: list[dict], run: Run) -> dict:
         "delivery_per_message": round(sum(deliveries) / n, 3),
         "recipient_connections": 1,
         "post_to_connection_per_message": round((sum(acks) + sum(deliveries)) / n, 3),
-        "post_to_connection_max": max(a + d for a, d in zip(acks, deliveries)),
+        "post_to_connection_max": max(a + d for a, d in zip(acks, deliveries, strict=False)),
     }
 
 
@@ -887,7 +887,7 @@ def report(runs: dict, args, extras: dict) -> dict:
     return {
         "benchmark": "message_path",
         "what": "one visitor 'send' frame through chalicelib.edges.ws.handle_frame, stored and delivered to one agent",
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "python_version": platform.python_version(),
         "platform": platform.platform(), "cpu_count": os.cpu_count(),
         "versions": {"moto": moto.__version__, "boto3": boto3.__version__,

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +114,7 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=15)
-    result = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    result = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
               "what": "N agent sends in flight to one conversation on the local stack; a newcomer's "
                       "session + socket + pong during the burst vs. with nothing in flight",

@@ -14,7 +14,7 @@ Writes bench/results/widget_size.json and prints a table. Exits 1 when the widge
 import gzip
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def main() -> int:
     widget, console = group(widget_files), group(console_files)
     total = widget["total"]["gzip_bytes"]
     result = {
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "method": "gzip level 9 per file (Python gzip.compress, mtime 0); totals are sums of the files",
         "widget": {**widget, "budget": {"gzip_bytes": BUDGET_BYTES, "met": bool(widget_files) and total <= BUDGET_BYTES,
                                         "headroom_bytes": BUDGET_BYTES - total,

@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -58,7 +58,7 @@ def _when(record: dict) -> str:
         return iso(float(raw))
     if isinstance(raw, str):
         try:
-            return iso(datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp())
+            return iso(datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(UTC).timestamp())
         except ValueError:
             pass
     return iso()
@@ -158,7 +158,7 @@ def publish(events: list[dict]) -> list[dict]:
             if not result.get("FailedEntryCount"):
                 pending = []
                 break
-            pending = [e for e, r in zip(pending, result["Entries"]) if r.get("ErrorCode")]
+            pending = [e for e, r in zip(pending, result["Entries"], strict=False) if r.get("ErrorCode")]
             log.warning("PutEvents refused %d entries", len(pending),
                         extra={"codes": sorted({r.get("ErrorCode") for r in result["Entries"] if r.get("ErrorCode")})})
             if attempt < PUT_TRIES - 1:

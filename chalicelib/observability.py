@@ -16,7 +16,7 @@ import json
 import logging
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics
@@ -110,8 +110,8 @@ def error(code: str) -> None:
 def seconds_between(start: str, end: str | None = None) -> float:
     """Seconds from one ISO stamp (util.iso's format) to another, or to now; never negative."""
     def epoch(stamp: str) -> float:
-        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
-    finish = epoch(end) if end else datetime.now(timezone.utc).timestamp()
+        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+    finish = epoch(end) if end else datetime.now(UTC).timestamp()
     return max(0.0, round(finish - epoch(start), 3))
 
 

@@ -41,7 +41,7 @@ def _serve_moto_jwks() -> str:
     body = gzip.decompress(packed.read_bytes())
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
+        def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()

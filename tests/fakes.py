@@ -26,7 +26,7 @@ class ManagementApi:
         with self._lock:
             self.live.discard(connection_id)
 
-    def post_to_connection(self, ConnectionId: str, Data: bytes):  # noqa: N803 (boto3's names)
+    def post_to_connection(self, ConnectionId: str, Data: bytes):
         with self._lock:
             if ConnectionId not in self.live:
                 raise ClientError({"Error": {"Code": "GoneException", "Message": "Gone"},
@@ -34,14 +34,14 @@ class ManagementApi:
             self.frames[ConnectionId].append(json.loads(Data))
         return {}
 
-    def get_connection(self, ConnectionId: str):  # noqa: N803
+    def get_connection(self, ConnectionId: str):
         with self._lock:
             if ConnectionId not in self.live:
                 raise ClientError({"Error": {"Code": "GoneException", "Message": "Gone"},
                                    "ResponseMetadata": {"HTTPStatusCode": 410}}, "GetConnection")
         return {"ConnectedAt": "2026-11-22T16:04:05.123Z"}
 
-    def delete_connection(self, ConnectionId: str):  # noqa: N803
+    def delete_connection(self, ConnectionId: str):
         self.drop(ConnectionId)
         return {}
 
@@ -75,7 +75,7 @@ class WebhookReceiver:
                     self.request = tls.wrap_socket(self.request, server_side=True)
                 super().setup()
 
-            def do_POST(self):  # noqa: N802 (http.server's name)
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status = outer.statuses.pop(0) if outer.statuses else outer.default
                 outer.posts.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
@@ -121,7 +121,7 @@ def tls_contexts(hostname: str, folder) -> tuple[ssl.SSLContext, ssl.SSLContext]
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(start)
             .not_valid_after(start + datetime.timedelta(days=3))

@@ -6,8 +6,8 @@ One client and one thread pool per container. A connection that answers 410 Gone
 import json
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable
 
 import boto3
 from botocore.config import Config
@@ -67,7 +67,7 @@ class Sender:
             outcomes = [self._post(cid, data) for cid, data in posts]
         else:
             outcomes = list(self._executor().map(lambda p: self._post(*p), posts))
-        return [cid for (cid, _), outcome in zip(posts, outcomes) if outcome == GONE]
+        return [cid for (cid, _), outcome in zip(posts, outcomes, strict=False) if outcome == GONE]
 
     def exists(self, connection_id: str) -> bool:
         """Whether API Gateway still holds this connection (GetConnection); a gone one is forgotten,

@@ -8,7 +8,7 @@ raised: a chat goes on without its timers rather than fail.
 import json
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
@@ -71,7 +71,7 @@ def _site_settings(site_key: str) -> SiteSettings:
 
 def _stamp_ms(stamp: str) -> int:
     """An ISO stamp as epoch milliseconds, for execution names (which allow [A-Za-z0-9-_] only)."""
-    dt = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    dt = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
 
 

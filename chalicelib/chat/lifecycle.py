@@ -5,7 +5,7 @@ import logging
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.chat import routing
-from chalicelib.chat.conversations import subscribe
+from chalicelib.chat.subscriptions import subscribe
 from chalicelib.core import origins
 from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, now

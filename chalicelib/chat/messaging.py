@@ -19,15 +19,8 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import observability
 from chalicelib.aws import stepfunctions
-from chalicelib.chat.conversations import (
-    ACTIVE,
-    deliver,
-    index_actions,
-    load,
-    notify_change,
-    recipients,
-    serialize_message,
-)
+from chalicelib.chat.conversations import ACTIVE, index_actions, load, serialize_message
+from chalicelib.chat.subscriptions import deliver, notify_change, recipients
 from chalicelib.config import settings
 from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, new_id, now
@@ -135,7 +128,7 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
         except TransactWriteError as exc:
             # pynamodb sends puts before updates: message, claim (if any), conversation, agent (if any).
             items = ["message", *(["claim"] if client_msg_id else []), "conversation", "agent"]
-            failed = dict(zip(items, cancelled(exc)))
+            failed = dict(zip(items, cancelled(exc), strict=False))
             if failed.get("claim"):
                 return Stored(_first(conversation.id, author["id"], client_msg_id), conversation, duplicate=True)
             if failed.get("agent"):

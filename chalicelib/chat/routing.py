@@ -3,17 +3,19 @@
 A queued conversation goes to the online agent of its group with a free slot and the fewest open
 chats (ties: the one assigned longest ago); a returning visitor prefers the agent who helped last.
 The queue drains whenever that can change: a conversation is queued, an agent frees a slot, comes
-online or gains capacity. Every assignment is the conditional transaction of conversations.assign,
+online or gains capacity. Every assignment is the conditional transaction of assignment.assign,
 so concurrent drains never exceed a capacity or assign one conversation twice. Nothing here reads
 more than a queue's first QUEUE_HEAD places: positions behind them come from tickets (tickets.py).
 """
 import logging
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib.chat.conversations import ACTIVE, assign, queue_key, recipients, subscribe
+from chalicelib.chat.assignment import assign
+from chalicelib.chat.conversations import ACTIVE, queue_key
+from chalicelib.chat.subscriptions import recipients, subscribe
 from chalicelib.chat.tickets import place
 from chalicelib.config import settings
 from chalicelib.core.caller import Caller
@@ -123,7 +125,7 @@ def _after_assignment(conversation: Conversation, agent: Agent, queued_at: str |
 
 
 def _epoch(stamp: str) -> float:
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
 def settle(workspace_id: str, sender) -> list[str]:

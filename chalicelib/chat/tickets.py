@@ -8,7 +8,7 @@ a container's clock is behind: every conversation waiting between two others hol
 between theirs, which is what lets `place` bound a position without reading what lies between.
 """
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
@@ -57,7 +57,7 @@ def _latest_stamp(queue: str) -> str:
 
 def _one_ms_after(stamp: str) -> str:
     """In whole milliseconds (a float epoch could round back to the same stamp)."""
-    moment = datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=timezone.utc) + timedelta(milliseconds=1)
+    moment = datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC) + timedelta(milliseconds=1)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

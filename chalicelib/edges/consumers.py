@@ -12,7 +12,8 @@ are loaded on the first batch: the websocket and REST handlers never pay for the
 """
 import json
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib import observability
 from chalicelib.aws.clients import client
@@ -57,8 +58,9 @@ def _once(name: str, job: Callable[..., Any], with_message_id: bool) -> Callable
     if ("job", name, job) not in _state:
         from aws_lambda_powertools.utilities.idempotency import idempotent_function
         store, config = _persistence(name)
-        _state["job", name, job] = idempotent_function(_runner(job, with_message_id), data_keyword_argument="message", persistence_store=store,
-                                                       config=config, key_prefix=f"{settings.service_name}-{name}")
+        _state["job", name, job] = idempotent_function(
+            _runner(job, with_message_id), data_keyword_argument="message", persistence_store=store,
+            config=config, key_prefix=f"{settings.service_name}-{name}")
     return _state["job", name, job]
 
 
@@ -72,7 +74,8 @@ def consume(event, job: Callable[..., Any], *, name: str, with_message_id: bool 
     """Run `job(body)` on each record of an SQS event (a chalice SQSEvent or the raw dict), where body is
     the message's JSON object (`job(body, message_id)` with `with_message_id`, for jobs that also claim
     their work with the SQS message id). `idempotent=False` for a job that is idempotent by itself
-    (conditional writes keyed on the message's content): it skips the two idempotency-record writes. Returns Lambda's partial batch response: {"batchItemFailures": [...]},
+    (conditional writes keyed on the message's content): it skips the two idempotency-record writes.
+    Returns Lambda's partial batch response: {"batchItemFailures": [...]},
     the messageIds of the records whose job raised. A body that is not a JSON object is logged and
     dropped (no retry can fix it). When every record fails, powertools raises, so the whole batch is
     retried even where the event source was left without ReportBatchItemFailures."""

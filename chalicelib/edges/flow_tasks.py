@@ -9,7 +9,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib import observability
 from chalicelib.aws import stepfunctions
-from chalicelib.chat import conversations, messaging, routing
+from chalicelib.chat import assignment, conversations, messaging, routing, subscriptions
 from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, now
 from chalicelib.errors import BadRequestError, ConflictError
@@ -186,7 +186,7 @@ def _remind(conversation: Conversation, owner: int, seq: int, sender) -> dict:
     """No reply since the agent's message `seq`: `pending`, and a system message asking."""
     if conversation.status == "open":
         try:
-            conversation = conversations.set_status(Caller.system(conversation.workspace_id), conversation.id,
+            conversation = assignment.set_status(Caller.system(conversation.workspace_id), conversation.id,
                                                     "pending", sender, expect_seq=int(conversation.last_seq))
         except ConflictError:
             return _again_soon()  # someone wrote or moved it meanwhile
@@ -206,7 +206,7 @@ def inactivity_solve(event: dict, sender) -> dict:
     if conversation.status != "pending" or _last_public_seq(conversation) != int(event["seq"]):
         return inactivity_check(event, sender)
     try:
-        conversations.set_status(Caller.system(conversation.workspace_id), conversation.id, "solved", sender,
+        assignment.set_status(Caller.system(conversation.workspace_id), conversation.id, "solved", sender,
                                  auto_solved=True, expect_seq=int(conversation.last_seq))
     except ConflictError:
         return _again_soon()
@@ -222,7 +222,7 @@ def csat_request(event: dict, sender) -> dict:
     if (conversation is None or conversation.status != "solved" or conversation.solved_at != event["solved_at"]
             or conversation.auto_solved or conversation.csat):
         return {"channel": "none"}
-    visitors = [cid for cid, kind in conversations.recipients(conversation) if kind == "visitor"]
+    visitors = [cid for cid, kind in subscriptions.recipients(conversation) if kind == "visitor"]
     frame = {"type": "csat_request", "conversation_id": conversation.id}
     reached = [cid for cid in visitors if sender.send(cid, frame)]
     if reached:
@@ -231,7 +231,7 @@ def csat_request(event: dict, sender) -> dict:
 
 
 def csat_close(event: dict, sender) -> dict:
-    return {"closed": conversations.close_if_solved(event["conversation_id"], event["solved_at"], sender)}
+    return {"closed": assignment.close_if_solved(event["conversation_id"], event["solved_at"], sender)}
 
 
 TASKS = {"handoff_route": handoff_route, "handoff_wait": handoff_wait, "handoff_timeout": handoff_timeout,

@@ -4,11 +4,10 @@ Every failure becomes an `error` frame carrying the frame's `ref`; nothing here 
 """
 import json
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from chalicelib import observability
-from chalicelib.aws import stepfunctions
-from chalicelib.chat import conversations, lifecycle, messaging, routing
+from chalicelib.chat import assignment, commands, conversations, lifecycle, messaging, routing, subscriptions
 from chalicelib.config import settings
 from chalicelib.core import validate
 from chalicelib.core.caller import Caller
@@ -16,7 +15,6 @@ from chalicelib.errors import BadRequestError, NotFoundError, ParleyError, TooLa
 from chalicelib.identity import sessions
 from chalicelib.mail import outgoing
 from chalicelib.store import limits
-from chalicelib.store.models import Agent
 
 log = logging.getLogger(__name__)
 
@@ -94,25 +92,8 @@ def _ref(frame) -> str | None:
 
 def _start(caller: Caller, frame: dict, sender, ref) -> dict:
     text = validate.text(frame) if frame.get("text") is not None else None
-    client_msg_id = _client_msg_id(frame)
-    conversation = conversations.start(caller, frame, sender, announce=False)
-    observability.annotate(conversation_id=conversation.id)  # the rest of this frame's logs are about it
-    new = conversation.last_seq == 0 and conversation.status == "queued"
-    reply = {}
-    if text is not None:
-        reply["message"] = messaging.send_message(caller, conversation.id, text, client_msg_id=client_msg_id,
-                                                  internal=False, sender=sender, ack=False)
-        conversation.refresh(consistent_read=True)
-        # A retry of the start that made the conversation, whose first try stored the message and then
-        # failed (a throttle) before what follows: it is still new. Each step below is idempotent.
-        new = new or (reply["message"]["seq"] == 1 and conversation.status == "queued")
-    if new:  # agents hear of it once its first message is there to read; then routing takes it
-        conversations.notify_inbox(conversation, sender)
-        routing.route_new(conversation, sender)
-        conversation.refresh(consistent_read=True)
-        if conversation.status == "queued":  # nobody free: the handoff flow waits for an agent
-            stepfunctions.start_handoff(conversation, announce=False)
-    return {"conversation": _view(caller, conversation), **reply}
+    outcome = commands.start_chat(caller, frame, sender, text=text, client_msg_id=_client_msg_id(frame))
+    return {"conversation": _view(caller, outcome.conversation), **outcome.stored}
 
 
 def _current(caller: Caller, frame: dict, sender, ref) -> dict:
@@ -168,7 +149,7 @@ def _rate(caller: Caller, frame: dict, sender, ref) -> dict:
     rating = validate.integer(frame, "rating", required=True, minimum=1, maximum=5)
     comment = validate.string(frame, "comment", required=False, max_len=2000)
     conversation = conversations.load(caller, conversation_id)
-    return {"csat": conversations.record_csat(conversation, rating, comment)}
+    return {"csat": assignment.record_csat(conversation, rating, comment)}
 
 
 def _choose(caller: Caller, frame: dict, sender, ref) -> dict:
@@ -196,7 +177,7 @@ def _presence(caller: Caller, frame: dict, sender, ref) -> dict:
 
 def _join(caller: Caller, frame: dict, sender, ref) -> dict:
     conversation = conversations.load(caller, _conversation_id(frame))
-    conversations.subscribe(caller.connection_id, "agent", conversation.id)
+    subscriptions.subscribe(caller.connection_id, "agent", conversation.id)
     messages, has_more = conversations.history(caller, conversation)
     return {"conversation": conversations.serialize(conversation), "messages": messages, "has_more": has_more}
 
@@ -204,49 +185,29 @@ def _join(caller: Caller, frame: dict, sender, ref) -> dict:
 def _leave(caller: Caller, frame: dict, sender, ref) -> dict:
     """Stop receiving a conversation's live events on this socket (the console closed its pane)."""
     conversation = conversations.load(caller, _conversation_id(frame))
-    conversations.unsubscribe(caller.connection_id, conversation.id)
+    subscriptions.unsubscribe(caller.connection_id, conversation.id)
     return {"conversation_id": conversation.id}
 
 
 def _accept(caller: Caller, frame: dict, sender, ref) -> dict:
-    conversation = conversations.accept(caller, _conversation_id(frame), sender)
-    conversations.subscribe(caller.connection_id, "agent", conversation.id)
-    routing.settle(caller.workspace_id, sender)  # the queue moved: new positions
+    conversation = commands.accept(caller, _conversation_id(frame), sender)
     return {"conversation": conversations.serialize(conversation)}
 
 
 def _transfer(caller: Caller, frame: dict, sender, ref) -> dict:
-    """To an agent (who takes it now, within capacity) or to a group's queue (a receptionist passing
-    a technical chat to the second tier). The history stays; a system message says what happened."""
     conversation_id = _conversation_id(frame)
     to_agent = validate.string(frame, "to_agent_id", required=False, max_len=64)
     to_group = validate.group(frame, "to_group", required=False)
     if bool(to_agent) == bool(to_group):
         raise BadRequestError("name exactly one of to_agent_id and to_group", field="to_agent_id")
     note = validate.string(frame, "note", required=False, max_len=validate.MAX_TEXT)
-    conversation = conversations.load(caller, conversation_id)
-    if to_agent:
-        status = conversation.status if conversation.status in conversations.ACTIVE else "open"
-        conversation = conversations.assign(caller, conversation, to_agent, status, sender)
-        target = Agent.get(to_agent).name
-    else:
-        conversation = conversations.assign(caller, conversation, None, "queued", sender, group=to_group)
-        target = f"the {to_group} team"
-    routing.settle(caller.workspace_id, sender)  # a slot was freed; someone of the group may take it
-    messaging.post_system_message(conversation, f"{caller.name or 'An agent'} transferred this conversation "
-                                                f"to {target}.", sender)
-    reply = {}
-    if note:  # the ack carries it to its writer; every other agent on the conversation gets the event
-        reply["note"] = messaging.send_message(caller, conversation.id, note, client_msg_id=None, internal=True,
-                                               sender=sender, ack=False)
-    conversation.refresh(consistent_read=True)
-    return {"conversation": conversations.serialize(conversation), **reply}
+    outcome = commands.transfer(caller, conversation_id, sender, to_agent=to_agent, to_group=to_group, note=note)
+    return {"conversation": conversations.serialize(outcome.conversation), **outcome.stored}
 
 
 def _set_status(caller: Caller, frame: dict, sender, ref) -> dict:
     status = validate.choice(frame, "status", ("open", "pending", "solved"))
-    conversation = conversations.set_status(caller, _conversation_id(frame), status, sender)
-    routing.settle(caller.workspace_id, sender)  # a solve frees a slot
+    conversation = commands.set_status(caller, _conversation_id(frame), status, sender)
     return {"conversation": conversations.serialize(conversation)}
 
 

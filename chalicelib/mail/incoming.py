@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.aws.clients import client
-from chalicelib.chat.conversations import record_csat
+from chalicelib.chat.assignment import record_csat
 from chalicelib.chat.messaging import send_message
 from chalicelib.config import settings
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError

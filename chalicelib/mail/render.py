@@ -187,7 +187,8 @@ def build(email: Email) -> EmailMessage:
 
     rows = "".join(
         f'<tr><td style="padding:8px 0;border-bottom:1px solid #eee">'
-        f'<div style="color:#555;font-size:13px">{esc(_author(m, lang, email.site_name))} · {esc(_when(m["created_at"]))}</div>'
+        f'<div style="color:#555;font-size:13px">{esc(_author(m, lang, email.site_name))} · '
+        f'{esc(_when(m["created_at"]))}</div>'
         f'<div style="white-space:pre-wrap;font-size:15px">{esc(m["text"])}</div></td></tr>'
         for m in email.messages)
     buttons = "".join(

@@ -326,16 +326,9 @@ class Connection(Model):
     subscriptions = UnicodeSetAttribute(default=set)
     # Where a visitor's socket came from ($connect), for the per-IP limits of their frames (e.g. `start`).
     source_ip = UnicodeAttribute(null=True)
+    # The site's visitor flood limit, copied at $connect so every frame's caller carries it.
     rate_limit_count = NumberAttribute(default=20)
     rate_limit_window = NumberAttribute(default=10)
-    # The flows' waits, in seconds (chalicelib/flows.py; each execution gets them in its input).
-    queue_timeout = NumberAttribute(default=300)       # waiting for an agent before the team is alerted
-    inactivity_wait = NumberAttribute(default=600)     # after an agent message, before `pending`
-    pending_wait = NumberAttribute(default=24 * 3600)  # `pending` and still silent, before auto-solve
-    survey_window = NumberAttribute(default=24 * 3600)  # after a solve, how long the survey stays open
-    close_after = NumberAttribute(default=4 * 24 * 3600)  # after a solve, when the conversation closes
-    # Slack- or Teams-style incoming webhook for team alerts (missed chats); none: no alert.
-    webhook_url = UnicodeAttribute(null=True)
     connected_at = UnicodeAttribute()
     # API Gateway closes a connection after 2 h at most; DynamoDB TTL sweeps what $disconnect missed.
     expires_at = NumberAttribute()

@@ -9,7 +9,8 @@ from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib.aws.clients import client
 from chalicelib.chat import routing
-from chalicelib.chat.conversations import ACTIVE, assign, set_unassigned_status
+from chalicelib.chat.assignment import assign, set_unassigned_status
+from chalicelib.chat.conversations import ACTIVE
 from chalicelib.config import settings
 from chalicelib.core import origins, validate
 from chalicelib.core.caller import Caller, require_admin
@@ -101,7 +102,8 @@ def _create_or_adopt_user(new: NewAgent) -> tuple[str, bool]:
             UserPoolId=settings.cognito_pool_id, Username=new.email,
             UserAttributes=[{"Name": "email", "Value": new.email}, {"Name": "email_verified", "Value": "true"},
                             {"Name": "name", "Value": new.name}],
-            **({"MessageAction": "SUPPRESS"} if new.password or new.temporary else {"DesiredDeliveryMediums": ["EMAIL"]}),
+            **({"MessageAction": "SUPPRESS"} if new.password or new.temporary
+               else {"DesiredDeliveryMediums": ["EMAIL"]}),
             TemporaryPassword=new.password or new.temporary or _temporary_password())["User"]
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "UsernameExistsException":
@@ -269,7 +271,8 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
             value = validate.string(body, name, max_len=500)
         elif kind == "color":
             value = validate.string(body, name, max_len=7)
-            if not (value.startswith("#") and len(value) == 7 and all(c in "0123456789abcdefABCDEF" for c in value[1:])):
+            digits = value[1:]
+            if not (value.startswith("#") and len(digits) == 6 and all(c in "0123456789abcdefABCDEF" for c in digits)):
                 raise BadRequestError(f"{name} must be a colour like #1f6feb", field=name)
         elif kind == "bool":
             value = validate.boolean(body, name)

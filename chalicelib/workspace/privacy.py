@@ -13,12 +13,13 @@ import logging
 import re
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from chalicelib.chat import routing
-from chalicelib.chat.conversations import ACTIVE, assign, serialize, serialize_message, set_unassigned_status
+from chalicelib.chat.assignment import assign, set_unassigned_status
+from chalicelib.chat.conversations import ACTIVE, serialize, serialize_message
 from chalicelib.chat.lifecycle import disconnect
 from chalicelib.chat.messaging import claim_key
 from chalicelib.core import validate
@@ -146,7 +147,7 @@ def download_headers(visitor_id: str) -> dict:
 
 
 def _today() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 # --- erasure ---------------------------------------------------------------------------------
@@ -174,11 +175,10 @@ def erase_visitor(caller: Caller, visitor_id: str, query: dict, sender, *,
             if visitor is not None:  # one started meanwhile may not be in the index yet
                 todo += [cid for cid in (visitor.active_conversation_id, visitor.last_closed_conversation_id)
                          if cid and cid not in done and cid not in todo]
-            if not todo:
-                if visitor is None or _delete_visitor(visitor):
-                    counts["visitor"] += int(visitor is not None)
-                    complete = True
-                    break
+            if not todo and (visitor is None or _delete_visitor(visitor)):
+                counts["visitor"] += int(visitor is not None)
+                complete = True
+                break
             for conversation_id in todo:
                 if time.monotonic() > deadline:
                     break

@@ -31,8 +31,8 @@ import threading
 import urllib.parse
 import uuid
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from botocore.awsrequest import AWSResponse
 
@@ -62,7 +62,8 @@ KINDS = (
          (("GoneException", "Gone"),)),
     Kind("post_to_connection_500", "apigatewaymanagementapi", ("PostToConnection",), 500,
          (("InternalServerErrorException", "Internal server error"),)),
-    Kind("ses_throttle", "ses", ("SendRawEmail", "SendEmail"), 400, (("Throttling", "Maximum sending rate exceeded."),)),
+    Kind("ses_throttle", "ses", ("SendRawEmail", "SendEmail"), 400,
+         (("Throttling", "Maximum sending rate exceeded."),)),
     Kind("ses_500", "ses", ("SendRawEmail", "SendEmail"), 500,
          (("InternalFailure", "The request processing has failed because of an unknown error."),)),
     Kind("stepfunctions_throttle", "sfn", ("StartExecution", "SendTaskSuccess"), 400,

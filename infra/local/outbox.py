@@ -35,7 +35,6 @@ def configure(port: int) -> None:
     })["QueueUrl"]
     boto3.client("ses", region_name=REGION).verify_domain_identity(Domain=SENDER_DOMAIN)
     os.environ.update({"PARLEY_EMAIL_QUEUE_URL": queue, "PARLEY_EMAIL_QUEUE": "parley-local-email",
-                       "PARLEY_EMAIL_DLQ_URL": dlq,
                        "PARLEY_EMAIL_FROM": f"Parley <support@{SENDER_DOMAIN}>",
                        "PARLEY_INBOUND_DOMAIN": INBOUND_DOMAIN,
                        "PARLEY_PUBLIC_API_URL": f"http://127.0.0.1:{port}"})

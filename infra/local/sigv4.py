@@ -6,7 +6,7 @@ socket. The signature is recomputed with botocore's own SigV4Auth over the reque
 """
 import hashlib
 import hmac
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -41,9 +41,9 @@ def _authorization(header: str) -> dict[str, str]:
 def _signed_at(amz_date: str, now: datetime) -> str:
     """The request's X-Amz-Date, if it is within the allowed clock skew of now."""
     try:
-        signed = datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=timezone.utc)
+        signed = datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
     except ValueError:
-        raise SignatureRejectedError("IncompleteSignatureException", "X-Amz-Date is missing or malformed.")
+        raise SignatureRejectedError("IncompleteSignatureException", "X-Amz-Date is missing or malformed.") from None
     if abs(now - signed) > MAX_SKEW:
         raise SignatureRejectedError("InvalidSignatureException",
                                      f"Signature expired: {amz_date} is more than 5 minutes from now.")
@@ -61,7 +61,7 @@ def verify(method: str, url: str, headers, body: bytes, credentials: Credentials
     if not hmac.compare_digest(access_key.encode(), credentials.access_key.encode()):
         raise SignatureRejectedError("UnrecognizedClientException",
                                      "The security token included in the request is invalid.")
-    timestamp = _signed_at(headers.get("X-Amz-Date", ""), now or datetime.now(timezone.utc))
+    timestamp = _signed_at(headers.get("X-Amz-Date", ""), now or datetime.now(UTC))
     if scope != f"{timestamp[:8]}/{region}/{SERVICE}/aws4_request":
         raise SignatureRejectedError("InvalidSignatureException", "Credential should be scoped correctly.")
     claimed_body_hash = headers.get("X-Amz-Content-SHA256")

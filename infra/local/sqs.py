@@ -85,6 +85,6 @@ async def keep_polling(step, executor, stop: asyncio.Event, what: str, idle: flo
             continue
         try:
             await asyncio.wait_for(stop.wait(), timeout=rest)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         rest = min(rest * 2, max_idle or idle)

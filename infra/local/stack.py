@@ -258,7 +258,7 @@ async def run_schedules(chalice_app, executor: ThreadPoolExecutor, stop: asyncio
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             event = {"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
                      "account": "123456789012", "time": "", "region": REGION, "resources": [], "detail": {}}
             try:
@@ -343,7 +343,8 @@ async def serve(port: int, ready_file: str | None) -> None:
             import boto3
             events_of = boto3.DEFAULT_SESSION._session.get_component("event_emitter")  # the sender's clients'
             events_of.register("before-send", web_app["gateway"].in_process(
-                os.environ["PARLEY_WS_CALLBACK_URL"], asyncio.get_running_loop()), unique_id="parley-gateway-in-process")
+                os.environ["PARLEY_WS_CALLBACK_URL"], asyncio.get_running_loop()),
+                unique_id="parley-gateway-in-process")
         if injector is not None:
             loop = asyncio.get_running_loop()
             gateway = web_app["gateway"]

@@ -166,7 +166,7 @@ def test_first_deploy_creates_the_stack_and_the_stage_config(rehearsal):
     outputs = rehearsal.first_outputs
     assert stage["iam_role_arn"] == outputs["LambdaRoleArn"]
     env = stage["environment_variables"]
-    for key, name in deploy.OUTPUT_ENV.items():
+    for key in deploy.OUTPUT_ENV:
         assert key in outputs, key
     assert env["PARLEY_TABLE_PREFIX"] == f"parley-{STAGE}-"
     assert env["PARLEY_EMAIL_QUEUE"] == f"parley-{STAGE}-email"

@@ -3,18 +3,18 @@ import threading
 
 import pytest
 
-from chalicelib.chat import conversations
+from chalicelib.chat import assignment, conversations, intake
 from chalicelib.errors import BadRequestError, CapacityError, ConflictError, NotFoundError
 from chalicelib.store.models import Agent, Conversation, Visitor
 
 
 def test_start_returns_the_active_conversation_until_it_is_closed(world):
     visitor = world.visitor_connection()
-    first = conversations.start(visitor, {"fields": {"name": "Vera", "email": "v@example.com"}}, world.sender)
-    assert conversations.start(visitor, {}, world.sender).id == first.id
+    first = intake.start(visitor, {"fields": {"name": "Vera", "email": "v@example.com"}}, world.sender)
+    assert intake.start(visitor, {}, world.sender).id == first.id
     assert (first.status, first.visitor_name, first.visitor_email) == ("queued", "Vera", "v@example.com")
     Conversation(first.id).update(actions=[Conversation.status.set("closed")])
-    second = conversations.start(visitor, {}, world.sender)
+    second = intake.start(visitor, {}, world.sender)
     assert second.id != first.id and Visitor.get(visitor.id).active_conversation_id == second.id
 
 
@@ -25,7 +25,7 @@ def test_two_tabs_starting_at_once_share_one_conversation(world):
 
     def start(tab):
         try:
-            ids.append(conversations.start(tab, {}, world.sender).id)
+            ids.append(intake.start(tab, {}, world.sender).id)
         except Exception as exc:
             errors.append(exc)
 
@@ -41,7 +41,7 @@ def test_two_tabs_starting_at_once_share_one_conversation(world):
 def test_new_conversations_reach_the_inbox_of_the_workspace_agents_only(world):
     mine = world.agent_connection(world.agent("ws_a"))
     other = world.agent_connection(world.agent("ws_b"))
-    conversation = conversations.start(world.visitor_connection(), {}, world.sender)
+    conversation = intake.start(world.visitor_connection(), {}, world.sender)
     assert [f["conversation"]["id"] for f in world.api.of(mine.connection_id, "inbox")] == [conversation.id]
     assert world.api.of(other.connection_id, "inbox") == []
 
@@ -49,30 +49,30 @@ def test_new_conversations_reach_the_inbox_of_the_workspace_agents_only(world):
 def test_accept_takes_a_slot_and_refuses_past_capacity(world):
     agent_id = world.agent(capacity=2)
     agent = world.agent_connection(agent_id)
-    waiting = [conversations.start(world.visitor_connection(), {}, world.sender) for _ in range(3)]
+    waiting = [intake.start(world.visitor_connection(), {}, world.sender) for _ in range(3)]
     for conversation in waiting[:2]:
-        accepted = conversations.accept(agent, conversation.id, world.sender)
+        accepted = assignment.accept(agent, conversation.id, world.sender)
         assert (accepted.status, accepted.assignee_id) == ("open", agent_id)
     with pytest.raises(CapacityError):
-        conversations.accept(agent, waiting[2].id, world.sender)
+        assignment.accept(agent, waiting[2].id, world.sender)
     assert Agent.get(agent_id).active_chats == 2
     assert Conversation.get(waiting[2].id).status == "queued"
-    conversations.set_status(agent, waiting[0].id, "solved", world.sender)  # frees a slot
+    assignment.set_status(agent, waiting[0].id, "solved", world.sender)  # frees a slot
     assert Agent.get(agent_id).active_chats == 1
-    conversations.accept(agent, waiting[2].id, world.sender)
+    assignment.accept(agent, waiting[2].id, world.sender)
     assert Agent.get(agent_id).active_chats == 2
 
 
 def test_two_agents_accepting_at_once_one_wins_the_other_gets_conflict(world):
     agents = [world.agent_connection(world.agent()) for _ in range(2)]
-    conversation = conversations.start(world.visitor_connection(), {}, world.sender)
+    conversation = intake.start(world.visitor_connection(), {}, world.sender)
     results = []
     barrier = threading.Barrier(2)
 
     def accept(agent):
         barrier.wait()
         try:
-            results.append(("ok", conversations.accept(agent, conversation.id, world.sender).assignee_id))
+            results.append(("ok", assignment.accept(agent, conversation.id, world.sender).assignee_id))
         except ConflictError:
             results.append(("conflict", agent.id))
 
@@ -90,12 +90,12 @@ def test_two_agents_accepting_at_once_one_wins_the_other_gets_conflict(world):
 def test_capacity_holds_when_many_conversations_are_accepted_at_once(world):
     agent_id = world.agent(capacity=3)
     agent = world.agent_connection(agent_id)
-    waiting = [conversations.start(world.visitor_connection(), {}, world.sender) for _ in range(8)]
+    waiting = [intake.start(world.visitor_connection(), {}, world.sender) for _ in range(8)]
     outcomes = []
 
     def accept(conversation):
         try:
-            conversations.accept(agent, conversation.id, world.sender)
+            assignment.accept(agent, conversation.id, world.sender)
             outcomes.append("ok")
         except (CapacityError, ConflictError) as exc:
             outcomes.append(exc.code)
@@ -113,36 +113,36 @@ def test_capacity_holds_when_many_conversations_are_accepted_at_once(world):
 def test_transfer_moves_the_slot_and_refuses_an_agent_of_another_workspace(world):
     a_id, b_id, foreign_id = world.agent(), world.agent(), world.agent("ws_b")
     a = world.agent_connection(a_id)
-    conversation = conversations.accept(a, conversations.start(world.visitor_connection(), {}, world.sender).id,
+    conversation = assignment.accept(a, intake.start(world.visitor_connection(), {}, world.sender).id,
                                         world.sender)
-    moved = conversations.assign(a, conversation, b_id, "open", world.sender)
+    moved = assignment.assign(a, conversation, b_id, "open", world.sender)
     assert moved.assignee_id == b_id
     assert (Agent.get(a_id).active_chats, Agent.get(b_id).active_chats) == (0, 1)
     with pytest.raises(NotFoundError):
-        conversations.assign(a, moved, foreign_id, "open", world.sender)
+        assignment.assign(a, moved, foreign_id, "open", world.sender)
     with pytest.raises(NotFoundError):
-        conversations.assign(a, moved, "agent-that-does-not-exist", "solved", world.sender)
+        assignment.assign(a, moved, "agent-that-does-not-exist", "solved", world.sender)
 
 
 def test_a_refused_patch_changes_nothing_and_closed_conversations_stay_closed(world):
     agent = world.agent_connection(world.agent())
-    conversation = conversations.start(world.visitor_connection(), {}, world.sender)
+    conversation = intake.start(world.visitor_connection(), {}, world.sender)
     with pytest.raises(NotFoundError):
-        conversations.patch(agent, conversation.id, {"title": "Kept?", "assignee_id": "ghost"}, world.sender)
+        assignment.patch(agent, conversation.id, {"title": "Kept?", "assignee_id": "ghost"}, world.sender)
     assert Conversation.get(conversation.id).title is None
     Conversation(conversation.id).update(actions=[Conversation.status.set("closed")])
     with pytest.raises(ConflictError):
-        conversations.patch(agent, conversation.id, {"assignee_id": agent.id}, world.sender)
+        assignment.patch(agent, conversation.id, {"assignee_id": agent.id}, world.sender)
     assert Conversation.get(conversation.id).status == "closed"
 
 
 def test_reopening_a_solved_conversation_clears_its_solve(world):
     agent = world.agent_connection(world.agent())
-    conversation = conversations.accept(agent, conversations.start(world.visitor_connection(), {},
+    conversation = assignment.accept(agent, intake.start(world.visitor_connection(), {},
                                                                    world.sender).id, world.sender)
-    conversations.set_status(agent, conversation.id, "solved", world.sender)
+    assignment.set_status(agent, conversation.id, "solved", world.sender)
     assert Conversation.get(conversation.id).solved_at
-    conversations.set_status(agent, conversation.id, "open", world.sender)
+    assignment.set_status(agent, conversation.id, "open", world.sender)
     reopened = Conversation.get(conversation.id)
     assert (reopened.status, reopened.solved_at, reopened.auto_solved) == ("open", None, None)
 
@@ -154,17 +154,17 @@ def test_a_site_with_a_prechat_form_needs_its_required_fields_first(world):
          created_at=iso()).save()
     visitor = world.visitor_connection(site_key="site-form")
     with pytest.raises(BadRequestError) as info:
-        conversations.start(visitor, {"fields": {"name": "Vera"}}, world.sender)
+        intake.start(visitor, {"fields": {"name": "Vera"}}, world.sender)
     assert info.value.field == "email"
-    started = conversations.start(visitor, {"fields": {"email": "vera@example.com"}}, world.sender)
+    started = intake.start(visitor, {"fields": {"email": "vera@example.com"}}, world.sender)
     assert (started.visitor_name, started.visitor_email) == ("Vera", "vera@example.com")
 
 
 def test_views_list_newest_activity_first_with_cursors(world):
     agent_id = world.agent(capacity=10)
     agent = world.agent_connection(agent_id)
-    started = [conversations.start(world.visitor_connection(), {}, world.sender) for _ in range(5)]
-    conversations.accept(agent, started[1].id, world.sender)
+    started = [intake.start(world.visitor_connection(), {}, world.sender) for _ in range(5)]
+    assignment.accept(agent, started[1].id, world.sender)
 
     def ids(view, limit=2):
         out, cursor = [], None
@@ -188,7 +188,7 @@ def test_views_list_newest_activity_first_with_cursors(world):
 def test_a_cursor_of_another_view_or_workspace_is_refused(world):
     agent = world.agent_connection(world.agent())
     for _ in range(3):
-        conversations.start(world.visitor_connection(), {}, world.sender)
+        intake.start(world.visitor_connection(), {}, world.sender)
     cursor = conversations.list_view(agent, "all", 1, None)["next_cursor"]
     foreign = world.agent_connection(world.agent("ws_b"))
     for bad in (cursor[:-3], "not-base64!", "e30"):
@@ -202,14 +202,14 @@ def test_a_cursor_of_another_view_or_workspace_is_refused(world):
 
 def test_patch_edits_title_tags_and_status(world):
     agent = world.agent_connection(world.agent())
-    conversation = conversations.start(world.visitor_connection(), {}, world.sender)
-    patched = conversations.patch(agent, conversation.id, {"title": "Refund", "tags": ["Billing"],
+    conversation = intake.start(world.visitor_connection(), {}, world.sender)
+    patched = assignment.patch(agent, conversation.id, {"title": "Refund", "tags": ["Billing"],
                                                            "status": "open"}, world.sender)
     assert (patched.title, list(patched.tags), patched.status, patched.assignee_id) == (
         "Refund", ["billing"], "open", agent.id)
     with pytest.raises(BadRequestError) as info:
-        conversations.patch(agent, conversation.id, {"colour": "red"}, world.sender)
+        assignment.patch(agent, conversation.id, {"colour": "red"}, world.sender)
     assert info.value.field == "colour"
     with pytest.raises(NotFoundError):
-        conversations.patch(world.agent_connection(world.agent("ws_b")), conversation.id, {"title": "x"},
+        assignment.patch(world.agent_connection(world.agent("ws_b")), conversation.id, {"title": "x"},
                             world.sender)

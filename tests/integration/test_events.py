@@ -105,13 +105,13 @@ class RefusingBus:
         self.real = boto3.client("events", region_name=REGION)
         self.refusals, self.every, self.calls = refusals, every, []
 
-    def put_events(self, Entries):  # noqa: N803 (boto3's name)
+    def put_events(self, Entries):
         self.calls.append(len(Entries))
         if self.refusals <= 0:
             return self.real.put_events(Entries=Entries)
         self.refusals -= 1
         refused = [i % self.every == self.every - 1 for i in range(len(Entries))]
-        kept = [e for e, no in zip(Entries, refused) if not no]
+        kept = [e for e, no in zip(Entries, refused, strict=False) if not no]
         taken = iter(self.real.put_events(Entries=kept)["Entries"] if kept else [])
         out = [{"ErrorCode": "ThrottlingException", "ErrorMessage": "slow"} if no else next(taken) for no in refused]
         return {"FailedEntryCount": sum(refused), "Entries": out}

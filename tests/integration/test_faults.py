@@ -16,7 +16,7 @@ import pytest
 from pynamodb.models import Model
 
 from chalicelib.aws import clients
-from chalicelib.chat import conversations, lifecycle, routing
+from chalicelib.chat import intake, lifecycle, routing, subscriptions
 from chalicelib.config import settings
 from chalicelib.edges import ws
 from chalicelib.store import dynamo as store_dynamo
@@ -154,8 +154,8 @@ def test_each_kind_answers_in_its_services_protocol(world, injector):
 def test_a_visitor_send_is_stored_once_whichever_call_fails(world, injector):
     agent = world.agent_connection(world.agent())
     visitor = world.visitor_connection()
-    conversation = conversations.start(visitor, {}, world.sender)
-    conversations.subscribe(agent.connection_id, "agent", conversation.id)
+    conversation = intake.start(visitor, {}, world.sender)
+    subscriptions.subscribe(agent.connection_id, "agent", conversation.id)
     sent = ["clean"]
     calls = dynamodb_calls(injector, lambda: until_acked(world, visitor, "send", conversation_id=conversation.id,
                                                          client_msg_id="clean", text="clean run"))
@@ -176,7 +176,7 @@ def test_a_visitor_send_is_stored_once_whichever_call_fails(world, injector):
 def test_an_agent_reply_is_stored_once_whichever_call_fails(world, injector):
     agent = world.agent_connection(world.agent())
     visitor = world.visitor_connection()
-    conversation = conversations.start(visitor, {}, world.sender)
+    conversation = intake.start(visitor, {}, world.sender)
     frame(world, agent, "join", "j", conversation_id=conversation.id)
     sent = ["clean"]
     calls = dynamodb_calls(injector, lambda: until_acked(world, agent, "send", conversation_id=conversation.id,
@@ -275,8 +275,8 @@ def test_a_send_whose_transaction_is_cancelled_by_a_throttled_item_is_retried_by
     does not retry that, so the send does, as it does when another writer took the seq."""
     agent = world.agent_connection(world.agent())
     visitor = world.visitor_connection()
-    conversation = conversations.start(visitor, {}, world.sender)
-    conversations.subscribe(agent.connection_id, "agent", conversation.id)
+    conversation = intake.start(visitor, {}, world.sender)
+    subscriptions.subscribe(agent.connection_id, "agent", conversation.id)
     injector.fail("dynamodb", operation="TransactWriteItems", error="TransactionCanceledException", calls=2)
     reply = frame(world, visitor, "send", "s1", conversation_id=conversation.id, client_msg_id="hot", text="hello")
     assert reply["type"] == "ack", reply  # not `internal`: nothing for the widget to retry

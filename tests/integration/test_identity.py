@@ -79,10 +79,10 @@ def test_connect_refuses_an_expired_token(world):
 
 
 def test_disconnect_forgets_the_connection_and_its_subscriptions(world):
-    from chalicelib.chat import conversations
+    from chalicelib.chat import intake
     from chalicelib.store.models import Conversation
     visitor = world.visitor_connection()
-    conversation = conversations.start(visitor, {}, world.sender)
+    conversation = intake.start(visitor, {}, world.sender)
     assert visitor.connection_id in Conversation.get(conversation.id).subscribers.as_dict()
     lifecycle.disconnect(visitor.connection_id)
     assert Connection.count(visitor.connection_id) == 0

@@ -13,7 +13,7 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from chalicelib.chat import conversations, lifecycle, messaging
+from chalicelib.chat import intake, lifecycle, messaging, subscriptions
 from chalicelib.config import settings
 from chalicelib.core.caller import Caller
 from chalicelib.edges import ws
@@ -131,7 +131,7 @@ def test_returning_to_the_open_conversation_is_not_a_new_start(world):
 
 def _chat(world, page_url: str, email: str = "dana@example.com", site_key: str = "site-a"):
     visitor = visitor_from(world, an_ip(), site_key=site_key, email=email, name="Dana")
-    conversation = conversations.start(visitor, {"page_url": page_url}, world.sender)
+    conversation = intake.start(visitor, {"page_url": page_url}, world.sender)
     messaging.send_message(visitor, conversation.id, "Hello", client_msg_id="v1", internal=False,
                            sender=world.sender)
     return visitor, conversation
@@ -152,7 +152,7 @@ def _links(msg) -> list[str]:
     return [w for w in (text + " " + html_body).replace('"', " ").split() if "://" in w]
 
 
-def test_transcript_links_never_point_at_a_host_the_site_does_not_own(world, outbox):  # noqa: F811
+def test_transcript_links_never_point_at_a_host_the_site_does_not_own(world, outbox):
     visitor, conversation = _chat(world, "https://evil.example/phish?x=1")
     _transcript(visitor, conversation, world.sender, "dana@example.com")
     [msg] = outbox()
@@ -161,7 +161,7 @@ def test_transcript_links_never_point_at_a_host_the_site_does_not_own(world, out
     assert "parley_resume" not in text + html_body
 
 
-def test_a_transcript_to_the_conversations_own_address_may_resume_it(world, outbox):  # noqa: F811
+def test_a_transcript_to_the_conversations_own_address_may_resume_it(world, outbox):
     _the_shop_owns_its_pages()
     visitor, conversation = _chat(world, "https://shop.example/help")
     _transcript(visitor, conversation, world.sender, "Dana@Example.com")
@@ -173,7 +173,7 @@ def test_a_transcript_to_the_conversations_own_address_may_resume_it(world, outb
     assert again["visitor_id"] == visitor.id
 
 
-def test_a_transcript_to_another_address_carries_no_resume_token(world, outbox):  # noqa: F811
+def test_a_transcript_to_another_address_carries_no_resume_token(world, outbox):
     _the_shop_owns_its_pages()
     visitor, conversation = _chat(world, "https://shop.example/help")
     _transcript(visitor, conversation, world.sender, "stranger@example.org")
@@ -183,7 +183,7 @@ def test_a_transcript_to_another_address_carries_no_resume_token(world, outbox):
     assert "parley_resume" not in text + html_body and "Hello" in text
 
 
-def test_transcripts_are_limited_per_conversation(world, outbox):  # noqa: F811
+def test_transcripts_are_limited_per_conversation(world, outbox):
     visitor, conversation = _chat(world, "https://shop.example/")
     for i in range(3):
         _transcript(visitor, conversation, world.sender, f"me{i}@example.com", ref=f"t{i}")
@@ -195,7 +195,7 @@ def test_transcripts_are_limited_per_conversation(world, outbox):  # noqa: F811
     assert len(outbox()) == 3
 
 
-def test_transcripts_are_limited_per_recipient_across_visitors(world, outbox):  # noqa: F811
+def test_transcripts_are_limited_per_recipient_across_visitors(world, outbox):
     victim = "victim@example.org"
     for i in range(5):
         visitor, conversation = _chat(world, "https://shop.example/", email=f"v{i}@example.com")
@@ -207,7 +207,7 @@ def test_transcripts_are_limited_per_recipient_across_visitors(world, outbox):  
     assert len(outbox()) == 5
 
 
-def test_transcripts_are_limited_per_visitor(world, outbox, monkeypatch):  # noqa: F811
+def test_transcripts_are_limited_per_visitor(world, outbox, monkeypatch):
     visitor, conversation = _chat(world, "https://shop.example/")
     # per conversation stays out of the way: the visitor's own limit is the one that holds
     monkeypatch.setitem(limits.DEFAULTS, "transcript_conversation",
@@ -254,9 +254,9 @@ def test_sign_ins_are_limited_per_address_across_accounts(world, cognito):
 
 def test_typing_is_limited_per_connection_and_the_refused_ones_reach_nobody(world):
     visitor = visitor_from(world, an_ip())
-    conversation = conversations.start(visitor, {}, world.sender)
+    conversation = intake.start(visitor, {}, world.sender)
     agent = world.agent_connection(world.agent())
-    conversations.subscribe(agent.connection_id, "agent", conversation.id)
+    subscriptions.subscribe(agent.connection_id, "agent", conversation.id)
     preview = "x" * 4000
     for i in range(25):
         frame(visitor, world.sender, action="typing", ref=f"k{i}", conversation_id=conversation.id,
@@ -269,7 +269,7 @@ def test_typing_is_limited_per_connection_and_the_refused_ones_reach_nobody(worl
 
 def test_agents_have_a_flood_limit_per_conversation_too(world):
     visitor = world.visitor_connection()
-    conversation = conversations.start(visitor, {}, world.sender)
+    conversation = intake.start(visitor, {}, world.sender)
     agents = [world.agent_connection(world.agent()) for _ in range(2)]
     for i in range(30):  # two agents and their notes share one window
         messaging.send_message(agents[i % 2], conversation.id, f"a{i}", client_msg_id=f"a{i}",
@@ -285,7 +285,7 @@ def test_agents_have_a_flood_limit_per_conversation_too(world):
 
 def test_a_pile_up_of_agent_sends_ends_in_acks_and_refusals_with_no_gap(world):
     visitor = world.visitor_connection()
-    conversation = conversations.start(visitor, {}, world.sender)
+    conversation = intake.start(visitor, {}, world.sender)
     agent = world.agent_connection(world.agent())
     outcomes, lock = [], threading.Lock()
 
@@ -321,7 +321,7 @@ def test_a_send_that_keeps_losing_gives_up_with_rate_limited_within_its_budget(w
     worker for the old 20 s."""
     from botocore.exceptions import ClientError
     visitor = world.visitor_connection()
-    conversation = conversations.start(visitor, {}, world.sender)
+    conversation = intake.start(visitor, {}, world.sender)
     monkeypatch.setattr(messaging, "RETRY_SECONDS", 0.5)
     tries = []
 

@@ -12,7 +12,7 @@ from chalice.test import Client
 
 import app as app_module
 from chalicelib.aws import clients
-from chalicelib.chat import conversations, lifecycle, messaging
+from chalicelib.chat import intake, lifecycle, messaging, subscriptions
 from chalicelib.config import settings
 from chalicelib.edges import ws
 from chalicelib.errors import NotFoundError, UnauthorizedError
@@ -70,11 +70,11 @@ def chat(world, email_address="dana@example.com", locale="en-GB", page_url="http
     site.save()
     session = world.visitor_session(email=email_address, locale=locale, name="Dana")
     visitor = world.visitor_connection(session)
-    conversation = conversations.start(visitor, {"page_url": page_url}, world.sender)
+    conversation = intake.start(visitor, {"page_url": page_url}, world.sender)
     messaging.send_message(visitor, conversation.id, "Where is my order?", client_msg_id="v1", internal=False,
                            sender=world.sender)
     agent = world.agent_connection(world.agent(name="Alex"))
-    conversations.subscribe(agent.connection_id, "agent", conversation.id)
+    subscriptions.subscribe(agent.connection_id, "agent", conversation.id)
     return visitor, agent, conversation
 
 

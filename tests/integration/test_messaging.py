@@ -4,21 +4,21 @@ import threading
 
 import pytest
 
-from chalicelib.chat import conversations, messaging
+from chalicelib.chat import assignment, conversations, intake, messaging, subscriptions
 from chalicelib.edges import ws
 from chalicelib.errors import ConflictError, NotFoundError, RateLimitedError
 from chalicelib.store.models import Connection, Conversation, Message
 
 
 def start(world, caller):
-    return conversations.start(caller, {}, world.sender)
+    return intake.start(caller, {}, world.sender)
 
 
 def test_a_message_is_stored_with_the_next_seq_then_delivered_to_subscribers(world):
     visitor = world.visitor_connection()
     agent = world.agent_connection(world.agent())
     conversation = start(world, visitor)
-    conversations.subscribe(agent.connection_id, "agent", conversation.id)
+    subscriptions.subscribe(agent.connection_id, "agent", conversation.id)
 
     first = messaging.send_message(visitor, conversation.id, "hello", client_msg_id="c1", internal=False,
                                    sender=world.sender, ref="r1")
@@ -39,7 +39,7 @@ def test_a_repeated_client_msg_id_returns_the_first_message_and_stores_nothing(w
     visitor = world.visitor_connection()
     agent = world.agent_connection(world.agent())
     conversation = start(world, visitor)
-    conversations.subscribe(agent.connection_id, "agent", conversation.id)
+    subscriptions.subscribe(agent.connection_id, "agent", conversation.id)
 
     first = messaging.send_message(visitor, conversation.id, "once", client_msg_id="same", internal=False,
                                    sender=world.sender)
@@ -133,7 +133,7 @@ def test_internal_notes_reach_agents_only_and_never_a_visitors_history(world):
     agent, colleague = (world.agent_connection(world.agent()) for _ in range(2))
     conversation = start(world, visitor)
     for caller in (agent, colleague):
-        conversations.subscribe(caller.connection_id, "agent", conversation.id)
+        subscriptions.subscribe(caller.connection_id, "agent", conversation.id)
     messaging.send_message(agent, conversation.id, "customer seems upset", client_msg_id=None, internal=True,
                            sender=world.sender)
     messaging.send_message(agent, conversation.id, "How can I help?", client_msg_id=None, internal=False,
@@ -189,7 +189,7 @@ def test_a_gone_recipient_is_forgotten_and_the_others_still_receive(world):
     gone, present = (world.agent_connection(world.agent()) for _ in range(2))
     conversation = start(world, visitor)
     for caller in (gone, present):
-        conversations.subscribe(caller.connection_id, "agent", conversation.id)
+        subscriptions.subscribe(caller.connection_id, "agent", conversation.id)
     world.api.drop(gone.connection_id)
 
     messaging.send_message(visitor, conversation.id, "still there?", client_msg_id=None, internal=False,
@@ -207,8 +207,8 @@ def test_a_visitor_reply_reopens_a_solved_conversation_to_the_same_agent(world):
     agent_id = world.agent()
     agent = world.agent_connection(agent_id)
     conversation = start(world, visitor)
-    conversations.accept(agent, conversation.id, world.sender)
-    conversations.set_status(agent, conversation.id, "solved", world.sender)
+    assignment.accept(agent, conversation.id, world.sender)
+    assignment.set_status(agent, conversation.id, "solved", world.sender)
     assert Conversation.get(conversation.id).status == "solved"
 
     messaging.send_message(visitor, conversation.id, "one more thing", client_msg_id=None, internal=False,
@@ -230,7 +230,7 @@ def test_a_closed_conversation_refuses_visitor_messages(world):
 def test_a_subscriber_whose_record_expired_is_dropped_when_found_gone(world):
     visitor = world.visitor_connection()
     conversation = start(world, visitor)
-    conversations.subscribe(visitor.connection_id, "visitor", conversation.id)
+    subscriptions.subscribe(visitor.connection_id, "visitor", conversation.id)
     Conversation(conversation.id).update(actions=[Conversation.subscribers["expired-conn"].set("agent")])
     messaging.send_message(visitor, conversation.id, "hi", client_msg_id=None, internal=False, sender=world.sender)
     assert "expired-conn" not in Conversation.get(conversation.id).subscribers.as_dict()

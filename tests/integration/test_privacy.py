@@ -9,7 +9,7 @@ from chalice.test import Client
 
 import app as app_module
 from chalicelib.aws import stepfunctions
-from chalicelib.chat import conversations, lifecycle, messaging, routing
+from chalicelib.chat import assignment, conversations, lifecycle, messaging, routing
 from chalicelib.config import settings
 from chalicelib.core.clock import now
 from chalicelib.edges import ws
@@ -57,7 +57,7 @@ def test_without_retention_nothing_expires(world):
     session = world.visitor_session(email="keep@example.com")
     visitor, chat = new_chat(world, session=session)
     send(world, agent, chat, "Hello, how can I help?")
-    conversations.set_status(agent, chat, "solved", world.sender)
+    assignment.set_status(agent, chat, "solved", world.sender)
     assert Site.get("site-a").settings.retention_days is None
     assert Visitor.get(session["visitor_id"]).expires_at is None
     conversation = Conversation.get(chat)
@@ -88,7 +88,7 @@ def test_retention_sets_expires_at_on_visitor_conversation_and_messages(world):
     assert Conversation.get(chat).expires_at is None
 
     # Solved: the slot is free and the horizon runs from now, past every message's.
-    conversations.set_status(agent, chat, "solved", world.sender)
+    assignment.set_status(agent, chat, "solved", world.sender)
     solved = Conversation.get(chat)
     assert near(solved.expires_at, now() + 30 * DAY)
     assert solved.expires_at >= max(m.expires_at for m in Message.query(chat))
@@ -146,7 +146,7 @@ def test_a_conversation_deleted_by_ttl_breaks_nothing(world):
     agent = world.online_agent()
     session = world.visitor_session()
     visitor, chat = new_chat(world, session=session)
-    conversations.set_status(agent, chat, "solved", world.sender)
+    assignment.set_status(agent, chat, "solved", world.sender)
     Conversation(chat).delete()  # what TTL does: no condition, no event to the app
     assert Visitor.get(session["visitor_id"]).active_conversation_id == chat
 
@@ -223,9 +223,9 @@ def data_of(world, email, site_key="site-a", agent=None):
     session = world.visitor_session(site_key, name="Nora", email=email)
     visitor, first = new_chat(world, site_key=site_key, session=session)
     send(world, agent, first, "Hello Nora")
-    conversations.set_status(agent, first, "solved", world.sender)
-    conversations.record_csat(Conversation.get(first), 5, "quick")
-    conversations.close_if_solved(first, Conversation.get(first).solved_at, world.sender)
+    assignment.set_status(agent, first, "solved", world.sender)
+    assignment.record_csat(Conversation.get(first), 5, "quick")
+    assignment.close_if_solved(first, Conversation.get(first).solved_at, world.sender)
     ws.handle_frame(visitor.connection_id, json.dumps({"action": "start", "ref": "s2", "text": "Back again"}),
                     world.sender)
     second = world.api.of(visitor.connection_id, "ack")[-1]["conversation"]["id"]
@@ -491,7 +491,7 @@ def test_rest_routes_export_as_a_download_erase_and_find(world, cognito, monkeyp
 
 # --- the flows stop with the conversation --------------------------------------------------------
 
-def test_erasing_a_waiting_visitor_releases_their_handoff_flow(flows_env):  # noqa: F811
+def test_erasing_a_waiting_visitor_releases_their_handoff_flow(flows_env):
     env = flows_env
     visitor, cid = env.chat()
     conversation = env.until(lambda: (lambda c: c if c.task_token else None)(Conversation.get(cid)))
@@ -503,7 +503,7 @@ def test_erasing_a_waiting_visitor_releases_their_handoff_flow(flows_env):  # no
     assert Conversation.count(cid) == 0 and env.pump_webhooks() == 0  # no missed-chat alert
 
 
-def test_an_inactivity_flow_running_during_the_erase_finds_nothing_to_do(flows_env):  # noqa: F811
+def test_an_inactivity_flow_running_during_the_erase_finds_nothing_to_do(flows_env):
     env = flows_env
     agent = env.world.online_agent()
     visitor, cid = env.chat()

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from chalicelib.chat import conversations, routing
+from chalicelib.chat import assignment, conversations, routing
 from chalicelib.core import clock
 from chalicelib.edges import ws
 from chalicelib.store.models import Conversation, Key, Visitor
@@ -94,7 +94,7 @@ def test_a_move_of_the_queue_re_announces_only_its_first_places(world):
 
     assert Conversation.get(waiting[0][1]).assignee_id == agent.id
     still = waiting[1:]
-    announced = [len(world.api.of(v.connection_id, "queue")) - n for (v, _), n in zip(still, announced_before[1:])]
+    announced = [len(world.api.of(v.connection_id, "queue")) - n for (v, _), n in zip(still, announced_before[1:], strict=False)]
     assert all(n >= 1 for n in announced[:HEAD])  # the first places hear their new position
     assert [told(world, v) for v, _ in still[:HEAD]] == list(range(1, HEAD + 1))
     assert announced[HEAD:] == [0, 0]  # further back: nothing, their figure is still an upper bound
@@ -114,19 +114,19 @@ def test_an_out_of_order_leave_overestimates_behind_the_head_until_the_queue_rea
     waiting = [new_chat(world)[1] for _ in range(HEAD + 5)]  # tickets 1..9
     hand = world.agent_connection(world.agent(capacity=9))
     # Two leave from behind the head, out of order: the 6th accepted by hand, the 7th solved unassigned.
-    conversations.accept(hand, waiting[HEAD + 1], world.sender)
-    conversations.set_status(hand, waiting[HEAD + 2], "solved", world.sender)
+    assignment.accept(hand, waiting[HEAD + 1], world.sender)
+    assignment.set_status(hand, waiting[HEAD + 2], "solved", world.sender)
     last = Conversation.get(waiting[-1])
     assert queue_order().index(last.id) + 1 == HEAD + 3
     assert routing.position(last) == HEAD + 5  # both tickets still count: 2 too many, never too few
     never_below_the_truth()
     # A leave from the head counts at once: the head moves, and its last ticket with it.
-    conversations.accept(hand, waiting[0], world.sender)
+    assignment.accept(hand, waiting[0], world.sender)
     assert routing.position(last) == HEAD + 4
     never_below_the_truth()
     # Once the head reaches it, the figure is exact again: the gaps are out of the count.
     for conversation_id in waiting[1:4]:
-        conversations.set_status(hand, conversation_id, "solved", world.sender)
+        assignment.set_status(hand, conversation_id, "solved", world.sender)
     assert routing.position(Conversation.get(last.id)) == queue_order().index(last.id) + 1 == 3
     never_below_the_truth()
 

@@ -2,7 +2,7 @@
 import json
 import threading
 
-from chalicelib.chat import conversations, lifecycle, routing
+from chalicelib.chat import assignment, conversations, lifecycle, routing
 from chalicelib.config import settings
 from chalicelib.edges import ws
 from chalicelib.store.models import Agent, Conversation, Visitor
@@ -33,7 +33,7 @@ def test_ties_go_to_the_agent_assigned_longest_ago(world):
     _, c1 = new_chat(world)
     first = Conversation.get(c1).assignee_id
     _, c2 = new_chat(world)
-    conversations.set_status(a if first == a.id else b, c1, "solved", world.sender)
+    assignment.set_status(a if first == a.id else b, c1, "solved", world.sender)
     _, c3 = new_chat(world)
     # both hold one chat again after the solve; the one assigned longest ago is `first`
     assert Conversation.get(c3).assignee_id == first

@@ -27,7 +27,7 @@ def deliveries(env, admin, hook_id) -> list[dict]:
 def verifier():
     """The Python snippet of docs/protocol.md §18.5, run as printed."""
     scope: dict = {}
-    exec(documented("python", "def verify_parley_signature"), scope)  # noqa: S102 (our own docs)
+    exec(documented("python", "def verify_parley_signature"), scope)
     return scope["verify_parley_signature"]
 
 
@@ -350,7 +350,7 @@ def test_a_failing_receiver_is_retried_later_each_time_then_dead_lettered(events
     assert len(receiver.posts) == settings.webhook_max_attempts == 3
     assert [p["headers"]["parley-delivery-attempt"] for p in receiver.posts] == ["1", "2", "3"]
     assert len({p["headers"]["parley-event-id"] for p in receiver.posts}) == 1  # one event, tried 3 times
-    gaps = [b["at"] - a["at"] for a, b in zip(receiver.posts, receiver.posts[1:])]
+    gaps = [b["at"] - a["at"] for a, b in zip(receiver.posts, receiver.posts[1:], strict=False)]
     assert gaps[0] >= delivery.retry_delay(1) == 1 and gaps[1] >= delivery.retry_delay(2) == 4
     assert gaps[1] > gaps[0]
     (failed,) = deliveries(env, admin, hook["id"])

@@ -1,7 +1,7 @@
 """The team, visitor profiles, canned responses and the widget's public settings."""
 import pytest
 
-from chalicelib.chat import conversations, sites
+from chalicelib.chat import intake, sites
 from chalicelib.core.clock import iso
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, UnauthorizedError
 from chalicelib.store.models import Agent, Site, SiteSettings
@@ -18,7 +18,7 @@ def test_agents_see_their_own_team_only(world):
 def test_a_visitor_profile_lists_their_conversations_to_their_workspace_only(world):
     session = world.visitor_session(name="Vera", email="vera@example.com")
     visitor = world.visitor_connection(session)
-    conversation = conversations.start(visitor, {}, world.sender)
+    conversation = intake.start(visitor, {}, world.sender)
     profile = team.visitor_profile(world.agent_connection(world.agent()), session["visitor_id"])
     assert profile["visitor"]["email"] == "vera@example.com"
     assert [c["id"] for c in profile["conversations"]] == [conversation.id]

@@ -14,8 +14,8 @@ shared ones; a principal who may act gets new ones for the parameters a row list
 call uses them up (a deletion, a block, a rating).
 """
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 _serial = itertools.count(1)
 

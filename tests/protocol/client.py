@@ -13,7 +13,8 @@ import asyncio
 import itertools
 import json
 import urllib.parse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -89,7 +90,7 @@ class WsClient:
                 raise AssertionError(f"{self.name}: no {what} within {timeout}s; last frames: {self.frames[-5:]}")
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def close_code(self):

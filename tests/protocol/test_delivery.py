@@ -1,7 +1,7 @@
 """Delivery rules: internal notes, concurrent writers, flood limits, typing, gone connections."""
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -101,7 +101,7 @@ def test_concurrent_senders_get_contiguous_seqs(stack, logins):
 
             # Every socket hears every message it did not send itself.
             all_ids = {m["id"] for m in stored[2:]}
-            for (client, _, tag), batch in zip(plan, results):
+            for (client, _, tag), batch in zip(plan, results, strict=False):
                 expected = all_ids - {r["message"]["id"] for r in batch}
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + 5
@@ -294,7 +294,7 @@ def test_flood_limit_counts_a_sliding_window_not_a_lockout(stack):
             assert all(r["type"] == "ack" for r in replies), [r for r in replies if r["type"] != "ack"][:3]
             # The rule, by the server's own clock: refused while 20 of the burst are less than 10 s old. On a
             # loaded machine the burst itself may outlast the window; then the 21st is rightly taken.
-            asked = datetime.now(timezone.utc)
+            asked = datetime.now(UTC)
             answer = await visitor.request("send", conversation_id=cid, client_msg_id="too-many", text="21st")
             ages = [(asked - _parse_time(r["message"]["created_at"])).total_seconds() for r in replies]
             if all(age < 9.5 for age in ages):

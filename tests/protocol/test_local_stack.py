@@ -15,7 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import AuthenticationError, Client
 from pathlib import Path
 from unittest import mock
@@ -90,7 +90,7 @@ def _management(stack, method: str, connection_id: str, body: bytes = b"", *, si
     request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
     if sign_with is not None:
         with mock.patch("botocore.auth.get_current_datetime",
-                        return_value=signed_at or datetime.now(timezone.utc).replace(tzinfo=None)):
+                        return_value=signed_at or datetime.now(UTC).replace(tzinfo=None)):
             SigV4Auth(sign_with, "execute-api", REGION).add_auth(request)
     prepared = request.prepare()
     sent = urllib.request.Request(prepared.url, data=body or None, headers=dict(prepared.headers), method=method)
@@ -107,7 +107,7 @@ def test_the_management_endpoint_refuses_what_the_app_did_not_sign(stack):
         "unsigned": (None, None, "MissingAuthenticationTokenException"),
         "wrong secret": (Credentials(stack.access_key, "not-the-secret"), None, "InvalidSignatureException"),
         "moto's usual key": (Credentials("testing", "testing"), None, "UnrecognizedClientException"),
-        "signed 10 minutes ago": (real, datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=10),
+        "signed 10 minutes ago": (real, datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=10),
                                   "InvalidSignatureException"),
     }
 

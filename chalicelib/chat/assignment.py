@@ -1,0 +1,233 @@
+"""A conversation's status and assignee, changed atomically with the agents' slots, and the flows that
+follow a change (handoff, survey, close)."""
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import observability
+from chalicelib.aws import stepfunctions
+from chalicelib.chat.conversations import ACTIVE, entry_ticket, index_actions, load
+from chalicelib.chat.subscriptions import notify_change
+from chalicelib.core import validate
+from chalicelib.core.caller import Caller
+from chalicelib.core.clock import iso
+from chalicelib.errors import BadRequestError, CapacityError, ConflictError, NotFoundError
+from chalicelib.store import retention
+from chalicelib.store.dynamo import cancelled, dynamo, owned
+from chalicelib.store.models import Agent, Conversation, Visitor
+
+
+def accept(caller: Caller, conversation_id: str, sender) -> Conversation:
+    conversation = load(caller, conversation_id)
+    if conversation.assignee_id == caller.id and conversation.status in ACTIVE:
+        _start_flows(conversation, conversation.status)  # a retry, if the first try failed before the flows
+        return conversation
+    if conversation.status == "closed":
+        raise ConflictError("conversation is closed")
+    if conversation.assignee_id and conversation.status in ACTIVE:
+        raise ConflictError("another agent has this conversation")
+    return assign(caller, conversation, caller.id, "open", sender)
+
+
+KEEP = object()  # assign(group=KEEP): leave the conversation's group as it is
+
+
+def assign(caller: Caller, conversation: Conversation, agent_id: str | None, status: str, sender, *,
+           group=KEEP, verify_agent: bool = True, notify: bool = True, auto_solved: bool = False,
+           expect_seq: int | None = None) -> Conversation:
+    """Move the conversation to agent_id (None: back to the queue) with the given status, atomically.
+
+    The new assignee's slot is taken only while `active_chats < capacity`; the conversation moves only
+    if nobody changed its assignee or status meanwhile (nor, given `expect_seq`, wrote to it). `group`
+    moves it to another group's queue, at its back (a new ticket there, tickets.py). `auto_solved`: a
+    solve by the inactivity flow, not an agent.
+    """
+    old_agent, old_status = conversation.assignee_id, conversation.status
+    queued_at = conversation.queued_at if old_status == "queued" else None
+    if old_status == "closed":
+        raise ConflictError("conversation is closed")
+    if agent_id is None:
+        status = "queued"
+    elif agent_id != caller.id and verify_agent:
+        _check_agent(caller, agent_id)
+    new_group = conversation.group if group is KEEP else group
+    ticket = entry_ticket(conversation, status, new_group)
+    stamp = iso()
+    holds_old = bool(old_agent) and old_status in ACTIVE
+    holds_new = bool(agent_id) and status in ACTIVE
+    items = []
+    try:
+        with TransactWrite(connection=dynamo()) as tx:
+            same_slot = holds_old and holds_new and agent_id == old_agent
+            if holds_new and not same_slot:
+                tx.update(Agent(agent_id), actions=[Agent.active_chats.add(1), Agent.last_assigned_at.set(stamp)],
+                          condition=(Agent.workspace_id == caller.workspace_id)
+                          & (Agent.active_chats < Agent.capacity))
+                items.append("new")
+            if holds_old and not same_slot:
+                tx.update(Agent(old_agent), actions=[Agent.active_chats.add(-1)],
+                          condition=Agent.id.exists())
+                items.append("old")
+            actions = [Conversation.status.set(status), Conversation.updated_at.set(stamp),
+                       *index_actions(conversation.workspace_id, status, agent_id, new_group, ticket)]
+            actions.append(Conversation.assignee_id.set(agent_id) if agent_id else Conversation.assignee_id.remove())
+            actions.append(Conversation.group.set(new_group) if new_group else Conversation.group.remove())
+            actions += _solved_actions(status, stamp, auto_solved)
+            actions += retention.conversation_actions(conversation.retention_days, holds_new)
+            unchanged = (Conversation.status == old_status) & (
+                (Conversation.assignee_id == old_agent) if old_agent else Conversation.assignee_id.does_not_exist())
+            if expect_seq is not None:
+                unchanged &= Conversation.last_seq == expect_seq
+            tx.update(conversation, actions=actions, condition=unchanged)
+            items.append("conversation")
+    except TransactWriteError as exc:
+        failed = dict(zip(items, cancelled(exc), strict=False))  # all updates: pynamodb keeps their order
+        if failed.get("conversation"):
+            raise ConflictError("the conversation changed meanwhile; reload it") from None
+        if failed.get("new"):
+            raise CapacityError("all your chat slots are taken" if agent_id == caller.id
+                                else "that agent has no free chat slot") from None
+        raise
+    conversation.refresh(consistent_read=True)
+    if queued_at and agent_id:  # out of the queue to an agent: by routing, an accept or a transfer
+        observability.metric("QueueWait", observability.seconds_between(queued_at, stamp), "Seconds")
+    if notify:
+        notify_change(conversation, sender)
+    _start_flows(conversation, old_status)
+    return conversation
+
+
+def _start_flows(conversation: Conversation, old_status: str | None) -> None:
+    """What a status change sets going: leaving the queue resumes the handoff flow; entering it starts
+    one; a solve by an agent starts the survey and the close countdown."""
+    stepfunctions.release_handoff(conversation)
+    if conversation.status == old_status:
+        return
+    if conversation.status == "queued":
+        stepfunctions.start_handoff(conversation)
+    elif conversation.status == "solved" and not conversation.auto_solved:
+        stepfunctions.start_csat(conversation)
+
+
+def _solved_actions(status: str, stamp: str, auto: bool = False) -> list:
+    if status == "solved":
+        return [Conversation.solved_at.set(stamp), Conversation.auto_solved.set(auto)]
+    return [Conversation.solved_at.remove(), Conversation.auto_solved.remove()]
+
+
+def _check_agent(caller: Caller, agent_id: str) -> None:
+    try:
+        owned(caller, Agent, agent_id, "agent")
+    except NotFoundError as exc:
+        exc.field = "assignee_id"
+        raise
+
+
+def set_status(caller: Caller, conversation_id: str, status: str, sender, *, auto_solved: bool = False,
+               expect_seq: int | None = None) -> Conversation:
+    conversation = load(caller, conversation_id)
+    if status not in ("open", "pending", "solved"):
+        raise BadRequestError("status must be one of open, pending, solved", field="status")
+    if conversation.status == "closed":
+        raise ConflictError("conversation is closed")
+    if conversation.status == status:
+        # Perhaps a retry of a change written by a first try that failed before it started its flows (a
+        # throttle right after the write): start them now. Starts are idempotent by execution name.
+        _start_flows(conversation, None)
+        return conversation
+    # Opening an unassigned conversation takes it, like accept.
+    agent = conversation.assignee_id or (caller.id if status in ACTIVE else None)
+    if agent is None:
+        return set_unassigned_status(conversation, status, sender, auto_solved, expect_seq)
+    return assign(caller, conversation, agent, status, sender, auto_solved=auto_solved, expect_seq=expect_seq)
+
+
+def set_unassigned_status(conversation: Conversation, status: str, sender, auto_solved: bool = False,
+                           expect_seq: int | None = None) -> Conversation:
+    stamp, old_status = iso(), conversation.status
+    actions = [Conversation.status.set(status), Conversation.updated_at.set(stamp),
+               *index_actions(conversation.workspace_id, status, None, conversation.group)]
+    actions += _solved_actions(status, stamp, auto_solved)
+    actions += retention.conversation_actions(conversation.retention_days, False)
+    condition = Conversation.status == old_status
+    if expect_seq is not None:
+        condition &= Conversation.last_seq == expect_seq
+    try:
+        conversation.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise ConflictError("the conversation changed meanwhile; reload it") from None
+        raise
+    notify_change(conversation, sender)
+    _start_flows(conversation, old_status)
+    return conversation
+
+
+def close_if_solved(conversation_id: str, solved_at: str, sender) -> bool:
+    """The close step of the csat flow: `closed` if the conversation is still the same solve. The
+    visitor's next `start` then creates a new conversation linked to this one."""
+    try:
+        conversation = Conversation.get(conversation_id, consistent_read=True)
+    except DoesNotExist:
+        return False
+    stamp = iso()
+    try:
+        conversation.update(actions=[Conversation.status.set("closed"), Conversation.updated_at.set(stamp),
+                                     *index_actions(conversation.workspace_id, "closed", None),
+                                     *retention.conversation_actions(conversation.retention_days, False)],
+                            condition=(Conversation.status == "solved") & (Conversation.solved_at == solved_at))
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False  # reopened, solved again (a newer flow closes it), or closed already
+        raise
+    try:
+        Visitor(conversation.visitor_id).update(
+            actions=[Visitor.active_conversation_id.remove(),
+                     Visitor.last_closed_conversation_id.set(conversation.id)],
+            condition=Visitor.active_conversation_id == conversation.id)
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    notify_change(conversation, sender)
+    return True
+
+
+def patch(caller: Caller, conversation_id: str, body: dict, sender) -> Conversation:
+    """PATCH /v1/conversations/{id}: title, tags, status, assignee_id."""
+    body = validate.obj(body)
+    validate.known_fields(body, {"title", "tags", "status", "assignee_id"})
+    title = validate.string(body, "title", required=False, max_len=200) if "title" in body else None
+    tags = validate.tags(body) if "tags" in body else None
+    status = validate.choice(body, "status", ("open", "pending", "solved"), required=False)
+    if body.get("assignee_id") is not None:
+        validate.string(body, "assignee_id", max_len=64)
+    conversation = load(caller, conversation_id)
+    # The part that can be refused goes first, so a refusal leaves nothing half-applied.
+    if "assignee_id" in body and body["assignee_id"] != conversation.assignee_id:
+        new_status = status or (conversation.status if conversation.status in ACTIVE else "open")
+        conversation = assign(caller, conversation, body["assignee_id"], new_status, sender)
+    elif status and status != conversation.status:
+        conversation = set_status(caller, conversation_id, status, sender)
+    actions = []
+    if "title" in body:
+        actions.append(Conversation.title.set(title) if title else Conversation.title.remove())
+    if tags is not None:
+        actions.append(Conversation.tags.set(tags))
+    if actions:
+        conversation.update(actions=actions + [Conversation.updated_at.set(iso())])
+        notify_change(conversation, sender)
+    return conversation
+
+
+def record_csat(conversation: Conversation, rating: int, comment: str | None = None) -> dict:
+    """CSAT is recorded once per conversation (the `rate` action and the emailed rating links)."""
+    csat = {"rating": rating, **({"comment": comment} if comment else {})}
+    try:
+        conversation.update(actions=[Conversation.csat.set(csat)], condition=Conversation.csat.does_not_exist())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise ConflictError("this conversation is already rated") from None
+        raise
+    observability.metric("CSAT", rating, "None")
+    observability.metric("CSATResponses")
+    return csat

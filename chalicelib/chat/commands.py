@@ -1,0 +1,85 @@
+"""What a person asks of a conversation, one function each: the steps in order, and the queue settled
+when a slot moved. The edges (edges/ws.py, app.py) only parse the request and answer with the result."""
+from dataclasses import dataclass, field
+
+from chalicelib import observability
+from chalicelib.aws import stepfunctions
+from chalicelib.chat import assignment, conversations, intake, messaging, routing, subscriptions
+from chalicelib.core.caller import Caller
+from chalicelib.store.models import Agent, Conversation
+
+
+@dataclass
+class Outcome:
+    """A command's conversation, and the messages it stored on the way (keyed as the ack names them)."""
+    conversation: Conversation
+    stored: dict = field(default_factory=dict)
+
+
+def start_chat(caller: Caller, body: dict, sender, *, text: str | None = None,
+               client_msg_id: str | None = None) -> Outcome:
+    """A visitor opens the chat (with its first message, if any): their conversation, found or created;
+    agents hear of a new one once its first message is there to read, then routing takes it."""
+    conversation = intake.start(caller, body, sender, announce=False)
+    observability.annotate(conversation_id=conversation.id)  # the rest of this request's logs are about it
+    new = conversation.last_seq == 0 and conversation.status == "queued"
+    outcome = Outcome(conversation)
+    if text is not None:
+        message = messaging.send_message(caller, conversation.id, text, client_msg_id=client_msg_id,
+                                         internal=False, sender=sender, ack=False)
+        outcome.stored["message"] = message
+        conversation.refresh(consistent_read=True)
+        # A retry of the start that made the conversation, whose first try stored the message and then
+        # failed (a throttle) before what follows: it is still new. Each step below is idempotent.
+        new = new or (message["seq"] == 1 and conversation.status == "queued")
+    if new:
+        subscriptions.notify_inbox(conversation, sender)
+        routing.route_new(conversation, sender)
+        conversation.refresh(consistent_read=True)
+        if conversation.status == "queued":  # nobody free: the handoff flow waits for an agent
+            stepfunctions.start_handoff(conversation, announce=False)
+    return outcome
+
+
+def accept(caller: Caller, conversation_id: str, sender) -> Conversation:
+    """An agent takes a conversation from the queue and follows it on this socket."""
+    conversation = assignment.accept(caller, conversation_id, sender)
+    subscriptions.subscribe(caller.connection_id, "agent", conversation.id)
+    routing.settle(caller.workspace_id, sender)  # the queue moved: new positions
+    return conversation
+
+
+def transfer(caller: Caller, conversation_id: str, sender, *, to_agent: str | None = None,
+             to_group: str | None = None, note: str | None = None) -> Outcome:
+    """To an agent (who takes it now, within capacity) or to a group's queue (a receptionist passing a
+    technical chat to the second tier). The history stays; a system message says what happened."""
+    conversation = conversations.load(caller, conversation_id)
+    if to_agent:
+        status = conversation.status if conversation.status in conversations.ACTIVE else "open"
+        conversation = assignment.assign(caller, conversation, to_agent, status, sender)
+        target = Agent.get(to_agent).name
+    else:
+        conversation = assignment.assign(caller, conversation, None, "queued", sender, group=to_group)
+        target = f"the {to_group} team"
+    routing.settle(caller.workspace_id, sender)  # a slot was freed; someone of the group may take it
+    messaging.post_system_message(conversation, f"{caller.name or 'An agent'} transferred this conversation "
+                                                f"to {target}.", sender)
+    outcome = Outcome(conversation)
+    if note:  # the ack carries it to its writer; every other agent on the conversation gets the event
+        outcome.stored["note"] = messaging.send_message(caller, conversation.id, note, client_msg_id=None,
+                                                        internal=True, sender=sender, ack=False)
+    conversation.refresh(consistent_read=True)
+    return outcome
+
+
+def set_status(caller: Caller, conversation_id: str, status: str, sender) -> Conversation:
+    conversation = assignment.set_status(caller, conversation_id, status, sender)
+    routing.settle(caller.workspace_id, sender)  # a solve frees a slot
+    return conversation
+
+
+def patch(caller: Caller, conversation_id: str, body: dict, sender) -> Conversation:
+    """PATCH /v1/conversations/{id}: title, tags, status, assignee."""
+    conversation = assignment.patch(caller, conversation_id, body, sender)
+    routing.settle(caller.workspace_id, sender)  # a new assignee or a solve may have moved a slot
+    return conversation

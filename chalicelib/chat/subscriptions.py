@@ -1,0 +1,71 @@
+"""Who hears of a conversation: the sockets subscribed to it, and the workspace's agents' inbox."""
+
+import logging
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from chalicelib.chat.conversations import for_visitor, serialize
+from chalicelib.store.models import Connection, Conversation
+
+log = logging.getLogger(__name__)
+
+
+def subscribe(connection_id: str, kind: str, conversation_id: str, *, skip_closed: bool = False) -> None:
+    """Deliver this conversation's live events to the connection."""
+    condition = Conversation.id.exists()
+    if skip_closed:
+        condition &= Conversation.status != "closed"
+    try:
+        Conversation(conversation_id).update(actions=[Conversation.subscribers[connection_id].set(kind)],
+                                             condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise DoesNotExist() from None
+        raise
+    Connection(connection_id).update(actions=[Connection.subscriptions.add({conversation_id})],
+                                     condition=Connection.id.exists())
+
+
+def deliver(conversation: Conversation, deliveries: list[tuple[str, dict]], sender) -> None:
+    """Send, then drop from the conversation any subscriber API Gateway says is gone: its connection
+    record may already have expired, so forgetting the connection alone would not reach this list."""
+    gone = sender.send_each(deliveries)
+    if gone:
+        try:
+            conversation.update(actions=[Conversation.subscribers[cid].remove() for cid in gone],
+                                condition=Conversation.id.exists())
+        except UpdateError:
+            log.info("conversation gone before its subscribers", extra={"conversation_id": conversation.id})
+
+
+def unsubscribe(connection_id: str, conversation_id: str) -> None:
+    Conversation(conversation_id).update(actions=[Conversation.subscribers[connection_id].remove()],
+                                         condition=Conversation.id.exists())
+    Connection(connection_id).update(actions=[Connection.subscriptions.delete({conversation_id})],
+                                     condition=Connection.id.exists())
+
+
+def recipients(conversation: Conversation, *, exclude: str | None = None,
+               agents_only: bool = False) -> list[tuple[str, str]]:
+    subs = conversation.subscribers.as_dict() if conversation.subscribers else {}
+    return [(cid, kind) for cid, kind in subs.items()
+            if cid != exclude and (kind == "agent" or not agents_only)]
+
+
+def agent_connections(workspace_id: str) -> list[str]:
+    return [c.id for c in Connection.by_agent_workspace.query(workspace_id)]
+
+
+def notify_inbox(conversation: Conversation, sender) -> None:
+    """`inbox` to every connected agent of the workspace."""
+    sender.broadcast(agent_connections(conversation.workspace_id),
+                     {"type": "inbox", "conversation": serialize(conversation)})
+
+
+def notify_change(conversation: Conversation, sender) -> None:
+    """`conversation` to its subscribers, `inbox` to the workspace's agents."""
+    data = serialize(conversation)
+    deliveries = [(cid, {"type": "conversation", "conversation": data if kind == "agent" else for_visitor(data)})
+                  for cid, kind in recipients(conversation)]
+    deliver(conversation, deliveries, sender)
+    notify_inbox(conversation, sender)
