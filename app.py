@@ -25,8 +25,8 @@ from chalicelib.workspace import admin, privacy, team
 app = Chalice(app_name="parley", configure_logs=False)
 app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice still labels websockets experimental
 app.api.cors = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600)
-app.websocket_api.session = bootstrap.boto_session()  # chalice requires one; we post through `sender`
-sender = bootstrap.build_sender()
+app.websocket_api.session = bootstrap.boto_session()  # chalice requires one; we post through `parts.sender`
+parts = bootstrap.configure()
 # text/plain too: a widget may post without a CORS preflight. Bodies are parsed as JSON either way.
 JSON_TYPES = ["application/json", "text/plain"]
 
@@ -63,8 +63,8 @@ def ws_disconnect(event):
 
 @app.on_ws_message()
 def ws_message(event):
-    sender.configure_from_event(event.to_dict()["requestContext"])
-    ws.handle_frame(event.connection_id, event.body, sender)
+    parts.sender.configure_from_event(event.to_dict()["requestContext"])
+    ws.handle_frame(event.connection_id, event.body, parts.sender)
 
 
 # --- REST: public -----------------------------------------------------------------------------
@@ -196,7 +196,7 @@ def get_conversation(conversation_id):
 @translate_errors
 def patch_conversation(conversation_id):
     caller, _ = _agent()
-    conversation = commands.patch(caller, conversation_id, json_body(app.current_request), sender)
+    conversation = commands.patch(caller, conversation_id, json_body(app.current_request), parts.sender)
     return {"conversation": conversations.serialize(conversation)}
 
 
@@ -264,13 +264,13 @@ def create_agent():
 @app.route("/v1/agents/{agent_id}", methods=["PATCH"], content_types=JSON_TYPES)
 @translate_errors
 def update_agent(agent_id):
-    return admin.update_agent(_agent()[0], agent_id, json_body(app.current_request), sender)
+    return admin.update_agent(_agent()[0], agent_id, json_body(app.current_request), parts.sender)
 
 
 @app.route("/v1/agents/{agent_id}", methods=["DELETE"])
 @translate_errors
 def remove_agent(agent_id):
-    admin.remove_agent(_agent()[0], agent_id, sender)
+    admin.remove_agent(_agent()[0], agent_id, parts.sender)
     return Response(body="", status_code=204)
 
 
@@ -289,13 +289,13 @@ def update_site(site_key):
 @app.route("/v1/contacts/{visitor_id}/block", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors
 def block_contact(visitor_id):
-    return admin.set_blocked(_agent()[0], visitor_id, True, sender)
+    return admin.set_blocked(_agent()[0], visitor_id, True, parts.sender)
 
 
 @app.route("/v1/contacts/{visitor_id}/block", methods=["DELETE"])
 @translate_errors
 def unblock_contact(visitor_id):
-    return admin.set_blocked(_agent()[0], visitor_id, False, sender)
+    return admin.set_blocked(_agent()[0], visitor_id, False, parts.sender)
 
 
 # --- webhooks (admins) -----------------------------------------------------------------------
@@ -367,7 +367,7 @@ def export_visitor(visitor_id):
 @app.route("/v1/visitors/{visitor_id}", methods=["DELETE"])
 @translate_errors
 def erase_visitor(visitor_id):
-    return privacy.erase_visitor(_agent()[0], visitor_id, app.current_request.query_params or {}, sender)
+    return privacy.erase_visitor(_agent()[0], visitor_id, app.current_request.query_params or {}, parts.sender)
 
 
 # --- email -----------------------------------------------------------------------------------
@@ -380,7 +380,7 @@ def send_email(event):
 
 @app.on_s3_event(bucket=settings.inbound_bucket, events=["s3:ObjectCreated:*"])
 def receive_email(event):
-    incoming.receive_from_s3(event.bucket, event.key, sender)
+    incoming.receive_from_s3(event.bucket, event.key, parts.sender)
 
 
 # --- Step Functions tasks and queues -----------------------------------------------------------
@@ -388,7 +388,7 @@ def receive_email(event):
 @app.lambda_function(name="flow_task")
 def flow_task(event, context):
     """Every task step of infra/statemachines/*.asl.json; `action` names the step."""
-    return flow_tasks.run_task(event, sender)
+    return flow_tasks.run_task(event, parts.sender)
 
 
 @app.on_sqs_message(queue=settings.webhook_queue_name, batch_size=1)
@@ -422,4 +422,4 @@ def dispatch_webhooks(event):
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_presence(event):
-    return routing.sweep(sender)
+    return routing.sweep(parts.sender)

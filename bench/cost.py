@@ -259,7 +259,7 @@ def run() -> dict:
         settings.webhook_queue_url = sqs.create_queue(QueueName="parley-cost-webhooks")["QueueUrl"]
         api = ManagementApi()
         sender = bootstrap.build_sender(client=api)
-        app_module.sender = sender
+        bootstrap.configure(sender=sender)
         install_lambda_dispatch(lambda name: app_module.app.handler_map[name])
 
         stamp = iso()

@@ -8,12 +8,12 @@ so concurrent drains never exceed a capacity or assign one conversation twice. N
 more than a queue's first QUEUE_HEAD places: positions behind them come from tickets (tickets.py).
 """
 import logging
-import math
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.chat.assignment import assign
+from chalicelib.chat.availability import DEFAULT_WAIT, eta_seconds, is_available, wait_per_position
 from chalicelib.chat.conversations import ACTIVE, queue_key
 from chalicelib.chat.subscriptions import recipients, subscribe
 from chalicelib.chat.tickets import place
@@ -30,12 +30,6 @@ MAX_ASSIGNMENTS_PER_DRAIN = 50
 # re-announces. Positions behind them come from tickets (tickets.place), so no read spans a queue.
 QUEUE_HEAD = 20
 WAIT_SMOOTHING = 0.3  # weight of the newest wait in the workspace's moving average
-
-
-def is_available(agent: Agent) -> bool:
-    """Online by choice, connected (or not known to be gone), a slot free."""
-    return (agent.status == "online" and not agent.presence_pending
-            and int(agent.active_chats or 0) < int(agent.capacity))
 
 
 def serves(agent: Agent, group: str | None) -> bool:
@@ -113,7 +107,7 @@ def _after_assignment(conversation: Conversation, agent: Agent, queued_at: str |
     waited = max(0.0, now() - _epoch(queued_at or conversation.created_at))
     try:
         workspace = Workspace.get(conversation.workspace_id)
-        average = (1 - WAIT_SMOOTHING) * float(workspace.wait_seconds or 60) + WAIT_SMOOTHING * waited
+        average = (1 - WAIT_SMOOTHING) * float(workspace.wait_seconds or DEFAULT_WAIT) + WAIT_SMOOTHING * waited
         workspace.update(actions=[Workspace.wait_seconds.set(round(average, 1))])
     except DoesNotExist:
         pass
@@ -151,7 +145,7 @@ def announce_one(conversation: Conversation, sender) -> None:
     spot = position(conversation)
     if spot is None:
         return
-    per_position = _wait_per_position(conversation.workspace_id)
+    per_position = wait_per_position(conversation.workspace_id)
     sender.send_each([(cid, _queue_event(conversation, spot, per_position))
                       for cid, kind in recipients(conversation) if kind == "visitor"])
 
@@ -165,7 +159,7 @@ def announce_queue(workspace_id: str, group: str | None, sender) -> None:
     head = _queue(workspace_id, group)
     if not head:
         return
-    per_position = _wait_per_position(workspace_id)
+    per_position = wait_per_position(workspace_id)
     sender.send_each([(cid, _queue_event(conversation, spot, per_position))
                       for spot, conversation in enumerate(head, start=1)
                       for cid, kind in recipients(conversation) if kind == "visitor"])
@@ -178,17 +172,9 @@ def position(conversation: Conversation) -> int | None:
     return place(conversation, _queue(conversation.workspace_id, conversation.group))
 
 
-def _wait_per_position(workspace_id: str) -> float:
-    """The workspace's recent wait per conversation ahead, for ETAs."""
-    try:
-        return float(Workspace.get(workspace_id).wait_seconds or 60)
-    except DoesNotExist:
-        return 60.0
-
-
 def _queue_event(conversation: Conversation, spot: int, per_position: float) -> dict:
     return {"type": "queue", "conversation_id": conversation.id, "position": spot,
-            "eta_seconds": int(math.ceil(spot * per_position))}
+            "eta_seconds": eta_seconds(spot, per_position)}
 
 
 # --- presence -------------------------------------------------------------------------------

@@ -1,9 +1,8 @@
 """What a site's widget may know before a visitor says anything: is anyone there to answer."""
+from chalicelib.chat.availability import eta_seconds, is_available, is_online, wait_per_position
 from chalicelib.core import origins
 from chalicelib.identity.sessions import get_site
 from chalicelib.store.models import Agent
-
-ETA_WHEN_BUSY = 300  # seconds; routing (queue statistics) refines this
 
 
 def widget_settings(site_key: str, origin: str | None = None) -> dict:
@@ -28,9 +27,13 @@ def allowed_site(site_key: str, origin: str | None):
 
 
 def _availability(site) -> dict:
-    # Online by choice and connected: an agent whose sockets all closed is not counted, even in the grace.
-    online = [a for a in Agent.by_workspace.query(site.workspace_id)
-              if a.status == "online" and not a.presence_pending]
-    free = any(int(a.active_chats or 0) < int(a.capacity) for a in online)
-    return {"online": bool(online), "agents_online": len(online),
-            "eta_seconds": (0 if free else ETA_WHEN_BUSY) if online else None, "open_now": True}
+    """The same rule routing uses: 0 s when an agent has a free slot; when all are full, the wait of the
+    next place in the queue at the workspace's recent average; none when nobody is online."""
+    online = [a for a in Agent.by_workspace.query(site.workspace_id) if is_online(a)]
+    if not online:
+        eta = None
+    elif any(is_available(a) for a in online):
+        eta = 0
+    else:
+        eta = eta_seconds(1, wait_per_position(site.workspace_id))
+    return {"online": bool(online), "agents_online": len(online), "eta_seconds": eta, "open_now": True}

@@ -337,7 +337,7 @@ async def serve(port: int, ready_file: str | None) -> None:
         pollers = ThreadPoolExecutor(max_workers=POLLERS, thread_name_prefix="poller")
         from . import outbox
         web_app = build_web_app(chalice_module.app, executor, credentials)
-        web_app.router.add_routes(outbox.routes(executor, chalice_module.sender,
+        web_app.router.add_routes(outbox.routes(executor, chalice_module.parts.sender,
                                                 getattr(moto_server, "sent_emails", outbox.sent_in_this_process)))
         if transport != "http":  # the app's management calls (deliveries) answered without HTTP too
             import boto3

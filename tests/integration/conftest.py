@@ -65,4 +65,7 @@ class World:
 
 @pytest.fixture
 def world(aws):
-    return World()
+    """Two workspaces on moto, a fake API Gateway management API and a sender posting to it. A test that
+    swaps the app's parts (bootstrap.configure: this world's sender, its own clock) gets the defaults back."""
+    yield World()
+    bootstrap.configure()

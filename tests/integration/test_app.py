@@ -8,6 +8,7 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
+from chalicelib import bootstrap
 from chalicelib.store.models import Connection, Message
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -22,7 +23,7 @@ def event(name: str, **changes) -> dict:
 
 @pytest.fixture
 def app(world, monkeypatch):
-    monkeypatch.setattr(app_module, "sender", world.sender)
+    bootstrap.configure(sender=world.sender)  # the app, built with this world's sender
     return app_module
 
 

@@ -6,6 +6,7 @@ import time
 import boto3
 import pytest
 
+from chalicelib import bootstrap
 from chalicelib.aws import clients, stepfunctions
 from chalicelib.chat import conversations
 from chalicelib.config import settings
@@ -120,7 +121,7 @@ def flows_env(monkeypatch):
         monkeypatch.setattr(settings, "inbound_domain", "inbound.example.com")
         clients.reset()
         world = World()
-        monkeypatch.setattr(app_module, "sender", world.sender)
+        bootstrap.configure(sender=world.sender)  # the app, built with this world's sender
         install_lambda_dispatch(lambda name: app_module.app.handler_map[name])
         env = Flows(world, app_module, arns, webhook)
         env.site(queue_timeout=5, inactivity_wait=1, pending_wait=1, survey_window=1, close_after=2,

@@ -4,7 +4,7 @@ import time
 import jwt
 import pytest
 
-from chalicelib.chat import lifecycle
+from chalicelib.chat import availability, lifecycle
 from chalicelib.config import settings
 from chalicelib.core.clock import iso
 from chalicelib.errors import BadRequestError, ForbiddenError, UnauthorizedError
@@ -147,12 +147,12 @@ def test_an_agent_without_connections_is_unavailable_at_once_and_offline_after_t
     first, second = world.agent_connection(agent_id), world.agent_connection(agent_id)
     routing.set_presence(agent_id, "online", world.sender)
     lifecycle.disconnect(first.connection_id)
-    assert routing.is_available(Agent.get(agent_id))  # a second tab keeps them here
+    assert availability.is_available(Agent.get(agent_id))  # a second tab keeps them here
     lifecycle.disconnect(second.connection_id)
     agent = Agent.get(agent_id)
-    assert agent.status == "online" and not routing.is_available(agent)  # a reload may bring them back
+    assert agent.status == "online" and not availability.is_available(agent)  # a reload may bring them back
     world.agent_connection(agent_id)
-    assert routing.is_available(Agent.get(agent_id))  # it did
+    assert availability.is_available(Agent.get(agent_id))  # it did
 
 
 @pytest.mark.parametrize("token", ["\udfff", "eyJhbGciOiJIUzI1NiJ9\udfff.e30.x"])

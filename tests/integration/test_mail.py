@@ -11,6 +11,7 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
+from chalicelib import bootstrap
 from chalicelib.aws import clients
 from chalicelib.chat import intake, lifecycle, messaging, subscriptions
 from chalicelib.config import settings
@@ -332,7 +333,7 @@ def test_an_s3_event_appends_the_stored_email(world, outbox, monkeypatch):
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="parley-inbound")
     s3.put_object(Bucket="parley-inbound", Key="mail/abc", Body=eml("inbound_gmail_reply.eml", conversation.id))
-    monkeypatch.setattr(app_module.sender, "_client", world.api)
+    bootstrap.configure(sender=world.sender)  # the app, built with this world's sender
     event = {"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "parley-inbound"},
                                                          "object": {"key": "mail/abc"}}}]}
     app_module.receive_email(event, None)

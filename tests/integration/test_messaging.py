@@ -4,6 +4,7 @@ import threading
 
 import pytest
 
+from chalicelib import bootstrap
 from chalicelib.chat import assignment, conversations, intake, messaging, subscriptions
 from chalicelib.edges import ws
 from chalicelib.errors import ConflictError, NotFoundError, RateLimitedError
@@ -106,12 +107,10 @@ def test_visitors_are_limited_to_20_messages_per_10_seconds_and_lose_none_accept
 
 
 def test_the_flood_window_resets(world, monkeypatch):
-    from chalicelib.core import clock
     visitor = world.visitor_connection()
     conversation = start(world, visitor)
     t = [1_000_000.0]
-    monkeypatch.setattr(messaging, "now", lambda: t[0])
-    monkeypatch.setattr(clock, "now", lambda: t[0])
+    bootstrap.configure(sender=world.sender, now=lambda: t[0])  # every module reads this clock
     for i in range(20):
         messaging.send_message(visitor, conversation.id, f"a{i}", client_msg_id=None, internal=False,
                                sender=world.sender)

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from chalice.test import Client
 
 import app as app_module
-from chalicelib import observability
+from chalicelib import bootstrap, observability
 from chalicelib.aws import clients
 from chalicelib.config import settings
 from chalicelib.core.clock import now
@@ -89,7 +89,7 @@ def logs(out: str, message: str) -> list[dict]:
 
 @pytest.fixture
 def app(world, monkeypatch, capsys):
-    monkeypatch.setattr(app_module, "sender", world.sender)
+    bootstrap.configure(sender=world.sender)  # the app, built with this world's sender
     observability.clear_metrics()
     capsys.readouterr()
     return app_module

@@ -8,6 +8,7 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
+from chalicelib import bootstrap
 from chalicelib.aws import stepfunctions
 from chalicelib.chat import assignment, conversations, lifecycle, messaging, routing
 from chalicelib.config import settings
@@ -16,7 +17,6 @@ from chalicelib.edges import ws
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
 from chalicelib.identity import sessions
 from chalicelib.mail import render
-from chalicelib.store import retention
 from chalicelib.store.models import Agent, Connection, Conversation, Key, Message, Site, Visitor
 from chalicelib.workspace import admin, privacy, team
 from tests.integration.test_admin import admin_caller
@@ -101,7 +101,7 @@ def test_retention_sets_expires_at_on_visitor_conversation_and_messages(world):
 def test_the_horizon_moves_with_activity_and_old_messages_keep_theirs(world, monkeypatch):
     keep(world, 2)
     clock = [now()]
-    monkeypatch.setattr(retention, "now", lambda: clock[0])
+    bootstrap.configure(sender=world.sender, now=lambda: clock[0])  # every module reads this clock
     visitor, chat = new_chat(world)
     first_expiry = Conversation.get(chat).expires_at
     clock[0] += DAY
@@ -177,7 +177,7 @@ def test_past_its_horizon_a_conversation_counts_as_gone_before_ttl_deletes_it(wo
     visitor, chat = new_chat(world)
     agent = world.agent_connection(world.agent())
     later = now() + 2 * DAY
-    monkeypatch.setattr(retention, "now", lambda: later)
+    bootstrap.configure(sender=world.sender, now=lambda: later)  # every module reads this clock
     with pytest.raises(NotFoundError):
         conversations.load(agent, chat)
     ws.handle_frame(visitor.connection_id, json.dumps({"action": "start", "ref": "s2"}), world.sender)
@@ -462,7 +462,7 @@ def test_a_conflicting_change_during_the_close_is_retried(world, monkeypatch):
 # --- REST --------------------------------------------------------------------------------------
 
 def test_rest_routes_export_as_a_download_erase_and_find(world, cognito, monkeypatch):
-    monkeypatch.setattr(app_module, "sender", world.sender)
+    bootstrap.configure(sender=world.sender)  # the app, built with this world's sender
     boss = admin_caller(world)
     created = admin.create_agent(boss, {"email": "dpo@example.com", "name": "Dee", "role": "admin",
                                         "password": "a-good-password"})

@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from chalicelib import bootstrap
 from chalicelib.chat import assignment, conversations, routing
 from chalicelib.core import clock
 from chalicelib.edges import ws
@@ -158,7 +159,7 @@ def test_two_groups_have_their_own_tickets_and_a_transfer_joins_the_back_of_the_
 
 def test_tickets_follow_the_queue_order_when_arrivals_share_a_millisecond_or_a_clock_is_behind(world, monkeypatch):
     t = [clock.now()]
-    monkeypatch.setattr(clock, "now", lambda: t[0])
+    bootstrap.configure(sender=world.sender, now=lambda: t[0])  # every module reads this clock
     first_visitor, first = new_chat(world)
     second_visitor, second = new_chat(world)  # the same millisecond
     t[0] -= 5  # a container whose clock is five seconds behind

@@ -2,7 +2,8 @@
 import json
 import threading
 
-from chalicelib.chat import assignment, conversations, lifecycle, routing
+from chalicelib import bootstrap
+from chalicelib.chat import assignment, availability, conversations, lifecycle, routing
 from chalicelib.config import settings
 from chalicelib.edges import ws
 from chalicelib.store.models import Agent, Conversation, Visitor
@@ -130,7 +131,7 @@ def test_an_agent_who_left_goes_offline_then_their_chats_return_to_the_queue(wor
     assert Conversation.get(chat).assignee_id == leaving.id
     lifecycle.disconnect(leaving.connection_id)
     clock = [routing.now()]
-    monkeypatch.setattr(routing, "now", lambda: clock[0])
+    bootstrap.configure(sender=world.sender, now=lambda: clock[0])  # every module reads this clock
 
     clock[0] += settings.presence_grace + 1
     report = routing.sweep(world.sender)
@@ -150,10 +151,10 @@ def test_a_stale_connection_never_keeps_an_agent_online(world, monkeypatch):
     world.api.drop(agent.connection_id)  # API Gateway forgot it; no $disconnect came
     assert routing.sweep(world.sender)["stale_connections"] == 0  # too young to judge: maybe still connecting
     later = routing.now() + routing.SETTLING_SECONDS + 1
-    monkeypatch.setattr(routing, "now", lambda: later)
+    bootstrap.configure(sender=world.sender, now=lambda: later)  # every module reads this clock
     report = routing.sweep(world.sender)
     assert report["stale_connections"] == 1
-    assert not routing.is_available(Agent.get(agent.id))
+    assert not availability.is_available(Agent.get(agent.id))
 
 
 def test_a_reload_within_the_grace_keeps_the_agent_and_their_chats(world):
@@ -163,7 +164,7 @@ def test_a_reload_within_the_grace_keeps_the_agent_and_their_chats(world):
     world.agent_connection(agent.id)
     report = routing.sweep(world.sender)
     assert report == {"offline": 0, "requeued": 0, "stale_connections": 0}
-    assert routing.is_available(Agent.get(agent.id)) and Conversation.get(chat).assignee_id == agent.id
+    assert availability.is_available(Agent.get(agent.id)) and Conversation.get(chat).assignee_id == agent.id
 
 
 def test_the_inbox_hears_of_a_new_chat_with_its_first_message(world):
@@ -214,7 +215,7 @@ def test_coming_back_away_after_offline_cancels_the_requeue(world, monkeypatch):
     routing.set_presence(agent.id, "offline", world.sender)
     routing.set_presence(agent.id, "away", world.sender)
     clock = [routing.now() + settings.presence_grace + settings.requeue_grace + 5]
-    monkeypatch.setattr(routing, "now", lambda: clock[0])
+    bootstrap.configure(sender=world.sender, now=lambda: clock[0])  # every module reads this clock
     assert routing.sweep(world.sender) == {"offline": 0, "requeued": 0, "stale_connections": 0}
     assert Agent.get(agent.id).status == "away" and Conversation.get(chat).assignee_id == agent.id
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from chalicelib import events
+from chalicelib import bootstrap, events
 from chalicelib.config import settings
 from chalicelib.core.caller import Caller
 from chalicelib.edges import ws
@@ -106,7 +106,7 @@ def events_env(monkeypatch):
                             "webhook_allow_loopback": True}.items():
             monkeypatch.setattr(settings, name, value)
         world = World()
-        monkeypatch.setattr(app_module, "sender", world.sender)
+        bootstrap.configure(sender=world.sender)  # the app, built with this world's sender
         yield EventsEnv(world, app_module, receivers)
     for receiver in receivers:
         receiver.close()
