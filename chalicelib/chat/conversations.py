@@ -205,7 +205,7 @@ def _decode_cursor(cursor: str, hash_name: str, hash_value: str) -> dict:
                  and key[hash_name] == {"S": hash_value}
                  and all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
                          for v in key.values()))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         valid = False
     if not valid:
         raise BadRequestError("cursor is not valid for this view", field="cursor")

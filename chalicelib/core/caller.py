@@ -26,9 +26,13 @@ class Caller:
 
     @classmethod
     def for_visitor(cls, visitor_id: str, workspace_id: str, *, name: str | None = None, site_key: str | None = None,
-                    **socket) -> "Caller":
-        """A visitor; `socket` carries a connection's id, source IP and its site's message rate limit."""
-        return cls(kind="visitor", id=visitor_id, workspace_id=workspace_id, name=name, site_key=site_key, **socket)
+                    connection_id: str | None = None, source_ip: str | None = None, rate_limit_count: int = 20,
+                    rate_limit_window: int = 10) -> "Caller":
+        """A visitor (never an admin: no role can be passed), with their socket's id, source IP and their
+        site's message rate limit when the caller is a connection."""
+        return cls(kind="visitor", id=visitor_id, workspace_id=workspace_id, name=name, site_key=site_key,
+                   connection_id=connection_id, source_ip=source_ip, rate_limit_count=rate_limit_count,
+                   rate_limit_window=rate_limit_window)
 
     @classmethod
     def system(cls, workspace_id: str, actor: str = "routing", name: str | None = "Routing") -> "Caller":

@@ -67,6 +67,9 @@ def strip_quoted(text: str) -> str:
 
 class _TextOfHtml(HTMLParser):
     BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote"}
+    # Elements with no end tag: inside a skipped part (a quote, the head) they must not open a level.
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+            "track", "wbr"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -75,12 +78,12 @@ class _TextOfHtml(HTMLParser):
     def handle_starttag(self, tag, attrs):
         quoted = tag == "blockquote" or any(k == "class" and v and "quote" in v for k, v in attrs)
         if self.skip or quoted or tag in ("script", "style", "head"):
-            self.skip += 1 if tag not in ("br", "img", "meta", "hr", "input") else 0
+            self.skip += 0 if tag in self.VOID else 1
         if tag in self.BLOCK:
             self.out.append("\n")
 
     def handle_endtag(self, tag):
-        if self.skip and tag not in ("br", "img", "meta", "hr", "input"):
+        if self.skip and tag not in self.VOID:
             self.skip -= 1
         if tag in self.BLOCK:
             self.out.append("\n")

@@ -212,11 +212,11 @@ def build(email: Email) -> EmailMessage:
     # Mail clients thread every email of a conversation together.
     msg["References"] = f"<{email.conversation_id}@{settings.inbound_domain}>"
     msg["Auto-Submitted"] = "auto-generated"  # no vacation replies back to us, please
-    msg["Content-Language"] = lang
     # Quoted-printable whatever the lines' lengths: a short email would otherwise go as raw 8-bit UTF-8,
     # which not every relay passes through intact.
     msg.set_content("\n".join(text), cte="quoted-printable")
     msg.add_alternative(body, subtype="html", cte="quoted-printable")
+    msg["Content-Language"] = lang  # after the parts: set_content clears every Content-* header before it
     return msg
 
 

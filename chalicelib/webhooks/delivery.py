@@ -12,13 +12,12 @@ import hmac
 import json
 import logging
 import time
-from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib.aws.clients import client
 from chalicelib.config import settings
-from chalicelib.core.clock import iso, now
+from chalicelib.core.clock import iso, now, parse_iso
 from chalicelib.errors import ConflictError
 from chalicelib.events import TEST_EVENT
 from chalicelib.store.models import Webhook, WebhookDelivery
@@ -67,8 +66,8 @@ def deliver_alert(message: dict) -> int:
 def delivery_id(event: dict, webhook_id: str) -> str:
     """Sorts by the event's time; the same event and endpoint always give the same id."""
     try:
-        ms = int(datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00")).timestamp() * 1000)
-    except (KeyError, TypeError, ValueError):
+        ms = int(parse_iso(event["occurred_at"]) * 1000)
+    except (KeyError, TypeError, ValueError, AttributeError):  # no time, or not a stamp: now
         ms = int(now() * 1000)
     digest = hashlib.sha256(f"{event['id']}:{webhook_id}".encode()).hexdigest()[:12]
     return f"dl_{ms:013d}{digest}"

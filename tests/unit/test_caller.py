@@ -58,3 +58,8 @@ def test_only_admins_pass_require_admin_and_the_refusal_names_what_was_asked():
         assert (info.value.code, info.value.status) == ("forbidden", 403)
     with pytest.raises(ForbiddenError, match="^only admins can do this$"):
         require_admin(Caller.for_agent("a_1", "ws_1"))
+
+
+def test_a_visitor_caller_cannot_be_given_a_role():
+    with pytest.raises(TypeError):
+        Caller.for_visitor("v_1", "ws_a", role="admin")  # a visitor is never an admin

@@ -2,6 +2,8 @@
 import re
 from datetime import UTC, datetime
 
+import pytest
+
 from chalicelib.core import clock
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -39,3 +41,16 @@ def test_new_ids_carry_their_prefix_and_never_repeat():
     assert len(ids) == 1000
     assert all(re.fullmatch(r"c_[0-9a-f]{32}", i) for i in ids)
     assert clock.new_id("wh").startswith("wh_")
+
+
+def test_parse_iso_reads_back_what_iso_writes_and_other_zoned_stamps():
+    stamp = clock.iso(1_700_000_000.123)
+    assert clock.parse_iso(stamp) == pytest.approx(1_700_000_000.123, abs=0.001)
+    assert clock.parse_iso("2023-11-14T22:13:20Z") == 1_700_000_000.0  # EventBridge's form, no milliseconds
+    assert clock.parse_iso("2023-11-14T23:13:20+01:00") == 1_700_000_000.0
+
+
+@pytest.mark.parametrize("bad", ["", "yesterday", "2023-11-14T22:13:20"])  # the last: no zone
+def test_parse_iso_refuses_what_is_not_a_zoned_stamp(bad):
+    with pytest.raises(ValueError):
+        clock.parse_iso(bad)
