@@ -9,14 +9,13 @@ import hashlib
 import json
 import logging
 import time
-from datetime import UTC, datetime
 
 from boto3.dynamodb.types import TypeDeserializer
 
 from chalicelib.aws.clients import client
 from chalicelib.chat.conversations import serialize, serialize_message
 from chalicelib.config import settings
-from chalicelib.core.clock import iso
+from chalicelib.core.clock import iso, parse_iso
 from chalicelib.store.models import Conversation, Message
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def _when(record: dict) -> str:
         return iso(float(raw))
     if isinstance(raw, str):
         try:
-            return iso(datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(UTC).timestamp())
+            return iso(parse_iso(raw))
         except ValueError:
             pass
     return iso()

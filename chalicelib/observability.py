@@ -16,13 +16,13 @@ import json
 import logging
 import sys
 import threading
-from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics
 from chalice.app import LambdaFunctionEvent, Request, WebsocketEvent
 
 from chalicelib.config import settings
+from chalicelib.core.clock import now, parse_iso
 
 # Dimension sets beyond which a new value is folded into "other": the sets stay few whatever a bug sends.
 MAX_DIMENSION_SETS = 64
@@ -108,11 +108,9 @@ def error(code: str) -> None:
 
 
 def seconds_between(start: str, end: str | None = None) -> float:
-    """Seconds from one ISO stamp (util.iso's format) to another, or to now; never negative."""
-    def epoch(stamp: str) -> float:
-        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
-    finish = epoch(end) if end else datetime.now(UTC).timestamp()
-    return max(0.0, round(finish - epoch(start), 3))
+    """Seconds from one ISO stamp (core.clock's format) to another, or to now; never negative."""
+    finish = parse_iso(end) if end else now()
+    return max(0.0, round(finish - parse_iso(start), 3))
 
 
 # --- the invocation context -----------------------------------------------------------------
