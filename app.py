@@ -204,14 +204,7 @@ def patch_conversation(conversation_id):
 @translate_errors
 def conversation_messages(conversation_id):
     caller, _ = _agent()
-    query = app.current_request.query_params or {}
-    after = validate.integer(query, "after_seq", minimum=0)
-    before = validate.integer(query, "before_seq", minimum=1)
-    limit = validate.integer(query, "limit", minimum=1, maximum=conversations.HISTORY_MAX,
-                             default=conversations.HISTORY_DEFAULT)
-    conversation = conversations.load(caller, conversation_id)
-    messages, has_more = conversations.history(caller, conversation, after_seq=after, before_seq=before,
-                                               limit=limit)
+    _, messages, has_more = conversations.history_page(caller, conversation_id, app.current_request.query_params or {})
     return {"messages": messages, "has_more": has_more}
 
 

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "bench" / "results" / "cold_start.json"
 TIMER = ("import json, sys, time\nt = time.perf_counter()\n{code}\n"
          "print(json.dumps({{'ms': (time.perf_counter() - t) * 1000, 'xray': 'aws_xray_sdk' in sys.modules}}))")
-CONSUMER = "import app\nt = time.perf_counter()\nfrom chalicelib import consumers\nconsumers._persistence('email')\n" \
+CONSUMER = "import app\nt = time.perf_counter()\nfrom chalicelib.edges import consumers\nconsumers._persistence('email')\n" \
            "import aws_lambda_powertools.utilities.batch, aws_lambda_powertools.utilities.idempotency"
 ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
        "AWS_REGION": "us-east-1", "PARLEY_TABLE_PREFIX": "parley-bench-", "PARLEY_TOKEN_SECRET": "bench"}

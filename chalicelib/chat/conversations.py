@@ -7,6 +7,7 @@ import logging
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.chat import tickets
+from chalicelib.core import validate
 from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, now
 from chalicelib.errors import BadRequestError, NotFoundError
@@ -174,6 +175,17 @@ def history(caller: Caller, conversation: Conversation, *, after_seq: int | None
 
 
 VIEW_LIMIT_DEFAULT, VIEW_LIMIT_MAX = 25, 100
+
+
+def history_page(caller: Caller, conversation_id, params: dict) -> tuple[Conversation, list[dict], bool]:
+    """One page of a conversation's history as a frame or a query asks for it (`after_seq`, `before_seq`,
+    `limit`): the conversation, its messages the caller may see, and whether there are more."""
+    after = validate.integer(params, "after_seq", minimum=0)
+    before = validate.integer(params, "before_seq", minimum=1)
+    limit = validate.integer(params, "limit", minimum=1, maximum=HISTORY_MAX, default=HISTORY_DEFAULT)
+    conversation = load(caller, conversation_id)
+    messages, has_more = history(caller, conversation, after_seq=after, before_seq=before, limit=limit)
+    return conversation, messages, has_more
 
 
 def list_view(caller: Caller, view: str, limit: int, cursor: str | None) -> dict:

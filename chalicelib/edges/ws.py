@@ -132,14 +132,7 @@ def _read(caller: Caller, frame: dict, sender, ref) -> None:
 
 
 def _history(caller: Caller, frame: dict, sender, ref) -> dict:
-    conversation_id = _conversation_id(frame)
-    after = validate.integer(frame, "after_seq", minimum=0)
-    before = validate.integer(frame, "before_seq", minimum=1)
-    limit = validate.integer(frame, "limit", minimum=1, maximum=conversations.HISTORY_MAX,
-                             default=conversations.HISTORY_DEFAULT)
-    conversation = conversations.load(caller, conversation_id)
-    messages, has_more = conversations.history(caller, conversation, after_seq=after, before_seq=before,
-                                               limit=limit)
+    conversation, messages, has_more = conversations.history_page(caller, _conversation_id(frame), frame)
     return {"conversation_id": conversation.id, "messages": messages, "has_more": has_more,
             "last_seq": int(conversation.last_seq)}
 
