@@ -229,11 +229,11 @@ def run() -> dict:
         from chalicelib.core.clock import iso
         from chalicelib.edges import ws
         from chalicelib.identity import sessions
-        from chalicelib.store import models
+        from chalicelib.store import tables
         from chalicelib.store.models import Agent, Connection, Site, SiteSettings, Workspace
         from tests.fakes import ManagementApi
 
-        models.create_tables()
+        tables.create_tables()
         _raw_ddb = boto3.client("dynamodb", region_name="us-east-1")
         UNMETERED.add(id(_raw_ddb))
         for table in _raw_ddb.list_tables()["TableNames"]:

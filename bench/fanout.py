@@ -153,7 +153,8 @@ def main() -> int:
     from chalicelib.chat import conversations, subscriptions
     from chalicelib.config import settings
     from chalicelib.core.clock import iso
-    from chalicelib.store.models import Connection, Conversation, create_tables
+    from chalicelib.store.models import Connection, Conversation
+    from chalicelib.store.tables import create_tables
 
     def wait_for(each: int, timeout: float = 30) -> tuple[bool, int]:
         deadline = time.time() + timeout

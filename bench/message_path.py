@@ -117,7 +117,7 @@ from chalicelib import bootstrap
 from chalicelib.chat import conversations, lifecycle, routing, subscriptions, tickets
 from chalicelib.edges import ws
 from chalicelib.identity import sessions, tokens
-from chalicelib.store import models
+from chalicelib.store import tables
 from chalicelib.store.dynamo import dynamo
 from chalicelib.store.models import (
     Agent,
@@ -229,7 +229,7 @@ def _chalicelib_chain() -> str:
 
 def hook_dynamodb_clients(counters: Counters) -> int:
     """Register the counter on every DynamoDB client pynamodb has; returns how many distinct emitters."""
-    clients = [m._get_connection().connection.client for m in models.ALL_MODELS]
+    clients = [m._get_connection().connection.client for m in tables.ALL_MODELS]
     clients.append(dynamo().client)  # TransactWriteItems goes through this one
     emitters = {}
     for client in clients:
@@ -941,14 +941,14 @@ def main() -> int:
         for size in SIZES:
             print(f"[{time.perf_counter() - started:5.1f} s] world of {size:,} stored conversations", flush=True)
             use_world(size)
-            models.create_tables()
+            tables.create_tables()
             create_world()
             seed_fillers(size - 1)  # plus the measured conversation
         queue_counters = {}
         for queued in QUEUE_SIZES:
             print(f"[{time.perf_counter() - started:5.1f} s] world of {queued:,} queued conversations", flush=True)
             use_queue_world(queued)
-            models.create_tables()
+            tables.create_tables()
             queue_counters[queued] = create_queue_world(queued)
         emitters = hook_dynamodb_clients(counters)
         sender = bootstrap.build_sender(client=boto3.client(

@@ -63,7 +63,7 @@ def aws():
     """A fresh moto account with every table created from the models' real schemas."""
     from moto import mock_aws
 
-    from chalicelib.store.models import create_tables
+    from chalicelib.store.tables import create_tables
     from infra.local.fidelity import install
     install()
     with mock_aws():

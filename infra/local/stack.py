@@ -149,7 +149,8 @@ def seed(port: int) -> dict:
     import boto3
 
     from chalicelib.core.clock import iso
-    from chalicelib.store.models import Agent, CannedResponse, Site, SiteSettings, Workspace, create_tables
+    from chalicelib.store.models import Agent, CannedResponse, Site, SiteSettings, Workspace
+    from chalicelib.store.tables import create_tables
     create_tables()
     idp = boto3.client("cognito-idp", region_name=REGION)
     pool = os.environ["PARLEY_COGNITO_POOL_ID"]

@@ -100,7 +100,7 @@ def flows_env(monkeypatch):
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     import app as app_module
-    from chalicelib.store.models import create_tables
+    from chalicelib.store.tables import create_tables
     from infra.local.fidelity import install
     from tests.integration.conftest import World
 

@@ -83,7 +83,7 @@ def events_env(monkeypatch):
     from moto import mock_aws
 
     import app as app_module
-    from chalicelib.store.models import create_tables
+    from chalicelib.store.tables import create_tables
     from infra.local.fidelity import install
     from tests.integration.conftest import World
 
