@@ -11,10 +11,11 @@ import time
 from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.aws.clients import client
 from chalicelib.config import settings
+from chalicelib.store.dynamo import update_if
 from chalicelib.store.models import Conversation, Site, SiteSettings
 
 log = logging.getLogger(__name__)
@@ -142,9 +143,6 @@ def release_handoff(conversation: Conversation) -> None:
     if not token or conversation.status == "queued":
         return
     send_success(token, {"status": conversation.status, "assignee_id": conversation.assignee_id})
-    try:
-        conversation.update(actions=[Conversation.task_token.remove()], condition=Conversation.task_token == token)
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise  # a throttle: the caller's retry releases it again (a used token is refused, harmlessly)
-        # another release got there first
+    # A failed condition: another release got there first. A throttle is raised: the caller's retry releases
+    # it again (a used token is refused, harmlessly).
+    update_if(conversation, [Conversation.task_token.remove()], Conversation.task_token == token)

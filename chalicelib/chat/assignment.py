@@ -1,7 +1,7 @@
 """A conversation's status and assignee, changed atomically with the agents' slots, and the flows that
 follow a change (handoff, survey, close)."""
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import observability
@@ -13,7 +13,7 @@ from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso
 from chalicelib.errors import BadRequestError, CapacityError, ConflictError, NotFoundError
 from chalicelib.store import retention
-from chalicelib.store.dynamo import cancelled, dynamo, owned
+from chalicelib.store.dynamo import cancelled, dynamo, owned, update_if
 from chalicelib.store.models import Agent, Conversation, Visitor
 
 
@@ -152,12 +152,8 @@ def set_unassigned_status(conversation: Conversation, status: str, sender, auto_
     condition = Conversation.status == old_status
     if expect_seq is not None:
         condition &= Conversation.last_seq == expect_seq
-    try:
-        conversation.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise ConflictError("the conversation changed meanwhile; reload it") from None
-        raise
+    if not update_if(conversation, actions, condition):
+        raise ConflictError("the conversation changed meanwhile; reload it")
     notify_change(conversation, sender)
     _start_flows(conversation, old_status)
     return conversation
@@ -171,23 +167,15 @@ def close_if_solved(conversation_id: str, solved_at: str, sender) -> bool:
     except DoesNotExist:
         return False
     stamp = iso()
-    try:
-        conversation.update(actions=[Conversation.status.set("closed"), Conversation.updated_at.set(stamp),
-                                     *index_actions(conversation.workspace_id, "closed", None),
-                                     *retention.conversation_actions(conversation.retention_days, False)],
-                            condition=(Conversation.status == "solved") & (Conversation.solved_at == solved_at))
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False  # reopened, solved again (a newer flow closes it), or closed already
-        raise
-    try:
-        Visitor(conversation.visitor_id).update(
-            actions=[Visitor.active_conversation_id.remove(),
-                     Visitor.last_closed_conversation_id.set(conversation.id)],
-            condition=Visitor.active_conversation_id == conversation.id)
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    closed = [Conversation.status.set("closed"), Conversation.updated_at.set(stamp),
+              *index_actions(conversation.workspace_id, "closed", None),
+              *retention.conversation_actions(conversation.retention_days, False)]
+    if not update_if(conversation, closed, (Conversation.status == "solved") & (Conversation.solved_at == solved_at)):
+        return False  # reopened, solved again (a newer flow closes it), or closed already
+    # The visitor may have moved on to another conversation already: then theirs stays as it is.
+    update_if(Visitor(conversation.visitor_id),
+              [Visitor.active_conversation_id.remove(), Visitor.last_closed_conversation_id.set(conversation.id)],
+              Visitor.active_conversation_id == conversation.id)
     notify_change(conversation, sender)
     return True
 
@@ -222,12 +210,8 @@ def patch(caller: Caller, conversation_id: str, body: dict, sender) -> Conversat
 def record_csat(conversation: Conversation, rating: int, comment: str | None = None) -> dict:
     """CSAT is recorded once per conversation (the `rate` action and the emailed rating links)."""
     csat = {"rating": rating, **({"comment": comment} if comment else {})}
-    try:
-        conversation.update(actions=[Conversation.csat.set(csat)], condition=Conversation.csat.does_not_exist())
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise ConflictError("this conversation is already rated") from None
-        raise
+    if not update_if(conversation, [Conversation.csat.set(csat)], Conversation.csat.does_not_exist()):
+        raise ConflictError("this conversation is already rated")
     observability.metric("CSAT", rating, "None")
     observability.metric("CSATResponses")
     return csat

@@ -1,6 +1,6 @@
 """A visitor's conversation on a site: the active one found again, or a new one created and claimed."""
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.chat import tickets
 from chalicelib.chat.conversations import index_keys, queue_key
@@ -10,6 +10,7 @@ from chalicelib.core.caller import Caller
 from chalicelib.core.clock import new_id
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from chalicelib.store import limits, retention
+from chalicelib.store.dynamo import save_if, update_if
 from chalicelib.store.models import Connection, Conversation, Site, Visitor, email_key
 
 
@@ -60,13 +61,14 @@ def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conve
         conversation = _create(caller, visitor, new_id("c"), page_url, previous, site.settings.retention_days)
         claim = (Visitor.active_conversation_id == current) if current else \
             Visitor.active_conversation_id.does_not_exist()
+        claimed = False
         try:
-            visitor.update(actions=[Visitor.active_conversation_id.set(conversation.id)], condition=claim)
-        except UpdateError as exc:
-            # Unclaimed, it would wait in the queue for a visitor who never sees it.
-            conversation.delete()
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise  # a throttle: the client's retry starts afresh
+            claimed = update_if(visitor, [Visitor.active_conversation_id.set(conversation.id)], claim)
+        finally:
+            if not claimed:  # lost, or a throttle (raised on: the client's retry starts afresh)
+                # Unclaimed, it would wait in the queue for a visitor who never sees it.
+                conversation.delete()
+        if not claimed:
             visitor.refresh(consistent_read=True)  # another tab started one first: use theirs
             continue
         subscribe(caller.connection_id, "visitor", conversation.id)
@@ -103,12 +105,9 @@ def _create(caller: Caller, visitor: Visitor, conversation_id: str, page_url: st
         status=status, created_at=stamp, updated_at=stamp, activity_at=stamp, subscribers={}, rate_times=[],
         previous_conversation_id=previous_id, retention_days=retention_days or None,
         expires_at=retention.horizon(retention_days), **index_keys(caller.workspace_id, status, None, None, ticket))
-    try:
-        conversation.save(condition=Conversation.id.does_not_exist())
-    except PutError as exc:  # a throttle is a PutError too, and no conflict: the widget gives up on those
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise ConflictError("conversation id taken; retry") from None
-        raise
+    # A throttle is raised as it is: it is no conflict (the widget gives up on those).
+    if not save_if(conversation, Conversation.id.does_not_exist()):
+        raise ConflictError("conversation id taken; retry")
     return conversation
 
 

@@ -14,7 +14,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import observability
@@ -27,7 +27,7 @@ from chalicelib.core.clock import iso, new_id, now
 from chalicelib.errors import ConflictError, ForbiddenError, RateLimitedError
 from chalicelib.mail import outgoing
 from chalicelib.store import limits, retention
-from chalicelib.store.dynamo import cancelled, cancelled_for, dynamo
+from chalicelib.store.dynamo import cancelled, cancelled_for, dynamo, update_if
 from chalicelib.store.models import Agent, Conversation, Key, Message
 
 log = logging.getLogger(__name__)
@@ -271,12 +271,8 @@ def mark_read(caller: Caller, conversation_id: str, seq: int, sender) -> None:
     conversation = load(caller, conversation_id)
     seq = min(seq, int(conversation.last_seq))
     marker = Conversation.agent_read_seq if caller.is_agent else Conversation.visitor_read_seq
-    try:
-        conversation.update(actions=[marker.set(seq)], condition=(marker < seq) | marker.does_not_exist())
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return  # an older or equal read mark: nothing to tell anyone
-        raise
+    if not update_if(conversation, [marker.set(seq)], (marker < seq) | marker.does_not_exist()):
+        return  # an older or equal read mark: nothing to tell anyone
     event = {"type": "read", "conversation_id": conversation_id, "author": caller.author(), "seq": seq}
     other = "visitor" if caller.is_agent else "agent"
     deliver(conversation, [(cid, event) for cid, kind in recipients(conversation, exclude=caller.connection_id)

@@ -10,7 +10,7 @@ more than a queue's first QUEUE_HEAD places: positions behind them come from tic
 import logging
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.chat.assignment import assign
 from chalicelib.chat.availability import DEFAULT_WAIT, eta_seconds, is_available, wait_per_position
@@ -21,6 +21,7 @@ from chalicelib.config import settings
 from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, now
 from chalicelib.errors import CapacityError, ConflictError
+from chalicelib.store.dynamo import update_if
 from chalicelib.store.models import Agent, Connection, Conversation, Visitor, Workspace
 
 log = logging.getLogger(__name__)
@@ -98,12 +99,8 @@ def _last_agent(conversation: Conversation) -> str | None:
 def _after_assignment(conversation: Conversation, agent: Agent, queued_at: str | None) -> None:
     """Remember who helped (sticky routing), learn how long the wait was, and put the agent's open
     consoles on the conversation so its messages reach them without a `join`."""
-    try:  # on condition: an update would otherwise create a record for a visitor who expired or was erased
-        Visitor(conversation.visitor_id).update(actions=[Visitor.last_agent_id.set(agent.id)],
-                                                condition=Visitor.id.exists())
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    # On condition: an update would otherwise create a record for a visitor who expired or was erased.
+    update_if(Visitor(conversation.visitor_id), [Visitor.last_agent_id.set(agent.id)], Visitor.id.exists())
     waited = max(0.0, now() - _epoch(queued_at or conversation.created_at))
     try:
         workspace = Workspace.get(conversation.workspace_id)
@@ -197,27 +194,19 @@ def set_presence(agent_id: str, status: str, sender) -> Agent:
 
 def connected(agent_id: str) -> None:
     """An agent's socket opened: a reload within the grace period changes nothing for them."""
-    try:
-        Agent(agent_id).update(actions=[Agent.presence_pending.remove(), Agent.disconnected_at.remove()],
-                               condition=Agent.id.exists() & (Agent.status != "offline"))
-    except UpdateError as exc:
-        # Offline by choice: connecting does not make them available. Anything else (a throttle) fails the
-        # $connect, which the console retries: swallowed, the sweep would take a connected agent offline.
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    # A failed condition: offline by choice, and connecting does not make them available. Anything else (a
+    # throttle) fails the $connect, which the console retries: swallowed, the sweep would take a connected
+    # agent offline.
+    update_if(Agent(agent_id), [Agent.presence_pending.remove(), Agent.disconnected_at.remove()],
+              Agent.id.exists() & (Agent.status != "offline"))
 
 
 def last_connection_closed(agent_id: str) -> None:
     """No socket left: not available for new chats now; offline and requeued after the grace periods."""
-    try:
-        Agent(agent_id).update(actions=[Agent.presence_pending.set("pending"),
-                                        Agent.disconnected_at.set(round(now(), 3))],
-                               condition=Agent.id.exists() & Agent.presence_pending.does_not_exist())
-    except UpdateError as exc:
-        # Pending already. Anything else (a throttle) must fail the disconnect, whose connection record is
-        # then left for the sweep: swallowed, the agent would stay online with no socket.
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    # A failed condition: pending already. Anything else (a throttle) must fail the disconnect, whose
+    # connection record is then left for the sweep: swallowed, the agent would stay online with no socket.
+    update_if(Agent(agent_id), [Agent.presence_pending.set("pending"), Agent.disconnected_at.set(round(now(), 3))],
+              Agent.id.exists() & Agent.presence_pending.does_not_exist())
 
 
 def sweep(sender) -> dict:
@@ -239,16 +228,17 @@ def sweep(sender) -> dict:
             report["stale_connections"] += 1
     for agent in Agent.by_presence.query("pending", Agent.disconnected_at <= t - settings.presence_grace):
         # Conditional on the same disconnect still pending: an agent back meanwhile is left alone.
+        # A throttle on these updates is no agent back: it fails the sweep, and the next one finds the agent
+        # still pending.
         still_gone = (Agent.presence_pending == "pending") & (Agent.disconnected_at == agent.disconnected_at)
-        try:
-            if agent.status != "offline":
-                agent.update(actions=[Agent.status.set("offline"), Agent.online_flag.remove()], condition=still_gone)
-                report["offline"] += 1
-            if float(agent.disconnected_at) <= t - settings.presence_grace - settings.requeue_grace:
-                agent.update(actions=[Agent.presence_pending.remove()], condition=still_gone)
-                report["requeued"] += requeue_chats(agent, sender)
-        except UpdateError:
-            continue
+        if agent.status != "offline":
+            if not update_if(agent, [Agent.status.set("offline"), Agent.online_flag.remove()], still_gone):
+                continue
+            report["offline"] += 1
+        if float(agent.disconnected_at) <= t - settings.presence_grace - settings.requeue_grace:
+            if not update_if(agent, [Agent.presence_pending.remove()], still_gone):
+                continue
+            report["requeued"] += requeue_chats(agent, sender)
     return report
 
 

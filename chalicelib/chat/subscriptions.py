@@ -5,6 +5,7 @@ import logging
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.chat.conversations import for_visitor, serialize
+from chalicelib.store.dynamo import update_if
 from chalicelib.store.models import Connection, Conversation
 
 log = logging.getLogger(__name__)
@@ -15,13 +16,8 @@ def subscribe(connection_id: str, kind: str, conversation_id: str, *, skip_close
     condition = Conversation.id.exists()
     if skip_closed:
         condition &= Conversation.status != "closed"
-    try:
-        Conversation(conversation_id).update(actions=[Conversation.subscribers[connection_id].set(kind)],
-                                             condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise DoesNotExist() from None
-        raise
+    if not update_if(Conversation(conversation_id), [Conversation.subscribers[connection_id].set(kind)], condition):
+        raise DoesNotExist()
     Connection(connection_id).update(actions=[Connection.subscriptions.add({conversation_id})],
                                      condition=Connection.id.exists())
 
@@ -30,12 +26,19 @@ def deliver(conversation: Conversation, deliveries: list[tuple[str, dict]], send
     """Send, then drop from the conversation any subscriber API Gateway says is gone: its connection
     record may already have expired, so forgetting the connection alone would not reach this list."""
     gone = sender.send_each(deliveries)
-    if gone:
-        try:
-            conversation.update(actions=[Conversation.subscribers[cid].remove() for cid in gone],
-                                condition=Conversation.id.exists())
-        except UpdateError:
-            log.info("conversation gone before its subscribers", extra={"conversation_id": conversation.id})
+    if not gone:
+        return
+    try:
+        dropped = update_if(conversation, [Conversation.subscribers[cid].remove() for cid in gone],
+                            Conversation.id.exists())
+    except UpdateError:
+        # Best effort, every failure swallowed (a throttle too): the frames went out (an ack among them)
+        # and a subscriber left behind is found gone again, and dropped, by the next delivery. Raised, a
+        # throttle would fail a command whose write and deliveries were made already.
+        log.warning("dropping gone subscribers failed", exc_info=True, extra={"conversation_id": conversation.id})
+        return
+    if not dropped:
+        log.info("conversation gone before its subscribers", extra={"conversation_id": conversation.id})
 
 
 def unsubscribe(connection_id: str, conversation_id: str) -> None:

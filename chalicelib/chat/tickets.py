@@ -10,10 +10,11 @@ between theirs, which is what lets `place` bound a position without reading what
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.core.clock import iso
 from chalicelib.errors import ConflictError
+from chalicelib.store.dynamo import update_if
 from chalicelib.store.models import Conversation, Key
 
 # A take that loses the race to another arrival retries; each loss means another ticket was issued,
@@ -37,13 +38,9 @@ def take(queue: str) -> Ticket:
     stamp = iso()
     for _ in range(MAX_TRIES):
         counter = Key(counter_key(queue))
-        try:
-            counter.update(actions=[Key.seq.add(1), Key.queued_at.set(stamp)],
-                           condition=Key.queued_at.does_not_exist() | (Key.queued_at < stamp))
+        if update_if(counter, [Key.seq.add(1), Key.queued_at.set(stamp)],
+                     Key.queued_at.does_not_exist() | (Key.queued_at < stamp)):
             return Ticket(int(counter.seq), stamp)
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
         stamp = max(iso(), _one_ms_after(_latest_stamp(queue)))
     raise ConflictError("too many conversations are joining this queue at once; retry")
 

@@ -5,7 +5,7 @@ so a retried step, a late step or a step overtaken by a newer message changes no
 """
 import logging
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import observability
 from chalicelib.aws import stepfunctions
@@ -14,6 +14,7 @@ from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, now
 from chalicelib.errors import BadRequestError, ConflictError
 from chalicelib.mail import notify
+from chalicelib.store.dynamo import update_if
 from chalicelib.store.models import Conversation, Site, Workspace
 from chalicelib.webhooks import delivery
 
@@ -46,10 +47,6 @@ def _last_public_seq(conversation: Conversation) -> int | None:
     return int(last["seq"]) if "seq" in last else None
 
 
-def _conditional(exc: UpdateError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
-
-
 # --- handoff --------------------------------------------------------------------------------
 
 def handoff_route(event: dict, sender) -> dict:
@@ -69,12 +66,8 @@ def handoff_wait(event: dict, sender) -> dict:
     """Keep the task token on the queued conversation: its assignment resumes the flow
     (stepfunctions.release_handoff). If it left the queue already, resume the flow now."""
     token = event["task_token"]
-    try:
-        Conversation(event["conversation_id"]).update(actions=[Conversation.task_token.set(token)],
-                                                      condition=Conversation.status == "queued")
-    except UpdateError as exc:
-        if not _conditional(exc):
-            raise
+    if not update_if(Conversation(event["conversation_id"]), [Conversation.task_token.set(token)],
+                     Conversation.status == "queued"):
         conversation = _get(event["conversation_id"])
         stepfunctions.send_success(token, {"status": conversation.status if conversation else None})
     return {}
@@ -90,14 +83,9 @@ def handoff_timeout(event: dict, sender) -> dict:
     queued_at = conversation.queued_at or conversation.created_at
     # Once per time in the queue: a retried step, or a second timeout of the same wait, does nothing.
     not_yet = Conversation.missed_at.does_not_exist() | (Conversation.missed_at < queued_at)
-    try:
-        conversation.update(actions=[Conversation.missed.set(True), Conversation.missed_at.set(stamp),
-                                     Conversation.task_token.remove()],
-                            condition=(Conversation.status == "queued") & (Conversation.queued_at == queued_at)
-                            & not_yet)
-    except UpdateError as exc:
-        if not _conditional(exc):
-            raise
+    missed = [Conversation.missed.set(True), Conversation.missed_at.set(stamp), Conversation.task_token.remove()]
+    if not update_if(conversation, missed,
+                     (Conversation.status == "queued") & (Conversation.queued_at == queued_at) & not_yet):
         return {"missed": False}
     Workspace(conversation.workspace_id).update(actions=[Workspace.missed_chats.add(1)])
     observability.metric("MissedChats")
@@ -153,13 +141,7 @@ def _watch_update(conversation: Conversation, owner: int, actions: list, *, unch
     condition = Conversation.inactivity_owner == owner
     if unchanged:
         condition &= Conversation.last_seq == conversation.last_seq
-    try:
-        conversation.update(actions=actions, condition=condition)
-        return True
-    except UpdateError as exc:
-        if _conditional(exc):
-            return False
-        raise
+    return update_if(conversation, actions, condition)
 
 
 def inactivity_check(event: dict, sender) -> dict:

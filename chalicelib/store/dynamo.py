@@ -48,6 +48,16 @@ def update_if(item, actions: list, condition) -> bool:
     return written(lambda: item.update(actions=actions, condition=condition))
 
 
+def save_if(item, condition) -> bool:
+    """`item.save(condition)`; False when the condition failed."""
+    return written(lambda: item.save(condition=condition))
+
+
+def delete_if(item, condition) -> bool:
+    """`item.delete(condition)`; False when the condition failed."""
+    return written(lambda: item.delete(condition=condition))
+
+
 def cancelled(exc: TransactWriteError) -> list[bool]:
     """Which items of a cancelled transaction failed their condition."""
     return [bool(r and r.code == "ConditionalCheckFailed") for r in (exc.cancellation_reasons or [])]

@@ -11,11 +11,12 @@ docs/protocol.md §14 lists the limits, their defaults and where a site changes 
 import hashlib
 from dataclasses import dataclass
 
-from pynamodb.exceptions import DeleteError, UpdateError
+from pynamodb.exceptions import DeleteError
 
 from chalicelib.config import settings
 from chalicelib.core.clock import now
 from chalicelib.errors import RateLimitedError
+from chalicelib.store.dynamo import update_if
 from chalicelib.store.models import Key
 
 # Counters outlive their window by this much, so a TTL sweep that runs early never resets one.
@@ -79,16 +80,11 @@ def hit(limit: Limit, key: str | None) -> None:
         return
     t = now()
     start = int(t) - int(t) % limit.window
-    try:
-        Key(_counter_key(limit, key, start)).update(
-            actions=[Key.hits.add(1), Key.expires_at.set(start + limit.window + TTL_GRACE)],
-            condition=Key.hits.does_not_exist() | (Key.hits < limit.scaled()))
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    if not update_if(Key(_counter_key(limit, key, start)),
+                     [Key.hits.add(1), Key.expires_at.set(start + limit.window + TTL_GRACE)],
+                     Key.hits.does_not_exist() | (Key.hits < limit.scaled())):
         retry_after = max(0.001, start + limit.window - t)
-        raise RateLimitedError(f"too many {limit.what}; retry in {int(retry_after) + 1} s",
-                               retry_after=retry_after) from None
+        raise RateLimitedError(f"too many {limit.what}; retry in {int(retry_after) + 1} s", retry_after=retry_after)
 
 
 def reset(limit: Limit, key: str | None) -> None:
@@ -96,7 +92,9 @@ def reset(limit: Limit, key: str | None) -> None:
     if not key:
         return
     t = now()
+    # Best effort, every failure swallowed (a throttle too): a count left behind only makes the limit
+    # stricter until it expires.
     try:
         Key(_counter_key(limit, key, int(t) - int(t) % limit.window)).delete()
-    except DeleteError:  # a count left behind only makes the limit stricter until it expires
+    except DeleteError:
         pass

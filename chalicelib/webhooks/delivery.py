@@ -13,13 +13,14 @@ import json
 import logging
 import time
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.aws.clients import client
 from chalicelib.config import settings
 from chalicelib.core.clock import iso, now, parse_iso
 from chalicelib.errors import ConflictError
 from chalicelib.events import TEST_EVENT
+from chalicelib.store.dynamo import save_if, update_if
 from chalicelib.store.models import Webhook, WebhookDelivery
 from chalicelib.webhooks.urls import post, valid_url
 
@@ -82,11 +83,7 @@ def new_delivery(hook: Webhook, event: dict) -> WebhookDelivery | None:
                                body=json.dumps(event, separators=(",", ":")), status="pending", attempts=0,
                                created_at=stamp, updated_at=stamp,
                                expires_at=int(now()) + settings.webhook_delivery_days * 24 * 3600)
-    try:
-        delivery.save(condition=WebhookDelivery.id.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    if not save_if(delivery, WebhookDelivery.id.does_not_exist()):
         existing = WebhookDelivery.get(hook.id, delivery.id, consistent_read=True)
         return existing if existing.status == "pending" and not existing.attempts else None
     return delivery
@@ -181,16 +178,13 @@ def _claim(job: dict, message_id: str) -> WebhookDelivery | None:
     message made it already (SQS delivered a job twice) or the record is gone."""
     attempt = int(job["attempt"])
     delivery = WebhookDelivery(job["webhook_id"], job["delivery_id"])
-    try:
-        delivery.update(actions=[WebhookDelivery.attempts.set(attempt), WebhookDelivery.claim.set(message_id),
-                                 WebhookDelivery.updated_at.set(iso())],
-                        condition=WebhookDelivery.id.exists() & ((WebhookDelivery.attempts < attempt)
-                                                                 | (WebhookDelivery.claim == message_id)))
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            log.info("webhook try already made", extra={"delivery_id": job["delivery_id"], "attempt": attempt})
-            return None
-        raise
+    claimed = update_if(delivery, [WebhookDelivery.attempts.set(attempt), WebhookDelivery.claim.set(message_id),
+                                   WebhookDelivery.updated_at.set(iso())],
+                        WebhookDelivery.id.exists() & ((WebhookDelivery.attempts < attempt)
+                                                       | (WebhookDelivery.claim == message_id)))
+    if not claimed:
+        log.info("webhook try already made", extra={"delivery_id": job["delivery_id"], "attempt": attempt})
+        return None
     return delivery
 
 
@@ -238,12 +232,7 @@ def attempt_delivery(job: dict, message_id: str) -> str | None:
                 {**job, "attempt": attempt + 1, "round_start": attempt, "last_error": error or f"HTTP {code}",
                  "dead_lettered_at": stamp}, separators=(",", ":")))
         actions += [WebhookDelivery.error.set(error or f"HTTP {code}"), WebhookDelivery.next_attempt_at.remove()]
-    try:
-        delivery.update(actions=actions + [WebhookDelivery.status.set(status)],
-                        condition=WebhookDelivery.claim == message_id)
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    if not update_if(delivery, actions + [WebhookDelivery.status.set(status)], WebhookDelivery.claim == message_id):
         log.info("a newer try of this delivery was recorded", extra={"delivery_id": delivery.id})
     log.info("webhook try", extra={"delivery_id": delivery.id, "attempt": attempt, "status": status, "code": code})
     return status

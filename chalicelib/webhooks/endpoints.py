@@ -3,7 +3,7 @@ import base64
 import re
 import secrets
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.config import settings
 from chalicelib.core import validate
@@ -11,6 +11,7 @@ from chalicelib.core.caller import Caller, require_admin
 from chalicelib.core.clock import iso
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError
 from chalicelib.events import EVENT_TYPES, TEST_EVENT, envelope
+from chalicelib.store.dynamo import update_if
 from chalicelib.store.models import Webhook, WebhookDelivery
 from chalicelib.webhooks.delivery import delivery_job, enqueue_jobs, forget_endpoints, new_delivery
 from chalicelib.webhooks.urls import MAX_URL, url_problem
@@ -191,12 +192,8 @@ def retry_delivery(caller: Caller, webhook_id: str, delivery_id_: str) -> dict:
         raise ConflictError(f"only a failed delivery can be retried; this one is {delivery.status}")
     attempts = int(delivery.attempts or 0)
     enqueue_jobs([delivery_job(delivery, attempt=attempts + 1, round_start=attempts)])
-    try:
-        delivery.update(actions=[WebhookDelivery.status.set("retrying"), WebhookDelivery.next_attempt_at.set(iso()),
-                                 WebhookDelivery.updated_at.set(iso())],
-                        condition=(WebhookDelivery.status == "failed") & (WebhookDelivery.attempts == attempts))
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise ConflictError("this delivery is being retried already") from None
-        raise
+    retrying = [WebhookDelivery.status.set("retrying"), WebhookDelivery.next_attempt_at.set(iso()),
+                WebhookDelivery.updated_at.set(iso())]
+    if not update_if(delivery, retrying, (WebhookDelivery.status == "failed") & (WebhookDelivery.attempts == attempts)):
+        raise ConflictError("this delivery is being retried already")
     return serialize_delivery(delivery)

@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.aws.clients import client
 from chalicelib.chat import routing
@@ -18,7 +18,7 @@ from chalicelib.core.clock import iso
 from chalicelib.errors import BadRequestError, ConflictError, UnavailableError
 from chalicelib.identity.sessions import serialize_agent
 from chalicelib.store import limits, retention
-from chalicelib.store.dynamo import owned
+from chalicelib.store.dynamo import owned, save_if
 from chalicelib.store.models import Agent, Connection, Conversation, Site, Visitor
 from chalicelib.webhooks import urls
 
@@ -156,12 +156,8 @@ def _save_profile(caller: Caller, sub: str, new: NewAgent) -> Agent:
     """The profile, created on condition: two creations racing for one user make one profile."""
     agent = Agent(sub, workspace_id=caller.workspace_id, email=new.email, name=new.name, role=new.role,
                   capacity=new.capacity, groups=new.groups, created_at=iso())
-    try:
-        agent.save(condition=Agent.id.does_not_exist())
-    except PutError as exc:  # throttling and every other failure are PutErrors too: only this one is a 409
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise ConflictError("an agent with this email exists", field="email") from None
-        raise
+    if not save_if(agent, Agent.id.does_not_exist()):  # only this is a 409: a throttle is raised as it is
+        raise ConflictError("an agent with this email exists", field="email")
     return agent
 
 

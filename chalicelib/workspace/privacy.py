@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.chat import routing
 from chalicelib.chat.assignment import assign, set_unassigned_status
@@ -26,6 +26,7 @@ from chalicelib.core import validate
 from chalicelib.core.caller import Caller, require_admin
 from chalicelib.core.clock import iso
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, TooLargeError
+from chalicelib.store.dynamo import delete_if, update_if
 from chalicelib.store.models import Connection, Conversation, Key, Message, Visitor, email_key
 
 log = logging.getLogger(__name__)
@@ -205,14 +206,8 @@ def erase_visitor(caller: Caller, visitor_id: str, query: dict, sender, *,
 def _mark_erasing(visitor: Visitor) -> bool:
     """First: from now on the visitor gets no session, socket, conversation or message stored. False
     when the record is gone (the condition keeps the update from creating it again)."""
-    try:
-        visitor.update(actions=[Visitor.erasing.set(Visitor.erasing | iso()), Visitor.blocked.set(True)],
-                       condition=Visitor.workspace_id == visitor.workspace_id)
-        return True
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return False
+    return update_if(visitor, [Visitor.erasing.set(Visitor.erasing | iso()), Visitor.blocked.set(True)],
+                     Visitor.workspace_id == visitor.workspace_id)
 
 
 def _delete_visitor(visitor: Visitor) -> bool:
@@ -220,13 +215,7 @@ def _delete_visitor(visitor: Visitor) -> bool:
     active = visitor.active_conversation_id
     unchanged = (Visitor.active_conversation_id == active) if active else \
         Visitor.active_conversation_id.does_not_exist()
-    try:
-        visitor.delete(condition=unchanged)
-        return True
-    except DeleteError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return False
+    return delete_if(visitor, unchanged)
 
 
 def _erase_conversation(caller: Caller, visitor_id: str, conversation_id: str, sender, counts: Counter) -> bool:
@@ -247,11 +236,7 @@ def _erase_conversation(caller: Caller, visitor_id: str, conversation_id: str, s
         _disconnect_subscribers(conversation, sender, counts)
         last_seq = int(conversation.last_seq)
         _delete_messages(conversation.id, counts)
-        try:
-            conversation.delete(condition=Conversation.last_seq == last_seq)
-        except DeleteError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        if not delete_if(conversation, Conversation.last_seq == last_seq):
             continue  # a message was stored meanwhile: sweep again
         counts["conversations"] += 1
         return freed
@@ -282,11 +267,10 @@ def _disconnect_subscribers(conversation: Conversation, sender, counts: Counter)
             disconnect(connection_id)
             counts["connections"] += 1
         else:
-            try:
-                Connection(connection_id).update(actions=[Connection.subscriptions.delete({conversation.id})],
-                                                 condition=Connection.id.exists())
-            except UpdateError:
-                pass  # that socket is gone already
+            # A failed condition: that socket is gone already. A throttle fails the erasure, which the
+            # next call resumes.
+            update_if(Connection(connection_id), [Connection.subscriptions.delete({conversation.id})],
+                      Connection.id.exists())
 
 
 def _delete_messages(conversation_id: str, counts: Counter) -> None:

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import boto3
 import pytest
+from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
 from chalicelib.aws import clients
@@ -268,6 +269,38 @@ def test_an_agent_whose_last_socket_closes_goes_offline_whichever_call_fails(wor
         routing.sweep(world.sender)  # finds what the failed $disconnect left, if anything
         routing.sweep(world.sender)  # the grace (0 s here) is over
         assert Agent.get(agent.id, consistent_read=True).status == "offline", f"fault at call {call}"
+
+
+def test_a_throttled_sweep_fails_where_it_once_passed_for_an_agent_back(world, injector, monkeypatch):
+    """What the store boundary (chalicelib/store/dynamo.py) proves at routing.sweep, which once caught every
+    UpdateError as "the agent came back meanwhile": a throttle on the update that takes a gone agent offline
+    then ended the sweep cleanly, `offline: 0`, the agent left online with no socket and nothing reported.
+    Now the throttle fails the sweep (the scheduled run errs, visibly) and the next sweep, finding the agent
+    still pending, takes them offline. A failed condition is still what it was: an agent who really came back
+    between the sweep's read and its write is left alone, and the sweep goes on."""
+    monkeypatch.setattr(settings, "presence_grace", 0)
+    gone = world.online_agent()
+    lifecycle.disconnect(gone.connection_id)  # no socket left: pending, still online until the sweep
+    injector.fail("dynamodb", operation="UpdateItem", error=THROTTLED)  # past botocore's retries
+    with pytest.raises(UpdateError) as raised:
+        routing.sweep(world.sender)
+    assert raised.value.cause_response_code == THROTTLED
+    with unfaulted(injector):
+        left = Agent.get(gone.id, consistent_read=True)
+    assert (left.status, left.presence_pending) == ("online", "pending")  # nothing written, nothing lost
+    assert routing.sweep(world.sender)["offline"] == 1
+    assert Agent.get(gone.id, consistent_read=True).status == "offline"
+
+    back = world.online_agent()
+    lifecycle.disconnect(back.connection_id)
+    stale = [a for a in Agent.by_presence.query("pending") if a.id == back.id]  # the sweep's read ...
+    assert len(stale) == 1
+    world.agent_connection(back.id)  # ... then the agent reloads the console: no longer pending
+    reads = []
+    monkeypatch.setattr(Agent.by_presence, "query", lambda *args, **kwargs: reads.append(args) or iter(stale))
+    assert routing.sweep(world.sender) == {"offline": 0, "requeued": 0, "stale_connections": 0}
+    assert reads  # the sweep read the stale agent, and its condition failed
+    assert Agent.get(back.id, consistent_read=True).status == "online"
 
 
 def test_a_send_whose_transaction_is_cancelled_by_a_throttled_item_is_retried_by_the_server(world, injector):
