@@ -461,9 +461,10 @@ class Deployment:
                            "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region})
         sys.path.insert(0, str(ROOT))
         from botocore.exceptions import ClientError
-        from pynamodb.exceptions import DoesNotExist, PutError
+        from pynamodb.exceptions import DoesNotExist
 
         from chalicelib.core.clock import iso, new_id
+        from chalicelib.store.dynamo import save_if
         from chalicelib.store.models import Agent, Site, SiteSettings, Workspace
         stamp = iso()
         try:
@@ -492,11 +493,9 @@ class Deployment:
             user["Attributes"] = user.pop("UserAttributes")
             detail(f"{admin_email} already has a sign-in")
         sub = next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
-        try:
-            Agent(sub, workspace_id=workspace_id, email=admin_email, name=name, role="admin", capacity=3,
-                  created_at=stamp).save(condition=Agent.id.does_not_exist())
-        except PutError:
-            pass  # the profile exists: leave it as the team has shaped it
+        # An existing profile stays as the team has shaped it; a throttle fails the deploy step.
+        save_if(Agent(sub, workspace_id=workspace_id, email=admin_email, name=name, role="admin", capacity=3,
+                      created_at=stamp), Agent.id.does_not_exist())
         return workspace_id
 
 

@@ -8,13 +8,13 @@ raised: a chat goes on without its timers rather than fail.
 import json
 import logging
 import time
-from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.aws.clients import client
 from chalicelib.config import settings
+from chalicelib.core.clock import parse_iso
 from chalicelib.store.dynamo import update_if
 from chalicelib.store.models import Conversation, Site, SiteSettings
 
@@ -72,8 +72,7 @@ def _site_settings(site_key: str) -> SiteSettings:
 
 def _stamp_ms(stamp: str) -> int:
     """An ISO stamp as epoch milliseconds, for execution names (which allow [A-Za-z0-9-_] only)."""
-    dt = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
+    return int(parse_iso(stamp) * 1000)
 
 
 # --- the three flows ------------------------------------------------------------------------

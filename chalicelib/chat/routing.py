@@ -8,7 +8,6 @@ so concurrent drains never exceed a capacity or assign one conversation twice. N
 more than a queue's first QUEUE_HEAD places: positions behind them come from tickets (tickets.py).
 """
 import logging
-from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -19,7 +18,7 @@ from chalicelib.chat.subscriptions import recipients, subscribe
 from chalicelib.chat.tickets import place
 from chalicelib.config import settings
 from chalicelib.core.caller import Caller
-from chalicelib.core.clock import iso, now
+from chalicelib.core.clock import iso, now, parse_iso
 from chalicelib.errors import CapacityError, ConflictError
 from chalicelib.store.dynamo import update_if
 from chalicelib.store.models import Agent, Connection, Conversation, Visitor, Workspace
@@ -101,7 +100,7 @@ def _after_assignment(conversation: Conversation, agent: Agent, queued_at: str |
     consoles on the conversation so its messages reach them without a `join`."""
     # On condition: an update would otherwise create a record for a visitor who expired or was erased.
     update_if(Visitor(conversation.visitor_id), [Visitor.last_agent_id.set(agent.id)], Visitor.id.exists())
-    waited = max(0.0, now() - _epoch(queued_at or conversation.created_at))
+    waited = max(0.0, now() - parse_iso(queued_at or conversation.created_at))
     try:
         workspace = Workspace.get(conversation.workspace_id)
         average = (1 - WAIT_SMOOTHING) * float(workspace.wait_seconds or DEFAULT_WAIT) + WAIT_SMOOTHING * waited
@@ -113,10 +112,6 @@ def _after_assignment(conversation: Conversation, agent: Agent, queued_at: str |
             subscribe(connection.id, "agent", conversation.id)
         except DoesNotExist:
             pass
-
-
-def _epoch(stamp: str) -> float:
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
 def settle(workspace_id: str, sender) -> list[str]:

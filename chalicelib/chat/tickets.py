@@ -8,11 +8,10 @@ a container's clock is behind: every conversation waiting between two others hol
 between theirs, which is what lets `place` bound a position without reading what lies between.
 """
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.core.clock import iso
+from chalicelib.core.clock import iso, one_ms_after
 from chalicelib.errors import ConflictError
 from chalicelib.store.dynamo import update_if
 from chalicelib.store.models import Conversation, Key
@@ -20,7 +19,7 @@ from chalicelib.store.models import Conversation, Key
 # A take that loses the race to another arrival retries; each loss means another ticket was issued,
 # so this many only in a burst of that many arrivals within milliseconds in one queue.
 MAX_TRIES = 25
-STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ def take(queue: str) -> Ticket:
         if update_if(counter, [Key.seq.add(1), Key.queued_at.set(stamp)],
                      Key.queued_at.does_not_exist() | (Key.queued_at < stamp)):
             return Ticket(int(counter.seq), stamp)
-        stamp = max(iso(), _one_ms_after(_latest_stamp(queue)))
+        stamp = max(iso(), one_ms_after(_latest_stamp(queue)))
     raise ConflictError("too many conversations are joining this queue at once; retry")
 
 
@@ -50,12 +49,6 @@ def _latest_stamp(queue: str) -> str:
         return Key.get(counter_key(queue), consistent_read=True).queued_at
     except DoesNotExist:  # nothing to be later than
         return iso()
-
-
-def _one_ms_after(stamp: str) -> str:
-    """In whole milliseconds (a float epoch could round back to the same stamp)."""
-    moment = datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC) + timedelta(milliseconds=1)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def place(conversation: Conversation, head: list[Conversation]) -> int | None:

@@ -7,7 +7,7 @@ AWS, a test's own clock in tests, for every module at once.
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _source: Callable[[], float] = time.time
@@ -39,6 +39,12 @@ def parse_iso(stamp: str) -> float:
         if parsed.tzinfo is None:
             raise ValueError(f"no time zone in {stamp!r}") from None
         return parsed.timestamp()
+
+
+def one_ms_after(stamp: str) -> str:
+    """The stamp one millisecond later, in whole milliseconds (a float epoch could round back to it)."""
+    moment = datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC) + timedelta(milliseconds=1)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def new_id(prefix: str) -> str:

@@ -11,7 +11,7 @@ from chalicelib import observability
 from chalicelib.aws import stepfunctions
 from chalicelib.chat import assignment, conversations, messaging, routing, subscriptions
 from chalicelib.core.caller import Caller
-from chalicelib.core.clock import iso, now
+from chalicelib.core.clock import iso, now, parse_iso
 from chalicelib.errors import BadRequestError, ConflictError
 from chalicelib.mail import notify
 from chalicelib.store.dynamo import update_if
@@ -105,7 +105,7 @@ def _alert_team(conversation: Conversation, queued_at: str) -> None:
     url = site.settings.webhook_url
     if not url:
         return
-    waited = max(0, int(now() - _epoch(queued_at)))
+    waited = max(0, int(now() - parse_iso(queued_at)))
     who = conversation.visitor_name or conversation.visitor_email or "A visitor"
     last = conversations._plain(conversation.last_message) or {}
     text = (f"Missed chat on {site.name}: {who} waited {waited // 60} min {waited % 60} s and nobody answered. "
@@ -115,10 +115,6 @@ def _alert_team(conversation: Conversation, queued_at: str) -> None:
     delivery.enqueue(url, {"text": text, "event": "missed_chat", "conversation_id": conversation.id,
                            "site_key": conversation.site_key, "visitor_email": conversation.visitor_email,
                            "waited_seconds": waited})
-
-
-def _epoch(stamp: str) -> float:
-    return stepfunctions._stamp_ms(stamp) / 1000
 
 
 # --- inactivity -----------------------------------------------------------------------------
@@ -156,7 +152,7 @@ def inactivity_check(event: dict, sender) -> dict:
         # Ends only if nothing was written since it looked: a reply racing this step finds a watch.
         released = _watch_update(conversation, owner, [Conversation.inactivity_until.remove()], unchanged=True)
         return DONE if released else _again_soon()
-    remaining = _epoch(last["at"]) + wait - now()
+    remaining = parse_iso(last["at"]) + wait - now()
     if remaining > 0:
         seconds = max(1, int(remaining + 0.999))
         alive = [Conversation.inactivity_until.set(int(now()) + seconds + stepfunctions.WATCH_MARGIN)]

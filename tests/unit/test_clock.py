@@ -54,3 +54,8 @@ def test_parse_iso_reads_back_what_iso_writes_and_other_zoned_stamps():
 def test_parse_iso_refuses_what_is_not_a_zoned_stamp(bad):
     with pytest.raises(ValueError):
         clock.parse_iso(bad)
+
+
+def test_one_ms_after_carries_into_the_second():
+    assert clock.one_ms_after("2026-12-03T14:05:09.999Z") == "2026-12-03T14:05:10.000Z"
+    assert clock.one_ms_after("2026-12-03T14:05:09.123Z") == "2026-12-03T14:05:09.124Z"
