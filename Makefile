@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: dev test lint fuzz bench chromium node clean deploy destroy
+.PHONY: dev test lint fuzz bench chromium node npm widget clean deploy destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -20,17 +20,39 @@ chromium:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-# Debian's Node.js for the console modules' specs (node --test); nothing from npm.
+# Debian's Node.js for the console modules' specs (node --test) and the widget's build.
 node:
 	@command -v node >/dev/null 2>&1 || { \
-		echo "Installing Debian's nodejs for the console's specs..."; \
+		echo "Installing Debian's nodejs for the console's specs and the widget's build..."; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs >/dev/null; }
 
-dev: $(VENV)/.installed
+# npm, for the widget's build tool: Debian packages it apart from nodejs.
+npm: node
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "Installing Debian's npm for the widget's build..."; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; }
+
+# The widget pages download: web/widget/widget.js and widget.css (git-ignored), minified from the readable
+# web/widget/src/ by web/widget/build.mjs with terser (the only npm package, pinned in
+# web/widget/package-lock.json). `npm ci` runs only when node_modules is missing or older than the lock;
+# the build only when a source is newer than what it built. Same source, same bytes.
+WIDGET := web/widget
+widget: $(WIDGET)/widget.js $(WIDGET)/widget.css
+
+$(WIDGET)/node_modules/.package-lock.json: $(WIDGET)/package.json $(WIDGET)/package-lock.json | npm
+	cd $(WIDGET) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WIDGET)/widget.js $(WIDGET)/widget.css &: $(WIDGET)/src/widget.js $(WIDGET)/src/widget.css $(WIDGET)/build.mjs \
+		$(WIDGET)/node_modules/.package-lock.json | node
+	node $(WIDGET)/build.mjs
+
+dev: $(VENV)/.installed widget
 	PORT=$(PORT) $(BIN)/python -m infra.local
 
-test: $(VENV)/.installed chromium node
+test: $(VENV)/.installed chromium node widget
 	node --test web/console/test/
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -58,7 +80,7 @@ DEPLOY_FLAGS = $(if $(REGION),--region "$(REGION)") \
 	$(if $(ADMIN_EMAIL),--admin-email "$(ADMIN_EMAIL)") \
 	$(if $(SITE_KEY),--site-key "$(SITE_KEY)")
 
-deploy: $(VENV)/.installed
+deploy: $(VENV)/.installed widget
 	@test -n "$(STAGE)" || { echo "Which stage? make deploy STAGE=dev"; exit 2; }
 	$(BIN)/python -m infra.deploy deploy --stage "$(STAGE)" $(DEPLOY_FLAGS)
 
@@ -72,4 +94,4 @@ bench: $(VENV)/.installed
 	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache tests/artifacts
+	rm -rf $(VENV) .pytest_cache tests/artifacts $(WIDGET)/node_modules $(WIDGET)/widget.js $(WIDGET)/widget.css

@@ -5,7 +5,8 @@ user pool, email plumbing, web bucket and CDN, the functions' role); its outputs
 environment in .chalice/config.json; the token secret in SSM; `chalice deploy`; then what needs
 chalice's APIs to exist (the CDN's /v1 and /ws routes, the role's right to post to sockets, the URLs
 in the environment: a stack update and a second chalice deploy, on the first deploy only); partial
-batch responses on the SQS consumers; log retention; the console and widget on the bucket. Every
+batch responses on the SQS consumers; log retention; the console and widget on the bucket (the widget
+built first, `make widget`, so what is uploaded is built from the source being deployed). Every
 step is idempotent: running it again applies what changed and keeps the data. docs/deploy.md says why.
 
     python -m infra.deploy deploy --stage dev [--email-from ... --admin-email ...]
@@ -22,6 +23,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from infra import widget
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -413,8 +416,8 @@ class Deployment:
     # --- the web files ---
 
     def upload_web(self, bucket: str, site_url: str) -> int:
-        """Upload web/console and web/widget, with a config.js that points the console at this stage;
-        remove what is no longer there. The console's files are `no-cache` (revalidated on each load,
+        """Upload web/console and the built widget (widget.js and widget.css, infra/widget.py), with a
+        config.js that points the console at this stage; remove what is no longer there. The console's files are `no-cache` (revalidated on each load,
         cheap 304s): its page and its ES modules (js/**) are fetched one by one, and a browser must never
         run modules of two versions together. The widget's get a short lifetime: a redeploy reaches
         browsers in minutes."""
@@ -424,12 +427,13 @@ class Deployment:
                      f"window.PARLEY_CONFIG = {json.dumps({'api': f'https://{host}', 'ws': f'wss://{host}/ws'})};\n")
         files = {"console/config.js": (config_js.encode(), "no-cache")}
         cache = {"console": "no-cache", "widget": "public, max-age=300"}
-        for prefix in ("console", "widget"):
-            for path in sorted((WEB / prefix).rglob("*")):
-                relative = path.relative_to(WEB / prefix).as_posix()
-                key = f"{prefix}/{relative}"
-                if path.is_file() and key not in files and not (prefix == "console" and _console_dev_only(relative)):
-                    files[key] = (path.read_bytes(), cache[prefix])
+        for path in sorted((WEB / "console").rglob("*")):
+            relative = path.relative_to(WEB / "console").as_posix()
+            key = f"console/{relative}"
+            if path.is_file() and key not in files and not _console_dev_only(relative):
+                files[key] = (path.read_bytes(), cache["console"])
+        for path in widget.shipped_paths():  # not its source, build script or node_modules
+            files[f"widget/{path.name}"] = (path.read_bytes(), cache["widget"])
         for key, (body, cache_control) in files.items():
             kind = _content_type(key)
             if kind.startswith("text/") or kind in ("application/javascript", "application/json"):
@@ -529,6 +533,13 @@ def deploy(args: argparse.Namespace) -> int:
                    poll_seconds=1.0 if os.environ.get("AWS_ENDPOINT_URL") else 5.0)
     account = d.client("sts").get_caller_identity()["Account"]
     say(f"Deploying stage {args.stage} to account {account}, region {d.region}")
+
+    try:  # the widget ships minified: built here from web/widget/src/, never uploaded as left on disk
+        widget.build()
+    except widget.BuildError as exc:
+        raise DeployError(f"the widget could not be built: {exc}") from exc
+    detail("widget: " + ", ".join(f"{p.name} {p.stat().st_size:,} B" for p in widget.shipped_paths())
+           + " (make widget)")
 
     template = package_template(load_template())
     body = template_body(template)

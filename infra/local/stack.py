@@ -21,6 +21,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from infra import widget
+
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 REGION = "us-east-1"
@@ -239,9 +241,12 @@ def build_web_app(chalice_app, executor: ThreadPoolExecutor, credentials):
     app.router.add_get("/", index)
     app.router.add_get("/console", lambda r: web.HTTPFound("/console/"))
     app.router.add_get("/console/", console_index)
-    for prefix in ("widget", "console", "demo"):
+    for prefix in ("console", "demo"):
         if (WEB / prefix).exists():
             app.router.add_static(f"/{prefix}/", WEB / prefix)
+    # The widget as shipped: the files `make widget` builds (infra/widget.py), not its source or build tools.
+    for path in widget.shipped_paths():
+        app.router.add_get(f"/widget/{path.name}", lambda _request, path=path: web.FileResponse(path))
 
     async def shutdown(app):
         await gateway.close_all()
@@ -389,6 +394,12 @@ def main(argv=None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
     sys.path.insert(0, str(ROOT))
     sys.setswitchinterval(SWITCH_INTERVAL)
+    try:  # `make dev` and `make test` have built it; a source edited since is built here
+        if widget.ensure_built():
+            print("Built the widget from web/widget/src/ (make widget).", flush=True)
+    except widget.BuildError as exc:
+        log.error("the widget is not built, /widget/ serves %s: %s",
+                  "an old build" if all(p.exists() for p in widget.shipped_paths()) else "nothing", exc)
     try:
         asyncio.run(serve(args.port, args.ready_file))
     except OSError as exc:
