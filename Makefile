@@ -45,7 +45,7 @@ $(WIDGET)/node_modules/.package-lock.json: $(WIDGET)/package.json $(WIDGET)/pack
 	cd $(WIDGET) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(WIDGET)/widget.js $(WIDGET)/widget.css &: $(WIDGET)/src/widget.js $(WIDGET)/src/widget.css $(WIDGET)/build.mjs \
+$(WIDGET)/widget.js $(WIDGET)/widget.css &: $(WIDGET)/src/widget.js $(WIDGET)/src/widget.css $(WIDGET)/build.mjs web/console/js/links.js \
 		$(WIDGET)/node_modules/.package-lock.json | node
 	node $(WIDGET)/build.mjs
 

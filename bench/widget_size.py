@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from infra import widget  # noqa: E402  (after the path: run as a script)
+from infra import widget
 
 CONSOLE = ROOT / "web" / "console"
 RESULT = ROOT / "bench" / "results" / "widget_size.json"

@@ -417,7 +417,8 @@ class Deployment:
 
     def upload_web(self, bucket: str, site_url: str) -> int:
         """Upload web/console and the built widget (widget.js and widget.css, infra/widget.py), with a
-        config.js that points the console at this stage; remove what is no longer there. The console's files are `no-cache` (revalidated on each load,
+        config.js that points the console at this stage; remove what is no longer there. The console's
+        files are `no-cache` (revalidated on each load,
         cheap 304s): its page and its ES modules (js/**) are fetched one by one, and a browser must never
         run modules of two versions together. The widget's get a short lifetime: a redeploy reaches
         browsers in minutes."""

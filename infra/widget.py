@@ -17,7 +17,8 @@ WIDGET = ROOT / "web" / "widget"
 SOURCE = WIDGET / "src"
 SHIPPED = ("widget.js", "widget.css")  # what a page downloads on load, beside each other
 BUILT_FROM = (SOURCE / "widget.js", SOURCE / "widget.css", WIDGET / "build.mjs", WIDGET / "package.json",
-              WIDGET / "package-lock.json")
+              WIDGET / "package-lock.json",
+              ROOT / "web" / "console" / "js" / "links.js")  # the link rule the console shares
 
 
 class BuildError(RuntimeError):

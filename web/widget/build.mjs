@@ -1,6 +1,6 @@
 // Builds what a page downloads, widget.js and widget.css beside this file, from the readable src/:
 // the JavaScript through terser (pinned in package-lock.json), the CSS without comments and spare
-// whitespace. `make widget` runs it (after `npm ci` when node_modules is missing or older than the
+// whitespace; the console's link rule (../console/js/links.js) is put in the script's closure. `make widget` runs it (after `npm ci` when node_modules is missing or older than the
 // lock); so do infra/deploy.py and the local stack, through make, when the built files are stale.
 // The same source and terser version give the same bytes: no dates, no paths, no source map.
 //
@@ -46,7 +46,12 @@ async function emit(name, content) { // write then rename: a server never sends 
   return `${name} ${Buffer.byteLength(content).toLocaleString('en')} B`;
 }
 
-const js = await readFile(resolve(here, 'src/widget.js'), 'utf8');
+// The link rule the console imports as a module goes into the widget's closure as plain declarations.
+const LINKS_MARK = '/* @links.js */';
+const links = (await readFile(resolve(here, '../console/js/links.js'), 'utf8')).replace(/^export /gm, '');
+const source = await readFile(resolve(here, 'src/widget.js'), 'utf8');
+if (!source.includes(LINKS_MARK)) throw new Error(`src/widget.js has no ${LINKS_MARK} mark for the link rule`);
+const js = source.replace(LINKS_MARK, () => links);
 const css = await readFile(resolve(here, 'src/widget.css'), 'utf8');
 const { code } = await minify(js, TERSER);
 await mkdir(outDir, { recursive: true });

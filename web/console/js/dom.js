@@ -1,6 +1,7 @@
 /* DOM helpers: every piece of visitor- or agent-provided text reaches the page as a text node
  * (el()/textContent); nothing here assigns HTML. */
-import { hue, initials, linkParts } from "./text.js";
+import { linkParts } from "./links.js";
+import { hue, initials } from "./text.js";
 import { dateText } from "./time.js";
 
 export const $ = (id) => document.getElementById(id);

@@ -52,7 +52,7 @@ test("the socket and the render scheduler import none of their handlers", () => 
   const graph = Object.fromEntries(files.map((f) => [name(f), importsOf(f)]));
   assert.deepEqual(graph["render.js"], ["state.js"]);
   assert.deepEqual(graph["live.js"].sort(), ["api.js", "constants.js", "errors.js", "state.js"]);
-  for (const leaf of ["constants.js", "storage.js", "text.js", "time.js"]) assert.deepEqual(graph[leaf], [], leaf);
+  for (const leaf of ["constants.js", "links.js", "storage.js", "text.js", "time.js"]) assert.deepEqual(graph[leaf], [], leaf);
   for (const [module, imports] of Object.entries(graph)) assert.ok(!imports.includes("main.js"), module + " imports main.js");
   for (const imports of Object.values(graph)) for (const target of imports) assert.ok(target in graph, "no module " + target);
 });

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { hue, initials, linkParts, safeHttpUrl } from "../js/text.js";
+import { linkParts, safeHttpUrl } from "../js/links.js";
+import { hue, initials } from "../js/text.js";
 
 const link = (href, label = href) => ({ href: href, label: label });
 

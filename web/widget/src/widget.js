@@ -151,14 +151,11 @@
     return svg;
   }
 
-  // Text and links: only http(s) URLs become links (new tab, no referrer); trailing punctuation stays text.
-  const linkify = (body) => body.split(/(\bhttps?:\/\/[^\s<>"]*[^\s<>"'.,;:!?)\]}])/i).map((part, index) => {
-    let url;
-    try { url = index % 2 && new URL(part); } catch (e) { /* stays text */ }
-    return url && /^https?:$/.test(url.protocol)
-      ? create('a', { href: url.href, target: '_blank', rel: 'noopener noreferrer nofollow' }, part)
-      : part;
-  });
+  // Text and links, by the rule the console shares (web/console/js/links.js: linkParts and safeHttpUrl,
+  // put here by build.mjs): links open in a new tab, with no referrer.
+  /* @links.js */
+  const linkify = (body) => linkParts(body).map((part) => (typeof part === 'string' ? part
+    : create('a', { href: part.href, target: '_blank', rel: 'noopener noreferrer nofollow' }, part.label)));
 
   // --- REST ---------------------------------------------------------------------------------------
 

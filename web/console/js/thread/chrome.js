@@ -1,7 +1,7 @@
 /* Around the open conversation's messages: the header, the banner, the side panel with the visitor's
  * profile and past chats, and editing the title and tags (PATCH). */
 import { ACTIVE_STATUSES, STATUS_LABELS } from "../constants.js";
-import { safeHttpUrl } from "../text.js";
+import { safeHttpUrl } from "../links.js";
 import { ago, dateText, dayText, messageTime } from "../time.js";
 import { $, clear, el, externalLink, paintAvatar, show, timeNode } from "../dom.js";
 import { agentName, isMine, S, visitorName, waitText } from "../state.js";
