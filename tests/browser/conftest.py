@@ -14,7 +14,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
 @pytest.fixture(scope="module")
 def browser():
     """Per module: Playwright's sync API keeps an event loop running while it lives, and the
-    protocol suite that runs after these tests uses asyncio.run, which refuses to nest in one."""
+    async tests that run after these (pytest-asyncio: tests/protocol, tests/infra) start event loops of
+    their own, which refuse to nest in one."""
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
