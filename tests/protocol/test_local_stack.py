@@ -5,7 +5,6 @@ Cognito pool signs with a key made at start, not moto's published one; long toke
 401; a backlog of domain events drains while requests are still served; moto's own process answers
 the stack only and goes when the stack goes.
 """
-import gzip
 import json
 import os
 import signal
@@ -30,7 +29,7 @@ from botocore.credentials import Credentials
 from client import Clients, open_socket, scenario_timeout
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import running_stack
+from tests.conftest import moto_published_key, running_stack
 
 REGION = "us-east-1"
 LISTEN = "0A"  # the TCP state /proc/net/tcp gives a listening socket
@@ -93,12 +92,9 @@ def _management(stack, method: str, connection_id: str, body: bytes = b"", *, si
                         return_value=signed_at or datetime.now(UTC).replace(tzinfo=None)):
             SigV4Auth(sign_with, "execute-api", REGION).add_auth(request)
     prepared = request.prepare()
-    sent = urllib.request.Request(prepared.url, data=body or None, headers=dict(prepared.headers), method=method)
-    try:
-        with urllib.request.urlopen(sent, timeout=10) as response:
-            return response.status, dict(response.headers), json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
+    status, headers, answer = stack.raw(method, prepared.url.removeprefix(stack.http), body or None,
+                                        dict(prepared.headers), 10)
+    return status, headers, json.loads(answer or b"{}")
 
 
 async def test_the_management_endpoint_refuses_what_the_app_did_not_sign(stack):
@@ -135,13 +131,6 @@ async def test_the_management_endpoint_refuses_what_the_app_did_not_sign(stack):
 
 # --- 3. Cognito tokens: the stack's own key, not moto's published one ----------------------------
 
-def _moto_published_key():
-    """The private key every moto install ships and signs Cognito tokens with by default."""
-    import moto.cognitoidp
-    packed = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-private.json.gz"
-    return jwt.PyJWK(json.loads(gzip.decompress(packed.read_bytes()))).key
-
-
 async def _refused_at_connect(stack, token: str) -> tuple[int, dict]:
     """The status and body with which the websocket upgrade is refused."""
     async with scenario_timeout(15):
@@ -155,7 +144,7 @@ async def test_a_token_signed_with_motos_published_key_is_refused(stack, logins)
     real = logins["admin"]["token"]
     claims = jwt.decode(real, options={"verify_signature": False})  # the seeded admin's: iss, client_id, sub
     assert claims["token_use"] == "access" and claims["iss"].endswith(stack.pool_id), claims
-    forged = jwt.encode(claims, _moto_published_key(), algorithm="RS256", headers={"kid": "dummy"})
+    forged = jwt.encode(claims, moto_published_key(), algorithm="RS256", headers={"kid": "dummy"})
 
     assert stack.request("GET", "/v1/agents/me", token=real)[0] == 200
     status, body = stack.request("GET", "/v1/agents/me", token=forged)

@@ -1,8 +1,6 @@
 """The REST API agents and widgets use: health, availability, inbox views with cursors, PATCH."""
 import base64
 import json
-import urllib.error
-import urllib.request
 
 import pytest
 import pytest_asyncio
@@ -10,13 +8,9 @@ from client import Clients, scenario_timeout, send, start
 
 
 def _raw(stack, method: str, path: str, data: bytes, token: str) -> tuple[int, dict]:
-    req = urllib.request.Request(stack.http + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(req, timeout=15) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    status, _, answer = stack.raw(method, path, data,
+                                  {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    return status, json.loads(answer or b"{}")
 
 
 async def _page_all(clients: Clients, token: str, view: str, limit: int) -> list[dict]:
