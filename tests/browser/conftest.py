@@ -1,4 +1,5 @@
-"""Headless Debian Chromium driven by Playwright against the local stack. Never a downloaded browser."""
+"""Headless Debian Chromium driven by Playwright against the local stack (never a downloaded browser), the
+demo agents over REST, and the console signed in. Helpers that are not fixtures: browser_helpers.py."""
 import os
 import shutil
 from pathlib import Path
