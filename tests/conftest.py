@@ -58,6 +58,15 @@ def _serve_moto_jwks() -> str:
 os.environ["PARLEY_COGNITO_JWKS_URL"] = _serve_moto_jwks()
 
 
+def moto_published_key():
+    """The private key every moto install ships and signs Cognito tokens with by default: anyone has it,
+    so the local stack signs with a key of its own."""
+    import jwt
+    import moto.cognitoidp
+    packed = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-private.json.gz"
+    return jwt.PyJWK(json.loads(gzip.decompress(packed.read_bytes()))).key
+
+
 @pytest.fixture
 def aws():
     """A fresh moto account with every table created from the models' real schemas."""
@@ -101,19 +110,25 @@ class LocalStack:
         self.http = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}/ws"
 
-    def request(self, method: str, path: str, body=None, token: str | None = None) -> tuple[int, dict]:
+    def raw(self, method: str, path: str, data: bytes | None = None, headers: dict | None = None,
+            timeout: float = 15) -> tuple[int, dict, bytes]:
+        """One HTTP request sent as given: the answer's status, headers and body, whatever the status."""
         import urllib.error
         import urllib.request
+        req = urllib.request.Request(self.http + path, data=data, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    def request(self, method: str, path: str, body=None, token: str | None = None) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        req = urllib.request.Request(self.http + path, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=15) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"{}")
+        status, _, answer = self.raw(method, path, data, headers)
+        return status, json.loads(answer or b"{}")
 
     def visitor(self, site_key: str = "demo", **fields) -> dict:
         status, body = self.request("POST", "/v1/visitor/sessions", {"site_key": site_key, **fields})

@@ -1,15 +1,21 @@
-"""Small helpers the browser tests share."""
+"""Small helpers the browser tests share: REST as an agent, real websockets (a visitor's, an agent's), the
+console's sign-in and list rows, the widget's demo page, and putting the shared stack back in order."""
 import itertools
 import json
 import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 
+from playwright.sync_api import expect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 WAIT = 8.0  # seconds for anything the server or the browser should do "at once"
+PASSWORD = "demo-password"
+AGENT, ADMIN = "agent@example.com", "admin@example.com"
+VIEWPORT = {"width": 1440, "height": 900}
 
 
 def unique(prefix: str) -> str:
@@ -169,3 +175,130 @@ class Socket:
 
     def close(self) -> None:
         self.ws.close()
+
+
+class AgentSocket(Socket):
+    """An agent on the websocket API, signed in as `email`; on closing it releases the chats it held."""
+
+    timeout = 10
+
+    def __init__(self, stack, email: str = "agent@example.com"):
+        login = stack.agent(email)
+        self.token, self.profile = login["token"], login["agent"]
+        super().__init__(stack, self.token, "the agent")
+        self.accepted: list[str] = []
+
+    def conversation_of(self, page) -> dict:
+        """The conversation the page's visitor started (found by the page's unique URL marker)."""
+        return self.wait(lambda f: f["type"] == "inbox" and page.marker in (f["conversation"]["visitor"].get("page_url") or ""),
+                         f"an inbox event for {page.marker}")["conversation"]
+
+    def accept(self, conversation_id: str) -> None:
+        self.request("accept", conversation_id=conversation_id)
+        self.accepted.append(conversation_id)
+
+    def assigned(self, conversation_id: str) -> dict:
+        """Routing gave the conversation to this (online) agent: the inbox event that says so."""
+        event = self.wait(lambda f: f["type"] == "inbox" and f["conversation"]["id"] == conversation_id
+                          and f["conversation"]["assignee_id"] == self.profile["id"]
+                          and f["conversation"]["status"] == "open", f"{conversation_id} assigned to the agent")
+        self.accepted.append(conversation_id)
+        return event["conversation"]
+
+    def given(self) -> list[str]:
+        """Every conversation this agent was seen holding (their chats to release)."""
+        with self._changed:
+            frames = list(self.frames)
+        held = {f["conversation"]["id"] for f in frames if f["type"] in ("inbox", "conversation")
+                and f["conversation"]["assignee_id"] == self.profile["id"]}
+        return sorted(held | set(self.accepted))
+
+    def say(self, conversation_id: str, text: str) -> dict:
+        return self.request("send", conversation_id=conversation_id, client_msg_id=uuid.uuid4().hex, text=text)["message"]
+
+    def messages(self, conversation_id: str) -> list[dict]:
+        return self.request("history", conversation_id=conversation_id, limit=100)["messages"]
+
+    def close(self) -> None:
+        self.page = None
+        for conversation_id in self.given():  # free the slots (capacity 3) for the next test
+            ref = f"release-{conversation_id}"
+            self.tell("set_status", ref=ref, conversation_id=conversation_id, status="solved")
+            self.wait(lambda f: f.get("ref") == ref, f"the release of {conversation_id}")
+        super().close()
+
+
+def set_presence(stack, token: str, status: str) -> dict:
+    """The agent's presence, set over a websocket of its own (closed again: no socket is left open)."""
+    with Socket(stack, token, "presence") as socket:
+        reply = socket.request("presence", status=status)
+        assert reply["status"] == status, reply
+        return reply
+
+
+def solve_leftovers(stack, admin_token: str) -> None:
+    """Nothing left waiting or open in the admin's workspace (earlier tests' and suites' chats solved)."""
+    for view in ("unassigned", "open", "pending"):
+        status, page = stack.request("GET", f"/v1/conversations?view={view}&limit=100", token=admin_token)
+        assert status == 200, page
+        for conversation in page["items"]:
+            stack.request("PATCH", f"/v1/conversations/{conversation['id']}", {"status": "solved"},
+                          token=admin_token)
+
+
+# --- the console --------------------------------------------------------------------------------
+
+def remember_presence(page, agent_id: str, status: str) -> None:
+    """The status this browser chose last for the agent (the console restores it on sign-in)."""
+    page.add_init_script(f"""(() => {{
+        const key = "parley.console.prefs";
+        const prefs = JSON.parse(localStorage.getItem(key) || "{{}}");
+        prefs.presenceByAgent = prefs.presenceByAgent || {{}};
+        if (!prefs.presenceByAgent[{json.dumps(agent_id)}]) {{
+            prefs.presenceByAgent[{json.dumps(agent_id)}] = {json.dumps(status)};
+            localStorage.setItem(key, JSON.stringify(prefs));
+        }}
+    }})()""")
+
+
+def sign_in(page, email: str, password: str = PASSWORD) -> None:
+    """Fill the console's sign-in form and send it."""
+    form = page.locator("#login-form")
+    form.get_by_label("Email").fill(email)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Sign in").click()
+
+
+def row(page, conversation_id: str):
+    """The conversation's row in the console's list."""
+    return page.locator(f'#conv-list li[data-id="{conversation_id}"]')
+
+
+# --- the widget ---------------------------------------------------------------------------------
+
+def stack_outbox(stack) -> list[dict]:
+    """Every email the local stack's SES has sent."""
+    with urllib.request.urlopen(stack.http + "/_local/outbox.json", timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def visit(new_page, stack, site: str = "demo", open_panel: bool = True, **context):
+    """A fresh person (own storage) on the demo page; `page.marker` is unique to this page's URL."""
+    page = new_page(**context)
+    page.marker = uuid.uuid4().hex[:12]
+    page.goto(f"{stack.http}/?site={site}&t={page.marker}")
+    expect(page.locator(".parley-launcher")).to_be_visible()
+    if open_panel:
+        page.locator(".parley-launcher").click()
+        expect(page.locator(".parley-panel")).to_be_visible()
+    return page
+
+
+def write(page, text: str) -> None:
+    box = page.locator(".parley-composer textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def bubbles(page) -> list[str]:
+    return page.locator(".parley-log .parley-bubble").all_inner_texts()

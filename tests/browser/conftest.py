@@ -1,9 +1,12 @@
-"""Headless Debian Chromium driven by Playwright against the local stack. Never a downloaded browser."""
+"""Headless Debian Chromium driven by Playwright against the local stack (never a downloaded browser), the
+demo agents over REST, and the console signed in. Helpers that are not fixtures: browser_helpers.py."""
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from browser_helpers import ADMIN, AGENT, VIEWPORT, Api, eventually, remember_presence, sign_in
+from playwright.sync_api import expect
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
@@ -14,7 +17,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
 @pytest.fixture(scope="module")
 def browser():
     """Per module: Playwright's sync API keeps an event loop running while it lives, and the
-    protocol suite that runs after these tests uses asyncio.run, which refuses to nest in one."""
+    async tests that run after these (pytest-asyncio: tests/protocol, tests/infra) start event loops of
+    their own, which refuse to nest in one."""
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -48,3 +52,42 @@ def artifacts() -> Path:
     """tests/artifacts/ (ignored by git): screenshots from the run, to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def agent_api(stack):
+    """Alex Agent (agent@) over REST, signed in once per module."""
+    return Api(stack, AGENT)
+
+
+@pytest.fixture(scope="module")
+def admin_api(stack):
+    """Ada Admin (admin@) over REST, signed in once per module."""
+    return Api(stack, ADMIN)
+
+
+@pytest.fixture
+def console(stack, new_page):
+    """console(email=AGENT, presence="away", before=None, **context_options) → a page signed in, its
+    socket connected, the agent's presence acknowledged.
+
+    `presence` is what this browser chose last time (so the console never goes online by default
+    first); `before(page)` runs before the console loads (to route its websocket, say)."""
+    logins = {}
+
+    def open_console(email: str = AGENT, presence: str = "away", before=None, **options):
+        if email not in logins:
+            logins[email] = stack.agent(email)
+        page = new_page(viewport=VIEWPORT, **options)
+        remember_presence(page, logins[email]["agent"]["id"], presence)
+        if before:
+            before(page)
+        page.goto(stack.http + "/console/")
+        sign_in(page, email)
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        expect(page.locator("#me-name")).not_to_be_empty()
+        expect(page.get_by_label("Your status")).to_have_value(presence)
+        token = logins[email]["token"]
+        eventually(lambda: stack.request("GET", "/v1/agents/me", token=token)[1]["agent"]["status"] == presence)
+        return page
+    return open_console

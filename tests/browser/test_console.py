@@ -15,35 +15,31 @@ import re
 import uuid
 
 import pytest
-from browser_helpers import Api, Socket, eventually, unique
+from browser_helpers import (
+    ADMIN,
+    AGENT,
+    PASSWORD,
+    VIEWPORT,
+    Socket,
+    eventually,
+    row,
+    set_presence,
+    sign_in,
+    solve_leftovers,
+    unique,
+)
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
 
-PASSWORD = "demo-password"
-AGENT, ADMIN = "agent@example.com", "admin@example.com"
-VIEWPORT = {"width": 1440, "height": 900}
-
-
 # --- helpers ----------------------------------------------------------------------------------
-
-def set_presence(stack, token: str, status: str) -> dict:
-    """The agent's presence, set over a websocket of its own (closed again: no socket is left open)."""
-    with Socket(stack, token, "presence") as socket:
-        return socket.request("presence", status=status)
-
 
 def quiet_workspace(stack, agent_token: str, admin_token: str) -> None:
     """Both demo agents away (routing gives them nothing) and nothing left waiting or open."""
     set_presence(stack, agent_token, "away")
     set_presence(stack, admin_token, "away")
-    for view in ("unassigned", "open", "pending"):
-        status, page = stack.request("GET", f"/v1/conversations?view={view}&limit=100", token=admin_token)
-        assert status == 200, page
-        for conversation in page["items"]:
-            stack.request("PATCH", f"/v1/conversations/{conversation['id']}", {"status": "solved"},
-                          token=admin_token)
+    solve_leftovers(stack, admin_token)
 
 
 class Visitor(Socket):
@@ -64,16 +60,6 @@ class Visitor(Socket):
 
     def typing(self, preview: str) -> None:
         self.tell("typing", conversation_id=self.conversation_id, state="on", preview=preview)
-
-
-@pytest.fixture(scope="module")
-def agent_api(stack):
-    return Api(stack, AGENT)
-
-
-@pytest.fixture(scope="module")
-def admin_api(stack):
-    return Api(stack, ADMIN)
 
 
 @pytest.fixture(autouse=True)
@@ -103,62 +89,11 @@ def visitors(stack, agent_api):
                                     {"status": "solved"}, token=agent_api.token)
 
 
-def remember_presence(page, agent_id: str, status: str) -> None:
-    """The status this browser chose last for the agent (the console restores it on sign-in)."""
-    page.add_init_script(f"""(() => {{
-        const key = "parley.console.prefs";
-        const prefs = JSON.parse(localStorage.getItem(key) || "{{}}");
-        prefs.presenceByAgent = prefs.presenceByAgent || {{}};
-        if (!prefs.presenceByAgent[{json.dumps(agent_id)}]) {{
-            prefs.presenceByAgent[{json.dumps(agent_id)}] = {json.dumps(status)};
-            localStorage.setItem(key, JSON.stringify(prefs));
-        }}
-    }})()""")
-
-
-def sign_in(page, email: str, password: str = PASSWORD) -> None:
-    form = page.locator("#login-form")
-    form.get_by_label("Email").fill(email)
-    form.get_by_label("Password").fill(password)
-    form.get_by_role("button", name="Sign in").click()
-
-
-@pytest.fixture
-def console(stack, new_page):
-    """console(email=AGENT, presence="away", before=None, **context_options) → a page signed in, its
-    socket connected, the agent's presence acknowledged.
-
-    `presence` is what this browser chose last time (so the console never goes online by default
-    first); `before(page)` runs before the console loads (to route its websocket, say)."""
-    logins = {}
-
-    def open_console(email: str = AGENT, presence: str = "away", before=None, **options):
-        if email not in logins:
-            logins[email] = stack.agent(email)
-        page = new_page(viewport=VIEWPORT, **options)
-        remember_presence(page, logins[email]["agent"]["id"], presence)
-        if before:
-            before(page)
-        page.goto(stack.http + "/console/")
-        sign_in(page, email)
-        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
-        expect(page.locator("#me-name")).not_to_be_empty()
-        expect(page.get_by_label("Your status")).to_have_value(presence)
-        token = logins[email]["token"]
-        eventually(lambda: stack.request("GET", "/v1/agents/me", token=token)[1]["agent"]["status"] == presence)
-        return page
-    return open_console
-
-
 def view_count(page, view: str) -> int:
     """The number a view shows, once its list has loaded."""
     count = page.locator(f'[data-view="{view}"] .view__count')
     expect(count).to_have_text(re.compile(r"^\d+$"))
     return int(count.inner_text())
-
-
-def row(page, conversation_id: str):
-    return page.locator(f'#conv-list li[data-id="{conversation_id}"]')
 
 
 def open_conversation(page, conversation_id: str) -> None:

@@ -5,9 +5,8 @@ import time
 import uuid
 
 import pytest
+from browser_helpers import AgentSocket, bubbles, stack_outbox, visit, write
 from playwright.sync_api import expect
-
-from tests.browser.test_widget import AgentSocket, bubbles, stack_outbox, visit, write
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)

@@ -10,14 +10,10 @@ import re
 import uuid
 
 import pytest
-from browser_helpers import Socket, eventually, unique
+from browser_helpers import ADMIN, AGENT, PASSWORD, VIEWPORT, Socket, eventually, set_presence, sign_in, unique
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "demo-password"
-AGENT, ADMIN = "agent@example.com", "admin@example.com"
-VIEWPORT = {"width": 1440, "height": 900}
 
 
 def call(stack, token: str, method: str, path: str, body=None, expect_status: int = 200) -> dict:
@@ -35,21 +31,17 @@ def tokens(stack) -> dict:
 def nobody_routed(stack, tokens):
     """Both demo agents away: a new chat waits in the queue until someone accepts it by hand."""
     for token in tokens.values():
-        with Socket(stack, token) as socket:
-            socket.request("presence", status="away")
+        set_presence(stack, token, "away")
 
 
-def sign_in(stack, new_page, email: str):
+def console_as(stack, new_page, email: str):
     """The console signed in as `email`, presence `away` (as this browser chose before)."""
     agent_id = stack.agent(email, PASSWORD)["agent"]["id"]
     page = new_page(viewport=VIEWPORT)
     page.add_init_script(f"""localStorage.setItem("parley.console.prefs",
         JSON.stringify({{presenceByAgent: {{{json.dumps(agent_id)}: "away"}}}}));""")
     page.goto(stack.http + "/console/")
-    form = page.locator("#login-form")
-    form.get_by_label("Email").fill(email)
-    form.get_by_label("Password").fill(PASSWORD)
-    form.get_by_role("button", name="Sign in").click()
+    sign_in(page, email)
     expect(page.locator("#conn")).to_have_attribute("data-state", "open")
     return page
 
@@ -72,7 +64,7 @@ def a_visitor_with_a_chat(stack, text: str) -> tuple[Socket, dict, str]:
 def test_an_admin_sets_how_long_a_site_keeps_conversations(stack, new_page, tokens, artifacts):
     site = "demo-prechat"
     try:
-        page = sign_in(stack, new_page, ADMIN)
+        page = console_as(stack, new_page, ADMIN)
         page.evaluate("() => { location.hash = '#/settings/sites'; }")
         page.get_by_label("Another site of this workspace").fill(site)
         page.get_by_role("button", name="Add site").click()
@@ -107,7 +99,7 @@ def test_an_admin_sets_how_long_a_site_keeps_conversations(stack, new_page, toke
 def test_an_agent_has_no_export_or_erase(stack, new_page, tokens):
     socket, _, conversation_id = a_visitor_with_a_chat(stack, "Can I see what you store about me?")
     try:
-        page = sign_in(stack, new_page, AGENT)
+        page = console_as(stack, new_page, AGENT)
         open_conversation(page, conversation_id)
         expect(page.locator("#side-main").get_by_role("button", name="Block visitor")).to_be_visible()
         expect(page.locator("#visitor-privacy")).to_be_hidden()
@@ -121,7 +113,7 @@ def test_an_agent_has_no_export_or_erase(stack, new_page, tokens):
 def test_an_admin_exports_then_erases_a_visitor(stack, new_page, tokens, artifacts):
     socket, session, conversation_id = a_visitor_with_a_chat(stack, "Please delete my account and my data.")
     visitor_id = session["visitor_id"]
-    page = sign_in(stack, new_page, ADMIN)
+    page = console_as(stack, new_page, ADMIN)
     open_conversation(page, conversation_id)
     page.get_by_role("button", name="Accept", exact=True).click()   # the chat takes one of Ada's slots
     expect(page.locator("#slots-text")).to_have_text("1 / 3")

@@ -14,29 +14,16 @@ import time
 import uuid
 
 import pytest
-from browser_helpers import WAIT, Api, Socket, eventually, unique
+from browser_helpers import ADMIN, AGENT, VIEWPORT, WAIT, Socket, eventually, row, set_presence, solve_leftovers, unique
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
 
-PASSWORD = "demo-password"
-AGENT, ADMIN = "agent@example.com", "admin@example.com"
-VIEWPORT = {"width": 1440, "height": 900}
 CAPACITY = 3          # the seeded capacity of both demo agents
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-def set_presence(stack, token: str, status: str) -> None:
-    """Presence over a websocket of its own, closed again (no socket is left behind)."""
-    with Socket(stack, token, "presence") as socket:
-        assert socket.request("presence", status=status)["status"] == status
-
-
-def row(page, conversation_id: str):
-    return page.locator(f'#conv-list li[data-id="{conversation_id}"]')
-
 
 def open_conversation(page, conversation_id: str) -> None:
     page.evaluate("id => { location.hash = '#/c/' + id; }", conversation_id)
@@ -67,16 +54,6 @@ def wait_for_leave(page, frames: list, conversation_id: str, timeout: float = WA
 
 # --- fixtures ---------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def agent_api(stack):
-    return Api(stack, AGENT)
-
-
-@pytest.fixture(scope="module")
-def admin_api(stack):
-    return Api(stack, ADMIN)
-
-
 @pytest.fixture(autouse=True)
 def known_state(stack, agent_api, admin_api):
     """Before each test: both demo agents away, capacities seeded, nothing waiting or open. After it:
@@ -86,9 +63,7 @@ def known_state(stack, agent_api, admin_api):
     for email in (AGENT, ADMIN):
         if admin_api.team()[email]["capacity"] != CAPACITY:
             admin_api.set_capacity(email, CAPACITY)
-    for view in ("unassigned", "open", "pending"):
-        for conversation in admin_api.call("GET", f"/v1/conversations?view={view}&limit=100")["items"]:
-            admin_api.solve(conversation["id"])
+    solve_leftovers(stack, admin_api.token)
     yield
     for email in (AGENT, ADMIN):
         if admin_api.team()[email]["capacity"] != CAPACITY:
@@ -119,43 +94,6 @@ def visitors(stack, admin_api):
         socket.close()
         if socket.conversation_id:
             admin_api.solve(socket.conversation_id)
-
-
-@pytest.fixture
-def console(stack, new_page):
-    """console(email, presence, before=None) → a signed-in console whose agent's presence is acknowledged.
-
-    `presence` is what this browser chose last time (the console restores it on sign-in, so it never
-    goes online first); `before(page)` runs before the page loads."""
-    logins = {}
-
-    def open_console(email: str = AGENT, presence: str = "away", before=None, password: str = PASSWORD):
-        if email not in logins:
-            logins[email] = stack.agent(email, password)
-        agent_id = logins[email]["agent"]["id"]
-        page = new_page(viewport=VIEWPORT)
-        page.add_init_script(f"""(() => {{
-            const key = "parley.console.prefs";
-            const prefs = JSON.parse(localStorage.getItem(key) || "{{}}");
-            prefs.presenceByAgent = prefs.presenceByAgent || {{}};
-            if (!prefs.presenceByAgent[{json.dumps(agent_id)}]) {{
-                prefs.presenceByAgent[{json.dumps(agent_id)}] = {json.dumps(presence)};
-                localStorage.setItem(key, JSON.stringify(prefs));
-            }}
-        }})()""")
-        if before:
-            before(page)
-        page.goto(stack.http + "/console/")
-        form = page.locator("#login-form")
-        form.get_by_label("Email").fill(email)
-        form.get_by_label("Password").fill(password)
-        form.get_by_role("button", name="Sign in").click()
-        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
-        expect(page.get_by_label("Your status")).to_have_value(presence)
-        token = logins[email]["token"]
-        eventually(lambda: stack.request("GET", "/v1/agents/me", token=token)[1]["agent"]["status"] == presence)
-        return page
-    return open_console
 
 
 # --- (a) Away: a chat is accepted by hand ------------------------------------------------------

@@ -7,7 +7,7 @@ import hmac
 import json
 
 import pytest
-from browser_helpers import Socket, eventually, unique
+from browser_helpers import ADMIN, Socket, eventually, sign_in, unique
 from playwright.sync_api import expect
 from standardwebhooks import Webhook
 
@@ -15,7 +15,6 @@ from tests.fakes import WebhookReceiver
 
 pytestmark = pytest.mark.browser
 
-ADMIN, PASSWORD = "admin@example.com", "demo-password"
 VIEWPORT = {"width": 1440, "height": 1100}
 RETRIES = 20.0  # seconds for three tries 1 s and 4 s apart, with every poll in between
 
@@ -54,7 +53,7 @@ def visitor_chat(stack, text: str) -> str:
         return socket.request("start", text=text)["conversation"]["id"]
 
 
-def sign_in(stack, new_page, **context):
+def webhooks_tab(stack, new_page, **context):
     """The admin's console on the Webhooks tab, `away` (as the other suites leave the demo agents)."""
     agent_id = stack.agent(ADMIN)["agent"]["id"]
     page = new_page(viewport=VIEWPORT, **context)
@@ -65,10 +64,7 @@ def sign_in(stack, new_page, **context):
         localStorage.setItem(key, JSON.stringify(prefs));
     }})()""")
     page.goto(stack.http + "/console/")
-    form = page.locator("#login-form")
-    form.get_by_label("Email").fill(ADMIN)
-    form.get_by_label("Password").fill(PASSWORD)
-    form.get_by_role("button", name="Sign in").click()
+    sign_in(page, ADMIN)
     expect(page.locator("#conn")).to_have_attribute("data-state", "open")
     page.evaluate("() => { location.hash = '#/settings/webhooks'; }")
     expect(page.locator("#settings-webhooks")).to_be_visible()
@@ -103,7 +99,7 @@ def card(page, url: str):
 
 def test_an_admin_sees_deliveries_succeed_fail_after_retries_and_retries_one(stack, new_page, receivers, artifacts):
     good, bad = receivers(204), receivers(500)
-    page = sign_in(stack, new_page)
+    page = webhooks_tab(stack, new_page)
     admin_token = stack.agent(ADMIN)["token"]
     cid = None
     try:
@@ -181,7 +177,7 @@ def test_an_admin_sees_deliveries_succeed_fail_after_retries_and_retries_one(sta
 
 def test_the_secret_box_speaks_french_to_a_french_browser(stack, new_page, receivers):
     hook = receivers(204)
-    page = sign_in(stack, new_page, locale="fr-FR")
+    page = webhooks_tab(stack, new_page, locale="fr-FR")
     admin_token = stack.agent(ADMIN)["token"]
     try:
         page.get_by_role("button", name="Add endpoint").first.click()

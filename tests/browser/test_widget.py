@@ -17,7 +17,7 @@ import urllib.request
 import uuid
 
 import pytest
-from browser_helpers import Socket
+from browser_helpers import AgentSocket, bubbles, solve_leftovers, stack_outbox, visit, write
 from playwright.sync_api import expect
 from websockets.sync.client import connect
 
@@ -29,68 +29,12 @@ PAYLOAD = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</scrip
 SHADOW = "document.getElementById('parley-widget').shadowRoot"
 
 
-class AgentSocket(Socket):
-    """An agent on the websocket API, signed in as `email`; on closing it releases the chats it held."""
-
-    timeout = 10
-
-    def __init__(self, stack, email: str = "agent@example.com"):
-        login = stack.agent(email)
-        self.token, self.profile = login["token"], login["agent"]
-        super().__init__(stack, self.token, "the agent")
-        self.accepted: list[str] = []
-
-    def conversation_of(self, page) -> dict:
-        """The conversation the page's visitor started (found by the page's unique URL marker)."""
-        return self.wait(lambda f: f["type"] == "inbox" and page.marker in (f["conversation"]["visitor"].get("page_url") or ""),
-                         f"an inbox event for {page.marker}")["conversation"]
-
-    def accept(self, conversation_id: str) -> None:
-        self.request("accept", conversation_id=conversation_id)
-        self.accepted.append(conversation_id)
-
-    def assigned(self, conversation_id: str) -> dict:
-        """Routing gave the conversation to this (online) agent: the inbox event that says so."""
-        event = self.wait(lambda f: f["type"] == "inbox" and f["conversation"]["id"] == conversation_id
-                          and f["conversation"]["assignee_id"] == self.profile["id"]
-                          and f["conversation"]["status"] == "open", f"{conversation_id} assigned to the agent")
-        self.accepted.append(conversation_id)
-        return event["conversation"]
-
-    def given(self) -> list[str]:
-        """Every conversation this agent was seen holding (their chats to release)."""
-        with self._changed:
-            frames = list(self.frames)
-        held = {f["conversation"]["id"] for f in frames if f["type"] in ("inbox", "conversation")
-                and f["conversation"]["assignee_id"] == self.profile["id"]}
-        return sorted(held | set(self.accepted))
-
-    def say(self, conversation_id: str, text: str) -> dict:
-        return self.request("send", conversation_id=conversation_id, client_msg_id=uuid.uuid4().hex, text=text)["message"]
-
-    def messages(self, conversation_id: str) -> list[dict]:
-        return self.request("history", conversation_id=conversation_id, limit=100)["messages"]
-
-    def close(self) -> None:
-        self.page = None
-        for conversation_id in self.given():  # free the slots (capacity 3) for the next test
-            ref = f"release-{conversation_id}"
-            self.tell("set_status", ref=ref, conversation_id=conversation_id, status="solved")
-            self.wait(lambda f: f.get("ref") == ref, f"the release of {conversation_id}")
-        super().close()
-
-
 def quiet_workspace(stack) -> None:
     """Nothing left waiting or open in the demo workspace, and Ada Admin away (routing skips her)."""
     admin = AgentSocket(stack, "admin@example.com")
     try:
         admin.request("presence", status="away")
-        for view in ("unassigned", "open", "pending"):
-            status, page = stack.request("GET", f"/v1/conversations?view={view}&limit=100", token=admin.token)
-            assert status == 200, page
-            for conversation in page["items"]:
-                stack.request("PATCH", f"/v1/conversations/{conversation['id']}", {"status": "solved"},
-                              token=admin.token)
+        solve_leftovers(stack, admin.token)
     finally:
         admin.ws.close()
 
@@ -104,34 +48,6 @@ def agent(stack):
     assert socket.request("presence", status="online")["agent"]["status"] == "online"
     yield socket
     socket.close()
-
-
-def stack_outbox(stack) -> list[dict]:
-    """Every email the local stack's SES has sent."""
-    with urllib.request.urlopen(stack.http + "/_local/outbox.json", timeout=10) as resp:
-        return json.loads(resp.read())
-
-
-def visit(new_page, stack, site: str = "demo", open_panel: bool = True, **context):
-    """A fresh person (own storage) on the demo page; `page.marker` is unique to this page's URL."""
-    page = new_page(**context)
-    page.marker = uuid.uuid4().hex[:12]
-    page.goto(f"{stack.http}/?site={site}&t={page.marker}")
-    expect(page.locator(".parley-launcher")).to_be_visible()
-    if open_panel:
-        page.locator(".parley-launcher").click()
-        expect(page.locator(".parley-panel")).to_be_visible()
-    return page
-
-
-def write(page, text: str) -> None:
-    box = page.locator(".parley-composer textarea")
-    box.fill(text)
-    box.press("Enter")
-
-
-def bubbles(page) -> list[str]:
-    return page.locator(".parley-log .parley-bubble").all_inner_texts()
 
 
 def stored(page, site: str = "demo") -> dict:

@@ -96,9 +96,6 @@ def test_once_an_admin_lists_that_website_its_page_chats(stack, new_page, other_
     assert page.errors == []
 
 
-from test_routing_console import console  # noqa: E402,F401 (the signed-in console fixture)
-
-
 def _sites_card(page):
     page.evaluate("() => { location.hash = '#/settings/sites'; }")
     page.get_by_label(re.compile("Another site of this workspace")).fill(SITE)

@@ -27,24 +27,22 @@ class CountingSqs:
         return getattr(self._client, name)
 
 
-def _poll_for(seconds: float, step, **rests) -> None:
+async def _poll_for(seconds: float, step, **rests) -> None:
     """Run keep_polling on a pollers' executor until `seconds` have passed."""
-    async def poll():
-        stop = asyncio.Event()
-        asyncio.get_running_loop().call_later(seconds, stop.set)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poller") as pollers:
-            await event_source.keep_polling(step, pollers, stop, "the test's poller", **rests)
-    asyncio.run(poll())
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(seconds, stop.set)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poller") as pollers:
+        await event_source.keep_polling(step, pollers, stop, "the test's poller", **rests)
 
 
-def test_an_idle_queue_is_long_polled(aws):
+async def test_an_idle_queue_is_long_polled(aws):
     sqs = CountingSqs(boto3.client("sqs", region_name="us-east-1"))
     queue = sqs.create_queue(QueueName="idle")["QueueUrl"]
     handled = []
     interval = 4.5
 
-    _poll_for(interval, lambda: event_source.poll_once(sqs, queue, lambda event, context: handled.append(event),
-                                                       "consumer"), idle=0.1)
+    await _poll_for(interval, lambda: event_source.poll_once(
+        sqs, queue, lambda event, context: handled.append(event), "consumer"), idle=0.1)
 
     assert sqs.receives and not handled
     waits = {r.get("WaitTimeSeconds", 0) for r in sqs.receives}
@@ -53,11 +51,11 @@ def test_an_idle_queue_is_long_polled(aws):
     assert len(sqs.receives) <= interval // min(waits) + 1, sqs.receives
 
 
-def test_an_idle_step_backs_off_up_to_max_idle():
+async def test_an_idle_step_backs_off_up_to_max_idle():
     calls = []
     interval = 3.0
 
-    _poll_for(interval, lambda: calls.append(1) or 0, idle=0.1, max_idle=1.0)
+    await _poll_for(interval, lambda: calls.append(1) or 0, idle=0.1, max_idle=1.0)
 
     # Rests of 0.1, 0.2, 0.4, 0.8, then 1 s each: 6 fit in 3 s, so at most 7 steps (a fixed 0.1 s rest: 30).
     assert 1 <= len(calls) <= 7, len(calls)

@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 from chalice.test import Client
 
-import app as app_module
-from chalicelib import bootstrap
 from chalicelib.store.models import Connection, Message
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -19,12 +17,6 @@ def event(name: str, **changes) -> dict:
     data["requestContext"]["connectionId"] = changes.pop("connection_id", data["requestContext"]["connectionId"])
     data.update(changes)
     return data
-
-
-@pytest.fixture
-def app(world, monkeypatch):
-    bootstrap.configure(sender=world.sender)  # the app, built with this world's sender
-    return app_module
 
 
 def connect(app, world, connection_id: str, token: str) -> dict:

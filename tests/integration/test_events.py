@@ -11,7 +11,7 @@ from chalicelib.chat import conversations
 from chalicelib.config import settings
 from chalicelib.store.models import Conversation
 from infra.local.events import STREAMS_CONFIG, StreamReader
-from tests.integration.webhook_env import REGION, events_env  # noqa: F401 (a fixture)
+from tests.integration.webhook_env import REGION
 
 
 def published(env) -> list[dict]:

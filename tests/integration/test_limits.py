@@ -21,8 +21,8 @@ from chalicelib.errors import BadRequestError, RateLimitedError, UnauthorizedErr
 from chalicelib.identity import sessions
 from chalicelib.store import limits
 from chalicelib.store.models import Key, Message, Site
+from tests.integration.mail_env import parts
 from tests.integration.test_identity import _agent_user
-from tests.integration.test_mail import outbox, parts  # noqa: F401 (a fixture)
 
 _ips = itertools.count(1)
 

@@ -3,7 +3,6 @@ parts and escaping every email must have. The queue is drained through the app's
 import email
 import json
 import urllib.parse
-from email import policy
 from pathlib import Path
 
 import boto3
@@ -20,49 +19,9 @@ from chalicelib.errors import NotFoundError, UnauthorizedError
 from chalicelib.identity import sessions, tokens
 from chalicelib.mail import incoming, outgoing, render
 from chalicelib.store.models import Conversation, Message, Site
+from tests.integration.mail_env import DOMAIN, parts, sent
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
-DOMAIN = "reply.parley.test"
-
-
-@pytest.fixture
-def outbox(world, monkeypatch):
-    """Email on: a queue, a verified sender; returns a function that drains the queue and gives back
-    every email SES sent so far, parsed."""
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    queue_url = sqs.create_queue(QueueName="parley-email")["QueueUrl"]
-    boto3.client("ses", region_name="us-east-1").verify_domain_identity(Domain="parley.test")
-    monkeypatch.setattr(settings, "email_queue_url", queue_url)
-    monkeypatch.setattr(settings, "email_from", "Parley <support@parley.test>")
-    monkeypatch.setattr(settings, "inbound_domain", DOMAIN)
-    monkeypatch.setattr(settings, "public_api_url", "https://api.parley.test")
-    monkeypatch.setattr(settings, "digest_delay", 0)
-    monkeypatch.setattr(clients, "_clients", {})
-
-    def drain() -> list:
-        while True:
-            got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-            if not got:
-                break
-            records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                        "eventSource": "aws:sqs"} for m in got]
-            app_module.send_email({"Records": records}, None)
-            for m in got:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
-        return sent()
-
-    drain.queue_url = queue_url
-    return drain
-
-
-def sent() -> list:
-    from moto.ses.models import ses_backends
-    return [email.message_from_string(m.raw_data, policy=policy.default)
-            for m in ses_backends["123456789012"]["us-east-1"].sent_messages]
-
-
-def parts(msg) -> tuple[str, str]:
-    return msg.get_body(("plain",)).get_content(), msg.get_body(("html",)).get_content()
 
 
 def chat(world, email_address="dana@example.com", locale="en-GB", page_url="https://shop.example/help?x=1"):

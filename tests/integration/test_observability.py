@@ -24,7 +24,7 @@ from chalicelib.store.models import Conversation, IdempotencyRecord
 from chalicelib.webhooks import delivery
 from infra.local import sqs as event_source
 from tests.fakes import WebhookReceiver
-from tests.integration.test_flows import flows_env, handoff_name  # noqa: F401 (flows_env: a fixture)
+from tests.integration.flows_env import handoff_name
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"

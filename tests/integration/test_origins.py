@@ -11,7 +11,7 @@ from chalicelib.identity import sessions
 from chalicelib.store.models import Connection, Site, Visitor
 from chalicelib.workspace import admin
 from tests.integration.test_admin import admin_caller
-from tests.integration.test_app import app, event  # noqa: F401 (app is a fixture)
+from tests.integration.test_app import event
 from tests.integration.test_identity import _agent_user
 
 SHOP = "https://shop.example"

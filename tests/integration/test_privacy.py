@@ -20,7 +20,6 @@ from chalicelib.mail import render
 from chalicelib.store.models import Agent, Connection, Conversation, Key, Message, Site, Visitor
 from chalicelib.workspace import admin, privacy, team
 from tests.integration.test_admin import admin_caller
-from tests.integration.test_flows import flows_env  # noqa: F401 (a fixture)
 from tests.integration.test_routing import new_chat
 
 DAY = 24 * 3600

@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from chalicelib.webhooks import delivery, endpoints
 from tests.integration.test_webhooks import deliveries, verifier
-from tests.integration.webhook_env import documented, events_env  # noqa: F401 (a fixture)
+from tests.integration.webhook_env import documented
 
 
 def standard_headers(post: dict) -> dict:

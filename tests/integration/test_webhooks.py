@@ -17,7 +17,7 @@ from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, No
 from chalicelib.store.models import Agent, IdempotencyRecord, WebhookDelivery
 from chalicelib.webhooks import delivery, endpoints, urls
 from tests.fakes import WebhookReceiver, tls_contexts
-from tests.integration.webhook_env import documented, events_env  # noqa: F401 (a fixture)
+from tests.integration.webhook_env import documented
 
 
 def deliveries(env, admin, hook_id) -> list[dict]:

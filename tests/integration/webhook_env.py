@@ -1,21 +1,20 @@
-"""The events pipeline on moto for integration tests: tables with streams, a bus with its rule to the
-events queue, the webhook queue and its dead-letter queue, app.py's handlers, and receivers
-(tests.fakes.WebhookReceiver)."""
+"""The events pipeline on moto for integration tests (the `events_env` fixture of tests/integration/
+conftest.py): tables with streams, a bus with its rule to the events queue, the webhook queue and its
+dead-letter queue, app.py's handlers, and receivers (tests.fakes.WebhookReceiver)."""
 import json
 import re
 import time
 from pathlib import Path
 
 import boto3
-import pytest
 
-from chalicelib import bootstrap, events
+from chalicelib import events
 from chalicelib.config import settings
 from chalicelib.core.caller import Caller
 from chalicelib.edges import ws
 from chalicelib.store.models import Agent
 from chalicelib.webhooks import endpoints
-from infra.local.events import Pipeline, create_bus, stream_arns
+from infra.local.events import Pipeline
 from tests.fakes import WebhookReceiver
 
 REGION = "us-east-1"
@@ -75,41 +74,6 @@ class EventsEnv:
                 return value
             time.sleep(0.1)
         raise AssertionError(f"{what} not met within {timeout} s")
-
-
-@pytest.fixture
-def events_env(monkeypatch):
-    """moto with every table (streams on conversations and messages), the bus, rule and queues."""
-    from moto import mock_aws
-
-    import app as app_module
-    from chalicelib.store.tables import create_tables
-    from infra.local.fidelity import install
-    from tests.integration.conftest import World
-
-    install()
-    receivers: list[WebhookReceiver] = []
-    with mock_aws():
-        create_tables()
-        sqs = boto3.client("sqs", region_name=REGION)
-        bus = create_bus(boto3.client("events", region_name=REGION), sqs, prefix="parley-test-")
-        arns = stream_arns(boto3.client("dynamodb", region_name=REGION), settings.table_prefix)
-        dlq = sqs.create_queue(QueueName="parley-test-webhooks-dlq")["QueueUrl"]
-        for name, value in {"event_bus_name": bus["PARLEY_EVENT_BUS"],
-                            "events_queue_url": bus["PARLEY_EVENTS_QUEUE_URL"],
-                            "webhook_queue_url": sqs.create_queue(QueueName="parley-test-webhooks", Attributes={
-                                "VisibilityTimeout": "1"})["QueueUrl"],  # a failed alert comes back soon
-                            "webhook_dlq_url": dlq,
-                            "conversations_stream_arn": arns["PARLEY_CONVERSATIONS_STREAM_ARN"],
-                            "messages_stream_arn": arns["PARLEY_MESSAGES_STREAM_ARN"],
-                            "webhook_max_attempts": 3, "webhook_retry_base": 1, "webhook_cache_seconds": 0,
-                            "webhook_allow_loopback": True}.items():
-            monkeypatch.setattr(settings, name, value)
-        world = World()
-        bootstrap.configure(sender=world.sender)  # the app, built with this world's sender
-        yield EventsEnv(world, app_module, receivers)
-    for receiver in receivers:
-        receiver.close()
 
 
 def documented(language: str, marker: str) -> str:

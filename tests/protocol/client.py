@@ -236,11 +236,14 @@ class Clients:
         return client
 
 
-def run(coro, timeout: float = 45.0):
-    """Run one test's coroutine, bounded as a whole."""
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-    return asyncio.run(bounded())
+SCENARIO_TIMEOUT = 45.0
+
+
+def scenario_timeout(seconds: float = SCENARIO_TIMEOUT):
+    """One test's whole scenario, bounded (`async with scenario_timeout():`): TimeoutError past it.
+
+    pytest-asyncio (pytest.ini) runs each async test in a fresh event loop of its own."""
+    return asyncio.timeout(seconds)
 
 
 # --- small protocol helpers shared by the tests ------------------------------------------------

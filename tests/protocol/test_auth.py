@@ -8,7 +8,7 @@ import uuid
 
 import jwt
 import pytest
-from client import Clients, run
+from client import Clients, scenario_timeout
 
 IDENTITY_SECRET = "demo-identity-secret"
 # The suite's token secret is short on purpose (tests only); pyjwt warns about it.
@@ -88,7 +88,7 @@ def test_bad_resume_tokens_are_401(stack):
     assert status == 401, body
 
 
-def test_identity_verification_binds_the_same_visitor(stack):
+async def test_identity_verification_binds_the_same_visitor(stack):
     user_id = f"user-{uuid.uuid4().hex}"
     first = stack.visitor("demo", user_id=user_id, user_hash=_user_hash(user_id))
     second = stack.visitor("demo", user_id=user_id, user_hash=_user_hash(user_id))
@@ -96,13 +96,12 @@ def test_identity_verification_binds_the_same_visitor(stack):
     other = stack.visitor("demo", user_id=user_id + "x", user_hash=_user_hash(user_id + "x"))
     assert other["visitor_id"] != first["visitor_id"]
 
-    async def scenario():  # the verified visitor's second device sees the same conversation
-        async with Clients(stack) as clients:
-            laptop = await clients.visitor(session=first, name="laptop")
-            cid = (await laptop.ack("start"))["conversation"]["id"]
-            phone = await clients.visitor(session=second, name="phone")
-            assert (await phone.ack("start"))["conversation"]["id"] == cid
-    run(scenario())
+    # the verified visitor's second device sees the same conversation
+    async with scenario_timeout(), Clients(stack) as clients:
+        laptop = await clients.visitor(session=first, name="laptop")
+        cid = (await laptop.ack("start"))["conversation"]["id"]
+        phone = await clients.visitor(session=second, name="phone")
+        assert (await phone.ack("start"))["conversation"]["id"] == cid
 
 
 def test_identity_verification_with_a_wrong_hash_is_401(stack):

@@ -10,7 +10,6 @@ The module runs on a stack of its own: it adds agents (an admin of demo-b among 
 erases visitors, sets presence and changes demo's settings, which the shared stack's other tests read.
 """
 import base64
-import gzip
 import hashlib
 import hmac
 import json
@@ -32,7 +31,7 @@ from client import ws_url
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from tests.conftest import running_stack
+from tests.conftest import moto_published_key, running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -64,19 +63,6 @@ class Answer:
             return json.loads(self.text or "{}")
         except ValueError:
             return {}
-
-
-def call(base: str, method: str, path: str, body=None, token: str | None = None) -> Answer:
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return Answer(response.status, response.read().decode())
-    except urllib.error.HTTPError as exc:
-        return Answer(exc.code, exc.read().decode())
 
 
 class Socket:
@@ -177,13 +163,6 @@ def claims_of(token: str) -> dict:
     return jwt.decode(token, options={"verify_signature": False})
 
 
-def moto_published_key():
-    """The private key inside the moto package: anyone has it, so the local stack signs with its own."""
-    import moto.cognitoidp
-    packed = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-private.json.gz"
-    return jwt.algorithms.RSAAlgorithm.from_jwk(gzip.decompress(packed.read_bytes()).decode())
-
-
 def visitor_claims(visitor_id: str, **changes) -> dict:
     now = int(time.time())
     return {"sub": visitor_id, "site": "demo", "ws": "ws_demo", "typ": "visitor", "iat": now, "exp": now + 3600,
@@ -210,7 +189,13 @@ class World:
     # -- requests --
 
     def call(self, method: str, path: str, body=None, token: str | None = None) -> Answer:
-        return call(self.stack.http, method, path, body, token)
+        """The request as the matrix sends it: no Content-Type without a body, the body's text kept."""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        status, _, answer = self.stack.raw(method, path, data, headers, timeout=20)
+        return Answer(status, answer.decode())
 
     def as_admin(self, method: str, path: str, body=None, status: int | None = None) -> dict:
         answer = self.call(method, path, body, self.tokens["admin"])

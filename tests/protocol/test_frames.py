@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from client import Clients, run, start
+from client import Clients, scenario_timeout, start
 
 # (case id, raw frame or dict, expected code, expected field or None). "{cid}" is the visitor's conversation.
 CASES = [
@@ -75,112 +75,100 @@ def frames_visitor(stack):
 
 
 @pytest.mark.parametrize("case, frame, code, field", CASES, ids=[c[0] for c in CASES])
-def test_bad_frame_gets_one_error_and_the_socket_stays_open(stack, frames_visitor, case, frame, code, field):
-    async def scenario():
-        async with Clients(stack) as clients:
-            visitor = await clients.visitor(session=frames_visitor, name=f"bad-{case}")
-            cid = (await start(visitor))["id"]
-            before = (await visitor.ack("history", conversation_id=cid))["messages"]
-            text, ref = _materialise(frame, cid)
-            await visitor.send_raw(text)
-            error = await visitor.reply(ref)
-            assert error["type"] == "error", error
-            assert error["code"] == code, error
-            assert error.get("ref") == ref, error
-            assert isinstance(error.get("message"), str) and error["message"], error
-            if field:
-                assert error.get("field") == field, error
-            await visitor.ping()
-            assert not visitor.closed
-            after = (await visitor.ack("history", conversation_id=cid))["messages"]
-            assert after == before, "a refused frame stored something"
-            # Exactly one reply: nothing else answered that frame meanwhile.
-            assert not [r for r in visitor.replies if r.get("ref") == ref], visitor.replies
-    run(scenario())
+async def test_bad_frame_gets_one_error_and_the_socket_stays_open(stack, frames_visitor, case, frame, code, field):
+    async with scenario_timeout(), Clients(stack) as clients:
+        visitor = await clients.visitor(session=frames_visitor, name=f"bad-{case}")
+        cid = (await start(visitor))["id"]
+        before = (await visitor.ack("history", conversation_id=cid))["messages"]
+        text, ref = _materialise(frame, cid)
+        await visitor.send_raw(text)
+        error = await visitor.reply(ref)
+        assert error["type"] == "error", error
+        assert error["code"] == code, error
+        assert error.get("ref") == ref, error
+        assert isinstance(error.get("message"), str) and error["message"], error
+        if field:
+            assert error.get("field") == field, error
+        await visitor.ping()
+        assert not visitor.closed
+        after = (await visitor.ack("history", conversation_id=cid))["messages"]
+        assert after == before, "a refused frame stored something"
+        # Exactly one reply: nothing else answered that frame meanwhile.
+        assert not [r for r in visitor.replies if r.get("ref") == ref], visitor.replies
 
 
-def test_frame_over_32_kb_is_too_large_with_its_ref(stack):
-    async def scenario():
-        async with Clients(stack) as clients:
-            visitor = await clients.visitor()
-            cid = (await start(visitor))["id"]
-            frame = {"action": "send", "ref": "r-big", "conversation_id": cid, "client_msg_id": "big",
-                     "text": "y" * (33 * 1024)}
-            await visitor.send_raw(json.dumps(frame))
-            error = await visitor.reply("r-big")
-            assert error["type"] == "error" and error["code"] == "too_large", error
-            await visitor.ping()
-            # Not JSON and over 32 KB: still too_large, without a ref to echo.
-            await visitor.send_raw("z" * (33 * 1024))
-            error = await visitor.reply(None)
-            assert error["code"] == "too_large", error
-            await visitor.ping()
-            history = await visitor.ack("history", conversation_id=cid)
-            assert history["messages"] == []
-    run(scenario())
+async def test_frame_over_32_kb_is_too_large_with_its_ref(stack):
+    async with scenario_timeout(), Clients(stack) as clients:
+        visitor = await clients.visitor()
+        cid = (await start(visitor))["id"]
+        frame = {"action": "send", "ref": "r-big", "conversation_id": cid, "client_msg_id": "big",
+                 "text": "y" * (33 * 1024)}
+        await visitor.send_raw(json.dumps(frame))
+        error = await visitor.reply("r-big")
+        assert error["type"] == "error" and error["code"] == "too_large", error
+        await visitor.ping()
+        # Not JSON and over 32 KB: still too_large, without a ref to echo.
+        await visitor.send_raw("z" * (33 * 1024))
+        error = await visitor.reply(None)
+        assert error["code"] == "too_large", error
+        await visitor.ping()
+        history = await visitor.ack("history", conversation_id=cid)
+        assert history["messages"] == []
 
 
-def test_frame_just_under_32_kb_is_accepted(stack):
-    async def scenario():
-        async with Clients(stack) as clients:
-            visitor = await clients.visitor()
-            cid = (await start(visitor))["id"]
-            # 4,000 four-byte characters: 16 KB of text, well inside the frame limit.
-            ack = await visitor.ack("send", conversation_id=cid, client_msg_id="wide", text="😀" * 4000)
-            assert ack["message"]["text"] == "😀" * 4000
-            await visitor.ping()
-    run(scenario())
+async def test_frame_just_under_32_kb_is_accepted(stack):
+    async with scenario_timeout(), Clients(stack) as clients:
+        visitor = await clients.visitor()
+        cid = (await start(visitor))["id"]
+        # 4,000 four-byte characters: 16 KB of text, well inside the frame limit.
+        ack = await visitor.ack("send", conversation_id=cid, client_msg_id="wide", text="😀" * 4000)
+        assert ack["message"]["text"] == "😀" * 4000
+        await visitor.ping()
 
 
-def test_over_long_ref_is_not_echoed_but_still_answered(stack):
-    async def scenario():
-        async with Clients(stack) as clients:
-            visitor = await clients.visitor()
-            await visitor.send_raw(json.dumps({"action": "ping", "ref": "r" * 65}))
-            pong = await visitor.reply(None)
-            assert pong["type"] == "pong"
-            await visitor.send_raw(json.dumps({"action": "teleport", "ref": "q" * 65}))
-            error = await visitor.reply(None)
-            assert error["type"] == "error" and error["code"] == "bad_request"
-            await visitor.ping()
-    run(scenario())
+async def test_over_long_ref_is_not_echoed_but_still_answered(stack):
+    async with scenario_timeout(), Clients(stack) as clients:
+        visitor = await clients.visitor()
+        await visitor.send_raw(json.dumps({"action": "ping", "ref": "r" * 65}))
+        pong = await visitor.reply(None)
+        assert pong["type"] == "pong"
+        await visitor.send_raw(json.dumps({"action": "teleport", "ref": "q" * 65}))
+        error = await visitor.reply(None)
+        assert error["type"] == "error" and error["code"] == "bad_request"
+        await visitor.ping()
 
 
-def test_agent_bad_frames_are_answered_too(stack, logins):
-    async def scenario():
-        async with Clients(stack) as clients:
-            agent = await clients.agent(logins["agent"])
-            for fields, field in (({"action": "presence", "status": "busy"}, "status"),
-                                  ({"action": "join"}, "conversation_id"),
-                                  ({"action": "send", "conversation_id": "c_x", "text": "hi", "internal": "yes"},
-                                   "internal"),
-                                  ({"action": "start"}, "action")):
-                action = fields.pop("action")
-                error = await agent.error(action, **fields)
-                assert error["code"] == "bad_request", (action, error)
-                assert error.get("field") == field, (action, error)
-                await agent.ping()
-    run(scenario())
+async def test_agent_bad_frames_are_answered_too(stack, logins):
+    async with scenario_timeout(), Clients(stack) as clients:
+        agent = await clients.agent(logins["agent"])
+        for fields, field in (({"action": "presence", "status": "busy"}, "status"),
+                              ({"action": "join"}, "conversation_id"),
+                              ({"action": "send", "conversation_id": "c_x", "text": "hi", "internal": "yes"},
+                               "internal"),
+                              ({"action": "start"}, "action")):
+            action = fields.pop("action")
+            error = await agent.error(action, **fields)
+            assert error["code"] == "bad_request", (action, error)
+            assert error.get("field") == field, (action, error)
+            await agent.ping()
 
 
 DEEP = "[" * 1000 + "]" * 1000
 
 
-def test_unreadable_frames_and_bad_refs_still_get_exactly_one_error(stack):
+async def test_unreadable_frames_and_bad_refs_still_get_exactly_one_error(stack):
     """A frame too deep to parse keeps a top-level ref it can read; a ref that is not valid text
     cannot be echoed, so the error names `ref` and carries null; and the socket stays open."""
-    async def scenario():
-        async with Clients(stack) as clients:
-            visitor = await clients.visitor()
-            for raw, ref, field in (
-                    ('{"action": "send", "ref": "r-deep", "text": "hi", "x": ' + DEEP + "}", "r-deep", "frame"),
-                    (DEEP, None, "frame"),
-                    (json.dumps({"action": "ping", "ref": "\udfff"}), None, "ref"),
-                    (json.dumps({"action": "ping", "ref": "p\x00"}), None, "ref")):
-                await visitor.send_raw(raw)
-                error = await visitor.reply(ref)
-                assert (error["type"], error["code"], error.get("field")) == ("error", "bad_request", field), error
-                await visitor.ping()
-                assert not visitor.closed
-                assert not [r for r in visitor.replies if r.get("ref") == ref], visitor.replies
-    run(scenario())
+    async with scenario_timeout(), Clients(stack) as clients:
+        visitor = await clients.visitor()
+        for raw, ref, field in (
+                ('{"action": "send", "ref": "r-deep", "text": "hi", "x": ' + DEEP + "}", "r-deep", "frame"),
+                (DEEP, None, "frame"),
+                (json.dumps({"action": "ping", "ref": "\udfff"}), None, "ref"),
+                (json.dumps({"action": "ping", "ref": "p\x00"}), None, "ref")):
+            await visitor.send_raw(raw)
+            error = await visitor.reply(ref)
+            assert (error["type"], error["code"], error.get("field")) == ("error", "bad_request", field), error
+            await visitor.ping()
+            assert not visitor.closed
+            assert not [r for r in visitor.replies if r.get("ref") == ref], visitor.replies

@@ -5,7 +5,6 @@ Cognito pool signs with a key made at start, not moto's published one; long toke
 401; a backlog of domain events drains while requests are still served; moto's own process answers
 the stack only and goes when the stack goes.
 """
-import gzip
 import json
 import os
 import signal
@@ -27,10 +26,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
-from client import Clients, open_socket, run
+from client import Clients, open_socket, scenario_timeout
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import running_stack
+from tests.conftest import moto_published_key, running_stack
 
 REGION = "us-east-1"
 LISTEN = "0A"  # the TCP state /proc/net/tcp gives a listening socket
@@ -93,15 +92,12 @@ def _management(stack, method: str, connection_id: str, body: bytes = b"", *, si
                         return_value=signed_at or datetime.now(UTC).replace(tzinfo=None)):
             SigV4Auth(sign_with, "execute-api", REGION).add_auth(request)
     prepared = request.prepare()
-    sent = urllib.request.Request(prepared.url, data=body or None, headers=dict(prepared.headers), method=method)
-    try:
-        with urllib.request.urlopen(sent, timeout=10) as response:
-            return response.status, dict(response.headers), json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
+    status, headers, answer = stack.raw(method, prepared.url.removeprefix(stack.http), body or None,
+                                        dict(prepared.headers), 10)
+    return status, headers, json.loads(answer or b"{}")
 
 
-def test_the_management_endpoint_refuses_what_the_app_did_not_sign(stack):
+async def test_the_management_endpoint_refuses_what_the_app_did_not_sign(stack):
     real = Credentials(stack.access_key, stack.secret_key)
     refused = {
         "unsigned": (None, None, "MissingAuthenticationTokenException"),
@@ -111,67 +107,57 @@ def test_the_management_endpoint_refuses_what_the_app_did_not_sign(stack):
                                   "InvalidSignatureException"),
     }
 
-    async def scenario():
-        async with Clients(stack) as clients:
-            session = stack.visitor("demo")
-            visitor = await clients.visitor(session=session)
-            connection_id = _connection_id(stack, session["visitor_id"])
-            for what, (credentials, signed_at, error_type) in refused.items():
-                injected = json.dumps({"type": "message", "text": f"injected ({what})"}).encode()
-                for method, body in (("POST", injected), ("GET", b""), ("DELETE", b"")):
-                    status, headers, answer = _management(stack, method, connection_id, body,
-                                                          sign_with=credentials, signed_at=signed_at)
-                    assert (status, headers.get("x-amzn-ErrorType")) == (403, error_type), (what, method, answer)
-                    assert answer.get("message"), answer
-            # The app's own client, signing with the app's credentials, still reaches the socket.
-            gateway = boto3.client("apigatewaymanagementapi", endpoint_url=f"{stack.http}/_gateway",
-                                   region_name=REGION, aws_access_key_id=real.access_key,
-                                   aws_secret_access_key=real.secret_key, aws_session_token=None,
-                                   config=Config(retries={"max_attempts": 1}))
-            gateway.post_to_connection(ConnectionId=connection_id, Data=b'{"type": "signed"}')
-            await visitor.next_event("signed")
-            assert not [f for f in visitor.frames if "injected" in json.dumps(f)], visitor.frames
-            assert not visitor.closed
-    run(scenario(), timeout=60)
+    async with scenario_timeout(60), Clients(stack) as clients:
+        session = stack.visitor("demo")
+        visitor = await clients.visitor(session=session)
+        connection_id = _connection_id(stack, session["visitor_id"])
+        for what, (credentials, signed_at, error_type) in refused.items():
+            injected = json.dumps({"type": "message", "text": f"injected ({what})"}).encode()
+            for method, body in (("POST", injected), ("GET", b""), ("DELETE", b"")):
+                status, headers, answer = _management(stack, method, connection_id, body,
+                                                      sign_with=credentials, signed_at=signed_at)
+                assert (status, headers.get("x-amzn-ErrorType")) == (403, error_type), (what, method, answer)
+                assert answer.get("message"), answer
+        # The app's own client, signing with the app's credentials, still reaches the socket.
+        gateway = boto3.client("apigatewaymanagementapi", endpoint_url=f"{stack.http}/_gateway",
+                               region_name=REGION, aws_access_key_id=real.access_key,
+                               aws_secret_access_key=real.secret_key, aws_session_token=None,
+                               config=Config(retries={"max_attempts": 1}))
+        gateway.post_to_connection(ConnectionId=connection_id, Data=b'{"type": "signed"}')
+        await visitor.next_event("signed")
+        assert not [f for f in visitor.frames if "injected" in json.dumps(f)], visitor.frames
+        assert not visitor.closed
 
 
 # --- 3. Cognito tokens: the stack's own key, not moto's published one ----------------------------
 
-def _moto_published_key():
-    """The private key every moto install ships and signs Cognito tokens with by default."""
-    import moto.cognitoidp
-    packed = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-private.json.gz"
-    return jwt.PyJWK(json.loads(gzip.decompress(packed.read_bytes()))).key
-
-
-def _refused_at_connect(stack, token: str) -> tuple[int, dict]:
+async def _refused_at_connect(stack, token: str) -> tuple[int, dict]:
     """The status and body with which the websocket upgrade is refused."""
-    async def attempt():
+    async with scenario_timeout(15):
         with pytest.raises(InvalidStatus) as refused:
             ws = await open_socket(stack.ws, token)
             await ws.close()  # pragma: no cover - only reached when the upgrade was wrongly accepted
-        return refused.value.response.status_code, json.loads(refused.value.response.body or b"{}")
-    return run(attempt(), timeout=15)
+    return refused.value.response.status_code, json.loads(refused.value.response.body or b"{}")
 
 
-def test_a_token_signed_with_motos_published_key_is_refused(stack, logins):
+async def test_a_token_signed_with_motos_published_key_is_refused(stack, logins):
     real = logins["admin"]["token"]
     claims = jwt.decode(real, options={"verify_signature": False})  # the seeded admin's: iss, client_id, sub
     assert claims["token_use"] == "access" and claims["iss"].endswith(stack.pool_id), claims
-    forged = jwt.encode(claims, _moto_published_key(), algorithm="RS256", headers={"kid": "dummy"})
+    forged = jwt.encode(claims, moto_published_key(), algorithm="RS256", headers={"kid": "dummy"})
 
     assert stack.request("GET", "/v1/agents/me", token=real)[0] == 200
     status, body = stack.request("GET", "/v1/agents/me", token=forged)
     assert (status, body["error"]["code"]) == (401, "unauthorized"), body
-    status, body = _refused_at_connect(stack, forged)
+    status, body = await _refused_at_connect(stack, forged)
     assert (status, body["error"]["code"]) == (401, "unauthorized"), body
 
 
 # --- 5. long tokens reach the app ---------------------------------------------------------------
 
-def test_a_10_kb_token_is_answered_401_with_the_error_body(stack):
+async def test_a_10_kb_token_is_answered_401_with_the_error_body(stack):
     long_token = "e" * 10 * 1024
-    status, body = _refused_at_connect(stack, long_token)
+    status, body = await _refused_at_connect(stack, long_token)
     assert (status, body["error"]["code"]) == (401, "unauthorized"), body
     status, body = stack.request("GET", "/v1/agents/me", token=long_token)
     assert (status, body["error"]["code"]) == (401, "unauthorized"), body
@@ -194,7 +180,7 @@ def test_a_path_with_an_encoded_line_break_reaches_the_app(stack):
 
 # --- 4. a backlog drains while requests are served ------------------------------------------------
 
-def test_a_backlog_of_domain_events_drains_while_requests_are_served(stack, logins):
+async def test_a_backlog_of_domain_events_drains_while_requests_are_served(stack, logins):
     sqs = boto3.client("sqs", endpoint_url=stack.moto_url, region_name=REGION)
     queue = sqs.get_queue_url(QueueName="parley-local-events")["QueueUrl"]
     for start in range(0, 300, 10):
@@ -203,11 +189,9 @@ def test_a_backlog_of_domain_events_drains_while_requests_are_served(stack, logi
             "detail": {"id": f"evt_{uuid.uuid4().hex}", "type": "backlog.test", "workspace_id": "ws_demo_offline"}})}
             for i in range(start, start + 10)])
 
-    async def served():
-        async with Clients(stack) as clients:
-            visitor = await clients.visitor()
-            await visitor.ping()
-    run(served(), timeout=30)
+    async with scenario_timeout(30), Clients(stack) as clients:
+        visitor = await clients.visitor()
+        await visitor.ping()
     assert stack.request("GET", "/v1/agents/me", token=logins["agent"]["token"])[0] == 200
 
     def left() -> int:

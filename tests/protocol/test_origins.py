@@ -30,12 +30,7 @@ def _refusal(stack, token: str, origin: str) -> tuple[int, dict]:
 
 
 def _get(stack, path: str, origin: str | None, method: str = "GET") -> tuple[int, dict, bytes]:
-    request = urllib.request.Request(stack.http + path, method=method, headers={"Origin": origin} if origin else {})
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+    return stack.raw(method, path, headers={"Origin": origin} if origin else {})
 
 
 @pytest.mark.parametrize("origin", FOREIGN)

@@ -1,21 +1,16 @@
 """The REST API agents and widgets use: health, availability, inbox views with cursors, PATCH."""
 import base64
 import json
-import urllib.error
-import urllib.request
 
 import pytest
-from client import Clients, run, send, start
+import pytest_asyncio
+from client import Clients, scenario_timeout, send, start
 
 
 def _raw(stack, method: str, path: str, data: bytes, token: str) -> tuple[int, dict]:
-    req = urllib.request.Request(stack.http + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(req, timeout=15) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    status, _, answer = stack.raw(method, path, data,
+                                  {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    return status, json.loads(answer or b"{}")
 
 
 async def _page_all(clients: Clients, token: str, view: str, limit: int) -> list[dict]:
@@ -38,97 +33,86 @@ def test_health(stack):
     assert (status, body) == (200, {"ok": True})
 
 
-def test_availability_follows_agent_presence(stack, logins):
-    async def scenario():
-        async with Clients(stack) as clients:
-            agent = await clients.agent(logins["agent"])
-            admin = await clients.agent(logins["admin"], name="admin")
-            await agent.ack("presence", status="offline")
-            await admin.ack("presence", status="away")
-            status, body = await clients.rest("GET", "/v1/sites/demo/availability")
-            assert status == 200, body
-            assert body["online"] is False and body["agents_online"] == 0, body
-            assert "open_now" in body and "eta_seconds" in body
+async def test_availability_follows_agent_presence(stack, logins):
+    async with scenario_timeout(), Clients(stack) as clients:
+        agent = await clients.agent(logins["agent"])
+        admin = await clients.agent(logins["admin"], name="admin")
+        await agent.ack("presence", status="offline")
+        await admin.ack("presence", status="away")
+        status, body = await clients.rest("GET", "/v1/sites/demo/availability")
+        assert status == 200, body
+        assert body["online"] is False and body["agents_online"] == 0, body
+        assert "open_now" in body and "eta_seconds" in body
 
-            await agent.ack("presence", status="online")
-            status, body = await clients.rest("GET", "/v1/sites/demo/availability")
-            assert body["online"] is True and body["agents_online"] == 1, body
-            assert isinstance(body["eta_seconds"], int), body
+        await agent.ack("presence", status="online")
+        status, body = await clients.rest("GET", "/v1/sites/demo/availability")
+        assert body["online"] is True and body["agents_online"] == 1, body
+        assert isinstance(body["eta_seconds"], int), body
 
-            # Another workspace's site is not affected.
-            status, other = await clients.rest("GET", "/v1/sites/demo-b/availability")
-            assert status == 200 and other["agents_online"] in (0, 1), other
+        # Another workspace's site is not affected.
+        status, other = await clients.rest("GET", "/v1/sites/demo-b/availability")
+        assert status == 200 and other["agents_online"] in (0, 1), other
 
-            status, body = await clients.rest("GET", "/v1/sites/no-such-site/availability")
-            assert status in (401, 404), body
-            assert body["error"]["code"] in ("unauthorized", "not_found")
-    run(scenario())
+        status, body = await clients.rest("GET", "/v1/sites/no-such-site/availability")
+        assert status in (401, 404), body
+        assert body["error"]["code"] in ("unauthorized", "not_found")
 
 
-@pytest.fixture(scope="module")
-def three_conversations(stack, logins):
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def three_conversations(stack, logins):
     """c1, c2, c3 started in that order, then a message in c1; agent@ accepted c1. Newest activity: c1, c3, c2."""
-    async def scenario():
-        async with Clients(stack) as clients:
-            ids = []
-            for i in range(3):
-                visitor = await clients.visitor(name=f"lister-{i}")
-                ids.append((await start(visitor, text=f"conversation {i}"))["id"])
-                if i == 0:
-                    first = visitor
-            agent = await clients.agent(logins["agent"])
-            await agent.ack("accept", conversation_id=ids[0])
-            await send(first, ids[0], "one more thing")
-            return ids
-    ids = run(scenario())
+    async with scenario_timeout(), Clients(stack) as clients:
+        ids = []
+        for i in range(3):
+            visitor = await clients.visitor(name=f"lister-{i}")
+            ids.append((await start(visitor, text=f"conversation {i}"))["id"])
+            if i == 0:
+                first = visitor
+        agent = await clients.agent(logins["agent"])
+        await agent.ack("accept", conversation_id=ids[0])
+        await send(first, ids[0], "one more thing")
     yield ids
-    async def release():
-        async with Clients(stack) as clients:
-            agent = await clients.agent(logins["agent"])
-            await agent.request("set_status", conversation_id=ids[0], status="solved")
-    run(release())
+    async with scenario_timeout(), Clients(stack) as clients:  # c1's slot back
+        agent = await clients.agent(logins["agent"])
+        await agent.request("set_status", conversation_id=ids[0], status="solved")
 
 
-def test_view_all_pages_newest_activity_first(stack, logins, three_conversations):
+async def test_view_all_pages_newest_activity_first(stack, logins, three_conversations):
     c1, c2, c3 = three_conversations
     token = logins["agent"]["token"]
 
-    async def scenario():
-        async with Clients(stack) as clients:
-            one_by_one = await _page_all(clients, token, "all", 1)
-            ids = [c["id"] for c in one_by_one]
-            assert len(ids) == len(set(ids)), "an item came twice while paging"
-            assert {c1, c2, c3} <= set(ids)
-            assert ids.index(c1) < ids.index(c3) < ids.index(c2)
-            assert ids[0] == c1, "the conversation with the newest message comes first"
-            assert all(c["site_key"] in ("demo", "demo-prechat") for c in one_by_one)  # the workspace's sites
-            big = await _page_all(clients, token, "all", 100)
-            assert [c["id"] for c in big] == ids
-    run(scenario(), timeout=60)
+    async with scenario_timeout(60), Clients(stack) as clients:
+        one_by_one = await _page_all(clients, token, "all", 1)
+        ids = [c["id"] for c in one_by_one]
+        assert len(ids) == len(set(ids)), "an item came twice while paging"
+        assert {c1, c2, c3} <= set(ids)
+        assert ids.index(c1) < ids.index(c3) < ids.index(c2)
+        assert ids[0] == c1, "the conversation with the newest message comes first"
+        assert all(c["site_key"] in ("demo", "demo-prechat") for c in one_by_one)  # the workspace's sites
+        big = await _page_all(clients, token, "all", 100)
+        assert [c["id"] for c in big] == ids
 
 
 @pytest.mark.parametrize("view", ["unassigned", "mine", "open"])
-def test_views_page_with_limit_1(stack, logins, three_conversations, view):
+async def test_views_page_with_limit_1(stack, logins, three_conversations, view):
     c1, c2, c3 = three_conversations
     token, me = logins["agent"]["token"], logins["agent"]["agent"]["id"]
 
-    async def scenario():
-        async with Clients(stack) as clients:
-            items = await _page_all(clients, token, view, 1)
-            ids = [c["id"] for c in items]
-            assert len(ids) == len(set(ids))
-            if view == "unassigned":
-                assert all(c["status"] == "queued" for c in items)
-                assert {c2, c3} <= set(ids) and c1 not in ids
-                assert ids.index(c3) < ids.index(c2)
-            elif view == "mine":
-                assert all(c["assignee_id"] == me and c["status"] in ("open", "pending") for c in items), items
-                assert c1 in ids and c2 not in ids
-            else:
-                assert all(c["status"] == "open" for c in items)
-                assert c1 in ids and c2 not in ids
-            assert [c["id"] for c in await _page_all(clients, token, view, 100)] == ids
-    run(scenario(), timeout=60)
+    async with scenario_timeout(60), Clients(stack) as clients:
+        items = await _page_all(clients, token, view, 1)
+        ids = [c["id"] for c in items]
+        assert len(ids) == len(set(ids))
+        if view == "unassigned":
+            assert all(c["status"] == "queued" for c in items)
+            assert {c2, c3} <= set(ids) and c1 not in ids
+            assert ids.index(c3) < ids.index(c2)
+        elif view == "mine":
+            assert all(c["assignee_id"] == me and c["status"] in ("open", "pending") for c in items), items
+            assert c1 in ids and c2 not in ids
+        else:
+            assert all(c["status"] == "open" for c in items)
+            assert c1 in ids and c2 not in ids
+        assert [c["id"] for c in await _page_all(clients, token, view, 100)] == ids
 
 
 def test_tampered_cursor_is_400(stack, logins, three_conversations):
@@ -162,44 +146,42 @@ def test_bad_list_parameters_are_400(stack, logins):
         assert body["error"]["code"] == "bad_request" and body["error"].get("field") == field, (query, body)
 
 
-def test_patch_title_tags_and_status(stack, logins):
-    async def scenario():
-        async with Clients(stack) as clients:
-            visitor = await clients.visitor()
-            cid = (await start(visitor, text="where is my parcel?"))["id"]
-            agent = await clients.agent(logins["agent"])
-            await agent.ack("accept", conversation_id=cid)
-            await visitor.next_event("conversation", where=lambda e: e["conversation"]["status"] == "open")
-            token = logins["agent"]["token"]
-            try:
-                status, body = await clients.rest("PATCH", f"/v1/conversations/{cid}",
-                                                  {"title": "  Parcel lost  ", "tags": ["Shipping", " vip ", "shipping"]},
-                                                  token=token)
-                assert status == 200, body
-                assert body["conversation"]["title"] == "Parcel lost"
-                assert body["conversation"]["tags"] == ["shipping", "vip"]
-                change = await visitor.next_event("conversation", where=lambda e: e["conversation"]["title"])
-                assert change["conversation"]["title"] == "Parcel lost"
-                assert "tags" not in change["conversation"], "tags are agent-side only"
+async def test_patch_title_tags_and_status(stack, logins):
+    async with scenario_timeout(), Clients(stack) as clients:
+        visitor = await clients.visitor()
+        cid = (await start(visitor, text="where is my parcel?"))["id"]
+        agent = await clients.agent(logins["agent"])
+        await agent.ack("accept", conversation_id=cid)
+        await visitor.next_event("conversation", where=lambda e: e["conversation"]["status"] == "open")
+        token = logins["agent"]["token"]
+        try:
+            status, body = await clients.rest("PATCH", f"/v1/conversations/{cid}",
+                                              {"title": "  Parcel lost  ", "tags": ["Shipping", " vip ", "shipping"]},
+                                              token=token)
+            assert status == 200, body
+            assert body["conversation"]["title"] == "Parcel lost"
+            assert body["conversation"]["tags"] == ["shipping", "vip"]
+            change = await visitor.next_event("conversation", where=lambda e: e["conversation"]["title"])
+            assert change["conversation"]["title"] == "Parcel lost"
+            assert "tags" not in change["conversation"], "tags are agent-side only"
 
-                status, body = await clients.rest("PATCH", f"/v1/conversations/{cid}", {"status": "pending"},
-                                                  token=token)
-                assert status == 200 and body["conversation"]["status"] == "pending", body
-                await visitor.next_event("conversation", where=lambda e: e["conversation"]["status"] == "pending")
+            status, body = await clients.rest("PATCH", f"/v1/conversations/{cid}", {"status": "pending"},
+                                              token=token)
+            assert status == 200 and body["conversation"]["status"] == "pending", body
+            await visitor.next_event("conversation", where=lambda e: e["conversation"]["status"] == "pending")
 
-                status, body = await clients.rest("GET", f"/v1/conversations/{cid}", token=token)
-                assert body["conversation"]["title"] == "Parcel lost"
-                assert body["conversation"]["tags"] == ["shipping", "vip"]
-                assert body["conversation"]["status"] == "pending"
+            status, body = await clients.rest("GET", f"/v1/conversations/{cid}", token=token)
+            assert body["conversation"]["title"] == "Parcel lost"
+            assert body["conversation"]["tags"] == ["shipping", "vip"]
+            assert body["conversation"]["status"] == "pending"
 
-                status, body = await clients.rest("PATCH", f"/v1/conversations/{cid}", {"title": None, "tags": []},
-                                                  token=token)
-                assert status == 200 and body["conversation"]["title"] is None and body["conversation"]["tags"] == []
-            finally:
-                status, body = await clients.rest("PATCH", f"/v1/conversations/{cid}", {"status": "solved"},
-                                                  token=token)
-                assert status == 200 and body["conversation"]["status"] == "solved", body
-    run(scenario())
+            status, body = await clients.rest("PATCH", f"/v1/conversations/{cid}", {"title": None, "tags": []},
+                                              token=token)
+            assert status == 200 and body["conversation"]["title"] is None and body["conversation"]["tags"] == []
+        finally:
+            status, body = await clients.rest("PATCH", f"/v1/conversations/{cid}", {"status": "solved"},
+                                              token=token)
+            assert status == 200 and body["conversation"]["status"] == "solved", body
 
 
 BAD_PATCHES = [
@@ -216,14 +198,12 @@ BAD_PATCHES = [
 ]
 
 
-def test_bad_patch_bodies_are_400_naming_the_field(stack, logins):
+async def test_bad_patch_bodies_are_400_naming_the_field(stack, logins):
     token = logins["agent"]["token"]
 
-    async def make():
-        async with Clients(stack) as clients:
-            visitor = await clients.visitor()
-            return (await start(visitor, text="patch me"))["id"]
-    cid = run(make())
+    async with scenario_timeout(), Clients(stack) as clients:
+        visitor = await clients.visitor()
+        cid = (await start(visitor, text="patch me"))["id"]
     for body, field in BAD_PATCHES:
         status, answer = stack.request("PATCH", f"/v1/conversations/{cid}", body, token=token)
         assert status == 400, (body, status, answer)
