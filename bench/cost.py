@@ -278,7 +278,7 @@ def run() -> dict:
         agent = lifecycle.caller_for_connection("agent-conn")
 
         frames_in = Counter()
-        posts_before = lambda: sum(len(v) for v in api.frames.values())  # noqa: E731
+        posts_before = lambda: sum(len(v) for v in api.frames.values())
         lambda_invocations = Counter()
 
         def frame(caller, **body):

@@ -281,7 +281,7 @@ async def run(port: int, conversations: int, interval: float, duration: float, d
         await socket.close()
     await pinger.close()
     delivered_in_window = tally.delivered_in_window
-    ms = lambda v: None if v is None else round(v * 1000, 1)  # noqa: E731
+    ms = lambda v: None if v is None else round(v * 1000, 1)
     return {
         "conversations": conversations, "agents": teams, "interval_s": interval, "duration_s": duration,
         "offered_per_s": round(2 * conversations / interval, 1),

@@ -374,7 +374,7 @@ class Deployment:
     def throttle_stages(self, rest_id: str, websocket_id: str, stage: str, rate: float, burst: int) -> None:
         """API Gateway throttling on the stages chalice created (the template holds the figures): a flood
         from anywhere is cut at the edge, before a single Lambda runs. Returns nothing; raises on error."""
-        value = lambda x: str(int(x)) if float(x).is_integer() else str(x)  # noqa: E731
+        value = lambda x: str(int(x)) if float(x).is_integer() else str(x)
         self.client("apigateway").update_stage(restApiId=rest_id, stageName=stage, patchOperations=[
             {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": value(rate)},
             {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": value(burst)}])

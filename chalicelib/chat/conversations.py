@@ -157,7 +157,7 @@ def history(caller: Caller, conversation: Conversation, *, after_seq: int | None
     # Messages past their horizon are gone, whether or not DynamoDB's TTL has deleted them yet.
     visible = Message.expires_at.does_not_exist() | (Message.expires_at > int(now()))
     if not caller.is_agent:
-        visible &= Message.internal == False  # noqa: E712
+        visible &= Message.internal == False  # noqa: E712 (pynamodb builds the condition from ==)
     results, has_more = [], False
     query = Message.query(conversation.id, range_key_condition=condition, filter_condition=visible,
                           scan_index_forward=forward, consistent_read=True, page_size=limit + 1)

@@ -352,7 +352,7 @@ def _parameters_used(template: dict):
     return lambda node: sorted(refs(node))
 
 
-from moto.apigatewayv2.responses import ApiGatewayV2Response  # noqa: E402
+from moto.apigatewayv2.responses import ApiGatewayV2Response  # noqa: E402 (after the stand-ins above)
 
 
 def _update_websocket_stage(self):

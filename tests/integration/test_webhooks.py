@@ -156,7 +156,7 @@ def test_the_rest_routes(events_env, cognito):
     agent = _signed_in(env, cognito, "alex@example.com", "agent")
     stranger = _signed_in(env, cognito, "other@example.com", "admin", "ws_b")
     with Client(env.app.app) as client:
-        post = lambda path, body, headers=admin: client.http.post(path, headers=headers, body=json.dumps(body))  # noqa: E731
+        post = lambda path, body, headers=admin: client.http.post(path, headers=headers, body=json.dumps(body))
         made = post("/v1/webhooks", {"url": receiver.url, "events": ["message.created"]})
         assert made.status_code == 201 and made.json_body["secret"].startswith("whsec_")
         hook_id = made.json_body["id"]
@@ -328,7 +328,7 @@ process.stdout.write(String(verifyParleySignature(secret, header, body)));
 """)
     body = tmp_path / "body.json"
     body.write_bytes(post["body"])
-    run = lambda secret: subprocess.run(["node", str(script), secret, post["headers"]["parley-signature"], str(body)],  # noqa: E731
+    run = lambda secret: subprocess.run(["node", str(script), secret, post["headers"]["parley-signature"], str(body)],
                                         capture_output=True, text=True, timeout=30).stdout
     assert run(hook["secret"]) == "true" and run("whsec_wrong") == "false"
 
