@@ -181,15 +181,22 @@ def close_if_solved(conversation_id: str, solved_at: str, sender) -> bool:
 
 
 def patch(caller: Caller, conversation_id: str, body: dict, sender) -> Conversation:
-    """PATCH /v1/conversations/{id}: title, tags, status, assignee_id."""
+    """PATCH /v1/conversations/{id}: title, tags (the whole list, or `add_tags` / `remove_tags`, which two
+    agents may send at once without losing either's), status, assignee_id."""
     body = validate.obj(body)
-    validate.known_fields(body, {"title", "tags", "status", "assignee_id"})
+    validate.known_fields(body, {"title", "tags", "add_tags", "remove_tags", "status", "assignee_id"})
     title = validate.string(body, "title", required=False, max_len=200) if "title" in body else None
     tags = validate.tags(body) if "tags" in body else None
+    added = validate.tags(body, "add_tags") if "add_tags" in body else []
+    removed = validate.tags(body, "remove_tags") if "remove_tags" in body else []
+    if tags is not None and ("add_tags" in body or "remove_tags" in body):
+        raise BadRequestError("send tags (the whole list) or add_tags and remove_tags, not both", field="tags")
     status = validate.choice(body, "status", ("open", "pending", "solved"), required=False)
     if body.get("assignee_id") is not None:
         validate.string(body, "assignee_id", max_len=64)
     conversation = load(caller, conversation_id)
+    if added and len(set(conversation.tags or []) | set(added)) > MAX_TAGS:  # refused before anything moves
+        raise BadRequestError(f"a conversation holds at most {MAX_TAGS} tags", field="add_tags")
     # The part that can be refused goes first, so a refusal leaves nothing half-applied.
     if "assignee_id" in body and body["assignee_id"] != conversation.assignee_id:
         new_status = status or (conversation.status if conversation.status in ACTIVE else "open")
@@ -203,8 +210,32 @@ def patch(caller: Caller, conversation_id: str, body: dict, sender) -> Conversat
         actions.append(Conversation.tags.set(tags))
     if actions:
         conversation.update(actions=actions + [Conversation.updated_at.set(iso())])
+    changed = bool(actions) | _change_tags(conversation, added, removed)
+    if changed:
         notify_change(conversation, sender)
     return conversation
+
+
+MAX_TAGS = 20
+TAG_TRIES = 8
+
+
+def _change_tags(conversation: Conversation, added: list[str], removed: list[str]) -> bool:
+    """Add and remove tags against the list as it is now, on condition nobody changed it meanwhile
+    (a lost race reads the list again and tries again). True when the list changed."""
+    for _ in range(TAG_TRIES):
+        current = list(conversation.tags or [])
+        wanted = [t for t in current if t not in removed] + [t for t in added if t not in current]
+        if wanted == current:
+            return False
+        if len(wanted) > MAX_TAGS:
+            raise BadRequestError(f"a conversation holds at most {MAX_TAGS} tags", field="add_tags")
+        unchanged = (Conversation.tags == current) if current else \
+            (Conversation.tags.does_not_exist() | (Conversation.tags == []))
+        if update_if(conversation, [Conversation.tags.set(wanted), Conversation.updated_at.set(iso())], unchanged):
+            return True
+        conversation.refresh(consistent_read=True)
+    raise ConflictError("the tags kept changing meanwhile; reload the conversation and retry")
 
 
 def record_csat(conversation: Conversation, rating: int, comment: str | None = None) -> dict:

@@ -559,3 +559,30 @@ def test_reconnects_when_the_server_no_longer_knows_the_socket(console, visitors
     cid = visitor.start("Hello after the reconnect")["id"]
     expect(row(page, cid)).to_be_visible()
     assert page.errors == []
+
+
+def test_two_tags_added_before_the_first_save_returns_both_stay(console, visitors, agent_api):
+    """Issue 13, defect 2: `refund` Enter `urgent` Enter, the first save still in flight when the second
+    leaves. Both saves are held until both were sent, then released in order: neither may be lost."""
+    page = console()
+    cid = visitors(unique("Ines")).start("Two things to flag")["id"]
+    open_conversation(page, cid)
+    held = []
+    page.route(f"**/v1/conversations/{cid}", lambda route: held.append(route) if route.request.method == "PATCH"
+               else route.continue_())
+    tags = page.get_by_label("Add a tag")
+    for name in ("refund", "urgent"):
+        tags.fill(name)
+        tags.press("Enter")
+    for _ in range(100):  # the page's event loop must turn for the routes to be called: no time.sleep
+        if len(held) == 2:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 2, held
+    for route in held:
+        route.continue_()
+    eventually(lambda: sorted(agent_api.conversation(cid)["tags"]) == ["refund", "urgent"])
+    page.unroute(f"**/v1/conversations/{cid}")
+    page.reload()
+    expect(page.locator("#tag-list .tag")).to_have_count(2)
+    assert page.errors == []

@@ -213,3 +213,44 @@ def test_patch_edits_title_tags_and_status(world):
     with pytest.raises(NotFoundError):
         assignment.patch(world.agent_connection(world.agent("ws_b")), conversation.id, {"title": "x"},
                             world.sender)
+
+
+def test_two_agents_adding_tags_at_once_keep_both(world):
+    """Issue 13, defect 2: each add is applied to the list as it is now, so neither overwrites the other."""
+    first, second = world.agent_connection(world.agent()), world.agent_connection(world.agent())
+    conversation = intake.start(world.visitor_connection(), {}, world.sender)
+    assignment.patch(first, conversation.id, {"tags": ["vip"]}, world.sender)
+    start, errors = threading.Barrier(8), []
+
+    def tag(agent, name):
+        try:
+            start.wait()
+            assignment.patch(agent, conversation.id, {"add_tags": [name]}, world.sender)
+        except Exception as exc:  # a thread's failure must fail the test
+            errors.append(exc)
+
+    names = [f"tag-{i}" for i in range(8)]
+    threads = [threading.Thread(target=tag, args=(first if i % 2 else second, n)) for i, n in enumerate(names)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(Conversation.get(conversation.id).tags) == sorted(["vip", *names])
+
+
+def test_tags_are_added_and_removed_by_name_and_checked_first(world):
+    agent = world.agent_connection(world.agent())
+    conversation = intake.start(world.visitor_connection(), {}, world.sender)
+    patched = assignment.patch(agent, conversation.id, {"add_tags": ["Refund", "urgent"]}, world.sender)
+    assert list(patched.tags) == ["refund", "urgent"]
+    patched = assignment.patch(agent, conversation.id, {"add_tags": ["later"], "remove_tags": ["refund"]},
+                               world.sender)
+    assert list(patched.tags) == ["urgent", "later"]
+    with pytest.raises(BadRequestError) as info:
+        assignment.patch(agent, conversation.id, {"tags": ["a"], "add_tags": ["b"]}, world.sender)
+    assert info.value.field == "tags"
+    with pytest.raises(BadRequestError) as info:
+        assignment.patch(agent, conversation.id, {"add_tags": [f"t{i}" for i in range(19)], "title": "kept?"},
+                         world.sender)
+    assert info.value.field == "add_tags" and Conversation.get(conversation.id).title is None  # nothing written

@@ -159,7 +159,7 @@ function renderTags(c) {
     list.appendChild(el("li", { class: "tag" },
       el("span", { text: tag }),
       el("button", { type: "button", class: "tag__remove", text: "×", attrs: { "aria-label": "Remove tag " + tag },
-        on: { click: () => saveTags((c.tags || []).filter((t) => t !== tag)) } })));
+        on: { click: () => saveTags({ remove_tags: [tag] }) } })));
   }
 }
 
@@ -188,11 +188,13 @@ export async function saveTitle() {
   }
 }
 
-async function saveTags(tags) {
+/** Tags change by name (`add_tags`, `remove_tags`): the server applies each change to the list as it is
+ * then, so two quick adds, or two agents at once, never overwrite each other. */
+async function saveTags(change) {
   const c = S.convs.get(S.activeId);
   if (!c) return;
   try {
-    await patchConversation({ tags: tags });
+    await patchConversation(change);
   } catch (err) {
     toast("Could not save the tags: " + describe(err), "error");
   }
@@ -209,5 +211,5 @@ export function addTagFromInput() {
   const tags = Array.from(new Set((c.tags || []).concat(fresh)));
   if (tags.length > 20) { toast("A conversation holds at most 20 tags.", "error"); return; }
   input.value = "";
-  saveTags(tags);
+  saveTags({ add_tags: fresh });
 }
