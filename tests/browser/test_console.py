@@ -586,3 +586,39 @@ def test_two_tags_added_before_the_first_save_returns_both_stay(console, visitor
     page.reload()
     expect(page.locator("#tag-list .tag")).to_have_count(2)
     assert page.errors == []
+
+
+def test_the_header_says_offline_as_soon_as_the_browser_loses_the_network(console, visitors, artifacts):
+    """Issue 13, defect 1: the browser goes offline; the console says so at once, not minutes later, and is
+    connected again when the network is back."""
+    page = console()
+    page.context.set_offline(True)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "down", timeout=5_000)
+    expect(page.locator("#conn-text")).to_have_text("Offline · waiting for the network")
+    page.screenshot(path=str(artifacts / "console-offline.png"))
+    page.context.set_offline(False)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=15_000)
+    cid = visitors(unique("Oskar")).start("Are you there now?")["id"]
+    page.locator('[data-view="unassigned"]').click()
+    expect(row(page, cid)).to_be_visible()  # the new socket hears new chats
+    assert page.errors == []
+
+
+def test_a_socket_that_goes_silent_is_noticed_by_the_heartbeat(console):
+    """Issue 13, defect 1: the connection still looks open to the browser but nothing comes back (a dead
+    route, a sleeping laptop's Wi-Fi): within a heartbeat and its timeout the console says it is
+    disconnected and opens a new socket."""
+    routes, silent = [], {"on": False}
+
+    def through(route):
+        server = route.connect_to_server()
+        route.on_message(lambda message: None if silent["on"] and len(routes) == 1 else server.send(message))
+        server.on_message(lambda message: None if silent["on"] and len(routes) == 1 else route.send(message))
+        routes.append(route)
+
+    page = console(before=lambda p: p.route_web_socket(re.compile(r"/ws\?token="), through))
+    silent["on"] = True
+    expect(page.locator("#conn")).to_have_attribute("data-state", "down", timeout=40_000)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=15_000)
+    assert len(routes) == 2
+    assert page.errors == []

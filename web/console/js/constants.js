@@ -41,6 +41,11 @@ export const QUEUE_SETTLE_MS = 1200;   // a new chat still queued after this is 
 export const LIST_REFRESH_MS = 30000;  // lists carry last messages of chats this console is not joined to
 export const REQUEST_TIMEOUT_MS = 15000;
 export const PING_EVERY_MS = 4 * 60 * 1000;   // API Gateway drops sockets idle for 10 minutes
+// Is the socket still alive? A `ping` (no database work on the server) this often, answered within the
+// timeout, or the console says it is disconnected and reconnects: an agent must never be shown
+// "Connected" while chats cannot reach them.
+export const HEARTBEAT_EVERY_MS = 20000;  // one Lambda call each: about 3 per agent-minute
+export const HEARTBEAT_TIMEOUT_MS = 8000;
 export const TYPING_IDLE_MS = 3000;
 export const PREVIEW_STALE_MS = 12000;
 export const SESSION_KEY = "parley.console.session";

@@ -1,6 +1,6 @@
 /* The one WebSocket: connects, reconnects with backoff, keeps alive, pairs requests with their
  * replies. What it hears goes to the handlers main.js gives it (live.use), so it imports none of them. */
-import { config, PING_EVERY_MS, REQUEST_TIMEOUT_MS } from "./constants.js";
+import { config, HEARTBEAT_EVERY_MS, HEARTBEAT_TIMEOUT_MS, PING_EVERY_MS, REQUEST_TIMEOUT_MS } from "./constants.js";
 import { S } from "./state.js";
 import { ApiError } from "./errors.js";
 import { refreshIfDue, refreshToken } from "./api.js";
@@ -13,6 +13,7 @@ export const live = {
   retryTimer: null,
   countdown: null,
   pingTimer: null,
+  heartbeat: null,
   pending: new Map(),     // ref -> {resolve, reject, timer}
   nextRef: 1,
   stopped: true,
@@ -36,6 +37,7 @@ export const live = {
     clearTimeout(this.retryTimer);
     clearInterval(this.countdown);
     clearInterval(this.pingTimer);
+    clearInterval(this.heartbeat);
     if (this.ws) {
       const ws = this.ws;
       this.ws = null;
@@ -76,6 +78,8 @@ export const live = {
       this.setState("open");
       clearInterval(this.pingTimer);
       this.pingTimer = setInterval(() => this.ping(), PING_EVERY_MS);
+      clearInterval(this.heartbeat);
+      this.heartbeat = setInterval(() => this.beat(ws), HEARTBEAT_EVERY_MS);
       this.on.opened();
     };
     ws.onmessage = (event) => {
@@ -99,6 +103,7 @@ export const live = {
       if (this.ws !== ws) return;
       this.ws = null;
       clearInterval(this.pingTimer);
+      clearInterval(this.heartbeat);
       this.failAll("disconnected");
       this.on.closed();
       // Back off from the first retry again only after a socket that lived a while; one that never
@@ -173,8 +178,30 @@ export const live = {
   ping() {
     this.on.keepAlive().catch((err) => {
       // No answer: the socket is dead even if the browser has not noticed. Start over.
-      if (err.code === "timeout" && this.ws) { try { this.ws.close(); } catch (e) { /* ignore */ } }
+      if (err.code === "timeout" && this.ws) this.lost(this.ws);
     });
+  },
+
+  /** A `ping` that must come back within HEARTBEAT_TIMEOUT_MS, or this socket is given up for dead. */
+  beat(ws) {
+    if (this.ws !== ws || !this.isOpen()) return;
+    this.request("ping", {}, HEARTBEAT_TIMEOUT_MS).catch((err) => {
+      if (err.code === "timeout") this.lost(ws);
+    });
+  },
+
+  /** The network went away (the browser's `offline`, or a heartbeat with no answer): say so at once and
+   * start over, without waiting for a closing handshake that cannot happen. */
+  lost(ws) {
+    ws = ws || this.ws;
+    if (!ws || this.ws !== ws) return;
+    this.ws = null;
+    clearInterval(this.pingTimer);
+    clearInterval(this.heartbeat);
+    try { ws.close(); } catch (e) { /* ignore */ }
+    this.failAll("disconnected");
+    this.on.closed();
+    this.scheduleRetry();
   },
 
   /** The server answered "unknown connection; reconnect": this socket is open but no longer

@@ -160,7 +160,7 @@ function wirePage() {
     scheduleRender("list");
   });
   window.addEventListener("online", () => { if (S.session && !live.isOpen()) live.retryNow(); });
-  window.addEventListener("offline", () => renderConnection());
+  window.addEventListener("offline", () => { live.lost(); renderConnection(); });
   document.addEventListener("keydown", (e) => {
     // Alt+1..6 switch views; "/" from outside a field jumps to the composer.
     if (e.altKey && !e.ctrlKey && !e.metaKey && /^[1-6]$/.test(e.key) && S.me) {
