@@ -125,6 +125,12 @@ def _plain(value):
     return value.as_dict() if hasattr(value, "as_dict") else value
 
 
+def missed_this_wait(c: Conversation) -> bool:
+    """The handoff timed out in the conversation's present wait: its visitor was told the answer comes by
+    email, so no place in the queue is announced to them any more."""
+    return bool(c.missed) and c.status == "queued" and (c.missed_at or "") >= (c.queued_at or "")
+
+
 def for_visitor(data: dict) -> dict:
     """What a visitor may see of a conversation: no agent-side read marks or tags."""
     return {k: v for k, v in data.items() if k not in ("tags", "agent_read_seq")}

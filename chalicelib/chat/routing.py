@@ -13,7 +13,7 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.chat.assignment import assign
 from chalicelib.chat.availability import DEFAULT_WAIT, eta_seconds, is_available, wait_per_position
-from chalicelib.chat.conversations import ACTIVE, queue_key
+from chalicelib.chat.conversations import ACTIVE, missed_this_wait, queue_key
 from chalicelib.chat.subscriptions import recipients, subscribe
 from chalicelib.chat.tickets import place
 from chalicelib.config import settings
@@ -135,7 +135,7 @@ def route_new(conversation: Conversation, sender) -> None:
 def announce_one(conversation: Conversation, sender) -> None:
     """Tell this conversation's visitor their position and an estimated wait."""
     spot = position(conversation)
-    if spot is None:
+    if spot is None or missed_this_wait(conversation):
         return
     per_position = wait_per_position(conversation.workspace_id)
     sender.send_each([(cid, _queue_event(conversation, spot, per_position))
@@ -153,7 +153,7 @@ def announce_queue(workspace_id: str, group: str | None, sender) -> None:
         return
     per_position = wait_per_position(workspace_id)
     sender.send_each([(cid, _queue_event(conversation, spot, per_position))
-                      for spot, conversation in enumerate(head, start=1)
+                      for spot, conversation in enumerate(head, start=1) if not missed_this_wait(conversation)
                       for cid, kind in recipients(conversation) if kind == "visitor"])
 
 

@@ -29,11 +29,15 @@ def allowed_site(site_key: str, origin: str | None):
 def _availability(site) -> dict:
     """The same rule routing uses: 0 s when an agent has a free slot; when all are full, the wait of the
     next place in the queue at the workspace's recent average; none when nobody is online."""
-    online = [a for a in Agent.by_workspace.query(site.workspace_id) if is_online(a)]
+    team = list(Agent.by_workspace.query(site.workspace_id))
+    online = [a for a in team if is_online(a)]
+    # Away but connected: they take chats by hand (the Unassigned view), so a visitor may still chat.
+    away = [a for a in team if a.status == "away" and not a.presence_pending]
     if not online:
         eta = None
     elif any(is_available(a) for a in online):
         eta = 0
     else:
         eta = eta_seconds(1, wait_per_position(site.workspace_id))
-    return {"online": bool(online), "agents_online": len(online), "eta_seconds": eta, "open_now": True}
+    return {"online": bool(online), "agents_online": len(online), "agents_away": len(away), "eta_seconds": eta,
+            "open_now": True}

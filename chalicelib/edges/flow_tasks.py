@@ -90,6 +90,7 @@ def handoff_timeout(event: dict, sender) -> dict:
     Workspace(conversation.workspace_id).update(actions=[Workspace.missed_chats.add(1)])
     observability.metric("MissedChats")
     _alert_team(conversation, queued_at)
+    subscriptions.notify_change(conversation, sender)  # the visitor's widget stops showing a place in the queue
     text = (MISSED_WITH_EMAIL.format(email=conversation.visitor_email) if conversation.visitor_email
             else MISSED_WITHOUT_EMAIL)
     messaging.post_system_message(conversation, text, sender)

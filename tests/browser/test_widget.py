@@ -517,3 +517,67 @@ def test_transcript_request_is_emailed(stack, new_page, agent):
     form.locator("button.parley-primary").click()
     expect(form).to_be_hidden()  # not blocked by a stale "required"
     assert page.errors == []
+
+
+# --- issue 13: the widget says what is true -----------------------------------------------------
+
+def test_an_offline_message_is_sending_until_stored_then_promised_an_email_and_no_queue(stack, new_page):
+    """Defects 4 and 3: "we'll reply by email" only once the server has the message (its frames held
+    back until then), and no "Waiting for an agent" after it: nobody is there to take the chat."""
+    held, routes, hold = [], [], {"on": True}
+
+    def route(ws):
+        server = ws.connect_to_server()
+        server.on_message(lambda message: held.append(message) if hold["on"] else ws.send(message))
+        routes.append(ws)
+
+    page = new_page()
+    page.route_web_socket(re.compile(r"/ws\?token="), route)
+    page.goto(f"{stack.http}/?site=demo-offline&t={uuid.uuid4().hex[:12]}")
+    page.locator(".parley-launcher").click()
+    form = page.locator(".parley-body .parley-form")
+    form.locator("textarea").fill("Do you ship to Iceland?")
+    form.locator("input[type=email]").fill("ola@example.com")
+    form.locator("button.parley-primary").click()
+    expect(page.locator(".parley-note")).to_have_text("Sending your message…")
+    page.wait_for_timeout(1500)
+    expect(page.locator(".parley-note")).to_have_text("Sending your message…")  # still: nothing came back
+    assert held, "the start frame's ack should be held back"
+    hold["on"] = False
+    for message in held:  # the ack of the start (its message stored), and the queue's figure, in order
+        routes[-1].send(message)
+    expect(page.locator(".parley-note")).to_have_text("Thanks! We'll reply by email to ola@example.com.")
+    page.wait_for_timeout(3000)  # long enough for any queue announcement to arrive and be drawn
+    expect(page.locator(".parley-queue")).to_be_hidden()
+    assert page.errors == []
+
+
+def test_agents_away_still_get_a_chat_and_a_missed_wait_drops_the_queue_line(stack, new_page):
+    """Defect 3: with the only agent away (connected, taking chats by hand) the visitor gets a chat, not
+    the offline form; once the handoff times out and the visitor is told the answer comes by email,
+    the "Waiting for an agent" line goes."""
+    quinn = AgentSocket(stack, "quick@example.com")
+    try:
+        assert quinn.request("presence", status="away")["status"] == "away"
+        page = visit(new_page, stack, site="demo-quick")
+        expect(page.locator(".parley-composer")).to_be_visible()
+        expect(page.locator(".parley-body .parley-form")).to_have_count(0)
+        write(page, "Is anyone there?")
+        expect(page.locator(".parley-queue")).to_have_text(re.compile(r"^Waiting for an agent: position \d+"))
+        # demo-quick's handoff waits 3 s, then says the answer comes by email
+        expect(page.locator(".parley-log")).to_contain_text("nobody is available", timeout=20_000)
+        expect(page.locator(".parley-queue")).to_be_hidden()
+        assert page.errors == []
+    finally:
+        solve_leftovers(stack, quinn.token)
+        quinn.close()
+
+
+def test_the_header_names_the_agent_once_they_have_written(stack, new_page, agent):
+    """Defect 3: after an agent joined, the header no longer says "We reply in a few minutes"."""
+    page = visit(new_page, stack)
+    expect(page.locator(".parley-sub")).to_have_text("We reply in a few minutes")
+    conversation_id = start_chat(page, agent)
+    agent.say(conversation_id, "Hi, I'm on it.")
+    expect(page.locator(".parley-sub")).to_have_text("You are chatting with Alex Agent")
+    assert page.errors == []

@@ -111,7 +111,8 @@ def test_rest_errors_have_the_documented_shape(app, world):
         response = client.http.get("/v1/conversations", headers={"Authorization": "Bearer x.y.z"})
         assert response.status_code == 401
         response = client.http.get("/v1/sites/site-a/availability")
-        assert response.json_body == {"online": False, "agents_online": 0, "eta_seconds": None, "open_now": True}
+        assert response.json_body == {"online": False, "agents_online": 0, "agents_away": 0, "eta_seconds": None,
+                                      "open_now": True}
 
 
 # --- text that cannot be stored or sent: lone surrogates, NUL, nesting (docs/protocol.md §1) ---------------

@@ -225,8 +225,18 @@ def test_availability_does_not_count_an_agent_whose_sockets_closed(world):
     agent = world.online_agent()
     assert sites.availability("site-a")["agents_online"] == 1
     lifecycle.disconnect(agent.connection_id)
-    assert sites.availability("site-a") == {"online": False, "agents_online": 0, "eta_seconds": None,
-                                            "open_now": True}
+    assert sites.availability("site-a") == {"online": False, "agents_online": 0, "agents_away": 0,
+                                            "eta_seconds": None, "open_now": True}
+
+
+def test_availability_counts_agents_away_who_take_chats_by_hand(world):
+    from chalicelib.chat import sites
+    agent = world.online_agent()
+    routing.set_presence(agent.id, "away", world.sender)
+    assert sites.availability("site-a") == {"online": False, "agents_online": 0, "agents_away": 1,
+                                            "eta_seconds": None, "open_now": True}
+    lifecycle.disconnect(agent.connection_id)  # gone: not away, absent
+    assert sites.availability("site-a")["agents_away"] == 0
 
 
 def test_a_transfer_to_a_group_is_case_insensitive(world):

@@ -51,6 +51,8 @@
     required: ['This field is required', 'Ce champ est obligatoire'],
     bad_email: ['Enter a valid email address', 'Saisissez une adresse e-mail valide'],
     done: ["Thanks! We'll reply by email to {e}.", 'Merci\u00a0! Nous vous répondrons par e-mail à {e}.'],
+    leaving: ['Sending your message…', 'Envoi de votre message…'],
+    with: ['You are chatting with {n}', 'Vous discutez avec {n}'],
     rate: ['How would you rate this conversation?', 'Comment évaluez-vous cette conversation\u00a0?'],
     stars: ['{n} out of 5', '{n} sur 5'],
     comment: ['Add a comment (optional)', 'Un commentaire (facultatif)'],
@@ -310,7 +312,8 @@
       state.conv = conversation.id;
     }
     state.read = Math.max(state.read, conversation.visitor_read_seq || 0);
-    if (!/queued|bot/.test(conversation.status)) queueInfo = null;
+    // Out of the queue, or told the answer comes by email (missed in this wait): no place to show.
+    if (!/queued|bot/.test(conversation.status) || conversation.missed_at >= conversation.queued_at) queueInfo = null;
     save();
   }
 
@@ -636,17 +639,25 @@
     const body = ui.body, prechat = settings.prechat, chatting = state.conv || state.outbox.length;
     const stick = scroll || body.scrollHeight - body.scrollTop - body.clientHeight < 80;
     const online = settings.availability.online !== false;
+    // The offline form (an email required) only when nobody can answer: agents away still take chats by hand.
+    const reachable = online || settings.availability.agents_away > 0;
     const view = refused || chatting ? ''
-      : !online ? 'offline'
+      : !reachable ? 'offline'
         : prechat.enabled && !(prechat.required || []).every((name) => state.fields[name]) ? 'prechat' : '';
     if (view !== ui.view) ui.forms.replaceChildren(...(view ? [buildVisitorForm(view)] : []));
     ui.view = view;
-    ui.subtitle.textContent = translate(refused ? 'refused' : online ? 'online' : 'away');
+    // Once someone of the team has written, the header names them: availability no longer says anything.
+    const staff = messages.filter((message) => message.author.kind === 'agent' && message.author.name).pop();
+    ui.subtitle.textContent = refused ? translate('refused') : staff && state.conv ? translate('with', { n: staff.author.name })
+      : translate(online ? 'online' : 'away');
     renderLog();
     ui.composer.hidden = refused || view;
     ui.mailButton.hidden = !state.conv;
-    ui.note.textContent = state.offline && chatting ? translate('done', { e: state.fields.email }) : '';
-    const queue = queueInfo && queueInfo.conversation_id === state.conv && queueInfo;
+    // An offline message is promised an email answer only once the server has it (its outbox entry acked).
+    ui.note.textContent = !state.offline || !chatting ? ''
+      : state.outbox.length ? translate('leaving') : translate('done', { e: state.fields.email });
+    // No place in a queue to a visitor who was told the answer comes by email.
+    const queue = !state.offline && queueInfo && queueInfo.conversation_id === state.conv && queueInfo;
     ui.queue.textContent = queue ? translate('queue', { p: queue.position, m: Math.ceil((queue.eta_seconds || 1) / 60) }) : '';
     ui.typing.hidden = !typingAuthor;
     ui.typing.lastChild.textContent = typingAuthor ? translate('typing', { n: typingAuthor.name || translate('agent') }) : '';
