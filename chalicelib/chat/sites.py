@@ -10,6 +10,7 @@ def widget_settings(site_key: str, origin: str | None = None) -> dict:
     site = allowed_site(site_key, origin)
     s = site.settings
     return {"site_key": site.site_key, "name": site.name, "greeting": s.greeting, "color": s.color,
+            "contact_email": s.contact_email,
             "prechat": {"enabled": bool(s.prechat_enabled), "fields": list(s.prechat_fields or []),
                         "required": list(s.prechat_required or [])},
             "availability": _availability(site)}

@@ -46,6 +46,8 @@ class Workspace(Model):
 
 class SiteSettings(MapAttribute):
     greeting = UnicodeAttribute(default="Hi! How can we help?")
+    # Where a visitor the chat cannot serve (blocked, say) is told to write instead; none: not shown.
+    contact_email = UnicodeAttribute(null=True)
     color = UnicodeAttribute(default="#1f6feb")
     # A form before the first message; fields from ("name", "email"), the required ones in prechat_required.
     prechat_enabled = BooleanAttribute(default=False)

@@ -236,7 +236,8 @@ def _team_member(caller: Caller, agent_id: str) -> Agent:
 # --- sites ----------------------------------------------------------------------------------
 
 DAY = 24 * 3600
-SITE_FIELDS = {"greeting": "string", "color": "color", "rate_limit_count": (1, 1000), "rate_limit_window": (1, 3600),
+SITE_FIELDS = {"greeting": "string", "color": "color", "contact_email": "email",
+               "rate_limit_count": (1, 1000), "rate_limit_window": (1, 3600),
                "prechat_enabled": "bool", "prechat_fields": "fields", "prechat_required": "fields",
                # the flows' waits, in seconds (Step Functions waits up to a year; these stay sensible)
                "queue_timeout": (1, DAY), "inactivity_wait": (1, 7 * DAY), "pending_wait": (1, 30 * DAY),
@@ -272,6 +273,8 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
                 raise BadRequestError(f"{name} must be a colour like #1f6feb", field=name)
         elif kind == "bool":
             value = validate.boolean(body, name)
+        elif kind == "email":  # null or "" removes it
+            value = validate.email(body, name) or None
         elif kind == "webhook":  # null or "" removes it
             value = validate.string(body, name, required=False, max_len=2048) or None
             problem = urls.url_problem(value) if value else None
@@ -328,7 +331,8 @@ def _own_site(caller: Caller, site_key: str) -> Site:
 
 def _serialize_site(site: Site) -> dict:
     return {"site_key": site.site_key, "name": site.name,
-            "settings": {"retention_days": None, "allowed_origins": None, "limits": None, **site.settings.as_dict()},
+            "settings": {"retention_days": None, "allowed_origins": None, "limits": None, "contact_email": None,
+                         **site.settings.as_dict()},
             "identity_verification": bool(site.identity_secret)}
 
 

@@ -348,15 +348,24 @@ def test_blocked_storage_falls_back_to_memory(stack, new_page, agent):
     assert page.errors == []
 
 
-def test_french_from_html_lang_and_from_the_browser_language(stack, new_page):
-    def host_page(lang_attr: str) -> str:
+def test_french_from_the_browser_first_then_the_page_and_from_the_sites_own_choice(stack, new_page):
+    """Issue 13, defect 5: the browser's languages come before the page's <html lang> (a French visitor on
+    an English page reads French); the site's data-locale comes before both."""
+    def host_page(lang_attr: str, script_attr: str = "") -> str:
         return (f"<!doctype html><html{lang_attr}><head><meta charset='utf-8'><title>Boutique</title></head>"
-                f"<body><h1>Boutique</h1><script src='{stack.http}/widget/widget.js' data-site-key='demo-offline' async>"
-                "</script></body></html>")
+                f"<body><h1>Boutique</h1><script src='{stack.http}/widget/widget.js' data-site-key='demo-offline'"
+                f"{script_attr} async></script></body></html>")
 
-    for lang_attr, locale in ((' lang="fr"', "en-US"), ("", "fr-CA")):
+    english = new_page(locale="en-US")  # an English browser on a French page: English
+    english.route(f"{stack.http}/boutique", lambda route: route.fulfill(body=host_page(' lang="fr"'),
+                                                                         content_type="text/html; charset=utf-8"))
+    english.goto(f"{stack.http}/boutique")
+    expect(english.locator(".parley-launcher")).to_have_attribute("aria-label", "Open chat")
+
+    for lang_attr, locale, script_attr in ((' lang="en"', "fr-FR", ""), ("", "fr-CA", ""),
+                                           (' lang="en"', "en-US", ' data-locale="fr"'), (' lang="fr"', "de-DE", "")):
         page = new_page(locale=locale)
-        html = host_page(lang_attr)
+        html = host_page(lang_attr, script_attr)
         page.route(f"{stack.http}/boutique", lambda route: route.fulfill(body=html, content_type="text/html; charset=utf-8"))
         page.goto(f"{stack.http}/boutique")
         launcher = page.locator(".parley-launcher")
@@ -581,3 +590,31 @@ def test_the_header_names_the_agent_once_they_have_written(stack, new_page, agen
     agent.say(conversation_id, "Hi, I'm on it.")
     expect(page.locator(".parley-sub")).to_have_text("You are chatting with Alex Agent")
     assert page.errors == []
+
+
+@pytest.mark.parametrize("locale, unavailable, contact", [
+    ("en-US", "Chat is unavailable right now.", "You can write to us at help@demo.example."),
+    ("fr-FR", "La discussion est indisponible pour le moment.", "Vous pouvez nous écrire à help@demo.example.")])
+def test_a_blocked_visitor_is_told_the_chat_is_unavailable_and_where_to_write(stack, new_page, agent, artifacts,
+                                                                              locale, unavailable, contact):
+    """Defect 7: no "Reconnecting…" and "Sending…" forever: the chat says it is unavailable (never that the
+    visitor is blocked), offers the site's contact email, and what could not be sent says so."""
+    admin = stack.agent("admin@example.com")["token"]
+    assert stack.request("PATCH", "/v1/sites/demo", {"contact_email": "help@demo.example"}, token=admin)[0] == 200
+    try:
+        page = visit(new_page, stack, locale=locale)
+        conversation_id = start_chat(page, agent, "Hello there")
+        visitor_id = agent.assigned(conversation_id)["visitor"]["id"]
+        assert stack.request("POST", f"/v1/contacts/{visitor_id}/block", {}, token=admin)[0] == 200
+        write(page, "Are you still there?")
+        expect(page.locator(".parley-sub")).to_have_text(unavailable)
+        expect(page.locator(".parley-status")).to_have_text(contact)
+        expect(page.locator(".parley-composer")).to_be_hidden()
+        expect(page.locator(".parley-msg.parley-pending .parley-meta")).to_have_text("Not sent" if locale == "en-US"
+                                                                                   else "Non envoyé")
+        page.wait_for_timeout(2000)
+        expect(page.locator(".parley-status")).to_have_text(contact)  # and it stays so: no "Reconnecting…"
+        page.screenshot(path=str(artifacts / f"widget-blocked-{locale}.png"))
+        assert page.errors == []
+    finally:
+        stack.request("PATCH", "/v1/sites/demo", {"contact_email": None}, token=admin)

@@ -62,10 +62,16 @@
     oops: ['Something went wrong. Please try again.', 'Une erreur est survenue. Réessayez.'],
     net: ['Reconnecting… your messages will follow.', 'Reconnexion… vos messages suivront.'],
     refused: ['Chat is unavailable on this website.', 'Discussion indisponible sur ce site.'],
+    unavailable: ['Chat is unavailable right now.', 'La discussion est indisponible pour le moment.'],
+    contact: ['You can write to us at {e}.', 'Vous pouvez nous écrire à {e}.'],
+    not_sent: ['Not sent', 'Non envoyé'],
   };
-  // French when the page says so (<html lang="fr…">), else when the browser does; English otherwise.
-  const french = /^fr\b/i.test(document.documentElement.lang || navigator.language);
-  const lang = french ? 'fr' : 'en';
+  // The visitor's language: the site's explicit choice (data-locale on the script tag) first, then the first
+  // of the browser's languages the widget speaks, then the page's <html lang>; English otherwise.
+  const speaks = (tag) => /^(en|fr)\b/i.test(tag || '') && tag.slice(0, 2).toLowerCase();
+  const lang = speaks(script.dataset.locale) || (navigator.languages || [navigator.language]).map(speaks).find(Boolean)
+    || speaks(document.documentElement.lang) || 'en';
+  const french = lang === 'fr';
   const translate = (key, values) => STRINGS[key][+french].replace(/\{(\w)\}/g, (_, name) => values[name]);
 
   // --- what survives a reload: localStorage['parley:SITE_KEY'] ----------------------------------
@@ -96,6 +102,7 @@
   let identity = {}; // { user_id, user_hash } from Parley('identify')
   let notice = ''; // a passing message in the status line
   let refused; // the API is up but refuses this website (its origin is not one of the site's)
+  let unavailable; // the API refuses this visitor a session (403: blocked): say so, and stop trying
 
   let socket; // the websocket, while connecting or open
   let socketOpen; // it is open: frames may be sent
@@ -192,7 +199,7 @@
   const wantsSocket = () => state.conv || state.outbox.length || isOpen || identity.user_id;
 
   async function connect() {
-    if (refused || socket || connecting || !wantsSocket() || !navigator.onLine) return;
+    if (refused || unavailable || socket || connecting || !wantsSocket() || !navigator.onLine) return;
     connecting = true;
     clearTimeout(reconnectTimer);
     let token, opened;
@@ -200,7 +207,9 @@
       token = await sessionToken();
     } catch (failure) {
       connecting = false;
-      return failure.status === 403 || scheduleReconnect(); // 403 (blocked, or a website the site does not list): no retry
+      if (failure.status !== 403) return scheduleReconnect();
+      unavailable = 1; // blocked, or a website the site does not list: no retry, and no "Reconnecting…"
+      return paint();
     }
     connecting = false;
     const current = socket = new WebSocket(SOCKET_URL + '?token=' + encodeURIComponent(token));
@@ -624,7 +633,7 @@
       if (node.who) node.who.hidden = previousAuthor === author; // one author line per run of messages
       if (node.options) node.options.hidden = item.chosen || index < items.length - 1; // options of the last message only
       node.classList.toggle('parley-pending', !!item.cid);
-      node.meta.textContent = item.cid ? translate('sending') : item === lastSeen ? translate('seen') : '';
+      node.meta.textContent = item.cid ? translate(unavailable ? 'not_sent' : 'sending') : item === lastSeen ? translate('seen') : '';
       if (log.children[position] !== node) log.insertBefore(node, log.children[position] || null);
       previousAuthor = author;
       position++;
@@ -641,18 +650,18 @@
     const online = settings.availability.online !== false;
     // The offline form (an email required) only when nobody can answer: agents away still take chats by hand.
     const reachable = online || settings.availability.agents_away > 0;
-    const view = refused || chatting ? ''
+    const view = refused || unavailable || chatting ? ''
       : !reachable ? 'offline'
         : prechat.enabled && !(prechat.required || []).every((name) => state.fields[name]) ? 'prechat' : '';
     if (view !== ui.view) ui.forms.replaceChildren(...(view ? [buildVisitorForm(view)] : []));
     ui.view = view;
     // Once someone of the team has written, the header names them: availability no longer says anything.
     const staff = messages.filter((message) => message.author.kind === 'agent' && message.author.name).pop();
-    ui.subtitle.textContent = refused ? translate('refused') : staff && state.conv ? translate('with', { n: staff.author.name })
+    ui.subtitle.textContent = refused ? translate('refused') : unavailable ? translate('unavailable') : staff && state.conv ? translate('with', { n: staff.author.name })
       : translate(online ? 'online' : 'away');
     renderLog();
-    ui.composer.hidden = refused || view;
-    ui.mailButton.hidden = !state.conv;
+    ui.composer.hidden = refused || unavailable || view;
+    ui.mailButton.hidden = !state.conv || unavailable;
     // An offline message is promised an email answer only once the server has it (its outbox entry acked).
     ui.note.textContent = !state.offline || !chatting ? ''
       : state.outbox.length ? translate('leaving') : translate('done', { e: state.fields.email });
@@ -663,7 +672,8 @@
     ui.typing.lastChild.textContent = typingAuthor ? translate('typing', { n: typingAuthor.name || translate('agent') }) : '';
     if (state.csat !== state.conv || !state.conv) ui.csat.replaceChildren();
     else if (!ui.csat.firstChild && state.rated !== state.conv) ui.csat.append(buildCsat());
-    ui.status.textContent = notice || (chatting && !socketOpen && isOpen ? translate('net') : '');
+    ui.status.textContent = unavailable ? (settings.contact_email ? translate('contact', { e: settings.contact_email }) : '')
+      : notice || (chatting && !socketOpen && isOpen ? translate('net') : '');
     markRead();
     if (stick) body.scrollTop = body.scrollHeight;
   }

@@ -119,7 +119,7 @@ function siteCard(site, _index) {
   const fields = {
     greeting: n + "-greeting", color: n + "-color", rate_limit_count: n + "-count", rate_limit_window: n + "-window",
     prechat_enabled: n + "-prechat", prechat_fields: n + "-ask-email", prechat_required: n + "-req-email",
-    retention_days: n + "-retention", allowed_origins: n + "-origins",
+    retention_days: n + "-retention", allowed_origins: n + "-origins", contact_email: n + "-contact",
   };
   const check = (id, label, checked) => el("label", { class: "check", attrs: { for: id } },
     el("input", { type: "checkbox", id: id, checked: !!checked }), " " + label);
@@ -140,6 +140,10 @@ function siteCard(site, _index) {
           el("label", { attrs: { for: fields.greeting }, text: "Greeting" }),
           el("textarea", { id: fields.greeting, rows: 2, maxLength: 500, value: s.greeting || "" }),
           el("small", { class: "field__help", text: "The first thing visitors read in the chat." })),
+        el("div", { class: "field" },
+          el("label", { attrs: { for: fields.contact_email }, text: "Contact email" }),
+          el("input", { id: fields.contact_email, type: "email", maxLength: 320, value: s.contact_email || "", attrs: { placeholder: "support@example.com" } }),
+          el("small", { class: "field__help", text: "Shown to a visitor the chat cannot serve (a blocked visitor, say). Empty: none." })),
         el("div", { class: "field" },
           el("label", { attrs: { for: fields.color }, text: "Colour" }),
           el("div", { class: "color-row" },
@@ -221,6 +225,7 @@ async function saveSite(event, form, key, n, fields) {
   const asked = ["name", "email"].filter((w) => get("-ask-" + w).checked);
   const body = {
     greeting: get("-greeting").value.trim(),
+    contact_email: get("-contact").value.trim() || null,
     color: get("-color").value.trim(),
     rate_limit_count: numberField(get("-count")),
     rate_limit_window: numberField(get("-window")),
