@@ -122,15 +122,15 @@ def test_sign_in_error_then_session_presence_and_sign_out(stack, new_page, agent
     expect(page.locator("#slots-text")).to_have_text(f"{me['active_chats']} / {me['capacity']}")
     expect(page.locator("#settings-open")).to_be_hidden()   # agents have no settings page
 
-    # A first sign-in on this browser is Online; each state says what it means for new chats.
+    # A first sign-in on this browser is Away (issue 13: nobody routable by default); each state says
+    # what it means for new chats.
     presence = page.get_by_label("Your status")
-    expect(presence).to_have_value("online")
-    expect(page.locator("#presence-hint")).to_have_text("Chats come to you automatically")
-    presence.select_option("away")
+    expect(presence).to_have_value("away")
     eventually(lambda: agent_api.me()["status"] == "away")
     expect(page.locator("#presence-hint")).to_have_text("No new chats; accept by hand")
     expect(page.locator("#thread-empty")).to_contain_text("new chats wait in Unassigned for you to accept by hand")
     presence.select_option("online")
+    expect(page.locator("#presence-hint")).to_have_text("Chats come to you automatically")
     eventually(lambda: agent_api.me()["status"] == "online")
     expect(page.locator("#presence-dot")).to_have_attribute("data-status", "online")
     expect(page.locator("#thread-empty")).to_contain_text("assigned to you automatically and appear in Mine")
@@ -621,4 +621,21 @@ def test_a_socket_that_goes_silent_is_noticed_by_the_heartbeat(console):
     expect(page.locator("#conn")).to_have_attribute("data-state", "down", timeout=40_000)
     expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=15_000)
     assert len(routes) == 2
+    assert page.errors == []
+
+
+def test_a_fresh_browser_signs_an_agent_in_as_away_until_they_choose(stack, new_page, agent_api):
+    """Issue 13, defect 9: nobody becomes routable just by opening the console on a new browser."""
+    page = new_page(viewport=VIEWPORT)
+    page.goto(stack.http + "/console/")
+    sign_in(page, AGENT)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    expect(page.get_by_label("Your status")).to_have_value("away")
+    eventually(lambda: agent_api.me()["status"] == "away")
+    page.get_by_label("Your status").select_option("online")  # the choice is remembered for next time
+    eventually(lambda: agent_api.me()["status"] == "online")
+    page.reload()
+    expect(page.get_by_label("Your status")).to_have_value("online")
+    page.get_by_label("Your status").select_option("away")
+    eventually(lambda: agent_api.me()["status"] == "away")
     assert page.errors == []

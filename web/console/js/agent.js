@@ -44,10 +44,11 @@ export function keepAlive() {
   return frame.then((ack) => { if (ack && ack.agent) updateMe(ack.agent); });
 }
 
-/** The status this agent chose last on this browser (online the first time). */
+/** The status this agent chose last on this browser; away the first time (chats wait in Unassigned
+ * until the agent says they are ready: a fresh browser must not make anyone routable by itself). */
 export function wantedPresence() {
   const chosen = (S.prefs.presenceByAgent || {})[S.me && S.me.id];
-  return ["online", "away", "offline"].includes(chosen) ? chosen : "online";
+  return ["online", "away", "offline"].includes(chosen) ? chosen : "away";
 }
 
 export async function setPresence(status, opts) {

@@ -108,7 +108,7 @@ function renderViews() {
     const count = node.querySelector(".view__count");
     count.textContent = known ? String(n) : "…";
     node.setAttribute("aria-pressed", view === S.view ? "true" : "false");
-    node.setAttribute("aria-label", VIEWS.find((v) => v.id === view).label + ", " + (known ? n + " conversations" : "loading"));
+    node.setAttribute("aria-label", VIEWS.find((v) => v.id === view).label + ", " + (known ? n + (n === 1 ? " conversation" : " conversations") : "loading"));
     node.classList.toggle("view--active", view === S.view);
     node.classList.toggle("view--hot", view === "unassigned" && n > 0);
   }

@@ -111,9 +111,15 @@ export function unreadCount(id) {
   return set ? set.size : 0;
 }
 
+/** A view's conversations in the order to work them: Unassigned, the longest waiting first (the
+ * queue's order: since it was queued); every other view, the last activity first. Ties: by id. */
 export function sortedIn(view) {
   const items = [];
   for (const c of S.convs.values()) if (inView(c, view)) items.push(c);
+  if (view === "unassigned") {
+    const since = (c) => c.queued_at || c.created_at || activityOf(c);
+    return items.sort((a, b) => (since(a) < since(b) ? -1 : since(a) > since(b) ? 1 : a.id < b.id ? -1 : 1));
+  }
   items.sort((a, b) => {
     const ka = activityOf(a);
     const kb = activityOf(b);

@@ -77,14 +77,15 @@ test("unread messages count once per seq", () => {
   assert.equal(S.unread.has("c_2"), false);
 });
 
-test("sortedIn: a view's conversations, last activity first, then by id", () => {
+test("sortedIn: Unassigned longest waiting first; other views last activity first; then by id", () => {
   for (const c of [
-    conv({ id: "c_a", status: "queued", activity_at: "2026-01-01T10:00:00Z" }),
-    conv({ id: "c_b", status: "queued", activity_at: "2026-01-01T12:00:00Z" }),
-    conv({ id: "c_c", status: "queued", activity_at: "2026-01-01T10:00:00Z" }),
+    conv({ id: "c_a", status: "queued", queued_at: "2026-01-01T09:00:00.000Z", activity_at: "2026-01-01T10:00:00Z" }),
+    conv({ id: "c_b", status: "queued", queued_at: "2026-01-01T11:00:00.000Z", activity_at: "2026-01-01T12:00:00Z" }),
+    conv({ id: "c_c", status: "queued", queued_at: "2026-01-01T08:00:00.000Z", activity_at: "2026-01-01T10:00:00Z" }),
     conv({ id: "c_d", status: "open", activity_at: "2026-01-01T13:00:00Z" }),
   ]) S.convs.set(c.id, c);
-  assert.deepEqual(sortedIn("unassigned").map((c) => c.id), ["c_b", "c_c", "c_a"]);
+  // issue 13, defect 9: the chat waiting longest comes first, even when another was written to since
+  assert.deepEqual(sortedIn("unassigned").map((c) => c.id), ["c_c", "c_a", "c_b"]);
   assert.deepEqual(sortedIn("all").map((c) => c.id), ["c_d", "c_b", "c_c", "c_a"]);
 });
 
