@@ -149,7 +149,7 @@ def agent_refresh():
 def csat_link(conversation_id, rating):
     """A one-click rating link from an email: a small page, never JSON."""
     sig = (app.current_request.query_params or {}).get("sig")
-    status, page = incoming.rate_from_link(conversation_id, rating, sig)
+    status, page = incoming.rate_from_link(conversation_id, rating, sig, parts.sender)
     return Response(body=page, status_code=status, headers=render.PAGE_HEADERS)
 
 

@@ -238,11 +238,14 @@ def _change_tags(conversation: Conversation, added: list[str], removed: list[str
     raise ConflictError("the tags kept changing meanwhile; reload the conversation and retry")
 
 
-def record_csat(conversation: Conversation, rating: int, comment: str | None = None) -> dict:
-    """CSAT is recorded once per conversation (the `rate` action and the emailed rating links)."""
+def record_csat(conversation: Conversation, rating: int, comment: str | None = None, sender=None) -> dict:
+    """CSAT is recorded once per conversation (the `rate` action and the emailed rating links); the agents
+    following it, and the inbox, see the rating at once (`conversation`, `inbox`)."""
     csat = {"rating": rating, **({"comment": comment} if comment else {})}
     if not update_if(conversation, [Conversation.csat.set(csat)], Conversation.csat.does_not_exist()):
         raise ConflictError("this conversation is already rated")
     observability.metric("CSAT", rating, "None")
     observability.metric("CSATResponses")
+    if sender is not None:
+        notify_change(conversation, sender)
     return csat

@@ -142,7 +142,7 @@ def _rate(caller: Caller, frame: dict, sender, ref) -> dict:
     rating = validate.integer(frame, "rating", required=True, minimum=1, maximum=5)
     comment = validate.string(frame, "comment", required=False, max_len=2000)
     conversation = conversations.load(caller, conversation_id)
-    return {"csat": assignment.record_csat(conversation, rating, comment)}
+    return {"csat": assignment.record_csat(conversation, rating, comment, sender)}
 
 
 def _choose(caller: Caller, frame: dict, sender, ref) -> dict:

@@ -175,7 +175,7 @@ def receive_from_s3(bucket: str, key: str, sender) -> dict:
 
 # --- one-click ratings ----------------------------------------------------------------------
 
-def rate_from_link(conversation_id: str, rating: str, sig: str | None) -> tuple[int, str]:
+def rate_from_link(conversation_id: str, rating: str, sig: str | None, sender=None) -> tuple[int, str]:
     """GET /v1/csat/{id}/{rating}?sig=: record the rating once; a small page either way."""
     lang = "en"
     valid = rating in ("1", "2", "3", "4", "5") and tokens.verify_mail_signature(
@@ -190,7 +190,7 @@ def rate_from_link(conversation_id: str, rating: str, sig: str | None) -> tuple[
     if conversation is None:
         return 404, page(lang, phrase(lang, "bad_link_title"), phrase(lang, "bad_link_body"))
     try:
-        record_csat(conversation, int(rating))
+        record_csat(conversation, int(rating), sender=sender)
     except ConflictError:
         return 409, page(lang, phrase(lang, "rated_title"), phrase(lang, "rated_body"))
     return 200, page(lang, phrase(lang, "thanks_title"), phrase(lang, "thanks_body", n=rating))

@@ -639,3 +639,15 @@ def test_a_fresh_browser_signs_an_agent_in_as_away_until_they_choose(stack, new_
     page.get_by_label("Your status").select_option("away")
     eventually(lambda: agent_api.me()["status"] == "away")
     assert page.errors == []
+
+
+def test_a_rating_shows_in_the_open_conversation_without_a_reload(console, visitors, agent_api):
+    """Issue 13, defect 6: the visitor rates while the agent looks at the conversation."""
+    page = console()
+    visitor = visitors(unique("Rosa"))
+    cid = visitor.start("Thanks for the help")["id"]
+    open_conversation(page, cid)
+    expect(page.locator("#conv-facts")).not_to_contain_text("Rating")
+    visitor.request("rate", conversation_id=cid, rating=4, comment="Quick and kind")
+    expect(page.locator("#conv-facts")).to_contain_text("★★★★☆ “Quick and kind”")
+    assert page.errors == []

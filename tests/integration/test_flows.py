@@ -184,6 +184,11 @@ def test_csat_asks_in_chat_accepts_one_rating_then_closes_and_the_next_chat_is_l
     assert env.world.api.of(visitor.connection_id, "csat_request") == [{"type": "csat_request", "conversation_id": cid}]
     rated = env.frame(visitor, action="rate", conversation_id=cid, rating=5, comment="quick!")
     assert rated["csat"] == {"rating": 5, "comment": "quick!"}
+    # issue 13, defect 6: the agent sees the rating without a reload (the conversation event, and the inbox)
+    assert {"rating": 5, "comment": "quick!"} in [f["conversation"].get("csat")
+                                                   for f in env.world.api.of(agent.connection_id, "conversation")]
+    assert {"rating": 5, "comment": "quick!"} in [f["conversation"].get("csat")
+                                                   for f in env.world.api.of(agent.connection_id, "inbox")]
     again = env.frame(visitor, action="rate", conversation_id=cid, rating=1)
     assert again["type"] == "error" and again["code"] == "conflict"
 
