@@ -53,10 +53,13 @@ def visitor_chat(stack, text: str) -> str:
         return socket.request("start", text=text)["conversation"]["id"]
 
 
-def webhooks_tab(stack, new_page, **context):
-    """The admin's console on the Webhooks tab, `away` (as the other suites leave the demo agents)."""
+def webhooks_tab(stack, new_page, before=None, **context):
+    """The admin's console on the Webhooks tab, `away` (as the other suites leave the demo agents);
+    `before(page)` runs before the console loads (to route its requests, say)."""
     agent_id = stack.agent(ADMIN)["agent"]["id"]
     page = new_page(viewport=VIEWPORT, **context)
+    if before:
+        before(page)
     page.add_init_script(f"""(() => {{
         const key = "parley.console.prefs";
         const prefs = JSON.parse(localStorage.getItem(key) || "{{}}");
@@ -197,3 +200,35 @@ def test_the_secret_box_speaks_french_to_a_french_browser(stack, new_page, recei
         for item in listed.get("items", []):
             if item["url"] == hook.url:
                 stack.request("DELETE", f"/v1/webhooks/{item['id']}", token=admin_token)
+
+
+def test_an_endpoint_added_while_the_list_is_still_loading_is_listed(stack, new_page, receivers):
+    """Issue 13, defect 6: the list's first answer, read before the endpoint was added, arrives after it:
+    the new endpoint must still be listed (else the admin adds it twice)."""
+    receiver, held = receivers(204), []
+
+    def hold_first_list(route):
+        if route.request.method == "GET" and not held:
+            held.append((route, route.fetch()))  # the answer as it is now, handed to the page later
+        else:
+            route.continue_()
+
+    page = webhooks_tab(stack, new_page, before=lambda p: p.route("**/v1/webhooks", hold_first_list))
+    admin_token = stack.agent(ADMIN)["token"]
+    try:
+        for _ in range(50):
+            if held:
+                break
+            page.wait_for_timeout(100)
+        assert held, "the console should have asked for the list"
+        add_endpoint(page, receiver.url)
+        route, stale = held[0]
+        route.fulfill(response=stale)
+        page.wait_for_timeout(1000)
+        expect(card(page, receiver.url)).to_be_visible()
+        assert page.errors == []
+    finally:
+        _, hooks = stack.request("GET", "/v1/webhooks", token=admin_token)
+        for hook in hooks["items"]:
+            if hook["url"] == receiver.url:
+                stack.request("DELETE", f"/v1/webhooks/{hook['id']}", token=admin_token)

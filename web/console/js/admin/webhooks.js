@@ -20,7 +20,9 @@ const EVENT_LABELS = {
 
 const DELIVERY_LABELS = { pending: "Queued", retrying: "Retrying", delivered: "Delivered", failed: "Failed" };
 export const WEBHOOK_REFRESH_MS = 3000;
-const hooksState = { hooks: [], types: Object.keys(EVENT_LABELS), deliveries: new Map(), loaded: false, loading: null };
+// version: counts the changes made from this page; a list read that began before one may not show it.
+const hooksState = { hooks: [], types: Object.keys(EVENT_LABELS), deliveries: new Map(), loaded: false, loading: null,
+  version: 0 };
 
 export function resetWebhooks() {
   hooksState.hooks = [];
@@ -36,12 +38,18 @@ export function loadWebhooks() {
   if (hooksState.loading) return hooksState.loading;
   hooksState.loading = (async () => {
     try {
-      const data = await api("GET", "/v1/webhooks");
-      hooksState.hooks = data.items || [];
-      if (data.event_types && data.event_types.length) hooksState.types = data.event_types;
-      hooksState.loaded = true;
-      renderWebhooks();
-      await loadDeliveries();
+      for (let tries = 0; tries < 3; tries++) {
+        const asked = hooksState.version;
+        const data = await api("GET", "/v1/webhooks");
+        // An endpoint added (or changed) here while the list was on its way: this answer may not have it.
+        if (hooksState.version !== asked && tries < 2) continue;
+        hooksState.hooks = data.items || [];
+        if (data.event_types && data.event_types.length) hooksState.types = data.event_types;
+        hooksState.loaded = true;
+        renderWebhooks();
+        await loadDeliveries();
+        return;
+      }
     } catch (err) {
       if (onWebhooksTab()) toast("Could not load the webhooks: " + apiMessage(err), "error");
     }
@@ -104,6 +112,9 @@ export async function saveWebhook(event) {
   save.disabled = true;
   try {
     const hook = await api("POST", "/v1/webhooks", body);
+    hooksState.version += 1;
+    hooksState.hooks = hooksState.hooks.filter((h) => h.id !== hook.id).concat([hook]);  // shown at once
+    renderWebhooks();
     show($("webhook-form"), false);
     showSecret(hook);
     await loadWebhooks();
@@ -182,6 +193,7 @@ function hookLabel(hook) {
 async function webhookAction(hook, label, run) {
   try {
     await run();
+    hooksState.version += 1;
   } catch (err) {
     toast("Could not " + label + " " + hookLabel(hook) + ": " + apiMessage(err), "error");
   }
