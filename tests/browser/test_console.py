@@ -651,3 +651,16 @@ def test_a_rating_shows_in_the_open_conversation_without_a_reload(console, visit
     visitor.request("rate", conversation_id=cid, rating=4, comment="Quick and kind")
     expect(page.locator("#conv-facts")).to_contain_text("★★★★☆ “Quick and kind”")
     assert page.errors == []
+
+
+def test_no_accept_button_on_a_solved_chat_that_is_already_yours(console, visitors, agent_api):
+    """Issue 13, defect 9: the agent's own solved chat offers its status buttons, not "Accept"."""
+    page = console()
+    cid = visitors(unique("Sven")).start("One quick question")["id"]
+    me = agent_api.me()["id"]
+    agent_api.patch(cid, assignee_id=me, status="open")
+    agent_api.patch(cid, status="solved")
+    open_conversation(page, cid)
+    expect(page.locator("#thread-status")).to_contain_text("Solved")
+    expect(page.locator("#accept")).to_be_hidden()
+    assert page.errors == []

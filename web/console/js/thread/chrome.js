@@ -25,7 +25,9 @@ export function renderThreadChrome() {
   pill.textContent = c ? (STATUS_LABELS[c.status] || c.status) + (c.assignee_id ? " · " + agentName(c.assignee_id) : "") : "";
   pill.dataset.status = c ? c.status : "";
   const mine = c && isMine(c);
-  const canAccept = c && c.status !== "closed" && !mine && !(c.assignee_id && ACTIVE_STATUSES.includes(c.status));
+  // Nothing to accept in a chat that is already this agent's, even solved (the status buttons reopen it).
+  const yours = c && S.me && c.assignee_id === S.me.id;
+  const canAccept = c && c.status !== "closed" && !mine && !yours && !(c.assignee_id && ACTIVE_STATUSES.includes(c.status));
   show($("accept"), !!canAccept);
   for (const btn of document.querySelectorAll(".seg__btn")) {
     const on = !!c && c.status === btn.dataset.status;
