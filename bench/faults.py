@@ -463,8 +463,10 @@ def check_messages(run: Run, stack_http: str) -> dict:
         if not match or match[0]["seq"] != sent.message["seq"] or match[0]["id"] != sent.message["id"]:
             lost += 1
             problems.append(f"{sent.client_msg_id}: acked as seq {sent.message['seq']}, stored {match}")
-    total = sum(len(m) for m in stored.values())
-    return {"stored": total, "acked": sum(1 for s in run.sent if s.message), "lost": lost,
+    # what people wrote; the system's notices (who joined, a solve) come on top, counted apart
+    total = sum(1 for messages in stored.values() for m in messages if not m.get("notice"))
+    notices = sum(1 for messages in stored.values() for m in messages if m.get("notice"))
+    return {"stored": total, "notices": notices, "acked": sum(1 for s in run.sent if s.message), "lost": lost,
             "duplicated": duplicated, "conversations_with_gaps": gaps, "unacked": len(run.tally.unacked),
             "missing_at_receivers": missing_at_receiver, "received_by_history": by_history,
             "problems": problems + [f"unacked {u}" for u in run.tally.unacked] + run.tally.unexpected}

@@ -27,7 +27,7 @@ parts = Parts()
 
 def build_sender(client=None) -> Sender:
     sender = Sender(settings.ws_callback_url, client=client, workers=settings.fanout_workers)
-    sender.on_gone = lifecycle.disconnect  # forget the connection that is gone, never the sender's
+    sender.on_gone = lifecycle.forget_gone  # forget the connection that is gone, never the sender's
     return sender
 
 

@@ -1,7 +1,8 @@
 """Delivers frames to websocket connections through API Gateway's management API, in parallel.
 
 One client and one thread pool per container. A connection that answers 410 Gone is forgotten
-(that connection, not the sender's) and delivery goes on to the others.
+(that connection, not the sender's) and delivery goes on to the others. `on_gone` decides: a socket
+still in its $connect answers 410 too (API Gateway holds it only once $connect returns), and is kept.
 """
 import json
 import logging
@@ -27,7 +28,8 @@ class Sender:
         self._workers = workers
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self.on_gone: Callable[[str], None] = lambda connection_id: None
+        # on_gone(connection_id) -> True when it was forgotten, False when it is kept (still opening)
+        self.on_gone: Callable[[str], bool] = lambda connection_id: True
 
     def configure_from_event(self, request_context: dict) -> None:
         """Without a configured endpoint, derive API Gateway's from the first websocket event."""
@@ -50,7 +52,8 @@ class Sender:
             return self._client
 
     def send(self, connection_id: str, frame: dict) -> bool:
-        """Post one frame; False when the connection is gone (and now forgotten) or unreachable."""
+        """Post one frame; False when the connection is gone (and now forgotten), not open yet, or
+        unreachable."""
         return self._post(connection_id, _encode(frame)) == OK
 
     def broadcast(self, connection_ids: Iterable[str], frame: dict) -> list[str]:
@@ -70,16 +73,15 @@ class Sender:
         return [cid for (cid, _), outcome in zip(posts, outcomes, strict=False) if outcome == GONE]
 
     def exists(self, connection_id: str) -> bool:
-        """Whether API Gateway still holds this connection (GetConnection); a gone one is forgotten,
-        as a post that finds it gone forgets it."""
+        """Whether API Gateway holds this connection (GetConnection), or will once its $connect returns;
+        a gone one is forgotten, as a post that finds it gone forgets it."""
         try:
             self.client.get_connection(ConnectionId=connection_id)
             return True
         except ClientError as exc:
             if not _is_gone(exc):
                 raise
-        self._forget(connection_id)
-        return False
+        return not self._forget(connection_id)
 
     def close(self, connection_id: str) -> None:
         try:
@@ -107,14 +109,15 @@ class Sender:
         except (BotoCoreError, OSError) as exc:
             log.warning("post_to_connection failed", extra={"connection_id": connection_id, "error": repr(exc)})
             return FAILED
-        self._forget(connection_id)
-        return GONE
+        # Not open yet (its $connect is running): not delivered, and not gone. It reads `history` once open.
+        return GONE if self._forget(connection_id) else FAILED
 
-    def _forget(self, connection_id: str) -> None:
+    def _forget(self, connection_id: str) -> bool:
         try:
-            self.on_gone(connection_id)
+            return self.on_gone(connection_id) is not False
         except Exception:
             log.exception("forgetting a gone connection failed", extra={"connection_id": connection_id})
+            return True
 
 
 def _is_gone(exc: ClientError) -> bool:

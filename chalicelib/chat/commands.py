@@ -2,10 +2,13 @@
 when a slot moved. The edges (edges/ws.py, app.py) only parse the request and answer with the result."""
 from dataclasses import dataclass, field
 
+from pynamodb.exceptions import DoesNotExist
+
 from chalicelib import observability
 from chalicelib.aws import stepfunctions
-from chalicelib.chat import assignment, conversations, intake, messaging, routing, subscriptions
+from chalicelib.chat import assignment, conversations, intake, messaging, notices, routing, sites, subscriptions
 from chalicelib.core.caller import Caller
+from chalicelib.errors import ForbiddenError, NotFoundError
 from chalicelib.store.models import Agent, Conversation
 
 
@@ -43,9 +46,11 @@ def start_chat(caller: Caller, body: dict, sender, *, text: str | None = None,
 
 def accept(caller: Caller, conversation_id: str, sender) -> Conversation:
     """An agent takes a conversation from the queue and follows it on this socket."""
+    before = _before(caller, conversation_id)
     conversation = assignment.accept(caller, conversation_id, sender)
     subscriptions.subscribe(caller.connection_id, "agent", conversation.id)
     routing.settle(caller.workspace_id, sender)  # the queue moved: new positions
+    _tell_visitor(caller, before, conversation, sender)
     return conversation
 
 
@@ -57,13 +62,16 @@ def transfer(caller: Caller, conversation_id: str, sender, *, to_agent: str | No
     if to_agent:
         status = conversation.status if conversation.status in conversations.ACTIVE else "open"
         conversation = assignment.assign(caller, conversation, to_agent, status, sender)
-        target = Agent.get(to_agent).name
     else:
         conversation = assignment.assign(caller, conversation, None, "queued", sender, group=to_group)
-        target = f"the {to_group} team"
     routing.settle(caller.workspace_id, sender)  # a slot was freed; someone of the group may take it
-    messaging.post_system_message(conversation, f"{caller.name or 'An agent'} transferred this conversation "
-                                                f"to {target}.", sender)
+    # In the visitor's words: a colleague's name, or the team's label the site chose (never its internal name).
+    locale = messaging.visitor_locale(conversation)
+    target = (Agent.get(to_agent).name or notices.text("an_agent", locale) if to_agent
+              else notices.team_label(sites.texts(conversation.site_key), to_group, locale))
+    messaging.post_system_message(conversation, notices.text("transferred", locale, to=target,
+                                                             by=caller.name or notices.text("an_agent", locale)),
+                                  sender, notice="transferred")
     outcome = Outcome(conversation)
     if note:  # the ack carries it to its writer; every other agent on the conversation gets the event
         outcome.stored["note"] = messaging.send_message(caller, conversation.id, note, client_msg_id=None,
@@ -73,13 +81,45 @@ def transfer(caller: Caller, conversation_id: str, sender, *, to_agent: str | No
 
 
 def set_status(caller: Caller, conversation_id: str, status: str, sender) -> Conversation:
+    before = _before(caller, conversation_id)
     conversation = assignment.set_status(caller, conversation_id, status, sender)
     routing.settle(caller.workspace_id, sender)  # a solve frees a slot
+    _tell_visitor(caller, before, conversation, sender)
     return conversation
 
 
 def patch(caller: Caller, conversation_id: str, body: dict, sender) -> Conversation:
     """PATCH /v1/conversations/{id}: title, tags, status, assignee."""
+    before = _before(caller, conversation_id)
     conversation = assignment.patch(caller, conversation_id, body, sender)
     routing.settle(caller.workspace_id, sender)  # a new assignee or a solve may have moved a slot
+    _tell_visitor(caller, before, conversation, sender)
     return conversation
+
+
+def _before(caller: Caller, conversation_id: str) -> Conversation | None:
+    """The conversation as it was, to tell what a command changed; none if it cannot be read (the command
+    itself then answers why, its own checks first)."""
+    try:
+        return conversations.load(caller, conversation_id)
+    except (NotFoundError, ForbiddenError):
+        return None
+
+
+def _tell_visitor(caller: Caller, before: Conversation | None, after: Conversation, sender) -> None:
+    """What the visitor hears of a change an agent made: someone new took the chat, or it was solved.
+    A retry that changed nothing says nothing (the state before is the state after)."""
+    if before is None:
+        return
+    if after.status in conversations.ACTIVE and after.assignee_id and after.assignee_id != before.assignee_id:
+        name = caller.name if after.assignee_id == caller.id else _agent_name(after.assignee_id)
+        messaging.post_notice(after, "joined", sender, agent=name)
+    elif after.status == "solved" and before.status != "solved":
+        messaging.post_notice(after, "solved", sender, agent=caller.name)
+
+
+def _agent_name(agent_id: str) -> str | None:
+    try:
+        return Agent.get(agent_id).name
+    except DoesNotExist:  # removed meanwhile: the notice names "an agent"
+        return None

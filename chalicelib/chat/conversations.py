@@ -144,6 +144,8 @@ def serialize_message(m: Message) -> dict:
         out["client_msg_id"] = m.client_msg_id
     if m.options:
         out["options"] = list(m.options)
+    if m.notice:
+        out["notice"] = m.notice
     return out
 
 

@@ -8,7 +8,7 @@ from chalicelib.chat import routing
 from chalicelib.chat.subscriptions import subscribe
 from chalicelib.core import origins
 from chalicelib.core.caller import Caller
-from chalicelib.core.clock import iso, now
+from chalicelib.core.clock import iso, now, parse_iso
 from chalicelib.errors import ForbiddenError, UnauthorizedError
 from chalicelib.identity import sessions, tokens
 from chalicelib.store.models import Connection, Conversation, Visitor
@@ -16,6 +16,9 @@ from chalicelib.store.models import Connection, Conversation, Visitor
 log = logging.getLogger(__name__)
 
 CONNECTION_TTL = 3 * 3600  # API Gateway closes connections after 2 h
+# A socket is recorded (and subscribed) during its $connect, but API Gateway answers 410 Gone to posts
+# until $connect has returned (29 s at most). A 410 that young means "not open yet", not "gone".
+OPENING_SECONDS = 30
 
 
 def connect(connection_id: str, token: str | None, origin: str | None = None, *,
@@ -77,6 +80,20 @@ def caller_for_connection(connection_id: str) -> Caller:
                               site_key=connection.site_key, connection_id=connection_id,
                               rate_limit_count=int(connection.rate_limit_count),
                               rate_limit_window=int(connection.rate_limit_window), source_ip=connection.source_ip)
+
+
+def forget_gone(connection_id: str) -> bool:
+    """API Gateway said 410 Gone: forget the connection (True), unless it is still opening (False). A
+    returning visitor's socket, subscribed in its $connect, would otherwise lose its record and its
+    subscription to a message posted in that instant, and hear nothing more (issue 13, defect 10)."""
+    try:
+        connection = Connection.get(connection_id, consistent_read=True)
+    except DoesNotExist:
+        return True
+    if connection.connected_at and now() - parse_iso(connection.connected_at) < OPENING_SECONDS:
+        return False
+    disconnect(connection_id)
+    return True
 
 
 def disconnect(connection_id: str) -> Connection | None:

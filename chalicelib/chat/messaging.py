@@ -19,6 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import observability
 from chalicelib.aws import stepfunctions
+from chalicelib.chat import notices
 from chalicelib.chat.conversations import ACTIVE, index_actions, load, serialize_message
 from chalicelib.chat.subscriptions import deliver, notify_change, recipients
 from chalicelib.config import settings
@@ -28,7 +29,7 @@ from chalicelib.errors import ConflictError, ForbiddenError, RateLimitedError
 from chalicelib.mail import outgoing
 from chalicelib.store import limits, retention
 from chalicelib.store.dynamo import cancelled, cancelled_for, dynamo, update_if
-from chalicelib.store.models import Agent, Conversation, Key, Message
+from chalicelib.store.models import Agent, Conversation, Key, Message, Visitor
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,9 @@ class Stored:
 
 def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg_id: str | None = None,
                   internal: bool = False, options: list | None = None,
-                  author: dict | None = None) -> Stored:
-    """Append a message to the conversation; exactly once per (author, client_msg_id)."""
+                  author: dict | None = None, notice: str | None = None, preview: bool = True) -> Stored:
+    """Append a message to the conversation; exactly once per (author, client_msg_id). `preview`: it
+    becomes the conversation's last_message (what the inbox shows, and what the inactivity watch reads)."""
     author = author or caller.author()
     visitor = author["kind"] == "visitor"
     deadline, attempt = time.monotonic() + RETRY_SECONDS, 0
@@ -96,7 +98,8 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
             actions += [Conversation.status.set("open"), Conversation.solved_at.remove(),
                         Conversation.auto_solved.remove(),
                         *index_actions(conversation.workspace_id, "open", conversation.assignee_id)]
-        if not internal:  # a note must never show in a list a visitor's view could carry
+        preview = preview and not internal  # a note must never show in a list a visitor's view could carry
+        if preview:
             actions.append(Conversation.last_message.set({"seq": seq, "text": text[:PREVIEW_CHARS],
                                                           "kind": author["kind"], "at": stamp}))
         first_reply = author["kind"] == "agent" and not internal and not conversation.first_response_at
@@ -112,7 +115,8 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
         actions += retention.conversation_actions(conversation.retention_days, holds_slot)
         message = Message(conversation.id, seq, id=new_id("m"), client_msg_id=client_msg_id,
                           author_kind=author["kind"], author_id=author["id"], author_name=author.get("name"),
-                          text=text, internal=internal, options=options, created_at=stamp, expires_at=expires_at)
+                          text=text, internal=internal, options=options, notice=notice, created_at=stamp,
+                          expires_at=expires_at)
         unchanged = (Conversation.last_seq == conversation.last_seq) & (Conversation.status == conversation.status)
         try:
             with TransactWrite(connection=dynamo()) as tx:
@@ -142,7 +146,7 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
                 continue
             raise
         conversation.last_seq, conversation.updated_at, conversation.activity_at = seq, stamp, stamp
-        if not internal:
+        if preview:
             conversation.last_message = {"seq": seq, "text": text[:PREVIEW_CHARS], "kind": author["kind"], "at": stamp}
         if reopen:
             conversation.status, conversation.solved_at, conversation.auto_solved = "open", None, None
@@ -243,15 +247,36 @@ def send_message(caller: Caller, conversation_id: str, text: str, *, client_msg_
 
 
 def post_system_message(conversation: Conversation, text: str, sender, *, options: list | None = None,
-                        kind: str = "system") -> dict:
+                        kind: str = "system", notice: str | None = None, preview: bool = True) -> dict:
     """A message from the system or the bot, delivered to every subscriber."""
     caller = Caller.system(conversation.workspace_id, actor=kind, name=None)
-    stored = store_message(caller, conversation.id, text, options=options,
+    stored = store_message(caller, conversation.id, text, options=options, notice=notice, preview=preview,
                            author={"kind": kind, "id": kind, "name": None})
     data = serialize_message(stored.message)
     event = {"type": "message", "conversation_id": conversation.id, "message": data}
     deliver(stored.conversation, [(cid, event) for cid, _ in recipients(stored.conversation)], sender)
     return data
+
+
+def post_notice(conversation: Conversation, code: str, sender, *, preview: bool = False, **values) -> dict | None:
+    """A notice (chat/notices.py) in the visitor's language, to every subscriber. Not the inbox's preview
+    unless asked: the list keeps showing what the visitor last wrote. A notice is a courtesy: it never
+    fails what it follows (the change is made and told already), it is logged."""
+    try:
+        locale = visitor_locale(conversation)
+        values = {name: value or notices.text("an_agent", locale) for name, value in values.items()}  # nameless
+        text = notices.text(code, locale, **values)
+        return post_system_message(conversation, text, sender, notice=code, preview=preview)
+    except Exception:
+        log.exception("notice not posted", extra={"conversation_id": conversation.id, "notice": code})
+        return None
+
+
+def visitor_locale(conversation: Conversation) -> str | None:
+    try:
+        return Visitor.get(conversation.visitor_id).locale
+    except DoesNotExist:
+        return None
 
 
 def typing(caller: Caller, conversation_id: str, state: str, preview: str | None, sender) -> None:

@@ -14,6 +14,7 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.chat.assignment import assign
 from chalicelib.chat.availability import DEFAULT_WAIT, eta_seconds, is_available, wait_per_position
 from chalicelib.chat.conversations import ACTIVE, missed_this_wait, queue_key
+from chalicelib.chat.messaging import post_notice
 from chalicelib.chat.subscriptions import recipients, subscribe
 from chalicelib.chat.tickets import place
 from chalicelib.config import settings
@@ -77,6 +78,7 @@ def drain(workspace_id: str, sender, *, prefer: dict | None = None) -> list[str]
             assigned.append(conversation.id)
             moved_groups.add(group)
             _after_assignment(conversation, agent, queued_at)
+            post_notice(conversation, "joined", sender, agent=agent.name)
             break
     for group in moved_groups:
         announce_queue(workspace_id, group, sender)

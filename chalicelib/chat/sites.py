@@ -1,6 +1,7 @@
 """What a site's widget may know before a visitor says anything: is anyone there to answer."""
 from chalicelib.chat.availability import eta_seconds, is_available, is_online, wait_per_position
 from chalicelib.core import origins
+from chalicelib.errors import UnauthorizedError
 from chalicelib.identity.sessions import get_site
 from chalicelib.store.models import Agent
 
@@ -9,11 +10,26 @@ def widget_settings(site_key: str, origin: str | None = None) -> dict:
     """What the widget needs before it opens: texts, colour, the pre-chat form, who is there."""
     site = allowed_site(site_key, origin)
     s = site.settings
-    return {"site_key": site.site_key, "name": site.name, "greeting": s.greeting, "color": s.color,
+    texts = plain_texts(s.texts)
+    greetings = {lang: entry["greeting"] for lang, entry in texts.items() if entry.get("greeting")}
+    return {"site_key": site.site_key, "name": site.name, "greeting": s.greeting, "greetings": greetings,
+            "color": s.color,
             "contact_email": s.contact_email,
             "prechat": {"enabled": bool(s.prechat_enabled), "fields": list(s.prechat_fields or []),
                         "required": list(s.prechat_required or [])},
             "availability": _availability(site)}
+
+
+def texts(site_key: str) -> dict:
+    """The site's texts per language ({} when none, or the site is gone)."""
+    try:
+        return plain_texts(get_site(site_key).settings.texts)
+    except UnauthorizedError:  # the site is gone
+        return {}
+
+
+def plain_texts(value) -> dict:
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value or {})
 
 
 def availability(site_key: str, origin: str | None = None) -> dict:

@@ -9,7 +9,7 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import observability
 from chalicelib.aws import stepfunctions
-from chalicelib.chat import assignment, conversations, messaging, routing, subscriptions
+from chalicelib.chat import assignment, conversations, messaging, notices, routing, subscriptions
 from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, now, parse_iso
 from chalicelib.errors import BadRequestError, ConflictError
@@ -19,13 +19,6 @@ from chalicelib.store.models import Conversation, Site, Workspace
 from chalicelib.webhooks import delivery
 
 log = logging.getLogger(__name__)
-
-MISSED_WITH_EMAIL = ("Sorry, nobody is available to chat right now. We have your message and will answer "
-                     "by email at {email}.")
-MISSED_WITHOUT_EMAIL = ("Sorry, nobody is available to chat right now. Leave your email address and we will "
-                        "answer by email.")
-STILL_THERE = "Are you still there? This conversation will be marked as solved if we don't hear back from you."
-
 
 def run_task(event: dict, sender) -> dict:
     """The Lambda's entry: dispatch on `action`."""
@@ -91,9 +84,10 @@ def handoff_timeout(event: dict, sender) -> dict:
     observability.metric("MissedChats")
     _alert_team(conversation, queued_at)
     subscriptions.notify_change(conversation, sender)  # the visitor's widget stops showing a place in the queue
-    text = (MISSED_WITH_EMAIL.format(email=conversation.visitor_email) if conversation.visitor_email
-            else MISSED_WITHOUT_EMAIL)
-    messaging.post_system_message(conversation, text, sender)
+    code, values = (("missed_with_email", {"email": conversation.visitor_email}) if conversation.visitor_email
+                    else ("missed_without_email", {}))
+    text = notices.text(code, messaging.visitor_locale(conversation), **values)
+    messaging.post_system_message(conversation, text, sender, notice=code)
     notify.missed_chat_email(conversation)
     return {"missed": True}
 
@@ -169,7 +163,8 @@ def _remind(conversation: Conversation, owner: int, seq: int, sender) -> dict:
                                                     "pending", sender, expect_seq=int(conversation.last_seq))
         except ConflictError:
             return _again_soon()  # someone wrote or moved it meanwhile
-    message = messaging.post_system_message(conversation, STILL_THERE, sender)
+    text = notices.text("still_there", messaging.visitor_locale(conversation))
+    message = messaging.post_system_message(conversation, text, sender, notice="still_there")
     # While it waits in `pending`, a new agent reply starts a watch of its own (this one then ends).
     if not _watch_update(conversation, owner, [Conversation.inactivity_until.remove()]):
         return DONE
@@ -190,6 +185,7 @@ def inactivity_solve(event: dict, sender) -> dict:
     except ConflictError:
         return _again_soon()
     routing.settle(conversation.workspace_id, sender)  # a slot was freed
+    messaging.post_notice(conversation, "solved_auto", sender)  # the visitor and the console thread say so
     return {"next": "done", "solved": True}
 
 

@@ -15,9 +15,10 @@ from chalicelib.aws.clients import client
 from chalicelib.chat.assignment import record_csat
 from chalicelib.chat.messaging import send_message
 from chalicelib.config import settings
+from chalicelib.core.locales import language
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
 from chalicelib.identity import tokens
-from chalicelib.mail.render import REPLY_ADDRESS, language, one_line, page, phrase, visitor_caller, visitor_of
+from chalicelib.mail.render import REPLY_ADDRESS, one_line, page, phrase, visitor_caller, visitor_of
 from chalicelib.store.models import Conversation
 
 log = logging.getLogger(__name__)

@@ -18,6 +18,7 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.config import settings
 from chalicelib.core import origins
 from chalicelib.core.caller import Caller
+from chalicelib.core.locales import language
 from chalicelib.identity import tokens
 from chalicelib.store.models import Conversation, Site, Visitor
 
@@ -64,10 +65,6 @@ STRINGS = {
         "bad_link_body": "Le lien est incomplet ou a expiré.",
     },
 }
-
-
-def language(locale: str | None) -> str:
-    return "fr" if (locale or "").lower().startswith("fr") else "en"
 
 
 def phrase(lang: str, key: str, **values) -> str:

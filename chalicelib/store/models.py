@@ -71,6 +71,8 @@ class SiteSettings(MapAttribute):
     allowed_origins = ListAttribute(of=UnicodeAttribute, null=True)
     # The site's own rate limits, {name: {"count", "window"}} for names in limits.SITE_LIMITS; none: defaults.
     limits = MapAttribute(null=True)
+    # Per language, what visitors read (chalicelib/workspace/admin.py: _site_texts); none: greeting for all.
+    texts = MapAttribute(null=True)
 
 
 class Site(Model):
@@ -293,6 +295,8 @@ class Message(Model):
     text = UnicodeAttribute()
     internal = BooleanAttribute(default=False)
     options = ListAttribute(null=True)
+    # A system message's kind (chalicelib/chat/notices.py: joined, transferred, solved…); none for the rest.
+    notice = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     # TTL (epoch s): its conversation's retention horizon when it was written (chalicelib/retention.py).
     expires_at = NumberAttribute(null=True)

@@ -12,7 +12,7 @@ from chalicelib.chat import routing
 from chalicelib.chat.assignment import assign, set_unassigned_status
 from chalicelib.chat.conversations import ACTIVE
 from chalicelib.config import settings
-from chalicelib.core import origins, validate
+from chalicelib.core import locales, origins, validate
 from chalicelib.core.caller import Caller, require_admin
 from chalicelib.core.clock import iso
 from chalicelib.errors import BadRequestError, ConflictError, UnavailableError
@@ -247,7 +247,9 @@ SITE_FIELDS = {"greeting": "string", "color": "color", "contact_email": "email",
                # the pages whose browsers may use the widget; null: any page (chalicelib/origins.py)
                "allowed_origins": "origins",
                # the site's own rate limits, {name: {"count", "window"}} (chalicelib/limits.py); null: defaults
-               "limits": "limits"}
+               "limits": "limits",
+               # per language, what visitors read: {"fr": {"greeting": ..., "teams": {group: label}}}; null: none
+               "texts": "texts"}
 
 
 def get_site_settings(caller: Caller, site_key: str) -> dict:
@@ -290,6 +292,8 @@ def update_site_settings(caller: Caller, site_key: str, body: dict) -> dict:
             value = origins.parse_list(body, name)
         elif kind == "limits":
             value = _site_limits(body, name)
+        elif kind == "texts":
+            value = _site_texts(body, name)
         elif kind == "fields":
             value = body[name]
             if not isinstance(value, list) or any(v not in ("name", "email") for v in value):
@@ -325,6 +329,43 @@ def _site_limits(body: dict, name: str) -> dict | None:
     return out or None
 
 
+def _site_texts(body: dict, name: str) -> dict | None:
+    """{"fr": {"greeting": "Bonjour !", "teams": {"billing": "notre service facturation"}}}: a language's
+    greeting (else `greeting`) and the labels a transfer to a group reads to visitors (else "another team")."""
+    value = body[name]
+    if value is None:
+        return None
+    value = validate.obj(value, name)
+    out = {}
+    for lang, texts in value.items():
+        where = f"{name}.{lang}"
+        if lang not in locales.SUPPORTED:
+            raise BadRequestError(f"{where}: the languages are {', '.join(locales.SUPPORTED)}", field=where)
+        texts = validate.obj(texts, where)
+        unknown = sorted(set(texts) - {"greeting", "teams"})
+        if unknown:
+            raise BadRequestError(f"{where}.{unknown[0]}: a language's texts are greeting and teams",
+                                  field=f"{where}.{unknown[0]}")
+        entry = {}
+        greeting = validate.string(texts, "greeting", required=False, max_len=500)
+        if greeting:
+            entry["greeting"] = greeting
+        teams = validate.obj(texts.get("teams") or {}, f"{where}.teams")
+        labels = {}
+        for group, label in teams.items():
+            here = f"{where}.teams.{group}"
+            try:
+                key = validate.group({"group": group}, "group")
+                labels[key] = validate.string({"label": label}, "label", max_len=80)
+            except BadRequestError as exc:
+                raise BadRequestError(f"{here}: {exc.message}", field=here) from None
+        if labels:
+            entry["teams"] = labels
+        if entry:
+            out[lang] = entry
+    return out or None
+
+
 def _own_site(caller: Caller, site_key: str) -> Site:
     return owned(caller, Site, site_key, "site")
 
@@ -332,6 +373,7 @@ def _own_site(caller: Caller, site_key: str) -> Site:
 def _serialize_site(site: Site) -> dict:
     return {"site_key": site.site_key, "name": site.name,
             "settings": {"retention_days": None, "allowed_origins": None, "limits": None, "contact_email": None,
+                         "texts": None,
                          **site.settings.as_dict()},
             "identity_verification": bool(site.identity_secret)}
 

@@ -301,4 +301,5 @@ def write(page, text: str) -> None:
 
 
 def bubbles(page) -> list[str]:
-    return page.locator(".parley-log .parley-bubble").all_inner_texts()
+    """What people wrote, in the widget's log (not the system's notices: who joined, a solve)."""
+    return page.locator(".parley-log .parley-msg:not(.parley-system) .parley-bubble").all_inner_texts()

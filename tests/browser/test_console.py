@@ -227,7 +227,7 @@ def test_live_inbox_accept_reply_typing_note_and_solve(console, visitors, agent_
     composer = page.get_by_label("Message", exact=True)
     composer.fill("Let me check that for you.")
     composer.press("Enter")
-    reply = visitor.wait_next(lambda f: f.get("type") == "message", "the reply")
+    reply = visitor.wait_next(lambda f: f.get("type") == "message" and not f["message"].get("notice"), "the reply")
     assert reply["message"]["text"] == "Let me check that for you."
     assert reply["message"]["author"]["kind"] == "agent"
     expect(composer).to_have_value("")
@@ -362,10 +362,10 @@ def test_transfer_to_admin(console, visitors, agent_api, admin_api):
     eventually(lambda: agent_api.team_member(ADMIN)["active_chats"] == admin_before + 1)
     assert agent_api.conversation(cid)["assignee_id"] == admin["id"]
     expect(page.locator("#thread-status")).to_contain_text("Ada Admin")
-    expect(page.locator(".msg--system")).to_contain_text("transferred this conversation")
+    expect(page.locator(".msg--system", has_text="transferred this conversation")).to_be_visible()
     expect(page.locator(".msg--note", has_text="Wants a manager; order 7781")).to_be_visible()
-    visitor.wait_next(lambda f: f.get("type") == "message" and f["message"]["author"]["kind"] == "system",
-                      "the system message")
+    visitor.wait(lambda f: f.get("type") == "message" and f["message"].get("notice") == "transferred",
+                 "the transfer notice")
     visitor.drain()
     assert "Wants a manager" not in json.dumps(visitor.frames)
     assert page.errors == []
@@ -664,3 +664,30 @@ def test_no_accept_button_on_a_solved_chat_that_is_already_yours(console, visito
     expect(page.locator("#thread-status")).to_contain_text("Solved")
     expect(page.locator("#accept")).to_be_hidden()
     assert page.errors == []
+
+
+def test_the_thread_says_who_joined_and_that_a_silent_chat_was_solved_automatically(console, visitors, admin_api,
+                                                                                      artifacts):
+    """Issue 13, defect 8: the thread (and the visitor) read that the agent joined, and that the chat was
+    solved by the inactivity flow, not by anyone: the real flow, with the site's waits at 1 s."""
+    admin_api.call("PATCH", "/v1/sites/demo", {"inactivity_wait": 1, "pending_wait": 1})
+    try:
+        page = console()
+        visitor = visitors(unique("Quiet"))
+        cid = visitor.start("Do you have it in blue?")["id"]
+        open_conversation(page, cid)
+        page.get_by_role("button", name="Accept", exact=True).click()
+        expect(page.locator(".msg--system", has_text="Alex Agent joined the conversation.")).to_be_visible()
+        composer = page.get_by_label("Message", exact=True)
+        composer.fill("Which size would you like?")
+        composer.press("Enter")
+        expect(page.locator(".msg--system", has_text="Are you still there?")).to_be_visible(timeout=20_000)
+        solved = page.locator(".msg--system", has_text="marked as solved automatically, as we had no reply")
+        expect(solved).to_be_visible(timeout=20_000)
+        told = visitor.wait(lambda f: f["type"] == "message" and f["message"].get("notice") == "solved_auto",
+                            "the visitor's solved notice")
+        assert told["message"]["text"] == solved.locator(".msg__system").inner_text()
+        page.screenshot(path=str(artifacts / "console-solved-automatically.png"))
+        assert page.errors == []
+    finally:
+        admin_api.call("PATCH", "/v1/sites/demo", {"inactivity_wait": 600, "pending_wait": 24 * 3600})

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from chalicelib.chat import lifecycle
+from chalicelib.chat import lifecycle, sites
 from chalicelib.edges import ws
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from chalicelib.identity import sessions
@@ -143,6 +143,27 @@ def test_site_settings_hold_the_flows_waits_and_the_team_webhook(world):
             admin.update_site_settings(boss, "site-a", bad)
     admin.update_site_settings(boss, "site-a", {"webhook_url": None})
     assert Site.get("site-a").settings.webhook_url is None
+
+
+def test_site_texts_give_each_language_its_greeting_and_team_labels_and_name_the_bad_field(world):
+    boss = admin_caller(world)
+    texts = {"fr": {"greeting": "Bonjour ! Une question ?", "teams": {"Billing": "notre service facturation"}},
+             "en": {"greeting": "  "}}
+    updated = admin.update_site_settings(boss, "site-a", {"texts": texts})
+    # group names are stored as agents' groups are (lowercase); an empty language is dropped
+    assert updated["settings"]["texts"] == {"fr": {"greeting": "Bonjour ! Une question ?",
+                                                   "teams": {"billing": "notre service facturation"}}}
+    public = sites.widget_settings("site-a")
+    assert public["greetings"] == {"fr": "Bonjour ! Une question ?"} and public["greeting"] == "Hi! How can we help?"
+    assert "teams" not in json.dumps(public)  # labels are for transfers, not for every page view
+    for bad, field in (({"de": {"greeting": "Hallo"}}, "texts.de"), ({"fr": {"welcome": "x"}}, "texts.fr.welcome"),
+                       ({"fr": {"teams": {"no spaces": "x"}}}, "texts.fr.teams.no spaces"),
+                       ({"fr": {"teams": {"tech": "x" * 81}}}, "texts.fr.teams.tech"), ("hello", "texts")):
+        with pytest.raises(BadRequestError) as refused:
+            admin.update_site_settings(boss, "site-a", {"texts": bad})
+        assert refused.value.field == field, (bad, refused.value.message)
+    admin.update_site_settings(boss, "site-a", {"texts": None})
+    assert Site.get("site-a").settings.texts is None and sites.widget_settings("site-a")["greetings"] == {}
 
 
 # --- creating an agent is all or nothing, and retryable ---------------------------------------------------

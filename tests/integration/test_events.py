@@ -50,7 +50,9 @@ def test_a_conversation_lifecycle_becomes_domain_events(events_env):
     assert (assigned["data"]["assignee_id"], assigned["data"]["previous_assignee_id"]) == (agent.id, None)
     changes = [(e["data"]["from"], e["data"]["to"]) for e in got if e["type"] == "conversation.status_changed"]
     assert ("queued", "open") in changes and ("open", "solved") in changes
-    texts = {e["data"]["message"]["text"]: e["data"]["message"] for e in got if e["type"] == "message.created"}
+    created = [e["data"]["message"] for e in got if e["type"] == "message.created"]
+    assert [m["notice"] for m in created if "notice" in m] == ["joined", "solved"]  # what the visitor was told
+    texts = {m["text"]: m for m in created if "notice" not in m}
     assert set(texts) == {"Where is my parcel?", "Checking now", "VIP customer"}
     assert texts["VIP customer"]["internal"] is True and texts["Checking now"]["internal"] is False
     assert texts["Where is my parcel?"]["author"]["kind"] == "visitor"

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from chalicelib.aws import stepfunctions
-from chalicelib.chat import conversations
+from chalicelib.chat import conversations, notices
 from chalicelib.config import settings
 from chalicelib.edges import flow_tasks
 from chalicelib.store.models import Agent, Conversation, Message, Visitor, Workspace
@@ -62,9 +62,9 @@ def test_handoff_timeout_alerts_the_team_tells_the_visitor_and_keeps_the_chat_an
     assert conversation.task_token is None
     assert Workspace.get("ws_a").missed_chats == 1
     texts = [m["message"]["text"] for m in env.world.api.of(visitor.connection_id, "message")]
-    assert texts == [flow_tasks.MISSED_WITHOUT_EMAIL]
+    assert texts == [notices.text("missed_without_email", None)]
     stored = list(Message.query(cid))
-    assert stored[-1].author_kind == "system" and stored[-1].text == flow_tasks.MISSED_WITHOUT_EMAIL
+    assert stored[-1].author_kind == "system" and stored[-1].text == notices.text("missed_without_email", None)
 
     assert env.pump_webhooks() == 0 and env.webhook.delivered() == []  # 500: left on the queue
     assert env.pump_webhooks() == 1
@@ -77,7 +77,7 @@ def test_handoff_timeout_alerts_the_team_tells_the_visitor_and_keeps_the_chat_an
     conversation = Conversation.get(cid)
     assert conversation.status == "open" and conversation.assignee_id == agent.id
     ack = env.frame(agent, action="send", conversation_id=cid, text="Sorry for the wait! It shipped.")
-    assert ack["type"] == "ack" and ack["message"]["seq"] == 3
+    assert ack["type"] == "ack" and ack["message"]["seq"] == 4  # after the missed notice and the joined one
     assert conversations.serialize(Conversation.get(cid))["missed"] is True
 
 
@@ -87,7 +87,7 @@ def test_handoff_timeout_with_a_known_email_says_where_the_answer_goes(flows_env
     visitor, cid = env.chat(env.world.visitor_session(email="dana@example.com"))
     assert env.finished("handoff", handoff_name(cid))["status"] == "SUCCEEDED"
     texts = [m["message"]["text"] for m in env.world.api.of(visitor.connection_id, "message")]
-    assert texts == [flow_tasks.MISSED_WITH_EMAIL.format(email="dana@example.com")]
+    assert texts == [notices.text("missed_with_email", None, email="dana@example.com")]
     assert env.pump_webhooks() == 0  # no webhook configured: nothing queued
 
 
@@ -108,8 +108,13 @@ def test_inactivity_sets_pending_then_auto_solves_without_a_survey(flows_env):
     assert conversation.status == "solved" and conversation.auto_solved is True
     assert Agent.get(agent.id).active_chats == 0  # the slot was freed
     messages = list(Message.query(cid))
-    assert [m.author_kind for m in messages] == ["visitor", "agent", "system"]
-    assert messages[-1].text == flow_tasks.STILL_THERE
+    assert [(m.author_kind, m.notice) for m in messages] == [
+        ("visitor", None), ("system", "joined"), ("agent", None), ("system", "still_there"), ("system", "solved_auto")]
+    assert messages[-2].text == notices.text("still_there", None)
+    # Both sides read that it was solved, and by no one: the visitor's widget and the console's thread.
+    assert messages[-1].text == notices.text("solved_auto", None)
+    heard = [f["message"].get("notice") for f in env.world.api.of(visitor.connection_id, "message")]
+    assert heard[-1] == "solved_auto"
     statuses = [f["conversation"]["status"] for f in env.world.api.of(visitor.connection_id, "conversation")]
     assert statuses == ["open", "pending", "solved"]  # assigned, then the flow's two steps
     assert env.executions("csat") == []  # auto-solved: no survey
@@ -130,7 +135,7 @@ def test_one_watch_covers_a_stretch_of_replies_and_ends_when_the_visitor_answers
     conversation = Conversation.get(cid)
     assert conversation.status == "open" and not conversation.auto_solved
     assert conversation.inactivity_until is None  # released: the next agent reply starts a new watch
-    assert [m.author_kind for m in Message.query(cid)] == ["visitor", "agent", "agent", "visitor"]
+    assert [m.author_kind for m in Message.query(cid)] == ["visitor", "system", "agent", "agent", "visitor"]
     later = env.frame(agent, action="send", conversation_id=cid, text="Bye!")["message"]["seq"]
     assert env.finished("inactivity", f"inactivity-{cid}-{later}")["status"] == "SUCCEEDED"
     assert Conversation.get(cid).status == "solved"
@@ -148,8 +153,9 @@ def test_the_watch_re_arms_for_a_later_reply_and_counts_from_it(flows_env):
     assert done["status"] == "SUCCEEDED" and done["output"]["check"]["step"] == {"next": "done", "solved": True}
     assert len(env.executions("inactivity")) == 1
     messages = list(Message.query(cid))
-    assert [m.author_kind for m in messages] == ["visitor", "agent", "agent", "system"]
-    reminded_after = (stepfunctions._stamp_ms(messages[-1].created_at)
+    assert [m.notice or m.author_kind for m in messages] == [
+        "visitor", "joined", "agent", "agent", "still_there", "solved_auto"]
+    reminded_after = (stepfunctions._stamp_ms(messages[-2].created_at)
                       - stepfunctions._stamp_ms(last["message"]["created_at"])) / 1000
     assert reminded_after >= 2  # counted from the newest reply, not from the first
     assert Conversation.get(cid).auto_solved is True
@@ -166,7 +172,7 @@ def test_a_retried_start_with_the_same_name_runs_once(flows_env):
     assert env.finished("inactivity", f"inactivity-{cid}-{seq}")["status"] == "SUCCEEDED"
     assert stepfunctions.start_inactivity(conversation, seq) is False  # a retry after it ended
     assert len(env.executions("inactivity")) == 1
-    assert [m.author_kind for m in Message.query(cid)].count("system") == 1
+    assert [m.notice for m in Message.query(cid)].count("still_there") == 1
 
 
 # --- csat and closing -----------------------------------------------------------------------

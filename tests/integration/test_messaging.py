@@ -6,6 +6,7 @@ import pytest
 
 from chalicelib import bootstrap
 from chalicelib.chat import assignment, conversations, intake, messaging, subscriptions
+from chalicelib.core.clock import iso, now
 from chalicelib.edges import ws
 from chalicelib.errors import ConflictError, NotFoundError, RateLimitedError
 from chalicelib.store.models import Connection, Conversation, Message
@@ -190,6 +191,8 @@ def test_a_gone_recipient_is_forgotten_and_the_others_still_receive(world):
     for caller in (gone, present):
         subscriptions.subscribe(caller.connection_id, "agent", conversation.id)
     world.api.drop(gone.connection_id)
+    # Opened a while ago (a 410 for a socket still in its $connect keeps it: tests/integration/test_reconnect.py)
+    Connection(gone.connection_id).update(actions=[Connection.connected_at.set(iso(now() - 60))])
 
     messaging.send_message(visitor, conversation.id, "still there?", client_msg_id=None, internal=False,
                            sender=world.sender)

@@ -178,6 +178,7 @@ def test_a_chat_from_the_queue_to_its_rating_emits_each_metric_once(app, world, 
     metrics = emf(capsys.readouterr().out)
     assert metrics.pop(("MessagesStored", "Count", (("author", "visitor"),))) == [1.0]
     assert metrics.pop(("MessagesStored", "Count", (("author", "agent"),))) == [1.0, 1.0]
+    assert metrics.pop(("MessagesStored", "Count", (("author", "system"),))) == [1.0]  # "… joined the conversation"
     assert metrics.pop(("FirstResponseTime", "Seconds", ())) == [
         observability.seconds_between(conversation.created_at, conversation.first_response_at)]
     (waited,) = metrics.pop(("QueueWait", "Seconds", ()))

@@ -61,7 +61,8 @@ def test_without_retention_nothing_expires(world):
     assert Visitor.get(session["visitor_id"]).expires_at is None
     conversation = Conversation.get(chat)
     assert conversation.retention_days is None and conversation.expires_at is None
-    assert [m.expires_at for m in Message.query(chat)] == [None, None]
+    # the visitor's, the notice that the agent joined, the agent's
+    assert [m.expires_at for m in Message.query(chat)] == [None, None, None]
     assert all(k.expires_at and k.expires_at <= now() + messaging.CLIENT_MSG_ID_TTL + 5 for k in claims_of(chat))
 
 
@@ -161,7 +162,7 @@ def test_a_conversation_deleted_by_ttl_breaks_nothing(world):
     ws.handle_frame(again.connection_id, json.dumps({"action": "start", "ref": "s", "text": "Hi again"}),
                     world.sender)
     fresh = world.api.of(again.connection_id, "ack")[-1]["conversation"]
-    assert fresh["id"] != chat and fresh["last_seq"] == 1
+    assert fresh["id"] != chat and fresh["last_seq"] == 2  # "Hi again" and the agent's joined notice
     assert Visitor.get(session["visitor_id"]).active_conversation_id == fresh["id"]
     # The old socket's disconnect, the agent's view and the profile cope with the hole.
     lifecycle.disconnect(visitor.connection_id)
@@ -190,7 +191,7 @@ def test_messages_past_their_horizon_leave_the_history_of_a_live_conversation(wo
     send(world, agent, chat, "Second")
     Message(chat, 1).update(actions=[Message.expires_at.set(int(now()) - 1)])  # the oldest is past its horizon
     messages, _ = conversations.history(agent, Conversation.get(chat))
-    assert [m["text"] for m in messages] == ["Second"]
+    assert [m["text"] for m in messages if not m.get("notice")] == ["Second"]
 
 
 def test_a_visitor_record_gone_before_their_conversation_is_not_recreated(world):
@@ -246,7 +247,7 @@ def test_export_holds_everything_about_the_visitor_and_nothing_else(world, caplo
     assert [c["id"] for c in export["conversations"]] == nora["conversations"]
     first, second = export["conversations"]
     assert first["csat"] == {"rating": 5, "comment": "quick"} and first["status"] == "closed"
-    assert [m["text"] for m in first["messages"]] == ["Hello", "Hello Nora"]
+    assert [m["text"] for m in first["messages"] if not m.get("notice")] == ["Hello", "Hello Nora"]
     note = second["messages"][-1]
     assert note["text"] == "Nora is a VIP, refund approved" and note["internal"] is True
     assert "internal_notes" in export["about"]
@@ -258,7 +259,7 @@ def test_export_holds_everything_about_the_visitor_and_nothing_else(world, caplo
     assert not any(key in text for key in ("subscribers", "rate_times", "task_token", "ws_status"))
 
     [line] = [r for r in caplog.records if getattr(r, "audit", {}).get("action") == "export"]
-    assert line.audit["conversations"] == 2 and line.audit["messages"] == 4
+    assert line.audit["conversations"] == 2 and line.audit["messages"] == 6
     assert "nora" not in line.getMessage().lower() and "Hello" not in line.getMessage()
 
 
@@ -270,7 +271,7 @@ def test_export_reads_every_message_of_a_long_conversation(world):
     for i in range(300):
         messaging.store_message(agent, chat, f"line {i} " + "x" * 3900)  # 1.2 MB: two Query pages
     [conversation] = privacy.export_visitor(boss, session["visitor_id"])["conversations"]
-    assert [m["seq"] for m in conversation["messages"]] == list(range(1, 302))
+    assert [m["seq"] for m in conversation["messages"]] == list(range(1, 303))  # with the joined notice
 
 
 def test_data_requests_are_for_admins_of_the_visitors_workspace(world):
@@ -289,7 +290,7 @@ def test_data_requests_are_for_admins_of_the_visitors_workspace(world):
     assert privacy.find_by_email(stranger, {"email": "nora@example.com"}) == {"items": []}
     with pytest.raises(NotFoundError):
         privacy.export_visitor(admin_caller(world), "v_nobody")
-    assert Visitor.get(vid).erasing is None and Message.count(nora["conversations"][0]) == 2
+    assert Visitor.get(vid).erasing is None and Message.count(nora["conversations"][0]) == 3
 
 
 @pytest.mark.parametrize("call, field", [
@@ -334,7 +335,8 @@ def test_erase_removes_everything_and_frees_the_agent_slot(world, caplog):
     result = privacy.erase_visitor(boss, nora["session"]["visitor_id"], ERASE, world.sender)
 
     assert result["complete"] is True
-    assert result["erased"] == {"conversations": 2, "messages": 4, "keys": 2, "connections": 1, "visitor": 1}
+    # each conversation: the visitor's message, the agent's joined notice and reply
+    assert result["erased"] == {"conversations": 2, "messages": 6, "keys": 2, "connections": 1, "visitor": 1}
     assert Visitor.count(nora["session"]["visitor_id"]) == 0
     for cid in nora["conversations"]:
         assert Conversation.count(cid) == 0 and Message.count(cid) == 0 and claims_of(cid) == []
@@ -353,7 +355,7 @@ def test_erase_removes_everything_and_frees_the_agent_slot(world, caplog):
     # Audit lines: ids and counts, no name or address.
     lines = [r.audit for r in caplog.records if hasattr(r, "audit")]
     assert [line["action"] for line in lines] == ["erase_started", "erase", "find"]
-    assert lines[1]["messages"] == 4 and lines[1]["actor_id"] == boss.id and lines[2]["found"] == 0
+    assert lines[1]["messages"] == 6 and lines[1]["actor_id"] == boss.id and lines[2]["found"] == 0
     assert "nora" not in json.dumps(lines).lower()
 
 
@@ -417,7 +419,7 @@ def test_a_message_stored_during_the_erase_is_swept_too(world, monkeypatch):
             messaging.store_message(nora["agent"], second, "a late note", internal=True)
     monkeypatch.setattr(privacy, "_delete_messages", with_a_late_note)
     result = privacy.erase_visitor(boss, nora["session"]["visitor_id"], ERASE, world.sender)
-    assert result["complete"] is True and result["erased"]["messages"] == 5
+    assert result["complete"] is True and result["erased"]["messages"] == 7  # with the two joined notices
     assert Message.count(second) == 0 and Conversation.count(second) == 0
 
 

@@ -6,7 +6,7 @@ from chalicelib import bootstrap
 from chalicelib.chat import assignment, availability, conversations, lifecycle, routing
 from chalicelib.config import settings
 from chalicelib.edges import ws
-from chalicelib.store.models import Agent, Conversation, Visitor
+from chalicelib.store.models import Agent, Conversation, Site, Visitor
 
 
 def new_chat(world, site_key="site-a", session=None):
@@ -107,8 +107,31 @@ def test_groups_route_to_their_agents_and_a_transfer_to_a_group_queues_it_there(
     moved = Conversation.get(chat)
     assert (moved.group, moved.assignee_id, moved.status) == ("tech", technician.id, "open")
     texts = [m["message"]["text"] for m in world.api.of(technician.connection_id, "message")]
-    assert any("transferred this conversation to the tech team" in t for t in texts)
+    # The visitor reads the transfer too: never the internal group name, which the site has not labelled.
+    assert any(t.endswith("transferred this conversation to another team.") for t in texts), texts
+    assert not any("tech" in t for t in texts if "transferred" in t)
     assert "billing API error" in texts  # the note reaches agents
+
+
+def test_a_transfer_names_the_team_as_the_site_labels_it_in_the_visitors_language(world):
+    Site(site_key="site-a").update(actions=[Site.settings.texts.set(
+        {"fr": {"teams": {"tech": "notre équipe technique"}}, "en": {"teams": {"tech": "our technical team"}}})])
+    receptionist = world.online_agent(groups=[], name="Rita")
+    world.online_agent(groups=["tech"], capacity=0)  # the team exists; nobody of it is free
+    told = {}
+    for locale in ("fr-FR", "en-GB"):
+        session = world.visitor_session(locale=locale)
+        visitor, chat = new_chat(world, session=session)
+        assert Conversation.get(chat).assignee_id == receptionist.id
+        ws.handle_frame(receptionist.connection_id, json.dumps(
+            {"action": "transfer", "conversation_id": chat, "to_group": "tech", "ref": "t"}), world.sender)
+        told[locale] = [f["message"] for f in world.api.of(visitor.connection_id, "message")
+                        if f["message"].get("notice") == "transferred"]
+    assert [m["text"] for m in told["fr-FR"]] == ["Rita a transféré cette conversation à notre équipe technique."]
+    assert [m["text"] for m in told["en-GB"]] == ["Rita transferred this conversation to our technical team."]
+    joined = [f["message"]["text"] for f in world.api.of(receptionist.connection_id, "message")
+              if f["message"].get("notice") == "joined"]
+    assert "Rita a rejoint la conversation." in joined and "Rita joined the conversation." in joined
 
 
 def test_a_returning_visitor_gets_the_agent_who_helped_last(world):

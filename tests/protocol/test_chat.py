@@ -55,12 +55,15 @@ async def test_two_way_chat_accept_send_reply(stack, logins):
         change = await visitor.next_event("conversation", where=lambda e: e["conversation"]["id"] == cid
                                           and e["conversation"]["status"] == "open")
         assert change["conversation"]["assignee_id"] == agent.agent_id
+        joined = await visitor.next_event("message", conversation_id=cid)  # the visitor is told, first
+        assert joined["message"]["notice"] == "joined" and joined["message"]["seq"] == 1
+        assert joined["message"]["author"]["kind"] == "system"
 
         try:
             ack = await visitor.ack("send", conversation_id=cid, client_msg_id="cm-hello", text="Hi there")
             message = ack["message"]
             assert ack.get("duplicate") is False
-            assert message["seq"] == 1
+            assert message["seq"] == 2
             assert message["conversation_id"] == cid
             assert message["author"]["kind"] == "visitor"
             assert message["author"]["id"] == visitor.visitor_id
@@ -71,14 +74,14 @@ async def test_two_way_chat_accept_send_reply(stack, logins):
 
             # Stored before the ack: REST sees it now.
             stored = await rest_messages(clients, logins["agent"]["token"], cid)
-            assert [m["id"] for m in stored] == [message["id"]]
+            assert [m["id"] for m in stored] == [joined["message"]["id"], message["id"]]
 
-            event = await agent.next_event("message", conversation_id=cid)
+            event = await agent.next_event("message", conversation_id=cid, where=lambda e: not e["message"].get("notice"))
             assert event["message"]["id"] == message["id"]
-            assert event["message"]["seq"] == 1
+            assert event["message"]["seq"] == 2
 
             reply = await send(agent, cid, "Hello Vera, how can I help?")
-            assert reply["seq"] == 2
+            assert reply["seq"] == 3
             assert reply["author"]["kind"] == "agent"
             assert reply["author"]["id"] == agent.agent_id
             got = await visitor.next_event("message", conversation_id=cid)
@@ -119,8 +122,9 @@ async def test_accept_of_a_colleagues_conversation_is_conflict(stack, logins):
             # A colleague may still join and write (helping, supervising).
             await admin.ack("join", conversation_id=cid)
             await send(admin, cid, "a colleague here")
-            assert (await visitor.next_event("message", conversation_id=cid))["message"]["author"]["id"] \
-                == admin.agent_id
+            said = await visitor.next_event("message", conversation_id=cid,
+                                            where=lambda e: e["message"]["author"]["kind"] == "agent")
+            assert said["message"]["author"]["id"] == admin.agent_id
         finally:
             await agent.request("set_status", conversation_id=cid, status="solved")
 

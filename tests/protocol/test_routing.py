@@ -69,8 +69,8 @@ async def test_a_transfer_to_a_colleague_moves_the_slot_and_tells_everyone(stack
                                 to_agent_id=admin.agent_id, note="asked for a manager")
         assert reply["conversation"]["assignee_id"] == admin.agent_id
         system = await visitor.next_event("message", conversation_id=conversation["id"],
-                                          where=lambda e: e["message"]["author"]["kind"] == "system")
-        assert "transferred" in system["message"]["text"]
+                                          where=lambda e: e["message"].get("notice") == "transferred")
+        assert system["message"]["text"] == "Alex Agent transferred this conversation to Ada Admin."
         await visitor.assert_no_event("message", within=0.5, conversation_id=conversation["id"],
                                       where=lambda e: e["message"]["internal"])
         status, team = await clients.rest("GET", "/v1/agents", token=logins["admin"]["token"])

@@ -42,14 +42,17 @@ function keepNewestActivity(old, c) {
   return out;
 }
 
+// The system's notices that never become a conversation's preview: who joined, a solve.
+const QUIET_NOTICES = new Set(["joined", "solved", "solved_auto"]);
+
 /** The list's preview and order follow every message this console sees. */
 export function noteMessage(m) {
   const c = S.convs.get(m.conversation_id);
   if (!c || !m) return;
   const patch = {};
   if (m.created_at && m.created_at > activityOf(c)) patch.activity_at = m.created_at;
-  if (!m.internal && (!c.last_message || c.last_message.seq < m.seq)) {
-    // Never a note: the server keeps notes out of last_message too.
+  if (!m.internal && !QUIET_NOTICES.has(m.notice) && (!c.last_message || c.last_message.seq < m.seq)) {
+    // Never a note, nor a notice the server keeps out of last_message (docs/protocol.md §8.1).
     patch.last_message = { seq: m.seq, text: String(m.text || "").slice(0, 140), kind: (m.author && m.author.kind) || "system",
       at: m.created_at, author_id: m.author && m.author.id };
   }

@@ -176,7 +176,8 @@
   // the server no longer knows it (401).
   async function sessionToken() {
     if (state.token && !sessionStale) return state.token;
-    const body = { site_key: SITE_KEY, page_url: location.href, locale: navigator.language, ...state.fields };
+    // locale: the language the widget speaks, so the system's messages and the emails speak it too
+    const body = { site_key: SITE_KEY, page_url: location.href, locale: lang, ...state.fields };
     if (identity.user_id) Object.assign(body, identity);
     else body.resume_token = state.token;
     const response = await fetch(API + '/v1/visitor/sessions', { method: 'POST', body: JSON.stringify(body) });
@@ -347,6 +348,7 @@
     send(frame, (error, ack) => {
       fetchingHistory = false;
       if (error) {
+        if (error.code === 'unauthorized') return dropSocket(socket); // the server forgot this socket: a new one
         if (error.code === 'not_found') { // gone: the outbox starts a new one
           forgetConversation();
           flushOutbox();
@@ -476,7 +478,7 @@
     const closeButton = create('button.icon', { type: 'button', 'aria-label': translate('close') }, '\u00d7');
     const launcher = create('button.launcher', { type: 'button', 'aria-expanded': false },
       icon('M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 1-2z'));
-    const body = create('div.body', null, create('p.greeting', null, settings.greeting));
+    const body = create('div.body', null, create('p.greeting', null, (settings.greetings || {})[lang] || settings.greeting));
     const panel = create('section.panel', { role: 'dialog', 'aria-labelledby': 'parley-name' },
       create('header.header', null,
         create('div.titles', null, create('h2.name', { id: 'parley-name' }, settings.name), create('p.sub')),
@@ -619,6 +621,9 @@
     return node;
   }
 
+  // A message's time of day, as the visitor's language writes it (14:05, 2:05 PM).
+  const clock = (stamp) => new Date(stamp).toLocaleTimeString(lang, { hour: 'numeric', minute: '2-digit' });
+
   // The log: messages, then the outbox. Nodes are kept by key (cid, the visitor's client_msg_id, or
   // id), so a confirmed message keeps its pending node: a screen reader announces it once.
   function renderLog() {
@@ -633,7 +638,8 @@
       if (node.who) node.who.hidden = previousAuthor === author; // one author line per run of messages
       if (node.options) node.options.hidden = item.chosen || index < items.length - 1; // options of the last message only
       node.classList.toggle('parley-pending', !!item.cid);
-      node.meta.textContent = item.cid ? translate(unavailable ? 'not_sent' : 'sending') : item === lastSeen ? translate('seen') : '';
+      node.meta.textContent = item.cid ? translate(unavailable ? 'not_sent' : 'sending')
+        : clock(item.created_at) + (item === lastSeen ? ' · ' + translate('seen') : '');
       if (log.children[position] !== node) log.insertBefore(node, log.children[position] || null);
       previousAuthor = author;
       position++;
