@@ -6,7 +6,7 @@
  * declare constants and functions, so loading them touches neither the page nor storage. */
 import { LIST_REFRESH_MS, VIEWS } from "./constants.js";
 import { ago } from "./time.js";
-import { $, show } from "./dom.js";
+import { $, refreshAgo, show } from "./dom.js";
 import { loadPrefs, S, savePrefs } from "./state.js";
 import { describe, toast } from "./errors.js";
 import { onSession, refreshIfDue } from "./api.js";
@@ -171,8 +171,10 @@ function wirePage() {
 }
 
 function startTimers() {
+  // Relative times stay true as the minutes pass ("now" in a row, "just now" in the side panel).
   setInterval(() => {
     for (const node of document.querySelectorAll(".row__time")) if (node.dataset.iso) node.textContent = ago(node.dataset.iso);
+    refreshAgo();
   }, 30000);
   // Queue waits grow by the minute: keep the rows (and an open waiting chat) current.
   setInterval(() => {

@@ -11,7 +11,7 @@ import { renderPresence, setPresence, wantedPresence } from "./agent.js";
 import { chime, renderAlerts } from "./alerts.js";
 import { countsSoon, reloadViews } from "./inbox.js";
 import { addMessages, catchUp, renderSeen, renderTyping, setVisitorTyping } from "./thread/thread.js";
-import { renderThreadBanner } from "./thread/chrome.js";
+import { renderThreadBanner, visitorSeenNow } from "./thread/chrome.js";
 import { flushOutbox } from "./thread/composer.js";
 import { teamSoon } from "./admin/team.js";
 
@@ -116,6 +116,7 @@ function assignedToMe(c) {
 function onMessage(conversationId, message) {
   if (!conversationId || !message) return;
   noteMessage(Object.assign({ conversation_id: conversationId }, message));
+  if (message.author && message.author.kind === "visitor") visitorSeenNow(conversationId);
   const looking = conversationId === S.activeId && !document.hidden && S.page === "inbox";
   if (conversationId === S.activeId && S.thread) {
     addMessages([message]);
@@ -129,8 +130,9 @@ function onMessage(conversationId, message) {
 }
 
 function onTyping(frame) {
-  if (frame.conversation_id !== S.activeId || !S.thread) return;
   const author = frame.author || {};
+  if (author.kind === "visitor") visitorSeenNow(frame.conversation_id);
+  if (frame.conversation_id !== S.activeId || !S.thread) return;
   if (author.kind === "visitor") {
     if (frame.state === "on") setVisitorTyping({ name: author.name, preview: typeof frame.preview === "string" ? frame.preview : null });
     else setVisitorTyping(null);
@@ -144,6 +146,7 @@ function onTyping(frame) {
 function onRead(frame) {
   const c = S.convs.get(frame.conversation_id);
   if (c && frame.author && frame.author.kind === "visitor") {
+    visitorSeenNow(c.id);
     S.convs.set(c.id, Object.assign({}, c, { visitor_read_seq: Math.max(c.visitor_read_seq || 0, frame.seq || 0) }));
     if (c.id === S.activeId) renderSeen();
   }

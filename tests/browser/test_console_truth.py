@@ -1,0 +1,119 @@
+"""The console says what is true, and shows it where a person can read it, in headless Chromium against
+the real local stack: a visitor's "Last seen", the new-chat badge beside the view the chat is in, long
+names in the thread header, the site settings' fields, headings and Save buttons, the slots-full notice
+beside Send, and desktop notifications for chats that arrive while the tab is in the background.
+
+Visitors are real websockets. The stack is shared with the other suites, so each test starts with both
+demo agents away and nothing left waiting or open, uses visitors with distinctive names, and gives back
+what it took (slots, capacities, site settings). Every wait is bounded.
+"""
+import datetime
+import re
+import uuid
+
+import pytest
+from browser_helpers import ADMIN, AGENT, Socket, set_presence, solve_leftovers, unique
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+CAPACITY = 3  # the seeded capacity of both demo agents
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+class Visitor(Socket):
+    """One simulated visitor: a real websocket to the local gateway, and the chat it started."""
+
+    def __init__(self, stack, token: str, name: str):
+        super().__init__(stack, token, name)
+        self.conversation_id: str | None = None
+
+    def start(self, text: str) -> str:
+        self.conversation_id = self.request("start", text=text)["conversation"]["id"]
+        return self.conversation_id
+
+    def say(self, text: str) -> dict:
+        return self.request("send", conversation_id=self.conversation_id,
+                            client_msg_id=uuid.uuid4().hex, text=text)["message"]
+
+    def typing(self, preview: str) -> None:
+        self.tell("typing", conversation_id=self.conversation_id, state="on", preview=preview)
+
+
+@pytest.fixture(autouse=True)
+def quiet(stack, agent_api, admin_api):
+    """Before each test: both demo agents away (routing gives them nothing), capacities as seeded, and
+    nothing left waiting or open. After it: the capacities as seeded again."""
+    set_presence(stack, agent_api.token, "away")
+    set_presence(stack, admin_api.token, "away")
+    for email in (AGENT, ADMIN):
+        if admin_api.team()[email]["capacity"] != CAPACITY:
+            admin_api.set_capacity(email, CAPACITY)
+    solve_leftovers(stack, admin_api.token)
+    yield
+    for email in (AGENT, ADMIN):
+        if admin_api.team()[email]["capacity"] != CAPACITY:
+            admin_api.set_capacity(email, CAPACITY)
+
+
+@pytest.fixture
+def visitors(stack, admin_api):
+    """visitors(name) → a connected Visitor. Afterwards the sockets close and their chats are solved."""
+    made: list[Visitor] = []
+
+    def make(name: str | None = None) -> Visitor:
+        name = name or unique("Visitor")
+        session = stack.visitor(name=name, page_url="https://shop.example/checkout")
+        visitor = Visitor(stack, session["token"], name)
+        made.append(visitor)
+        return visitor
+
+    yield make
+    for visitor in made:
+        visitor.close()
+    for visitor in made:
+        if visitor.conversation_id:
+            admin_api.solve(visitor.conversation_id)
+
+
+def open_conversation(page, conversation_id: str) -> None:
+    page.evaluate("id => { location.hash = '#/c/' + id; }", conversation_id)
+    expect(page.locator("#thread-main")).to_be_visible()
+    expect(page.locator("#thread-status")).not_to_be_empty()
+
+
+def fact(page, label: str):
+    """The value of a fact in the side panel ("Last seen", "Status", ...)."""
+    return page.locator("#visitor-facts dt, #conv-facts dt").filter(has_text=re.compile(f"^{label}$")).locator("+ dd")
+
+
+# --- 1. "Last seen" ---------------------------------------------------------------------------
+
+def test_last_seen_follows_the_visitor_and_the_clock(console, visitors):
+    """The fact was read once, when the chat opened: "4m ago" while the visitor was typing. Now every
+    frame from the visitor makes it "just now", and it ages as the minutes pass."""
+    page = console(before=lambda p: p.clock.install())   # the page's clock, moved forward below
+    visitor = visitors(unique("Lotte"))
+    cid = visitor.start("Is anyone there?")
+    open_conversation(page, cid)
+    seen = fact(page, "Last seen")
+    expect(seen).to_have_text("just now")
+
+    # Four minutes pass on the console's clock (no timer runs on the way), then half a minute more,
+    # which runs each timer that fell due once.
+    later = page.evaluate("Date.now()") / 1000 + 4 * 60
+    page.clock.set_system_time(datetime.datetime.fromtimestamp(later, datetime.UTC))
+    page.clock.fast_forward(30_000)
+    expect(seen).to_have_text(re.compile(r"^[45]m ago$"))
+
+    visitor.typing("I have a question about my")
+    expect(page.locator("#typing-preview")).to_have_text("I have a question about my")
+    expect(seen).to_have_text("just now")
+
+    page.clock.fast_forward("02:00")
+    expect(seen).to_have_text("2m ago")
+    visitor.say("I have a question about my order")
+    expect(page.locator(".msg--visitor .msg__bubble").last).to_have_text("I have a question about my order")
+    expect(seen).to_have_text("just now")
+    assert page.errors == []
