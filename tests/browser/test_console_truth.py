@@ -12,7 +12,7 @@ import re
 import uuid
 
 import pytest
-from browser_helpers import ADMIN, AGENT, Socket, set_presence, solve_leftovers, unique
+from browser_helpers import ADMIN, AGENT, Socket, eventually, set_presence, solve_leftovers, unique
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -88,6 +88,18 @@ def fact(page, label: str):
     return page.locator("#visitor-facts dt, #conv-facts dt").filter(has_text=re.compile(f"^{label}$")).locator("+ dd")
 
 
+def nearest_view(page, locator) -> tuple[str, float]:
+    """The view in the inbox's view list nearest to the element, and how far its box is (0: touching)."""
+    return tuple(locator.evaluate("""node => {
+        const b = node.getBoundingClientRect();
+        const gap = (r) => Math.hypot(Math.max(r.left - b.right, b.left - r.right, 0),
+                                      Math.max(r.top - b.bottom, b.top - r.bottom, 0));
+        const views = Array.from(document.querySelectorAll("#views [data-view]"))
+            .map((v) => [v.dataset.view, gap(v.getBoundingClientRect())]);
+        return views.sort((x, y) => x[1] - y[1])[0];
+    }"""))
+
+
 # --- 1. "Last seen" ---------------------------------------------------------------------------
 
 def test_last_seen_follows_the_visitor_and_the_clock(console, visitors):
@@ -116,4 +128,39 @@ def test_last_seen_follows_the_visitor_and_the_clock(console, visitors):
     visitor.say("I have a question about my order")
     expect(page.locator(".msg--visitor .msg__bubble").last).to_have_text("I have a question about my order")
     expect(seen).to_have_text("just now")
+    assert page.errors == []
+
+
+# --- 2. the new-chat badge --------------------------------------------------------------------
+
+def test_the_new_chat_badge_sits_beside_the_view_the_chat_is_in(console, visitors, agent_api, artifacts):
+    """It sat beside the list's title, "Unassigned", while the chat it announced was assigned to the
+    agent and waited in Mine."""
+    agent_api.free_slots(1)
+    page = console(presence="online")
+    page.locator('[data-view="unassigned"]').click()
+    expect(page.locator("#list-title")).to_have_text("Unassigned")
+    visitors(unique("Mina")).start("Hello, can you help with a return?")
+    badge = page.locator("#alert-badge")
+    expect(badge).to_have_text("1 new chat for you")
+    expect(page.locator('[data-view="mine"] .view__new')).to_be_visible()
+    view, gap = nearest_view(page, badge)
+    assert (view, gap) == ("mine", 0), f"the badge is {gap:.0f}px from the {view!r} view, not in Mine"
+    page.locator(".inbox").screenshot(path=str(artifacts / "console-badge-mine.png"))
+
+    # Away, reading a chat of Mine: a chat left waiting is announced beside Unassigned.
+    page.get_by_label("Your status").select_option("away")
+    eventually(lambda: agent_api.me()["status"] == "away")
+    page.locator('[data-view="mine"]').click()
+    expect(badge).to_be_hidden()
+    mine = page.locator("#conv-list li a").first
+    mine.click()
+    expect(page.locator("#thread-main")).to_be_visible()
+    visitors(unique("Nils")).start("Is the shop open on Sunday?")
+    expect(badge).to_have_text("1 new chat")
+    view, gap = nearest_view(page, badge)
+    assert (view, gap) == ("unassigned", 0), f"the badge is {gap:.0f}px from the {view!r} view, not in Unassigned"
+    badge.click()                                    # it leads where it sits
+    expect(page.locator("#list-title")).to_have_text("Unassigned")
+    expect(badge).to_be_hidden()
     assert page.errors == []

@@ -14,7 +14,7 @@ import { live } from "./live.js";
 import { registerRenderer, scheduleRender } from "./render.js";
 import { onEvent, onSocketClosed, onSocketOpen, renderConnection } from "./server-events.js";
 import { keepAlive, setPresence, updateMe } from "./agent.js";
-import { alertTarget, beep, clearAlerts, renderAlerts, renderSound } from "./alerts.js";
+import { beep, clearAlerts, renderAlerts, renderSound } from "./alerts.js";
 import { loadCounts, loadView, renderList, selectView } from "./inbox.js";
 import { route } from "./pages.js";
 import { loadOlder, markRead, maybeLoadOlder } from "./thread/thread.js";
@@ -68,10 +68,6 @@ function wireTopBar() {
     if (S.prefs.sound) beep();   // a click is the gesture the browser wants before audio plays
   });
   $("canned-open").addEventListener("click", openCannedDialog);
-  $("alert-badge").addEventListener("click", () => {
-    if (S.page !== "inbox") window.location.hash = S.activeId ? "#/c/" + encodeURIComponent(S.activeId) : "#";
-    selectView(alertTarget());
-  });
   $("settings-open").addEventListener("click", () => { window.location.hash = "#/settings/" + S.settingsTab; });
 }
 
