@@ -164,3 +164,47 @@ def test_the_new_chat_badge_sits_beside_the_view_the_chat_is_in(console, visitor
     expect(page.locator("#list-title")).to_have_text("Unassigned")
     expect(badge).to_be_hidden()
     assert page.errors == []
+
+
+# --- 3. long names and titles in the thread header ---------------------------------------------
+
+def clickable(locator) -> bool:
+    """The element is what a click at its centre reaches (nothing lies over it) and is inside the window."""
+    return locator.evaluate("""node => {
+        const r = node.getBoundingClientRect();
+        const x = r.left + r.width / 2, y = r.top + r.height / 2;
+        const hit = document.elementFromPoint(x, y);
+        return r.width > 0 && r.right <= innerWidth && r.bottom <= innerHeight && !!hit && node.contains(hit);
+    }""")
+
+
+def test_a_long_name_and_title_in_the_thread_header_can_be_read_and_leave_the_actions_be(console, visitors,
+                                                                                         agent_api, artifacts):
+    """They were cut with an ellipsis and nothing told the rest."""
+    name = "Maximiliana Alexandrovna Konstantinopolskaya-Wolkenstein " + uuid.uuid4().hex[:3]
+    assert len(name) == 60
+    title = ("Refund for a parcel that arrived damaged, the second time this month, and a question about "
+             "the replacement's delivery date")
+    page = console()
+    visitor = visitors(name)
+    cid = visitor.start("My parcel arrived damaged again")
+    agent_api.patch(cid, title=title)
+    open_conversation(page, cid)
+    header_name = page.locator("#thread-visitor")
+    expect(header_name).to_have_text(name)
+    expect(header_name).to_have_attribute("title", name)
+    expect(page.get_by_label("Conversation title")).to_have_value(title)
+    expect(page.get_by_label("Conversation title")).to_have_attribute("title", title)
+    page.locator(".thread__head").screenshot(path=str(artifacts / "console-long-name-header.png"))
+
+    actions = page.locator(".thread__actions")
+    who = header_name.bounding_box()
+    assert who["x"] + who["width"] <= actions.bounding_box()["x"], "the name runs under the actions"
+    buttons = [page.get_by_role("button", name="Accept", exact=True), page.get_by_role("button", name="Transfer")]
+    buttons += [page.locator(f'.seg__btn[data-status="{s}"]') for s in ("open", "pending", "solved")]
+    for button in buttons:
+        expect(button).to_be_visible()
+        assert clickable(button), button
+    buttons[0].click()
+    expect(page.locator("#thread-status")).to_contain_text("Open")
+    assert page.errors == []

@@ -18,9 +18,12 @@ export function renderThreadChrome() {
   if (!thread) return;
   const c = S.convs.get(thread.id);
   const name = c ? visitorName(c) : "…";
+  // Long names and titles are cut to leave room for the actions: the whole of each is in its tooltip.
   $("thread-visitor").textContent = name;
+  $("thread-visitor").title = name;
   const title = $("thread-title");
   if (document.activeElement !== title) title.value = (c && c.title) || "";
+  title.title = (c && c.title) || "";
   title.disabled = !c;
   const pill = $("thread-status");
   pill.textContent = c ? (STATUS_LABELS[c.status] || c.status) + (c.assignee_id ? " · " + agentName(c.assignee_id) : "") : "";
