@@ -208,3 +208,49 @@ def test_a_long_name_and_title_in_the_thread_header_can_be_read_and_leave_the_ac
     buttons[0].click()
     expect(page.locator("#thread-status")).to_contain_text("Open")
     assert page.errors == []
+
+
+# --- 4. site settings ---------------------------------------------------------------------------
+
+def site_settings(console, keys: tuple[str, ...]):
+    """The admin's Sites settings with a card for each of `keys` (added by key: the API lists no sites)."""
+    page = console(ADMIN)
+    page.evaluate("() => { location.hash = '#/settings/sites'; }")
+    expect(page.locator("#settings-sites")).to_be_visible()
+    field = page.get_by_label("Another site of this workspace")
+    for key in keys:
+        field.fill(key)
+        page.get_by_role("button", name="Add site").click()
+        expect(page.locator(f'.site-card[data-site="{key}"]')).to_be_visible()
+        # Added once the field is empty again: typing the next key before then, the console would clear it.
+        expect(field).to_have_value("")
+    return page
+
+
+def placeholder_fits(field) -> dict:
+    """Whether the field shows its whole placeholder: a value as wide as the placeholder (digits, which a
+    number field takes) is put in for a moment, and must not scroll."""
+    return field.evaluate("""input => {
+        const ctx = document.createElement("canvas").getContext("2d");
+        ctx.font = getComputedStyle(input).font;
+        const wanted = ctx.measureText(input.placeholder).width;
+        let digits = "0";
+        while (ctx.measureText(digits).width < wanted) digits += "0";
+        const kept = input.value;
+        input.value = digits;
+        const result = {fits: input.scrollWidth <= input.clientWidth, scroll: input.scrollWidth, client: input.clientWidth};
+        input.value = kept;
+        return result;
+    }""")
+
+
+def test_the_retention_field_shows_its_whole_placeholder(console, artifacts):
+    """"forever" read "forev"."""
+    page = site_settings(console, ("demo-prechat",))
+    keep = page.locator('.site-card[data-site="demo-prechat"]').get_by_label("Keep conversations for")
+    expect(keep).to_have_attribute("placeholder", "forever")
+    expect(keep).to_have_value("")
+    keep.screenshot(path=str(artifacts / "console-site-retention-placeholder.png"))
+    assert placeholder_fits(keep)["fits"], placeholder_fits(keep)
+    assert page.errors == []
+

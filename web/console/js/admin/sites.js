@@ -160,7 +160,7 @@ function siteCard(site, _index) {
         el("div", { class: "field" },
           el("label", { attrs: { for: fields.retention_days }, text: "Keep conversations for" }),
           el("div", { class: "inline-fields" },
-            el("input", { id: fields.retention_days, type: "number", min: 1, max: 3650, value: s.retention_days ? String(s.retention_days) : "", attrs: { placeholder: "forever" } }),
+            el("input", { id: fields.retention_days, class: "days-input", type: "number", min: 1, max: 3650, value: s.retention_days ? String(s.retention_days) : "", attrs: { placeholder: "forever" } }),
             el("span", { text: "days" })),
           el("small", { class: "field__help", text: "After a conversation's last activity, it is deleted with its messages. Empty: keep forever. Applies to chats started from now on." })),
         el("div", { class: "field" },
