@@ -210,7 +210,7 @@ def test_a_long_name_and_title_in_the_thread_header_can_be_read_and_leave_the_ac
     assert page.errors == []
 
 
-# --- 4. site settings ---------------------------------------------------------------------------
+# --- 4. and 5. site settings ------------------------------------------------------------------
 
 def site_settings(console, keys: tuple[str, ...]):
     """The admin's Sites settings with a card for each of `keys` (added by key: the API lists no sites)."""
@@ -254,3 +254,21 @@ def test_the_retention_field_shows_its_whole_placeholder(console, artifacts):
     assert placeholder_fits(keep)["fits"], placeholder_fits(keep)
     assert page.errors == []
 
+
+def test_each_site_form_has_its_own_heading_and_save_button(console, artifacts):
+    """Two sites of the Demo Shop workspace: two forms both headed "Demo Shop", two "Save Demo Shop"."""
+    page = site_settings(console, ("demo", "demo-prechat"))
+    section = page.locator("#settings-sites")
+    tree = section.aria_snapshot()        # the names assistive technology gives them
+    headings = re.findall(r'- heading "([^"]*)"', tree)
+    buttons = re.findall(r'- button "([^"]*)"', tree)
+    assert len(headings) >= 3 and len(set(headings)) == len(headings), headings
+    assert len(buttons) >= 3 and len(set(buttons)) == len(buttons), buttons
+    submits = section.locator('button[type="submit"]:visible')
+    names = [button.inner_text() for button in submits.all()]
+    assert len(set(names)) == len(names), names
+    for key in ("demo", "demo-prechat"):
+        card = page.locator(f'.site-card[data-site="{key}"]')
+        expect(card.get_by_role("heading")).to_contain_text(key)
+        expect(card.get_by_role("button", name=re.compile(r"^Save "))).to_contain_text(key)
+    assert page.errors == []
