@@ -272,3 +272,35 @@ def test_each_site_form_has_its_own_heading_and_save_button(console, artifacts):
         expect(card.get_by_role("heading")).to_contain_text(key)
         expect(card.get_by_role("button", name=re.compile(r"^Save "))).to_contain_text(key)
     assert page.errors == []
+
+
+# --- 6. the slots-full notice -----------------------------------------------------------------
+
+def overlap(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+def test_the_slots_full_notice_leaves_send_uncovered(console, visitors, agent_api, admin_api, artifacts):
+    """The notice (a toast in the corner, 420 px wide) lay over the composer's Send button."""
+    admin_api.set_capacity(AGENT, 1)
+    me = agent_api.me()
+    agent_api.free_slots(1)
+    filler = visitors(unique("Filler")).start("Taking the only slot")
+    agent_api.patch(filler, assignee_id=me["id"])
+    page = console()
+    expect(page.locator("#slots-text")).to_have_text("1 / 1")
+    cid = visitors(unique("Wanda")).start("Anyone there? I need help with my order")
+    open_conversation(page, cid)
+    page.get_by_role("button", name="Accept", exact=True).click()
+    notice = page.locator(".toast--error")
+    expect(notice).to_contain_text("All your chat slots are taken (1/1)")
+    send = page.get_by_role("button", name="Send", exact=True)
+    expect(send).to_be_visible()
+    page.screenshot(path=str(artifacts / "console-slots-full-notice.png"))
+    assert not overlap(notice.bounding_box(), send.bounding_box()), (notice.bounding_box(), send.bounding_box())
+    assert clickable(send)
+    composer = page.get_by_label("Message", exact=True)
+    assert not overlap(notice.bounding_box(), composer.bounding_box())
+    assert agent_api.conversation(cid)["status"] == "queued"
+    assert page.errors == []
