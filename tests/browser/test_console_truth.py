@@ -8,11 +8,12 @@ demo agents away and nothing left waiting or open, uses visitors with distinctiv
 what it took (slots, capacities, site settings). Every wait is bounded.
 """
 import datetime
+import json
 import re
 import uuid
 
 import pytest
-from browser_helpers import ADMIN, AGENT, Socket, eventually, set_presence, solve_leftovers, unique
+from browser_helpers import ADMIN, AGENT, Socket, eventually, row, set_presence, solve_leftovers, unique
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -304,3 +305,125 @@ def test_the_slots_full_notice_leaves_send_uncovered(console, visitors, agent_ap
     assert not overlap(notice.bounding_box(), composer.bounding_box())
     assert agent_api.conversation(cid)["status"] == "queued"
     assert page.errors == []
+
+
+# --- 7. desktop notifications -----------------------------------------------------------------
+
+# The page's Notification, recorded (headless Chromium shows none), with the permission the browser would
+# ask for (PERMISSION: "default" until requestPermission() says "granted"). And a tab the test can send
+# to the background: document.visibilityState, document.hidden and document.hasFocus() follow window.__away.
+NOTIFICATIONS = """(() => {
+    window.__notes = [];
+    window.__asked = 0;
+    let permission = PERMISSION;
+    class RecordedNotification {
+        constructor(title, options) {
+            Object.assign(this, {title: title, body: (options || {}).body, tag: (options || {}).tag, closed: false});
+            window.__notes.push(this);
+        }
+        close() { this.closed = true; }
+        static get permission() { return permission; }
+        static requestPermission(callback) {
+            window.__asked += 1;
+            permission = "granted";
+            if (callback) callback(permission);
+            return Promise.resolve(permission);
+        }
+    }
+    window.Notification = RecordedNotification;
+    window.__away = false;
+    Object.defineProperty(document, "visibilityState", {configurable: true, get: () => window.__away ? "hidden" : "visible"});
+    Object.defineProperty(document, "hidden", {configurable: true, get: () => window.__away});
+    document.hasFocus = () => !window.__away;
+})()"""
+
+
+def record_notifications(permission: str = "default"):
+    """A `before` hook for the console fixture: the stand-in Notification above, the browser's answer so far."""
+    return lambda page: page.add_init_script(NOTIFICATIONS.replace("PERMISSION", json.dumps(permission)))
+
+
+def away(page, gone: bool) -> None:
+    """The console's tab goes to the background (another tab in front) or comes back."""
+    page.evaluate("gone => { window.__away = gone; document.dispatchEvent(new Event('visibilitychange')); }", gone)
+
+
+def notes(page) -> list[dict]:
+    return page.evaluate("() => window.__notes.map(n => ({title: n.title, body: n.body, tag: n.tag, closed: n.closed}))")
+
+
+def test_desktop_notifications_for_new_chats_while_the_tab_is_in_the_background(console, visitors, agent_api):
+    """There were none: a chat could wait unseen behind another tab."""
+    agent_api.free_slots(2)
+    page = console(presence="online", permissions=["notifications"], before=record_notifications())
+    turn_on = page.get_by_role("button", name="Turn on desktop notifications")
+    expect(turn_on).to_be_visible()
+    assert page.evaluate("window.__asked") == 0              # never asked without a click
+    turn_on.click()
+    toggle = page.locator("#notify-toggle")
+    expect(toggle).to_have_text("Notifications on")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(turn_on).to_be_hidden()
+    assert page.evaluate("window.__asked") == 1
+    page.locator('[data-view="mine"]').click()
+
+    # In the background, a chat is routed to this (online) agent, then its visitor writes again.
+    away(page, True)
+    visitor = visitors(unique("Petra"))
+    cid = visitor.start("Hi, my discount code does not work")
+    page.wait_for_function("() => window.__notes.length >= 1")
+    first = notes(page)[0]
+    assert visitor.name in first["title"] and first["body"] == "Hi, my discount code does not work", first
+    assert first["tag"] == cid
+    expect(row(page, cid)).to_be_visible()
+    visitor.say("It is SPRING25")
+    page.wait_for_function("() => window.__notes.length >= 2")
+    again = notes(page)[1]
+    assert visitor.name in again["title"] and again["body"] == "It is SPRING25" and again["tag"] == cid, again
+
+    # Clicking it brings the console forward with the chat open.
+    away(page, False)
+    page.evaluate("() => window.__notes[1].onclick(new Event('click'))")
+    expect(page.locator("#thread-visitor")).to_have_text(visitor.name)
+    assert notes(page)[1]["closed"]
+
+    # Off: nothing more is shown, and the choice is remembered for this agent on this browser.
+    toggle.click()
+    expect(toggle).to_have_text("Notifications off")
+    away(page, True)
+    shown = len(notes(page))
+    other = visitors(unique("Quirin"))
+    other_id = other.start("Do you ship to Iceland?")
+    expect(row(page, other_id)).to_be_visible()
+    other.say("Hello?")
+    expect(row(page, other_id).locator(".row__unread")).to_have_text("2")
+    assert len(notes(page)) == shown, notes(page)
+    page.reload()
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    expect(page.locator("#notify-toggle")).to_have_text("Notifications off")
+    expect(turn_on).to_be_hidden()
+    prefs = page.evaluate("() => JSON.parse(localStorage.getItem('parley.console.prefs'))")
+    assert prefs["notifyByAgent"] == {agent_api.agent["id"]: "off"}, prefs
+    assert page.errors == []
+
+
+def test_no_thanks_and_a_browser_that_blocks_notifications_are_respected(console, visitors):
+    page = console(ADMIN, before=record_notifications())
+    page.get_by_role("button", name="No thanks").click()
+    expect(page.locator("#notify-prompt")).to_be_hidden()
+    expect(page.locator("#notify-toggle")).to_have_text("Notifications off")
+    assert page.evaluate("window.__asked") == 0
+    admin_id = page.evaluate("() => JSON.parse(sessionStorage.getItem('parley.console.session')).agent.id")
+    prefs = page.evaluate("() => JSON.parse(localStorage.getItem('parley.console.prefs'))")
+    assert prefs["notifyByAgent"] == {admin_id: "off"}, prefs    # this agent's choice, no one else's
+
+    blocked = console(before=record_notifications("denied"))
+    expect(blocked.locator("#notify-toggle")).to_have_text("Notifications blocked")
+    expect(blocked.locator("#notify-prompt")).to_be_hidden()
+    blocked.locator("#notify-toggle").click()
+    expect(blocked.locator(".toast")).to_contain_text("Your browser blocks notifications for this page")
+    away(blocked, True)
+    visitors(unique("Rune")).start("Hello, anyone?")
+    expect(blocked.locator("#alert-badge")).to_have_text("1 new chat")   # the chat was announced, in the page only
+    assert notes(blocked) == [] and blocked.evaluate("window.__asked") == 0
+    assert page.errors == [] and blocked.errors == []

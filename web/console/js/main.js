@@ -16,6 +16,7 @@ import { onEvent, onSocketClosed, onSocketOpen, renderConnection } from "./serve
 import { keepAlive, setPresence, updateMe } from "./agent.js";
 import { beep, clearAlerts, renderAlerts, renderSound } from "./alerts.js";
 import { loadCounts, loadView, renderList, selectView } from "./inbox.js";
+import { renderNotify, toggleNotify, turnOffNotify, turnOnNotify } from "./notify.js";
 import { route } from "./pages.js";
 import { loadOlder, markRead, maybeLoadOlder } from "./thread/thread.js";
 import { addTagFromInput, renderThreadChrome, saveTitle } from "./thread/chrome.js";
@@ -67,6 +68,9 @@ function wireTopBar() {
     renderSound();
     if (S.prefs.sound) beep();   // a click is the gesture the browser wants before audio plays
   });
+  $("notify-toggle").addEventListener("click", toggleNotify);
+  $("notify-on").addEventListener("click", turnOnNotify);
+  $("notify-dismiss").addEventListener("click", turnOffNotify);
   $("canned-open").addEventListener("click", openCannedDialog);
   $("settings-open").addEventListener("click", () => { window.location.hash = "#/settings/" + S.settingsTab; });
 }
@@ -153,6 +157,7 @@ function wirePage() {
     if (!S.activeId && S.page === "inbox") clearAlerts(S.view);
     refreshIfDue().catch(() => {});
     renderAlerts();
+    renderNotify();   // the browser's permission may have changed meanwhile
     scheduleRender("list");
   });
   window.addEventListener("online", () => { if (S.session && !live.isOpen()) live.retryNow(); });
