@@ -88,6 +88,7 @@ export function renderPresence() {
 export function renderMe() {
   if (!S.me) return;
   $("me-name").textContent = S.me.name || S.me.email || "";
+  $("me-name").parentElement.title = S.me.email || S.me.name || "";   // narrow screens show the avatar only
   paintAvatar($("me-avatar"), S.me.name, S.me.id);
   const cap = S.me.capacity || 0;
   const used = S.me.active_chats || 0;

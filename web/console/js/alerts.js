@@ -59,11 +59,7 @@ export function renderAlerts() {
   else if (n > 0) document.title = "(" + total + ") New chat · " + BASE_TITLE;
   else if (total > 0) document.title = "(" + total + ") " + BASE_TITLE;
   else document.title = BASE_TITLE;
-  const badge = $("alert-badge");
-  const target = alertTarget();
-  badge.textContent = (n === 1 ? "1 new chat" : n + " new chats") + (target === "mine" ? " for you" : "");
-  badge.title = target === "mine" ? "Show the chats assigned to you" : "Show unassigned chats";
-  show(badge, n > 0);
+  renderBadge();
   for (const view of ["unassigned", "mine"]) {
     const dot = document.querySelector('[data-view="' + view + '"] .view__new');
     if (dot) show(dot, Array.from(S.alerts.values()).includes(view));
@@ -71,6 +67,25 @@ export function renderAlerts() {
   const icon = $("favicon");
   const wanted = faviconHref(total > 0);
   if (icon.getAttribute("href") !== wanted) icon.setAttribute("href", wanted);
+}
+
+/** "2 new chats for you", inside the view those chats are in (the newest alert's), so it never sits
+ * beside a view it does not speak of; clicking it is clicking that view. */
+function renderBadge() {
+  const badge = $("alert-badge");
+  const target = alertTarget();
+  const n = Array.from(S.alerts.values()).filter((view) => view === target).length;
+  badge.textContent = (n === 1 ? "1 new chat" : n + " new chats") + (target === "mine" ? " for you" : "");
+  badge.title = target === "mine" ? "Show the chats assigned to you" : "Show unassigned chats";
+  show(badge, n > 0);
+  const home = document.querySelector('#views [data-view="' + target + '"]');
+  if (!home) return;   // the views are not drawn yet
+  if (badge.parentElement !== home) home.appendChild(badge);
+  // The view's aria-label names it and its count; the badge is read as its description.
+  for (const view of document.querySelectorAll("#views .view")) {
+    if (view === home && n > 0) view.setAttribute("aria-describedby", "alert-badge");
+    else view.removeAttribute("aria-describedby");
+  }
 }
 
 /** The view the newest alert belongs to (where the badge leads). */

@@ -2,7 +2,7 @@
  * (el()/textContent); nothing here assigns HTML. */
 import { linkParts } from "./links.js";
 import { hue, initials } from "./text.js";
-import { dateText } from "./time.js";
+import { agoText, dateText } from "./time.js";
 
 export const $ = (id) => document.getElementById(id);
 
@@ -55,6 +55,24 @@ export function paintAvatar(node, name, seed) {
 
 export function timeNode(iso, text) {
   return el("time", { text: text, attrs: { datetime: iso, title: dateText(iso) || null } });
+}
+
+/** A relative time ("5m ago") that refreshAgo() keeps true as the minutes pass. */
+export function agoNode(iso, id) {
+  return el("time", { id: id, text: agoText(iso), dataset: { ago: iso }, attrs: { datetime: iso, title: dateText(iso) || null } });
+}
+
+/** Point an agoNode at another moment. */
+export function setAgo(node, iso) {
+  node.dataset.ago = iso;
+  node.setAttribute("datetime", iso);
+  node.title = dateText(iso);
+  node.textContent = agoText(iso);
+}
+
+/** Every relative time on the page, as of now (a timer calls it: "just now" becomes "1m ago"). */
+export function refreshAgo() {
+  for (const node of document.querySelectorAll("time[data-ago]")) node.textContent = agoText(node.dataset.ago);
 }
 
 /** A yes/no question in a modal dialog; resolves true when confirmed. */

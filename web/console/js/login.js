@@ -11,6 +11,7 @@ import { scheduleRender } from "./render.js";
 import { fetchMe, loadTeam, renderMe, renderPresence } from "./agent.js";
 import { renderAlerts, renderSound } from "./alerts.js";
 import { forgetRows, reloadViews, renderList } from "./inbox.js";
+import { renderNotify } from "./notify.js";
 import { route, showPage } from "./pages.js";
 import { closeConversation } from "./thread/thread.js";
 import { loadCanned } from "./thread/canned.js";
@@ -147,6 +148,7 @@ function startApp(agent) {
   renderMe();
   renderPresence();
   renderSound();
+  renderNotify();
   renderList();
   renderAlerts();
   live.start();

@@ -6,7 +6,7 @@
  * declare constants and functions, so loading them touches neither the page nor storage. */
 import { LIST_REFRESH_MS, VIEWS } from "./constants.js";
 import { ago } from "./time.js";
-import { $, show } from "./dom.js";
+import { $, refreshAgo, show } from "./dom.js";
 import { loadPrefs, S, savePrefs } from "./state.js";
 import { describe, toast } from "./errors.js";
 import { onSession, refreshIfDue } from "./api.js";
@@ -14,8 +14,9 @@ import { live } from "./live.js";
 import { registerRenderer, scheduleRender } from "./render.js";
 import { onEvent, onSocketClosed, onSocketOpen, renderConnection } from "./server-events.js";
 import { keepAlive, setPresence, updateMe } from "./agent.js";
-import { alertTarget, beep, clearAlerts, renderAlerts, renderSound } from "./alerts.js";
+import { beep, clearAlerts, renderAlerts, renderSound } from "./alerts.js";
 import { loadCounts, loadView, renderList, selectView } from "./inbox.js";
+import { renderNotify, toggleNotify, turnOffNotify, turnOnNotify } from "./notify.js";
 import { route } from "./pages.js";
 import { loadOlder, markRead, maybeLoadOlder } from "./thread/thread.js";
 import { addTagFromInput, renderThreadChrome, saveTitle } from "./thread/chrome.js";
@@ -67,11 +68,10 @@ function wireTopBar() {
     renderSound();
     if (S.prefs.sound) beep();   // a click is the gesture the browser wants before audio plays
   });
+  $("notify-toggle").addEventListener("click", toggleNotify);
+  $("notify-on").addEventListener("click", turnOnNotify);
+  $("notify-dismiss").addEventListener("click", turnOffNotify);
   $("canned-open").addEventListener("click", openCannedDialog);
-  $("alert-badge").addEventListener("click", () => {
-    if (S.page !== "inbox") window.location.hash = S.activeId ? "#/c/" + encodeURIComponent(S.activeId) : "#";
-    selectView(alertTarget());
-  });
   $("settings-open").addEventListener("click", () => { window.location.hash = "#/settings/" + S.settingsTab; });
 }
 
@@ -157,6 +157,7 @@ function wirePage() {
     if (!S.activeId && S.page === "inbox") clearAlerts(S.view);
     refreshIfDue().catch(() => {});
     renderAlerts();
+    renderNotify();   // the browser's permission may have changed meanwhile
     scheduleRender("list");
   });
   window.addEventListener("online", () => { if (S.session && !live.isOpen()) live.retryNow(); });
@@ -171,8 +172,10 @@ function wirePage() {
 }
 
 function startTimers() {
+  // Relative times stay true as the minutes pass ("now" in a row, "just now" in the side panel).
   setInterval(() => {
     for (const node of document.querySelectorAll(".row__time")) if (node.dataset.iso) node.textContent = ago(node.dataset.iso);
+    refreshAgo();
   }, 30000);
   // Queue waits grow by the minute: keep the rows (and an open waiting chat) current.
   setInterval(() => {

@@ -9,9 +9,10 @@ import { scheduleRender } from "./render.js";
 import { ensureJoined, noteMessage, upsert } from "./conversations.js";
 import { renderPresence, setPresence, wantedPresence } from "./agent.js";
 import { chime, renderAlerts } from "./alerts.js";
+import { notifyDesktop } from "./notify.js";
 import { countsSoon, reloadViews } from "./inbox.js";
 import { addMessages, catchUp, renderSeen, renderTyping, setVisitorTyping } from "./thread/thread.js";
-import { renderThreadBanner } from "./thread/chrome.js";
+import { renderThreadBanner, visitorSeenNow } from "./thread/chrome.js";
 import { flushOutbox } from "./thread/composer.js";
 import { teamSoon } from "./admin/team.js";
 
@@ -84,6 +85,12 @@ function onInbox(c) {
   else if (isMine(c) && !wasMine && !S.claiming.has(c.id)) assignedToMe(c);
 }
 
+/** What the visitor wrote last, for a notification's body. */
+function lastWords(c) {
+  const last = c.last_message;
+  return last && last.kind === "visitor" ? last.text : "";
+}
+
 /** A chat joined the queue. Routing usually hands it to an online agent within moments: tell
  * this agent only if it is still waiting a little later (then it needs someone to accept it). */
 function newUnassigned(c) {
@@ -91,6 +98,7 @@ function newUnassigned(c) {
     const now = S.convs.get(c.id);
     if (!S.me || !now || now.status !== "queued") return;
     chime();
+    notifyDesktop(c.id, "New chat waiting: " + visitorName(now), lastWords(now) || "In Unassigned");
     const busyElsewhere = S.activeId && S.activeId !== c.id;
     if (document.hidden || busyElsewhere || S.page !== "inbox") {
       S.alerts.set(c.id, "unassigned");
@@ -104,6 +112,7 @@ function newUnassigned(c) {
 function assignedToMe(c) {
   S.alerts.delete(c.id);
   chime();
+  notifyDesktop(c.id, "New chat for you: " + visitorName(c), lastWords(c) || "Assigned to you");
   const looking = S.activeId === c.id && !document.hidden && S.page === "inbox";
   if (!looking && (document.hidden || S.activeId || S.view !== "mine" || S.page !== "inbox")) S.alerts.set(c.id, "mine");
   if (!looking) {
@@ -116,6 +125,7 @@ function assignedToMe(c) {
 function onMessage(conversationId, message) {
   if (!conversationId || !message) return;
   noteMessage(Object.assign({ conversation_id: conversationId }, message));
+  if (message.author && message.author.kind === "visitor") visitorSeenNow(conversationId);
   const looking = conversationId === S.activeId && !document.hidden && S.page === "inbox";
   if (conversationId === S.activeId && S.thread) {
     addMessages([message]);
@@ -124,13 +134,16 @@ function onMessage(conversationId, message) {
   if (!looking && message.author && message.author.kind === "visitor") {
     addUnread(conversationId, [message.seq]);
     if (document.hidden) chime();
+    const c = S.convs.get(conversationId);
+    if (c && (isMine(c) || conversationId === S.activeId)) notifyDesktop(conversationId, visitorName(c), message.text);
   }
   scheduleRender("list");
 }
 
 function onTyping(frame) {
-  if (frame.conversation_id !== S.activeId || !S.thread) return;
   const author = frame.author || {};
+  if (author.kind === "visitor") visitorSeenNow(frame.conversation_id);
+  if (frame.conversation_id !== S.activeId || !S.thread) return;
   if (author.kind === "visitor") {
     if (frame.state === "on") setVisitorTyping({ name: author.name, preview: typeof frame.preview === "string" ? frame.preview : null });
     else setVisitorTyping(null);
@@ -144,6 +157,7 @@ function onTyping(frame) {
 function onRead(frame) {
   const c = S.convs.get(frame.conversation_id);
   if (c && frame.author && frame.author.kind === "visitor") {
+    visitorSeenNow(c.id);
     S.convs.set(c.id, Object.assign({}, c, { visitor_read_seq: Math.max(c.visitor_read_seq || 0, frame.seq || 0) }));
     if (c.id === S.activeId) renderSeen();
   }

@@ -27,6 +27,7 @@ export const S = {
   drafts: new Map(),          // conversation id -> {text, mode}
   outbox: [],                 // messages waiting for their ack
   profiles: new Map(),        // visitor id -> {visitor, conversations}
+  seenAt: new Map(),          // visitor id -> when this console last heard from them (ISO): fresher than the profile
   erased: new Set(),          // visitor ids erased from here: their closing events must not bring them back
   prefs: defaultPrefs(),      // this browser's copy replaces it at start (loadPrefs)
   presence: "offline",        // what the server acknowledged last
@@ -162,6 +163,7 @@ export function resetState() {
   S.drafts.clear();
   S.outbox = [];
   S.profiles.clear();
+  S.seenAt.clear();
   S.activeId = null;
   S.thread = null;
   for (const v of VIEWS) S.viewMeta[v.id] = { cursor: null, complete: false, loaded: false, loading: null };

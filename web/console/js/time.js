@@ -27,6 +27,13 @@ export function ago(iso) {
   return shortDay.format(d);
 }
 
+/** ago() as the end of a sentence ("Last seen …"): "just now", "5m ago", "3h ago", "2d ago", then the day. */
+export function agoText(iso) {
+  const short = ago(iso);
+  if (short === "now") return "just now";
+  return /^\d+[mhd]$/.test(short) ? short + " ago" : short;
+}
+
 export function dateText(iso) {
   const d = parseTime(iso);
   return d ? fullDate.format(d) : "";

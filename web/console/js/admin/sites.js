@@ -130,9 +130,10 @@ function siteCard(site, _index) {
     el("div", { class: "site-preview__body" }, el("p", { class: "site-preview__greeting" })),
     el("div", { class: "site-preview__launcher" }));
   const form = el("form", { class: "site-card", dataset: { site: site.site_key }, attrs: { novalidate: true, "aria-labelledby": n + "-title" } },
+    // Sites of one workspace often share its name: the key, in the heading and on Save, tells them apart.
     el("header", { class: "site-card__head" },
-      el("h3", { id: n + "-title", class: "site-card__title", text: site.name || site.site_key }),
-      el("code", { text: site.site_key }),
+      el("h3", { id: n + "-title", class: "site-card__title" },
+        site.name && site.name !== site.site_key ? site.name + " " : null, el("code", { text: site.site_key })),
       site.identity_verification ? el("span", { class: "status-pill status-pill--small", dataset: { status: "open" }, text: "Identity verification on" }) : null),
     el("div", { class: "site-card__grid" },
       el("div", { class: "site-card__fields" },
@@ -160,7 +161,7 @@ function siteCard(site, _index) {
         el("div", { class: "field" },
           el("label", { attrs: { for: fields.retention_days }, text: "Keep conversations for" }),
           el("div", { class: "inline-fields" },
-            el("input", { id: fields.retention_days, type: "number", min: 1, max: 3650, value: s.retention_days ? String(s.retention_days) : "", attrs: { placeholder: "forever" } }),
+            el("input", { id: fields.retention_days, class: "days-input", type: "number", min: 1, max: 3650, value: s.retention_days ? String(s.retention_days) : "", attrs: { placeholder: "forever" } }),
             el("span", { text: "days" })),
           el("small", { class: "field__help", text: "After a conversation's last activity, it is deleted with its messages. Empty: keep forever. Applies to chats started from now on." })),
         el("div", { class: "field" },
@@ -182,7 +183,7 @@ function siteCard(site, _index) {
     el("p", { class: "form-error", attrs: { role: "alert" }, hidden: true }),
     el("div", { class: "site-card__actions" },
       el("span", { class: "site-card__saved muted", attrs: { role: "status" } }),
-      el("button", { type: "submit", class: "btn btn--primary", text: "Save " + (site.name || site.site_key) })));
+      el("button", { type: "submit", class: "btn btn--primary", text: "Save settings for " + site.site_key })));
   const $in = (suffix) => form.querySelector("#" + n + suffix);
   const paintPreview = () => {
     const color = $in("-color").value.trim();

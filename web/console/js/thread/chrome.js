@@ -2,12 +2,13 @@
  * profile and past chats, and editing the title and tags (PATCH). */
 import { ACTIVE_STATUSES, STATUS_LABELS } from "../constants.js";
 import { safeHttpUrl } from "../links.js";
-import { ago, dateText, dayText, messageTime } from "../time.js";
-import { $, clear, el, externalLink, paintAvatar, show, timeNode } from "../dom.js";
+import { dateText, dayText, messageTime, parseTime } from "../time.js";
+import { $, agoNode, clear, el, externalLink, paintAvatar, setAgo, show, timeNode } from "../dom.js";
 import { agentName, isMine, S, visitorName, waitText } from "../state.js";
 import { describe, toast } from "../errors.js";
 import { api } from "../api.js";
 import { live } from "../live.js";
+import { scheduleRender } from "../render.js";
 import { upsert } from "../conversations.js";
 import { accept, renderBlock } from "./actions.js";
 import { renderPrivacy } from "../admin/privacy.js";
@@ -17,9 +18,12 @@ export function renderThreadChrome() {
   if (!thread) return;
   const c = S.convs.get(thread.id);
   const name = c ? visitorName(c) : "…";
+  // Long names and titles are cut to leave room for the actions: the whole of each is in its tooltip.
   $("thread-visitor").textContent = name;
+  $("thread-visitor").title = name;
   const title = $("thread-title");
   if (document.activeElement !== title) title.value = (c && c.title) || "";
+  title.title = (c && c.title) || "";
   title.disabled = !c;
   const pill = $("thread-status");
   pill.textContent = c ? (STATUS_LABELS[c.status] || c.status) + (c.assignee_id ? " · " + agentName(c.assignee_id) : "") : "";
@@ -88,6 +92,31 @@ export async function loadProfile(visitorId) {
   }
 }
 
+/** When the visitor was last there, the freshest of: the profile (it says when their session began),
+ * their last message, and the last frame this console heard from them. */
+function lastSeen(c, pv) {
+  const times = [pv.last_seen_at, c.last_message && c.last_message.kind === "visitor" ? c.last_message.at : null,
+    c.visitor && S.seenAt.get(c.visitor.id)];
+  let newest = null;
+  for (const iso of times) {
+    const t = parseTime(iso);
+    if (t && (!newest || t > parseTime(newest))) newest = iso;
+  }
+  return newest;
+}
+
+/** A frame from the conversation's visitor (a message, typing, a read mark) says they are there now. */
+export function visitorSeenNow(conversationId) {
+  const c = S.convs.get(conversationId);
+  if (!c || !c.visitor || !c.visitor.id) return;
+  const now = new Date().toISOString();
+  S.seenAt.set(c.visitor.id, now);
+  if (!S.thread || S.thread.id !== conversationId) return;
+  // The fact alone, not the whole panel: typing sends these several times a second.
+  const node = $("visitor-last-seen");
+  if (node) setAgo(node, now); else scheduleRender("thread");
+}
+
 function fact(dl, label, value) {
   if (value === null || value === undefined || value === "") return;
   dl.appendChild(el("dt", { class: "facts__label", text: label }));
@@ -119,7 +148,8 @@ export function renderSide() {
   if (pv.locale) fact(facts, "Language", document.createTextNode(pv.locale));
   if (pv.user_id) fact(facts, "User id", document.createTextNode(pv.user_id));
   if (pv.created_at) fact(facts, "First seen", timeNode(pv.created_at, dateText(pv.created_at)));
-  if (pv.last_seen_at) fact(facts, "Last seen", timeNode(pv.last_seen_at, ago(pv.last_seen_at) === "now" ? "just now" : ago(pv.last_seen_at) + " ago"));
+  const seen = lastSeen(c, pv);
+  if (seen) fact(facts, "Last seen", agoNode(seen, "visitor-last-seen"));
   if (pv.blocked) fact(facts, "Blocked", el("span", { class: "status-pill status-pill--small status-pill--danger", text: "Blocked" }));
   if (profile.error) fact(facts, "Profile", document.createTextNode("Could not load the visitor's profile."));
   renderBlock(visitor.id, profile);
