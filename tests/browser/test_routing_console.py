@@ -439,10 +439,10 @@ def test_admin_edits_a_sites_widget_settings(console, stack, admin_api, artifact
         page.get_by_role("button", name="Add site").click()
         card = page.locator(f'.site-card[data-site="{site}"]')
         expect(card).to_be_visible()
-        expect(card.get_by_label("Greeting")).to_have_value(original["greeting"])
+        expect(card.get_by_label("Greeting", exact=True)).to_have_value(original["greeting"])
 
         greeting = f"Hello from the test {uuid.uuid4().hex[:4]}! Ask us anything."
-        card.get_by_label("Greeting").fill(greeting)
+        card.get_by_label("Greeting", exact=True).fill(greeting)
         card.get_by_label("Colour", exact=True).fill("#12ab3")
         card.get_by_label("Messages allowed").fill("5")
         card.get_by_label("Window in seconds").fill("30")
@@ -467,6 +467,42 @@ def test_admin_edits_a_sites_widget_settings(console, stack, admin_api, artifact
         assert page.errors == []
     finally:
         admin_api.call("PATCH", f"/v1/sites/{site}", original)
+
+
+def test_admin_writes_what_french_visitors_and_transfers_read(console, stack, admin_api):
+    """Issue 13, defects 5 and 8: a greeting per language and the team names a transfer reads to visitors,
+    from the site settings (the `texts` setting); a line that is not "team: label" is refused, saying which."""
+    site = "demo-prechat"
+    original = admin_api.call("GET", f"/v1/sites/{site}")["settings"]
+    try:
+        page = console(ADMIN, "away")
+        page.evaluate("() => { location.hash = '#/settings/sites'; }")
+        page.get_by_label("Another site of this workspace").fill(site)
+        page.get_by_role("button", name="Add site").click()
+        card = page.locator(f'.site-card[data-site="{site}"]')
+        expect(card).to_be_visible()
+        card.get_by_label("Greeting in French").fill("Bonjour ! Une question sur nos bols ?")
+        card.get_by_label("Team names in English").fill("billing: our invoicing team")
+        card.get_by_label("Team names in French").fill("Billing: notre service facturation\ntech l'équipe technique")
+        card.get_by_role("button", name=re.compile(r"^Save ")).click()
+        expect(card.locator(".form-error")).to_have_text(
+            "Team names: write each as name: label (\"tech l'équipe technique\" is not).")
+        expect(card.get_by_label("Team names in French")).to_have_attribute("aria-invalid", "true")
+        card.get_by_label("Team names in French").fill("Billing: notre service facturation\ntech: l'équipe technique")
+        card.get_by_role("button", name=re.compile(r"^Save ")).click()
+        expect(card.locator(".site-card__saved")).to_have_text("Saved.")
+        stored = admin_api.call("GET", f"/v1/sites/{site}")["settings"]["texts"]
+        assert stored == {"en": {"teams": {"billing": "our invoicing team"}},
+                          "fr": {"greeting": "Bonjour ! Une question sur nos bols ?",
+                                 "teams": {"billing": "notre service facturation", "tech": "l'équipe technique"}}}
+        assert stack.request("GET", f"/v1/sites/{site}/settings")[1]["greetings"] == {
+            "fr": "Bonjour ! Une question sur nos bols ?"}
+        page.reload()  # what was saved is what the form shows
+        card = page.locator(f'.site-card[data-site="{site}"]')
+        expect(card.get_by_label("Team names in French")).to_have_value("billing: notre service facturation\ntech: l'équipe technique")
+        assert page.errors == []
+    finally:
+        admin_api.call("PATCH", f"/v1/sites/{site}", {**original, "texts": None})
 
 
 def test_an_agent_blocks_and_unblocks_a_visitor_from_the_side_panel(console, visitors, stack, admin_api):

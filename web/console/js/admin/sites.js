@@ -5,6 +5,7 @@ import { S, savePrefs } from "../state.js";
 import { apiMessage } from "../errors.js";
 import { api } from "../api.js";
 import { formError, numberField } from "./forms.js";
+import { formatTeams, parseTeams, textsSetting } from "./site-texts.js";
 
 // Sites: the API has no list of a workspace's sites, so the console knows the sites its
 // conversations came from, plus the ones an admin added here by key (remembered in this browser).
@@ -120,7 +121,9 @@ function siteCard(site, _index) {
     greeting: n + "-greeting", color: n + "-color", rate_limit_count: n + "-count", rate_limit_window: n + "-window",
     prechat_enabled: n + "-prechat", prechat_fields: n + "-ask-email", prechat_required: n + "-req-email",
     retention_days: n + "-retention", allowed_origins: n + "-origins", contact_email: n + "-contact",
+    texts: n + "-greeting-fr",
   };
+  const texts = s.texts || {};
   const check = (id, label, checked) => el("label", { class: "check", attrs: { for: id } },
     el("input", { type: "checkbox", id: id, checked: !!checked }), " " + label);
   const asks = s.prechat_fields || [];
@@ -140,7 +143,19 @@ function siteCard(site, _index) {
         el("div", { class: "field" },
           el("label", { attrs: { for: fields.greeting }, text: "Greeting" }),
           el("textarea", { id: fields.greeting, rows: 2, maxLength: 500, value: s.greeting || "" }),
-          el("small", { class: "field__help", text: "The first thing visitors read in the chat." })),
+          el("small", { class: "field__help", text: "The first thing visitors read in the chat, unless their language has its own below." })),
+        el("fieldset", { class: "field fieldset" },
+          el("legend", { text: "For French-speaking visitors" }),
+          el("label", { attrs: { for: n + "-greeting-fr" }, text: "Greeting in French" }),
+          el("textarea", { id: n + "-greeting-fr", rows: 2, maxLength: 500, value: (texts.fr || {}).greeting || "", attrs: { lang: "fr", placeholder: "Bonjour ! Comment pouvons-nous vous aider ?" } }),
+          el("small", { class: "field__help", text: "Empty: they read the greeting above." })),
+        el("fieldset", { class: "field fieldset" },
+          el("legend", { text: "Team names visitors read" }),
+          el("label", { attrs: { for: n + "-teams-en" }, text: "Team names in English" }),
+          el("textarea", { id: n + "-teams-en", rows: 2, value: formatTeams((texts.en || {}).teams), attrs: { spellcheck: "false", placeholder: "billing: our billing specialists" } }),
+          el("label", { attrs: { for: n + "-teams-fr" }, text: "Team names in French" }),
+          el("textarea", { id: n + "-teams-fr", rows: 2, value: formatTeams((texts.fr || {}).teams), attrs: { lang: "fr", spellcheck: "false", placeholder: "billing: nos spécialistes de la facturation" } }),
+          el("small", { class: "field__help", text: "One team per line: its name, a colon, what visitors read when a chat is transferred to it. A team without a line is \"another team\": its own name is never shown." })),
         el("div", { class: "field" },
           el("label", { attrs: { for: fields.contact_email }, text: "Contact email" }),
           el("input", { id: fields.contact_email, type: "email", maxLength: 320, value: s.contact_email || "", attrs: { placeholder: "support@example.com" } }),
@@ -224,6 +239,15 @@ async function saveSite(event, form, key, n, fields) {
   for (const id of Object.values(fields)) { const input = $(id); if (input) input.removeAttribute("aria-invalid"); }
   const get = (suffix) => form.querySelector("#" + n + suffix);
   const asked = ["name", "email"].filter((w) => get("-ask-" + w).checked);
+  const english = parseTeams(get("-teams-en").value), french = parseTeams(get("-teams-fr").value);
+  const bad = english.bad || french.bad;
+  if (bad) {
+    error.textContent = "Team names: write each as name: label (\"" + bad + "\" is not).";
+    get(english.bad ? "-teams-en" : "-teams-fr").setAttribute("aria-invalid", "true");
+    show(error, true);
+    return;
+  }
+  const kept = (S.sites.get(key) || {}).settings || {};
   const body = {
     greeting: get("-greeting").value.trim(),
     contact_email: get("-contact").value.trim() || null,
@@ -235,6 +259,10 @@ async function saveSite(event, form, key, n, fields) {
     prechat_required: ["name", "email"].filter((w) => get("-req-" + w).checked),
     retention_days: numberField(get("-retention")),
     allowed_origins: originsField(get("-origins")),
+    texts: textsSetting({
+      en: { greeting: ((kept.texts || {}).en || {}).greeting, teams: english.teams },  // an English greeting set over the API stays
+      fr: { greeting: get("-greeting-fr").value, teams: french.teams },
+    }),
   };
   const button = form.querySelector('button[type="submit"]');
   button.disabled = true;
