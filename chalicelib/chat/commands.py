@@ -67,11 +67,12 @@ def transfer(caller: Caller, conversation_id: str, sender, *, to_agent: str | No
     routing.settle(caller.workspace_id, sender)  # a slot was freed; someone of the group may take it
     # In the visitor's words: a colleague's name, or the team's label the site chose (never its internal name).
     locale = messaging.visitor_locale(conversation)
-    target = (Agent.get(to_agent).name or notices.text("an_agent", locale) if to_agent
+    colleague = Agent.get(to_agent).name if to_agent else None
+    target = (colleague or notices.text("an_agent", locale) if to_agent
               else notices.team_label(sites.texts(conversation.site_key), to_group, locale))
     messaging.post_system_message(conversation, notices.text("transferred", locale, to=target,
                                                              by=caller.name or notices.text("an_agent", locale)),
-                                  sender, notice="transferred")
+                                  sender, notice="transferred", agent_name=colleague)
     outcome = Outcome(conversation)
     if note:  # the ack carries it to its writer; every other agent on the conversation gets the event
         outcome.stored["note"] = messaging.send_message(caller, conversation.id, note, client_msg_id=None,

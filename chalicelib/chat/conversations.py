@@ -146,6 +146,8 @@ def serialize_message(m: Message) -> dict:
         out["options"] = list(m.options)
     if m.notice:
         out["notice"] = m.notice
+    if m.agent_name:
+        out["agent_name"] = m.agent_name
     return out
 
 

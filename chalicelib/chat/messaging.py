@@ -61,7 +61,8 @@ class Stored:
 
 def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg_id: str | None = None,
                   internal: bool = False, options: list | None = None,
-                  author: dict | None = None, notice: str | None = None, preview: bool = True) -> Stored:
+                  author: dict | None = None, notice: str | None = None, agent_name: str | None = None,
+                  preview: bool = True) -> Stored:
     """Append a message to the conversation; exactly once per (author, client_msg_id). `preview`: it
     becomes the conversation's last_message (what the inbox shows, and what the inactivity watch reads)."""
     author = author or caller.author()
@@ -115,8 +116,8 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
         actions += retention.conversation_actions(conversation.retention_days, holds_slot)
         message = Message(conversation.id, seq, id=new_id("m"), client_msg_id=client_msg_id,
                           author_kind=author["kind"], author_id=author["id"], author_name=author.get("name"),
-                          text=text, internal=internal, options=options, notice=notice, created_at=stamp,
-                          expires_at=expires_at)
+                          text=text, internal=internal, options=options, notice=notice, agent_name=agent_name,
+                          created_at=stamp, expires_at=expires_at)
         unchanged = (Conversation.last_seq == conversation.last_seq) & (Conversation.status == conversation.status)
         try:
             with TransactWrite(connection=dynamo()) as tx:
@@ -247,10 +248,12 @@ def send_message(caller: Caller, conversation_id: str, text: str, *, client_msg_
 
 
 def post_system_message(conversation: Conversation, text: str, sender, *, options: list | None = None,
-                        kind: str = "system", notice: str | None = None, preview: bool = True) -> dict:
+                        kind: str = "system", notice: str | None = None, agent_name: str | None = None,
+                        preview: bool = True) -> dict:
     """A message from the system or the bot, delivered to every subscriber."""
     caller = Caller.system(conversation.workspace_id, actor=kind, name=None)
-    stored = store_message(caller, conversation.id, text, options=options, notice=notice, preview=preview,
+    stored = store_message(caller, conversation.id, text, options=options, notice=notice, agent_name=agent_name,
+                           preview=preview,
                            author={"kind": kind, "id": kind, "name": None})
     data = serialize_message(stored.message)
     event = {"type": "message", "conversation_id": conversation.id, "message": data}
@@ -264,9 +267,10 @@ def post_notice(conversation: Conversation, code: str, sender, *, preview: bool 
     fails what it follows (the change is made and told already), it is logged."""
     try:
         locale = visitor_locale(conversation)
+        agent_name = values.get("agent")  # whom the visitor now chats with (the widget's header names them)
         values = {name: value or notices.text("an_agent", locale) for name, value in values.items()}  # nameless
         text = notices.text(code, locale, **values)
-        return post_system_message(conversation, text, sender, notice=code, preview=preview)
+        return post_system_message(conversation, text, sender, notice=code, agent_name=agent_name, preview=preview)
     except Exception:
         log.exception("notice not posted", extra={"conversation_id": conversation.id, "notice": code})
         return None

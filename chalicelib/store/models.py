@@ -297,6 +297,8 @@ class Message(Model):
     options = ListAttribute(null=True)
     # A system message's kind (chalicelib/chat/notices.py: joined, transferred, solved…); none for the rest.
     notice = UnicodeAttribute(null=True)
+    # A notice's agent: who joined, or took the chat by a transfer (the widget's header names them).
+    agent_name = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     # TTL (epoch s): its conversation's retention horizon when it was written (chalicelib/retention.py).
     expires_at = NumberAttribute(null=True)

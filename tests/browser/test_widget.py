@@ -617,11 +617,12 @@ def test_agents_away_still_get_a_chat_and_a_missed_wait_drops_the_queue_line(sta
         quinn.close()
 
 
-def test_the_header_names_the_agent_once_they_have_written(stack, new_page, agent):
+def test_the_header_names_the_agent_once_they_have_joined(stack, new_page, agent):
     """Defect 3: after an agent joined, the header no longer says "We reply in a few minutes"."""
     page = visit(new_page, stack)
     expect(page.locator(".parley-sub")).to_have_text("We reply in a few minutes")
-    conversation_id = start_chat(page, agent)
+    conversation_id = start_chat(page, agent)  # routing gives it to Alex: joined, before he writes
+    expect(page.locator(".parley-sub")).to_have_text("You are chatting with Alex Agent")
     agent.say(conversation_id, "Hi, I'm on it.")
     expect(page.locator(".parley-sub")).to_have_text("You are chatting with Alex Agent")
     assert page.errors == []
@@ -652,8 +653,11 @@ def test_the_visitor_is_told_who_joined_a_transfer_in_the_sites_words_and_the_so
         conversation_id = start_chat(page, agent)
         notices = page.locator(".parley-log .parley-msg.parley-system .parley-bubble")
         expect(notices).to_have_text(NOTICES[locale][:1])
+        header = page.locator(".parley-sub")
+        expect(header).to_have_text("Vous discutez avec Alex Agent" if locale == "fr-FR" else "You are chatting with Alex Agent")
         agent.request("transfer", conversation_id=conversation_id, to_group="billing")
         expect(notices).to_have_text(NOTICES[locale][:2])
+        expect(header).not_to_contain_text("Alex")  # in the team's queue: nobody is with them yet
         assert stack.request("PATCH", f"/v1/conversations/{conversation_id}", {"status": "solved"}, token=admin)[0] == 200
         expect(notices).to_have_text(NOTICES[locale])
         assert "billing" not in page.locator(".parley-log").inner_text()  # the internal name never shows

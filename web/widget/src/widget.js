@@ -661,9 +661,12 @@
         : prechat.enabled && !(prechat.required || []).every((name) => state.fields[name]) ? 'prechat' : '';
     if (view !== ui.view) ui.forms.replaceChildren(...(view ? [buildVisitorForm(view)] : []));
     ui.view = view;
-    // Once someone of the team has written, the header names them: availability no longer says anything.
-    const staff = messages.filter((message) => message.author.kind === 'agent' && message.author.name).pop();
-    ui.subtitle.textContent = refused ? translate('refused') : unavailable ? translate('unavailable') : staff && state.conv ? translate('with', { n: staff.author.name })
+    // Once an agent joined or wrote, the header names them (the latest: a transfer moves it on, to nobody for a
+    // team's queue): availability no longer says anything.
+    const latest = messages.filter((message) => (message.author.kind === 'agent' && message.author.name)
+      || /joined|transferred/.test(message.notice)).pop();
+    const agentName = latest && (latest.notice ? latest.agent_name : latest.author.name);
+    ui.subtitle.textContent = refused ? translate('refused') : unavailable ? translate('unavailable') : agentName && state.conv ? translate('with', { n: agentName })
       : translate(online ? 'online' : 'away');
     renderLog();
     ui.composer.hidden = refused || unavailable || view;
