@@ -16,7 +16,8 @@ from chalicelib.edges.http import (
     visitor_cors,
 )
 from chalicelib.errors import ParleyError
-from chalicelib.identity import sessions
+from chalicelib.identity import sessions, tokens
+from chalicelib.kb import articles
 from chalicelib.mail import incoming, jobs, render
 from chalicelib.webhooks import delivery, endpoints
 from chalicelib.workspace import admin, privacy, team
@@ -125,6 +126,45 @@ def site_settings(site_key):
 def site_settings_preflight(site_key):
     sites.allowed_site(site_key, _origin())
     return preflight("GET,OPTIONS")
+
+
+@app.route("/v1/articles/search", methods=["GET"], cors=False)
+@widget_cors
+def search_articles():
+    """Public: what the widget suggests while the visitor types (a visitor token, when sent, adds its own limit)."""
+    query = app.current_request.query_params or {}
+    site = sites.allowed_site(validate.string(query, "site_key", max_len=64), _origin())
+    return articles.search(site, query, visitor_id=_visitor_id(), source_ip=_source_ip())
+
+
+@app.route("/v1/articles/search", methods=["OPTIONS"], cors=False)
+@widget_cors
+def search_articles_preflight():
+    return preflight("GET,OPTIONS")
+
+
+@app.route("/v1/sites/{site_key}/articles/{article_id}", methods=["GET"], cors=False)
+@widget_cors
+def site_article(site_key, article_id):
+    return articles.public_article(sites.allowed_site(site_key, _origin()), article_id)
+
+
+@app.route("/v1/sites/{site_key}/articles/{article_id}", methods=["OPTIONS"], cors=False)
+@widget_cors
+def site_article_preflight(site_key, article_id):
+    sites.allowed_site(site_key, _origin())
+    return preflight("GET,OPTIONS")
+
+
+def _visitor_id() -> str | None:
+    """The visitor of a bearer visitor token, if one is sent and valid; anyone else is anonymous here."""
+    header = (app.current_request.headers or {}).get("authorization") or ""
+    if not header.lower().startswith("bearer "):
+        return None
+    try:
+        return tokens.verify_visitor_token(header[7:].strip())["sub"]
+    except ParleyError:
+        return None
 
 
 @app.route("/v1/agents/login", methods=["POST"], content_types=JSON_TYPES)
@@ -246,7 +286,38 @@ def delete_canned(canned_id):
     return Response(body="", status_code=204)
 
 
+@app.route("/v1/articles", methods=["GET"])
+@translate_errors
+def list_articles():
+    return articles.list_articles(_agent()[0], app.current_request.query_params)
+
+
+@app.route("/v1/articles/{article_id}", methods=["GET"])
+@translate_errors
+def get_article(article_id):
+    return articles.get(_agent()[0], article_id)
+
+
 # --- REST: admins -----------------------------------------------------------------------------
+
+@app.route("/v1/articles", methods=["POST"], content_types=JSON_TYPES)
+@translate_errors
+def create_article():
+    return Response(body=articles.create(_agent()[0], json_body(app.current_request)), status_code=201)
+
+
+@app.route("/v1/articles/{article_id}", methods=["PUT"], content_types=JSON_TYPES)
+@translate_errors
+def update_article(article_id):
+    return articles.update(_agent()[0], article_id, json_body(app.current_request))
+
+
+@app.route("/v1/articles/{article_id}", methods=["DELETE"])
+@translate_errors
+def delete_article(article_id):
+    articles.delete(_agent()[0], article_id)
+    return Response(body="", status_code=204)
+
 
 @app.route("/v1/agents", methods=["POST"], content_types=JSON_TYPES)
 @translate_errors

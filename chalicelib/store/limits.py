@@ -47,9 +47,13 @@ DEFAULTS = {limit.name: limit for limit in (
     Limit("login_ip", 50, 900, "sign-in attempts from this address"),
     # The widget sends at most one `typing` every 0.8 s while its visitor types; agents' consoles fewer.
     Limit("typing", 20, 10, "typing events on this connection"),
+    # Suggestions as the visitor types (debounced in the widget: about one a second at most).
+    Limit("search_ip", 600, 600, "article searches from this address"),
+    Limit("search_visitor", 120, 600, "article searches"),
 )}
 # The limits a site may change for its own visitors (SiteSettings.limits; PATCH /v1/sites/{site_key}).
-SITE_LIMITS = ("session_ip", "start_ip", "transcript_conversation", "transcript_visitor")
+SITE_LIMITS = ("session_ip", "start_ip", "transcript_conversation", "transcript_visitor", "search_ip",
+               "search_visitor")
 MAX_COUNT, MAX_WINDOW = 100_000, 7 * 86400
 
 

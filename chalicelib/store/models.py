@@ -1,5 +1,6 @@
 """The DynamoDB tables, as pynamodb models. docs/data-model.md lists how each is read and written."""
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     ListAttribute,
     MapAttribute,
@@ -353,6 +354,35 @@ class CannedResponse(Model):
     text = UnicodeAttribute()
     created_by = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute()
+
+
+class Article(Model):
+    """A workspace's knowledge-base article (chalicelib/kb/articles.py): what visitors find as they type."""
+    Meta = _meta("articles")
+    workspace_id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    title = UnicodeAttribute()
+    body = UnicodeAttribute()  # a small Markdown subset, never rendered as HTML
+    locale = UnicodeAttribute()  # "en" | "fr"
+    site_keys = ListAttribute(of=UnicodeAttribute, null=True)  # none: every site of the workspace
+    url = UnicodeAttribute(null=True)  # the full article on the company's site
+    questions = ListAttribute(of=UnicodeAttribute, default=list)  # phrasings visitors really use
+    status = UnicodeAttribute(default="draft")  # "draft" | "published"
+    created_by = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class SearchIndex(Model):
+    """One search index per workspace and language, built when an article changes (chalicelib/kb/articles.py):
+    `idx#{workspace}#{locale}` holds it (zlib-compressed JSON), `ver#{workspace}#{locale}` only its version,
+    the one small read a warm search makes."""
+    Meta = _meta("search_indexes")
+    key = UnicodeAttribute(hash_key=True)
+    version = NumberAttribute(default=0)
+    data = BinaryAttribute(null=True, legacy_encoding=False)
+    articles = NumberAttribute(default=0)
+    built_at = UnicodeAttribute(null=True)
 
 
 class Key(Model):

@@ -5,12 +5,14 @@ import boto3
 from chalicelib.config import settings
 from chalicelib.store.models import (
     Agent,
+    Article,
     CannedResponse,
     Connection,
     Conversation,
     IdempotencyRecord,
     Key,
     Message,
+    SearchIndex,
     Site,
     Visitor,
     Webhook,
@@ -24,7 +26,7 @@ TTL_ATTRIBUTES = {"connections": "expires_at", "keys": "expires_at",
                   "idempotency": "expiration", "webhook_deliveries": "expires_at"}
 
 ALL_MODELS = (Workspace, Site, Agent, Visitor, Conversation, Message, Connection, CannedResponse, Key,
-              IdempotencyRecord, Webhook, WebhookDelivery)
+              IdempotencyRecord, Webhook, WebhookDelivery, Article, SearchIndex)
 
 
 def create_tables() -> None:

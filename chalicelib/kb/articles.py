@@ -1,0 +1,271 @@
+"""The knowledge base's articles: admin REST, the search index rebuilt when one changes, and the public
+search visitors use as they type (docs/protocol.md §6.1).
+
+One index per workspace and language, holding its published articles with the sites each applies to,
+so a search filters by site. It is stored as one DynamoDB item (zlib-compressed JSON) with its version
+beside it in an item of its own: a warm container keeps the index it loaded, and a search costs one
+small read (the version) unless an article changed since.
+"""
+import json
+import re
+import threading
+import zlib
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.core import locales, validate
+from chalicelib.core.caller import Caller, require_admin
+from chalicelib.core.clock import iso, new_id
+from chalicelib.errors import BadRequestError, NotFoundError
+from chalicelib.kb import index as search_index
+from chalicelib.store import limits
+from chalicelib.store.models import Article, SearchIndex
+
+STATUSES = ("draft", "published")
+MAX_ARTICLES = 2000  # per workspace
+MAX_QUESTIONS, MAX_QUESTION = 30, 300
+MAX_BODY = 20_000
+MAX_INDEX_BYTES = 350_000  # a DynamoDB item holds 400 KB
+PAGE = 50
+_SITE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ARTICLE_ID = re.compile(r"^a_[0-9a-f]{32}$")
+
+
+# --- admin REST ---------------------------------------------------------------------------------
+
+def serialize(a: Article) -> dict:
+    return {"id": a.id, "title": a.title, "body": a.body, "locale": a.locale,
+            "site_keys": list(a.site_keys) if a.site_keys is not None else None, "url": a.url,
+            "questions": list(a.questions or []), "status": a.status, "created_at": a.created_at,
+            "updated_at": a.updated_at}
+
+
+def _fields(body: dict) -> dict:
+    """The article's fields from a request body, each checked, errors naming the field."""
+    body = validate.obj(body)
+    validate.known_fields(body, {"title", "body", "locale", "site_keys", "url", "questions", "status"})
+    fields = {"title": validate.string(body, "title", max_len=200),
+              "body": validate.string(body, "body", max_len=MAX_BODY),
+              "locale": validate.choice(body, "locale", locales.SUPPORTED),
+              "status": validate.choice(body, "status", STATUSES, required=False) or "draft"}
+    url = validate.string(body, "url", required=False, max_len=2048)
+    if url and not re.match(r"^https?://[^\s/]+", url):
+        raise BadRequestError("url must be an http(s) address", field="url")
+    fields["url"] = url
+    fields["questions"] = _questions(body.get("questions", []))
+    site_keys = body.get("site_keys")
+    if site_keys is not None and (not isinstance(site_keys, list) or not all(
+            isinstance(k, str) and _SITE_KEY.match(k) for k in site_keys) or len(site_keys) > 100):
+        raise BadRequestError("site_keys must be a list of site keys, or absent for every site", field="site_keys")
+    fields["site_keys"] = sorted(set(site_keys)) if site_keys is not None else None
+    return fields
+
+
+def _questions(value) -> list[str]:
+    """Example phrasings: trimmed, blanks and repeats dropped, order kept."""
+    if not isinstance(value, list) or len(value) > MAX_QUESTIONS or not all(isinstance(q, str) for q in value):
+        raise BadRequestError(f"questions must be a list of at most {MAX_QUESTIONS} strings", field="questions")
+    out = []
+    for i, question in enumerate(value):
+        text = question.strip()
+        if not text:
+            continue
+        if len(text) > MAX_QUESTION:
+            raise BadRequestError(f"questions[{i}] must be at most {MAX_QUESTION} characters", field="questions")
+        if not validate.is_text(text):
+            raise BadRequestError(f"questions[{i}] is not valid text", field="questions")
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def create(caller: Caller, body: dict) -> dict:
+    require_admin(caller)
+    fields = _fields(body)
+    if Article.count(caller.workspace_id) >= MAX_ARTICLES:
+        raise BadRequestError(f"a workspace holds at most {MAX_ARTICLES} articles", field="title")
+    stamp = iso()
+    article = Article(caller.workspace_id, new_id("a"), created_by=caller.id, created_at=stamp, updated_at=stamp,
+                      **fields)
+    article.save()
+    rebuild(caller.workspace_id, article.locale)
+    return serialize(article)
+
+
+def get(caller: Caller, article_id: str) -> dict:
+    return serialize(_own(caller, article_id))
+
+
+def update(caller: Caller, article_id: str, body: dict) -> dict:
+    """PUT: the whole article, as on create."""
+    require_admin(caller)
+    fields = _fields(body)
+    article = _own(caller, article_id)
+    before = article.locale
+    for name, value in fields.items():
+        setattr(article, name, value)
+    article.updated_at = iso()
+    article.save()
+    for lang in {before, article.locale}:  # an article that changed language leaves the other index
+        rebuild(caller.workspace_id, lang)
+    return serialize(article)
+
+
+def delete(caller: Caller, article_id: str) -> None:
+    require_admin(caller)
+    article = _own(caller, article_id)
+    article.delete()
+    rebuild(caller.workspace_id, article.locale)
+
+
+def list_articles(caller: Caller, query: dict) -> dict:
+    """Agents too: every article of the workspace (drafts included), filtered by status, locale, site, and
+    words of the title; a page at a time by `cursor` (the last id of the page before)."""
+    query = query or {}
+    status = validate.choice(query, "status", STATUSES, required=False)
+    locale = validate.choice(query, "locale", locales.SUPPORTED, required=False)
+    site_key = validate.string(query, "site_key", required=False, max_len=64)
+    words = (validate.string(query, "q", required=False, max_len=200) or "").lower().split()
+    limit = validate.integer({"limit": _int(query, "limit", PAGE)}, "limit", minimum=1, maximum=100)
+    cursor = validate.string(query, "cursor", required=False, max_len=64)
+    if cursor and not _ARTICLE_ID.match(cursor):
+        raise BadRequestError("cursor is not an article id", field="cursor")
+    items, last = [], None
+    start = {"workspace_id": {"S": caller.workspace_id}, "id": {"S": cursor}} if cursor else None
+    for article in Article.query(caller.workspace_id, last_evaluated_key=start):
+        last = article.id
+        if status and article.status != status or locale and article.locale != locale:
+            continue
+        if site_key and article.site_keys is not None and site_key not in article.site_keys:
+            continue
+        if words and not all(w in article.title.lower() for w in words):
+            continue
+        items.append(serialize(article))
+        if len(items) == limit:
+            break
+    more = len(items) == limit and last is not None
+    return {"items": items, "next_cursor": last if more else None}
+
+
+def _int(query: dict, name: str, default: int):
+    raw = query.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise BadRequestError(f"{name} must be a whole number", field=name) from None
+
+
+def _own(caller: Caller, article_id: str) -> Article:
+    if not isinstance(article_id, str) or not _ARTICLE_ID.match(article_id):
+        raise NotFoundError("no such article")
+    try:  # keyed by workspace: another workspace's article is simply not there
+        return Article.get(caller.workspace_id, article_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFoundError("no such article") from None
+
+
+# --- the index ----------------------------------------------------------------------------------
+
+def _keys(workspace_id: str, locale: str) -> tuple[str, str]:
+    return f"idx#{workspace_id}#{locale}", f"ver#{workspace_id}#{locale}"
+
+
+def rebuild(workspace_id: str, locale: str) -> int:
+    """Build the language's index from the workspace's published articles (one Query) and store it, then its
+    version; returns the version. A search that read the old version meanwhile keeps the old index a moment."""
+    published = [a for a in Article.query(workspace_id) if a.status == "published" and a.locale == locale]
+    docs = [{"id": a.id, "title": a.title, "body": a.body, "questions": list(a.questions or [])} for a in published]
+    built = search_index.build(docs, locale)
+    built["sites"] = {a.id: list(a.site_keys) if a.site_keys is not None else None for a in published}
+    built["meta"] = {a.id: {"title": a.title, "url": a.url, "body": a.body} for a in published}
+    data = zlib.compress(json.dumps(built, separators=(",", ":")).encode(), 6)
+    if len(data) > MAX_INDEX_BYTES:
+        raise BadRequestError(f"the {locale} knowledge base is too large to index ({len(data):,} bytes compressed; "
+                              f"at most {MAX_INDEX_BYTES:,})", field="body")
+    index_key, version_key = _keys(workspace_id, locale)
+    try:
+        version = int(SearchIndex.get(version_key, consistent_read=True).version) + 1
+    except DoesNotExist:
+        version = 1
+    stamp = iso()
+    SearchIndex(index_key, version=version, data=data, articles=len(docs), built_at=stamp).save()
+    SearchIndex(version_key, version=version, articles=len(docs), built_at=stamp).save()
+    return version
+
+
+_cache: dict[str, tuple[int, dict]] = {}  # per warm container: index key -> (version, index)
+_cache_lock = threading.Lock()
+
+
+def loaded(workspace_id: str, locale: str) -> dict | None:
+    """The language's index: the one this container holds while its version is current (one small read),
+    else read again. None when the workspace has none (no published article in that language yet)."""
+    index_key, version_key = _keys(workspace_id, locale)
+    try:
+        version = int(SearchIndex.get(version_key, attributes_to_get=["version"]).version)
+    except DoesNotExist:
+        return None
+    held = _cache.get(index_key)
+    if held and held[0] == version:
+        return held[1]
+    try:
+        item = SearchIndex.get(index_key, consistent_read=True)
+    except DoesNotExist:
+        return None
+    index = json.loads(zlib.decompress(item.data))
+    with _cache_lock:
+        _cache[index_key] = (int(item.version), index)
+    return index
+
+
+# --- what visitors read -------------------------------------------------------------------------
+
+def search(site, query: dict, *, visitor_id: str | None = None, source_ip: str | None = None) -> dict:
+    """GET /v1/articles/search: the site's published articles best matching what the visitor typed so far,
+    or none (`abstained`) when nothing is close enough. Limited per address and per visitor."""
+    query = query or {}
+    q = validate.string(query, "q", max_len=500)
+    locale = locales.language(validate.string(query, "locale", required=False, max_len=35))
+    limit = validate.integer({"limit": _int(query, "limit", 3)}, "limit", minimum=1, maximum=10)
+    limits.hit(limits.for_site("search_ip", site.settings), limits.per_site(site.site_key, source_ip))
+    if visitor_id:
+        limits.hit(limits.for_site("search_visitor", site.settings), limits.per_site(site.site_key, visitor_id))
+    index = loaded(site.workspace_id, locale)
+    if index is None:
+        return {"items": [], "abstained": True}
+    sites = index.get("sites", {})
+    # Ask for more than needed: articles of other sites of the workspace are dropped afterwards.
+    found = search_index.search(index, q, limit=10)
+    items = []
+    for hit in found["items"]:
+        applies = sites.get(hit["id"], [])
+        if applies is not None and site.site_key not in applies:
+            continue
+        meta = index["meta"][hit["id"]]
+        item = {"id": hit["id"], "title": meta["title"], "snippet": search_index.snippet(meta["body"], q, locale),
+                "score": round(hit["score"], 3)}
+        if meta.get("url"):
+            item["url"] = meta["url"]
+        items.append(item)
+        if len(items) == limit:
+            break
+    return {"items": items, "abstained": not items}
+
+
+def public_article(site, article_id: str) -> dict:
+    """GET /v1/sites/{site_key}/articles/{id}: a published article that applies to the site; else 404."""
+    if not isinstance(article_id, str) or not _ARTICLE_ID.match(article_id):
+        raise NotFoundError("no such article")
+    try:
+        article = Article.get(site.workspace_id, article_id)
+    except DoesNotExist:
+        raise NotFoundError("no such article") from None
+    if article.status != "published" or (article.site_keys is not None and site.site_key not in article.site_keys):
+        raise NotFoundError("no such article")
+    out = {"id": article.id, "title": article.title, "body": article.body, "locale": article.locale,
+           "updated_at": article.updated_at}
+    if article.url:
+        out["url"] = article.url
+    return out
