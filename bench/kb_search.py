@@ -176,8 +176,8 @@ def tune(split: dict) -> None:
     pairs = queries(split, "validation")
     scored = []
     for weights, b_questions, k1 in itertools.product(
-            [(1.0, 3.0, 0.5), (2.0, 3.0, 1.0), (1.5, 4.0, 0.5), (3.0, 3.0, 1.0), (1.0, 2.0, 1.0)],
-            [0.3, 0.5, 0.75], [0.9, 1.2, 1.6]):
+            [(1.0, 2.0, 1.0), (1.5, 2.0, 1.0), (1.0, 3.0, 1.0), (1.0, 2.0, 0.5), (2.0, 3.0, 1.0), (1.0, 1.5, 1.0)],
+            [0.5, 0.75, 0.9], [1.6, 2.2, 3.0]):
         params = dataclasses.replace(index.DEFAULT, weights=weights, b=(0.5, b_questions, 0.75), k1=k1,
                                      abstain_below=0.0)
         scored.append((rank_metrics(built, pairs, params)["mrr"], params))

@@ -178,3 +178,23 @@ def test_an_index_of_another_format_is_refused():
 
 def test_an_empty_knowledge_base_abstains():
     assert index.search(index.build([], "en"), "delivery") == {"items": [], "abstained": True}
+
+
+def fixture_hit_at_3(lang: str) -> float:
+    fixture = json.loads(FIXTURE.read_text())[lang]
+    built = index.build(fixture["articles"], lang)
+    hits = sum(q["expected"] in ids(index.search(built, q["query"], 3)) for q in fixture["queries"])
+    return hits / len(fixture["queries"])
+
+
+@pytest.mark.parametrize("lang", [
+    "en",
+    pytest.param("fr", marks=pytest.mark.xfail(
+        strict=True, reason="issue 14's target not met yet in French: hit@3 0.822 (bench/results/kb_search.json)")),
+])
+def test_the_bilingual_fixture_finds_the_article_in_the_top_three(lang):
+    assert fixture_hit_at_3(lang) >= 0.85
+
+
+def test_the_french_fixture_holds_its_measured_floor():
+    assert fixture_hit_at_3("fr") >= 0.82
