@@ -12,6 +12,8 @@ hits them all alike; one warm-up round first writes the bytecode caches. Cases:
 - `import app` with PARLEY_TRACING=true: the X-Ray SDK and powertools' Tracer (which patches botocore).
 - the SQS consumers' first batch, on top of `import app`: powertools batch and idempotency and the
   idempotency table's DynamoDB client, which only the consumers load, on their first batch.
+- the knowledge base's search (chalicelib.kb), its English and French stemmers loaded: what the public search
+  route adds, on its own; and `import snowballstemmer` whole, the import chalicelib/kb/text.py avoids.
 - with --baseline, `import app` of that commit (extracted with `git archive` to a temporary directory),
   to show what a change added.
 
@@ -37,6 +39,7 @@ TIMER = ("import json, sys, time\nt = time.perf_counter()\n{code}\n"
          "print(json.dumps({{'ms': (time.perf_counter() - t) * 1000, 'xray': 'aws_xray_sdk' in sys.modules}}))")
 CONSUMER = "import app\nt = time.perf_counter()\nfrom chalicelib.edges import consumers\nconsumers._persistence('email')\n" \
            "import aws_lambda_powertools.utilities.batch, aws_lambda_powertools.utilities.idempotency"
+KB_SEARCH = "from chalicelib.kb import index, text\ntext.stem('a', 'en')\ntext.stem('a', 'fr')"
 ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
        "AWS_REGION": "us-east-1", "PARLEY_TABLE_PREFIX": "parley-bench-", "PARLEY_TOKEN_SECRET": "bench"}
 
@@ -62,6 +65,8 @@ def main() -> int:
         "import app (tracing off)": ("import app", ROOT, base_env),
         "import app (tracing on)": ("import app", ROOT, {**base_env, "PARLEY_TRACING": "true"}),
         "SQS consumer's first batch, after import app": (CONSUMER, ROOT, base_env),
+        "knowledge base search, en and fr stemmers": (KB_SEARCH, ROOT, base_env),
+        "import snowballstemmer (the whole package)": ("import snowballstemmer", ROOT, base_env),
     }
     scratch = None
     if args.baseline:
