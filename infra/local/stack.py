@@ -12,6 +12,8 @@ made fresh at every start (keys.py); README.md says what the local stack still d
 """
 import argparse
 import asyncio
+import hashlib
+import json
 import logging
 import os
 import signal
@@ -44,6 +46,10 @@ CANNED = [("hello", "Hi {{visitor.name}}, I'm {{agent.name}}. How can I help?"),
           ("thanks", "Thanks for reaching out, {{visitor.name}}! Anything else I can do?"),
           ("shipping", "Orders ship within 2 business days; you'll get a tracking link by email.")]
 IDENTITY_SECRET = "demo-identity-secret"
+# The demo shop's knowledge base: the first articles of each language of the tests' bilingual fixture
+# (a fictional shop of handmade ceramics), published for every site of the workspace.
+KB_FIXTURE = ROOT / "tests" / "data" / "kb_fixture.json"
+KB_SEED_PER_LANGUAGE = 12
 HOST = "127.0.0.1"  # never 0.0.0.0: moto answers anyone unauthenticated, and the demo logins are public
 # aiohttp refuses a request line or header over 8,190 bytes with its own 400; raised so a long token
 # (in ?token= or Authorization) reaches $connect or the app and gets the documented 401.
@@ -182,7 +188,25 @@ def seed(port: int) -> dict:
     for site_key, (owner, settings) in EXTRA_SITES.items():
         Site(site_key, workspace_id=f"ws_{owner.replace('-', '_')}", name=SEED[owner]["workspace"],
              identity_secret=IDENTITY_SECRET, settings=SiteSettings(**allowed, **settings), created_at=stamp).save()
+    seed_articles("ws_demo", stamp)
     return SEED
+
+
+def seed_articles(workspace_id: str, stamp: str) -> int:
+    """The demo shop's articles, in English and French, and their search indexes."""
+    from chalicelib.kb import articles
+    from chalicelib.store.models import Article
+    fixture = json.loads(KB_FIXTURE.read_text())
+    count = 0
+    for lang in ("en", "fr"):
+        for doc in fixture[lang]["articles"][:KB_SEED_PER_LANGUAGE]:
+            article_id = "a_" + hashlib.sha256(f"seed#{lang}#{doc['id']}".encode()).hexdigest()[:32]  # stable
+            Article(workspace_id, article_id, title=doc["title"],
+                    body=doc["body"], locale=lang, questions=doc["questions"], status="published",
+                    created_at=stamp, updated_at=stamp).save()
+            count += 1
+        articles.rebuild(workspace_id, lang)
+    return count
 
 
 def build_web_app(chalice_app, executor: ThreadPoolExecutor, credentials):

@@ -248,6 +248,23 @@ def solve_leftovers(stack, admin_token: str) -> None:
 
 # --- the console --------------------------------------------------------------------------------
 
+SEEDED_CAPACITY = 3  # both demo agents
+
+
+def demo_at_rest(stack, agent_api, admin_api) -> None:
+    """Both demo agents away (routing gives them nothing), capacities as seeded, nothing waiting or open."""
+    set_presence(stack, agent_api.token, "away")
+    set_presence(stack, admin_api.token, "away")
+    seeded_capacities(admin_api)
+    solve_leftovers(stack, admin_api.token)
+
+
+def seeded_capacities(admin_api) -> None:
+    for email in (AGENT, ADMIN):
+        if admin_api.team()[email]["capacity"] != SEEDED_CAPACITY:
+            admin_api.set_capacity(email, SEEDED_CAPACITY)
+
+
 def remember_presence(page, agent_id: str, status: str) -> None:
     """The status this browser chose last for the agent (the console restores it on sign-in)."""
     page.add_init_script(f"""(() => {{

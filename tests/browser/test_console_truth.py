@@ -13,7 +13,16 @@ import re
 import uuid
 
 import pytest
-from browser_helpers import ADMIN, AGENT, Socket, eventually, row, set_presence, solve_leftovers, unique
+from browser_helpers import (
+    ADMIN,
+    AGENT,
+    Socket,
+    demo_at_rest,
+    eventually,
+    row,
+    seeded_capacities,
+    unique,
+)
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -46,16 +55,9 @@ class Visitor(Socket):
 def quiet(stack, agent_api, admin_api):
     """Before each test: both demo agents away (routing gives them nothing), capacities as seeded, and
     nothing left waiting or open. After it: the capacities as seeded again."""
-    set_presence(stack, agent_api.token, "away")
-    set_presence(stack, admin_api.token, "away")
-    for email in (AGENT, ADMIN):
-        if admin_api.team()[email]["capacity"] != CAPACITY:
-            admin_api.set_capacity(email, CAPACITY)
-    solve_leftovers(stack, admin_api.token)
+    demo_at_rest(stack, agent_api, admin_api)
     yield
-    for email in (AGENT, ADMIN):
-        if admin_api.team()[email]["capacity"] != CAPACITY:
-            admin_api.set_capacity(email, CAPACITY)
+    seeded_capacities(admin_api)
 
 
 @pytest.fixture

@@ -14,7 +14,18 @@ import time
 import uuid
 
 import pytest
-from browser_helpers import ADMIN, AGENT, VIEWPORT, WAIT, Socket, eventually, row, set_presence, solve_leftovers, unique
+from browser_helpers import (
+    ADMIN,
+    AGENT,
+    VIEWPORT,
+    WAIT,
+    Socket,
+    demo_at_rest,
+    eventually,
+    row,
+    seeded_capacities,
+    unique,
+)
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -58,16 +69,9 @@ def wait_for_leave(page, frames: list, conversation_id: str, timeout: float = WA
 def known_state(stack, agent_api, admin_api):
     """Before each test: both demo agents away, capacities seeded, nothing waiting or open. After it:
     capacities back (a test that changes one restores it itself too)."""
-    set_presence(stack, agent_api.token, "away")
-    set_presence(stack, admin_api.token, "away")
-    for email in (AGENT, ADMIN):
-        if admin_api.team()[email]["capacity"] != CAPACITY:
-            admin_api.set_capacity(email, CAPACITY)
-    solve_leftovers(stack, admin_api.token)
+    demo_at_rest(stack, agent_api, admin_api)
     yield
-    for email in (AGENT, ADMIN):
-        if admin_api.team()[email]["capacity"] != CAPACITY:
-            admin_api.set_capacity(email, CAPACITY)
+    seeded_capacities(admin_api)
 
 
 @pytest.fixture

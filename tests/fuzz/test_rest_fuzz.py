@@ -65,6 +65,10 @@ def world(tmp_path_factory):
         status, canned = stack.request("POST", "/v1/canned-responses", {"shortcut": "fuzz", "text": "Hi!"},
                                        agent["token"])
         assert status == 201, canned
+        status, article = stack.request("POST", "/v1/articles", {"title": "Fuzz", "body": "Ships in 2 days.",
+                                                                "locale": "en", "status": "published"},
+                                        admin["token"])
+        assert status == 201, article
         token = agent["token"]
         headers = {"agent": f"Bearer {token}", "admin": f"Bearer {admin['token']}",
                    "foreign": f"Bearer {foreign['token']}", "visitor": f"Bearer {me['token']}", "none": None,
@@ -75,6 +79,7 @@ def world(tmp_path_factory):
                                                                         "v_" + "0" * 32],
                "agents": [spare_agent["id"], foreign["agent"]["id"], "a_nobody"],
                "canned": ["cr_seed_0", "cr_seed_1", canned["id"], "cr_nope"], "webhooks": [hook["id"], "wh_nope"],
+               "articles": [article["id"], "a_" + "0" * 32, "nope"],
                "deliveries": [delivery["id"], "dl_nope"],
                "tokens": [me["token"], other["token"], token, "garbage"],
                "refresh": [agent["refresh_token"], "garbage"]}
@@ -107,6 +112,10 @@ def specs(ids: dict) -> dict:
                     "groups": groups}
     canned = {"shortcut": pick(["hello", "/Thanks", "new-one", "x" * 32, "Bad Shortcut", "fuzz"]),
               "text": s.good_text}
+    article_fields = {"title": s.good_text, "body": s.good_text, "locale": pick(["en", "fr", "de"]),
+                      "status": pick(["draft", "published"]), "questions": st.lists(s.good_text, max_size=3),
+                      "site_keys": pick([None, ["demo"], ["demo", "demo-prechat"]]),
+                      "url": pick([None, "https://shop.example/help", "javascript:x"])}
     hook = {"url": hook_url, "events": events, "enabled": st.booleans(), "description": s.good_text}
     paging = {"limit": st.integers(0, 101).map(str), "cursor": pick(["", "abc", "eyJhIjogMX0="])}
     return {
@@ -164,6 +173,19 @@ def specs(ids: dict) -> dict:
         ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"): {"auth": admin, "body": {}},
         ("GET", "/v1/visitors"): {"auth": admin, "query": {"email": s.email}},
         ("GET", "/v1/visitors/{visitor_id}/export"): {"auth": admin},
+        ("GET", "/v1/articles/search"): {"auth": public, "query": {
+            "site_key": pick(["demo", "demo-b", "nope", ""]), "q": st.one_of(s.good_text, pick(["ship", "délai"])),
+            "locale": pick(["fr-FR", "en", "x" * 35, "x" * 36]), "limit": st.integers(0, 11).map(str)}},
+        ("OPTIONS", "/v1/articles/search"): {"auth": public},
+        ("GET", "/v1/sites/{site_key}/articles/{article_id}"): {"auth": public},
+        ("OPTIONS", "/v1/sites/{site_key}/articles/{article_id}"): {"auth": public},
+        ("GET", "/v1/articles"): {"auth": agent, "query": {
+            "status": pick(["draft", "published", "live"]), "locale": pick(["en", "fr", "de"]),
+            "q": s.good_text, **paging}},
+        ("GET", "/v1/articles/{article_id}"): {"auth": agent},
+        ("POST", "/v1/articles"): {"auth": admin, "body": article_fields},
+        ("PUT", "/v1/articles/{article_id}"): {"auth": admin, "body": article_fields},
+        ("DELETE", "/v1/articles/{article_id}"): {"auth": admin},
         ("DELETE", "/v1/visitors/{visitor_id}"): {"auth": admin, "query": {"confirm": pick(["erase", "no"])}},
     }
 
@@ -172,7 +194,7 @@ def path_values(ids: dict) -> dict:
     pick = s.pick
     return {"conversation_id": pick(ids["conversations"]), "visitor_id": pick(ids["visitors"]),
             "agent_id": pick(ids["agents"]), "canned_id": pick(ids["canned"]), "webhook_id": pick(ids["webhooks"]),
-            "delivery_id": pick(ids["deliveries"]),
+            "delivery_id": pick(ids["deliveries"]), "article_id": pick(ids["articles"]),
             "site_key": pick(["demo", "demo-b", "demo-prechat", "demo-offline", "nope"]),
             "rating": pick(["1", "3", "5", "0", "6", "-1", "x", "05"])}
 

@@ -19,9 +19,10 @@ from pynamodb.models import Model
 from chalicelib.aws import clients
 from chalicelib.chat import intake, lifecycle, routing, subscriptions
 from chalicelib.config import settings
+from chalicelib.core.clock import iso, now
 from chalicelib.edges import ws
 from chalicelib.store import dynamo as store_dynamo
-from chalicelib.store.models import Agent, Conversation, Message, Visitor
+from chalicelib.store.models import Agent, Connection, Conversation, Message, Visitor
 from infra.local import faults
 from infra.local.flows import create_state_machines
 
@@ -250,6 +251,8 @@ def test_an_agent_whose_last_socket_closes_goes_offline_whichever_call_fails(wor
 
     def online_agent_leaves():
         agent = world.online_agent()
+        # connected a while ago: a socket younger than lifecycle.OPENING_SECONDS may still be opening
+        Connection(agent.connection_id).update(actions=[Connection.connected_at.set(iso(now() - 60))])
         world.api.drop(agent.connection_id)
         return agent
 

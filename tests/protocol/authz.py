@@ -34,7 +34,8 @@ ADMIN = "admin"    # an admin of the workspace; any other agent 403, before the 
 
 # Path parameters that name one of a workspace's things: an agent of another workspace gets 404 for them.
 # A route with none of them is a collection: another workspace's agent gets their own workspace's.
-TARGETS = ("conversation_id", "visitor_id", "site_key", "agent_id", "canned_id", "webhook_id", "delivery_id")
+TARGETS = ("conversation_id", "visitor_id", "site_key", "agent_id", "canned_id", "webhook_id", "delivery_id",
+           "article_id")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,11 @@ def _canned(world) -> dict:
     return {"shortcut": unique("matrix"), "text": "Hello {{visitor.name}}"}
 
 
+def _article(world) -> dict:
+    return {"title": unique("Matrix article "), "body": "Orders ship in 2 days.", "locale": "en",
+            "status": "published", "questions": ["when does it ship"]}
+
+
 def _new_agent(world) -> dict:
     return {"email": unique("matrix-agent-") + "@example.com", "name": "Matrix Agent", "password": "matrix-password"}
 
@@ -79,6 +85,11 @@ ROUTES = [
     Route("OPTIONS", "/v1/sites/{site_key}/availability", PUBLIC, 204),
     Route("GET", "/v1/sites/{site_key}/settings", PUBLIC),
     Route("OPTIONS", "/v1/sites/{site_key}/settings", PUBLIC, 204),
+    Route("GET", "/v1/articles/search", PUBLIC, query=lambda w: "site_key=demo&q=ship"),
+    Route("OPTIONS", "/v1/articles/search", PUBLIC, 204),
+    # `article_id` in a public route is the site's own published article; another workspace's site reads 404.
+    Route("GET", "/v1/sites/{site_key}/articles/{article_id}", PUBLIC),
+    Route("OPTIONS", "/v1/sites/{site_key}/articles/{article_id}", PUBLIC, 204),
     Route("POST", "/v1/agents/login", PUBLIC, body=lambda w: {"email": "agent@example.com",
                                                                "password": "demo-password"}),
     Route("POST", "/v1/agents/refresh", PUBLIC, body=lambda w: {"refresh_token": w.refresh_token()}),
@@ -102,6 +113,8 @@ ROUTES = [
     Route("PUT", "/v1/canned-responses/{canned_id}", AGENT, body=_canned, snapshot="canned"),
     Route("DELETE", "/v1/canned-responses/{canned_id}", AGENT, 204, snapshot="canned", fresh=("canned_id",)),
     Route("GET", "/v1/sites/{site_key}", AGENT),
+    Route("GET", "/v1/articles", AGENT),
+    Route("GET", "/v1/articles/{article_id}", AGENT),
     Route("POST", "/v1/contacts/{visitor_id}/block", AGENT, snapshot="visitor", fresh=("visitor_id",)),
     Route("DELETE", "/v1/contacts/{visitor_id}/block", AGENT, snapshot="visitor", fresh=("visitor_id",)),
 
@@ -114,6 +127,9 @@ ROUTES = [
     Route("GET", "/v1/visitors/{visitor_id}/export", ADMIN),
     Route("DELETE", "/v1/visitors/{visitor_id}", ADMIN, query=lambda w: "confirm=erase", snapshot="visitor",
           fresh=("visitor_id",)),
+    Route("POST", "/v1/articles", ADMIN, 201, body=_article, snapshot="articles"),
+    Route("PUT", "/v1/articles/{article_id}", ADMIN, body=_article, snapshot="articles"),
+    Route("DELETE", "/v1/articles/{article_id}", ADMIN, 204, snapshot="articles", fresh=("article_id",)),
     Route("GET", "/v1/webhooks", ADMIN),
     Route("POST", "/v1/webhooks", ADMIN, 201, body=_webhook, snapshot="webhooks"),
     Route("PATCH", "/v1/webhooks/{webhook_id}", ADMIN, body=lambda w: {"description": unique("matrix ")},

@@ -267,6 +267,7 @@ class World:
 
         self.ids["canned"] = self.as_admin("POST", "/v1/canned-responses", {"shortcut": authz.unique("victim"),
                                                                               "text": "demo's own words"})["id"]
+        self.ids["article"] = self.as_admin("POST", "/v1/articles", authz._article(self), status=201)["id"]
         self.ids["webhook"], self.ids["delivery"] = self._webhook_with_failed_delivery()
         self._bad_tokens(victim, expiring)
 
@@ -357,7 +358,7 @@ class World:
 
     def params(self, route: authz.Route, allowed: bool) -> dict:
         shared = {"conversation_id": self.victim, "visitor_id": self.ids["victim_visitor"], "site_key": "demo",
-                  "agent_id": self.ids["target_agent"], "canned_id": self.ids["canned"],
+                  "agent_id": self.ids["target_agent"], "canned_id": self.ids["canned"], "article_id": self.ids["article"],
                   "webhook_id": self.ids["webhook"], "delivery_id": self.ids["delivery"], "rating": "5"}
         if not allowed:
             return shared
@@ -370,6 +371,8 @@ class World:
             fresh["agent_id"] = self.new_agent()["id"]
         if "canned_id" in route.fresh:
             fresh["canned_id"] = self.as_admin("POST", "/v1/canned-responses", authz._canned(self))["id"]
+        if "article_id" in route.fresh:
+            fresh["article_id"] = self.as_admin("POST", "/v1/articles", authz._article(self), status=201)["id"]
         if "delivery_id" in route.fresh:
             fresh["webhook_id"], fresh["delivery_id"] = self._webhook_with_failed_delivery()
         elif "webhook_id" in route.fresh:
@@ -426,6 +429,7 @@ class World:
     def snapshot(self, kind: str) -> dict:
         path = {"conversation": f"/v1/conversations/{self.victim}",
                 "canned": "/v1/canned-responses",
+                "articles": "/v1/articles",
                 "agents": "/v1/agents",
                 "site": "/v1/sites/demo",
                 "visitor": f"/v1/visitors/{self.ids['victim_visitor']}",
