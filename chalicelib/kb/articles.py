@@ -126,7 +126,7 @@ def list_articles(caller: Caller, query: dict) -> dict:
     locale = validate.choice(query, "locale", locales.SUPPORTED, required=False)
     site_key = validate.string(query, "site_key", required=False, max_len=64)
     words = (validate.string(query, "q", required=False, max_len=200) or "").lower().split()
-    limit = validate.integer({"limit": _int(query, "limit", PAGE)}, "limit", minimum=1, maximum=100)
+    limit = validate.integer(query, "limit", minimum=1, maximum=100, default=PAGE)
     cursor = validate.string(query, "cursor", required=False, max_len=64)
     if cursor and not _ARTICLE_ID.match(cursor):
         raise BadRequestError("cursor is not an article id", field="cursor")
@@ -147,21 +147,16 @@ def list_articles(caller: Caller, query: dict) -> dict:
     return {"items": items, "next_cursor": last if more else None}
 
 
-def _int(query: dict, name: str, default: int):
-    raw = query.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise BadRequestError(f"{name} must be a whole number", field=name) from None
-
-
 def _own(caller: Caller, article_id: str) -> Article:
+    return _article(caller.workspace_id, article_id)
+
+
+def _article(workspace_id: str, article_id: str) -> Article:
+    """The workspace's article, or 404: keyed by workspace, another workspace's is simply not there."""
     if not isinstance(article_id, str) or not _ARTICLE_ID.match(article_id):
         raise NotFoundError("no such article")
-    try:  # keyed by workspace: another workspace's article is simply not there
-        return Article.get(caller.workspace_id, article_id, consistent_read=True)
+    try:
+        return Article.get(workspace_id, article_id, consistent_read=True)
     except DoesNotExist:
         raise NotFoundError("no such article") from None
 
@@ -228,7 +223,7 @@ def search(site, query: dict, *, visitor_id: str | None = None, source_ip: str |
     query = query or {}
     q = validate.string(query, "q", max_len=500)
     locale = locales.language(validate.string(query, "locale", required=False, max_len=35))
-    limit = validate.integer({"limit": _int(query, "limit", 3)}, "limit", minimum=1, maximum=10)
+    limit = validate.integer(query, "limit", minimum=1, maximum=10, default=3)
     limits.hit(limits.for_site("search_ip", site.settings), limits.per_site(site.site_key, source_ip))
     if visitor_id:
         limits.hit(limits.for_site("search_visitor", site.settings), limits.per_site(site.site_key, visitor_id))
@@ -256,12 +251,7 @@ def search(site, query: dict, *, visitor_id: str | None = None, source_ip: str |
 
 def public_article(site, article_id: str) -> dict:
     """GET /v1/sites/{site_key}/articles/{id}: a published article that applies to the site; else 404."""
-    if not isinstance(article_id, str) or not _ARTICLE_ID.match(article_id):
-        raise NotFoundError("no such article")
-    try:
-        article = Article.get(site.workspace_id, article_id)
-    except DoesNotExist:
-        raise NotFoundError("no such article") from None
+    article = _article(site.workspace_id, article_id)
     if article.status != "published" or (article.site_keys is not None and site.site_key not in article.site_keys):
         raise NotFoundError("no such article")
     out = {"id": article.id, "title": article.title, "body": article.body, "locale": article.locale,

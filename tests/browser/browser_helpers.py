@@ -228,6 +228,26 @@ class AgentSocket(Socket):
         super().close()
 
 
+class Visitor(Socket):
+    """One simulated visitor: a real websocket to the local gateway, and the chat it started."""
+
+    def __init__(self, stack, token: str, name: str):
+        super().__init__(stack, token, name)
+        self.conversation_id: str | None = None
+
+    def start(self, text: str) -> dict:
+        conversation = self.request("start", text=text)["conversation"]
+        self.conversation_id = conversation["id"]
+        return conversation
+
+    def say(self, text: str) -> dict:
+        return self.request("send", conversation_id=self.conversation_id,
+                            client_msg_id=uuid.uuid4().hex, text=text)["message"]
+
+    def typing(self, preview: str) -> None:
+        self.tell("typing", conversation_id=self.conversation_id, state="on", preview=preview)
+
+
 def set_presence(stack, token: str, status: str) -> dict:
     """The agent's presence, set over a websocket of its own (closed again: no socket is left open)."""
     with Socket(stack, token, "presence") as socket:

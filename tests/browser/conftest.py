@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser_helpers import ADMIN, AGENT, VIEWPORT, Api, eventually, remember_presence, sign_in
+from browser_helpers import ADMIN, AGENT, VIEWPORT, Api, Visitor, eventually, remember_presence, sign_in, unique
 from playwright.sync_api import expect
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -91,3 +91,24 @@ def console(stack, new_page):
         eventually(lambda: stack.request("GET", "/v1/agents/me", token=token)[1]["agent"]["status"] == presence)
         return page
     return open_console
+
+
+@pytest.fixture
+def visitors(stack, admin_api):
+    """visitors(name, page_url=...) → a connected Visitor (tests/browser/browser_helpers.py). Afterwards the
+    sockets close and their chats are solved, whoever holds them (a module may define its own)."""
+    made: list[Visitor] = []
+
+    def make(name: str | None = None, page_url: str = "https://shop.example/checkout?step=2") -> Visitor:
+        name = name or unique("Visitor")
+        session = stack.visitor(name=name, page_url=page_url)
+        visitor = Visitor(stack, session["token"], name)
+        made.append(visitor)
+        return visitor
+
+    yield make
+    for visitor in made:
+        visitor.close()
+    for visitor in made:  # release every slot these chats took
+        if visitor.conversation_id:
+            admin_api.solve(visitor.conversation_id)

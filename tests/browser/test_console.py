@@ -42,51 +42,10 @@ def quiet_workspace(stack, agent_token: str, admin_token: str) -> None:
     solve_leftovers(stack, admin_token)
 
 
-class Visitor(Socket):
-    """One simulated visitor: a real websocket to the local gateway, and the chat it started."""
-
-    def __init__(self, stack, token: str, name: str):
-        super().__init__(stack, token, name)
-        self.conversation_id: str | None = None
-
-    def start(self, text: str) -> dict:
-        conversation = self.request("start", text=text)["conversation"]
-        self.conversation_id = conversation["id"]
-        return conversation
-
-    def say(self, text: str) -> dict:
-        return self.request("send", conversation_id=self.conversation_id,
-                            client_msg_id=uuid.uuid4().hex, text=text)["message"]
-
-    def typing(self, preview: str) -> None:
-        self.tell("typing", conversation_id=self.conversation_id, state="on", preview=preview)
-
-
 @pytest.fixture(autouse=True)
 def quiet(stack, agent_api, admin_api):
     """Before each test: the demo agents away and the demo workspace's leftovers solved."""
     quiet_workspace(stack, agent_api.token, admin_api.token)
-
-
-@pytest.fixture
-def visitors(stack, agent_api):
-    """visitors(name, page_url=...) → a connected Visitor. Afterwards sockets close and chats are solved."""
-    made: list[Visitor] = []
-
-    def make(name: str | None = None, page_url: str = "https://shop.example/checkout?step=2") -> Visitor:
-        name = name or unique("Visitor")
-        session = stack.visitor(name=name, page_url=page_url)
-        visitor = Visitor(stack, session["token"], name)
-        made.append(visitor)
-        return visitor
-
-    yield make
-    for visitor in made:
-        visitor.close()
-    for visitor in made:  # release every slot these chats took (any agent may solve)
-        if visitor.conversation_id:
-            agent_api.stack.request("PATCH", f"/v1/conversations/{visitor.conversation_id}",
-                                    {"status": "solved"}, token=agent_api.token)
 
 
 def view_count(page, view: str) -> int:

@@ -16,7 +16,7 @@ import pytest
 from browser_helpers import (
     ADMIN,
     AGENT,
-    Socket,
+    SEEDED_CAPACITY,
     demo_at_rest,
     eventually,
     row,
@@ -27,28 +27,10 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-CAPACITY = 3  # the seeded capacity of both demo agents
+CAPACITY = SEEDED_CAPACITY  # both demo agents
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-class Visitor(Socket):
-    """One simulated visitor: a real websocket to the local gateway, and the chat it started."""
-
-    def __init__(self, stack, token: str, name: str):
-        super().__init__(stack, token, name)
-        self.conversation_id: str | None = None
-
-    def start(self, text: str) -> str:
-        self.conversation_id = self.request("start", text=text)["conversation"]["id"]
-        return self.conversation_id
-
-    def say(self, text: str) -> dict:
-        return self.request("send", conversation_id=self.conversation_id,
-                            client_msg_id=uuid.uuid4().hex, text=text)["message"]
-
-    def typing(self, preview: str) -> None:
-        self.tell("typing", conversation_id=self.conversation_id, state="on", preview=preview)
 
 
 @pytest.fixture(autouse=True)
@@ -58,26 +40,6 @@ def quiet(stack, agent_api, admin_api):
     demo_at_rest(stack, agent_api, admin_api)
     yield
     seeded_capacities(admin_api)
-
-
-@pytest.fixture
-def visitors(stack, admin_api):
-    """visitors(name) → a connected Visitor. Afterwards the sockets close and their chats are solved."""
-    made: list[Visitor] = []
-
-    def make(name: str | None = None) -> Visitor:
-        name = name or unique("Visitor")
-        session = stack.visitor(name=name, page_url="https://shop.example/checkout")
-        visitor = Visitor(stack, session["token"], name)
-        made.append(visitor)
-        return visitor
-
-    yield make
-    for visitor in made:
-        visitor.close()
-    for visitor in made:
-        if visitor.conversation_id:
-            admin_api.solve(visitor.conversation_id)
 
 
 def open_conversation(page, conversation_id: str) -> None:
@@ -110,7 +72,7 @@ def test_last_seen_follows_the_visitor_and_the_clock(console, visitors):
     frame from the visitor makes it "just now", and it ages as the minutes pass."""
     page = console(before=lambda p: p.clock.install())   # the page's clock, moved forward below
     visitor = visitors(unique("Lotte"))
-    cid = visitor.start("Is anyone there?")
+    cid = visitor.start("Is anyone there?")["id"]
     open_conversation(page, cid)
     seen = fact(page, "Last seen")
     expect(seen).to_have_text("just now")
@@ -190,7 +152,7 @@ def test_a_long_name_and_title_in_the_thread_header_can_be_read_and_leave_the_ac
              "the replacement's delivery date")
     page = console()
     visitor = visitors(name)
-    cid = visitor.start("My parcel arrived damaged again")
+    cid = visitor.start("My parcel arrived damaged again")["id"]
     agent_api.patch(cid, title=title)
     open_conversation(page, cid)
     header_name = page.locator("#thread-visitor")
@@ -289,11 +251,11 @@ def test_the_slots_full_notice_leaves_send_uncovered(console, visitors, agent_ap
     admin_api.set_capacity(AGENT, 1)
     me = agent_api.me()
     agent_api.free_slots(1)
-    filler = visitors(unique("Filler")).start("Taking the only slot")
+    filler = visitors(unique("Filler")).start("Taking the only slot")["id"]
     agent_api.patch(filler, assignee_id=me["id"])
     page = console()
     expect(page.locator("#slots-text")).to_have_text("1 / 1")
-    cid = visitors(unique("Wanda")).start("Anyone there? I need help with my order")
+    cid = visitors(unique("Wanda")).start("Anyone there? I need help with my order")["id"]
     open_conversation(page, cid)
     page.get_by_role("button", name="Accept", exact=True).click()
     notice = page.locator(".toast--error")
@@ -372,7 +334,7 @@ def test_desktop_notifications_for_new_chats_while_the_tab_is_in_the_background(
     # In the background, a chat is routed to this (online) agent, then its visitor writes again.
     away(page, True)
     visitor = visitors(unique("Petra"))
-    cid = visitor.start("Hi, my discount code does not work")
+    cid = visitor.start("Hi, my discount code does not work")["id"]
     page.wait_for_function("() => window.__notes.length >= 1")
     first = notes(page)[0]
     assert visitor.name in first["title"] and first["body"] == "Hi, my discount code does not work", first
@@ -395,7 +357,7 @@ def test_desktop_notifications_for_new_chats_while_the_tab_is_in_the_background(
     away(page, True)
     shown = len(notes(page))
     other = visitors(unique("Quirin"))
-    other_id = other.start("Do you ship to Iceland?")
+    other_id = other.start("Do you ship to Iceland?")["id"]
     expect(row(page, other_id)).to_be_visible()
     other.say("Hello?")
     expect(row(page, other_id).locator(".row__unread")).to_have_text("2")
