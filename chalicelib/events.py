@@ -6,13 +6,11 @@ envelope (docs/protocol.md, "Events and webhooks"). Event ids are derived from t
 a batch the stream delivers again yields the same ids and receivers can drop the repeats.
 """
 import hashlib
-import json
 import logging
-import time
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from chalicelib.aws.clients import client
+from chalicelib.aws.bus import envelope, publish
 from chalicelib.chat.conversations import serialize, serialize_message
 from chalicelib.config import settings
 from chalicelib.core.clock import iso, parse_iso
@@ -20,19 +18,10 @@ from chalicelib.store.models import Conversation, Message
 
 log = logging.getLogger(__name__)
 
-SOURCE = "parley"
 EVENT_TYPES = ("conversation.created", "conversation.assigned", "conversation.status_changed",
                "message.created", "csat.submitted")
 TEST_EVENT = "webhook.test"  # sent by POST /v1/webhooks/{id}/test only, to that one endpoint
-PUT_BATCH = 10  # PutEvents takes at most 10 entries
-PUT_TRIES = 4
 _plain = TypeDeserializer()
-
-
-def envelope(event_id: str, event_type: str, occurred_at: str, workspace_id: str, data: dict) -> dict:
-    """The one shape every event has, on the bus and in webhook bodies."""
-    return {"id": event_id, "type": event_type, "occurred_at": occurred_at, "workspace_id": workspace_id,
-            "data": data}
 
 
 # --- stream records → events ----------------------------------------------------------------
@@ -141,30 +130,6 @@ def derive(records: list[dict]) -> list[tuple[dict, dict]]:
 
 
 # --- publishing -----------------------------------------------------------------------------
-
-def publish(events: list[dict]) -> list[dict]:
-    """PutEvents in batches of 10; entries EventBridge refused are tried again (with a short
-    backoff) up to PUT_TRIES times. Returns the events that still failed."""
-    if not settings.event_bus_name:
-        return []
-    failed: list[dict] = []
-    for start in range(0, len(events), PUT_BATCH):
-        pending = events[start:start + PUT_BATCH]
-        for attempt in range(PUT_TRIES):
-            entries = [{"Source": SOURCE, "DetailType": e["type"], "EventBusName": settings.event_bus_name,
-                        "Detail": json.dumps(e, separators=(",", ":"))} for e in pending]
-            result = client("events").put_events(Entries=entries)
-            if not result.get("FailedEntryCount"):
-                pending = []
-                break
-            pending = [e for e, r in zip(pending, result["Entries"], strict=False) if r.get("ErrorCode")]
-            log.warning("PutEvents refused %d entries", len(pending),
-                        extra={"codes": sorted({r.get("ErrorCode") for r in result["Entries"] if r.get("ErrorCode")})})
-            if attempt < PUT_TRIES - 1:
-                time.sleep(0.1 * 2 ** attempt)
-        failed += pending
-    return failed
-
 
 def from_stream(records: list[dict]) -> dict:
     """A stream consumer's whole job: derive the batch's events, publish them. Returns Lambda's

@@ -7,19 +7,24 @@ beside it in an item of its own: a warm container keeps the index it loaded, and
 small read (the version) unless an article changed since.
 """
 import json
+import logging
 import re
 import threading
 import zlib
+from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.aws import bus
 from chalicelib.core import locales, validate
 from chalicelib.core.caller import Caller, require_admin
 from chalicelib.core.clock import iso, new_id
 from chalicelib.errors import BadRequestError, NotFoundError
 from chalicelib.kb import index as search_index
 from chalicelib.store import limits
-from chalicelib.store.models import Article, SearchIndex
+from chalicelib.store.models import Article, ArticleStats, SearchIndex
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("draft", "published")
 MAX_ARTICLES = 2000  # per workspace
@@ -27,6 +32,10 @@ MAX_QUESTIONS, MAX_QUESTION = 30, 300
 MAX_BODY = 20_000
 MAX_INDEX_BYTES = 350_000  # a DynamoDB item holds 400 KB
 PAGE = 50
+# What a visitor did with a suggestion (POST /v1/articles/events), each an `article.{event}` on the bus.
+EVENTS = ("shown", "opened", "helpful", "not_helpful")
+COUNTERS = ("shown", "opened", "helpful", "not_helpful", "resolved")
+MAX_SHOWN = 10  # one event names the suggestions shown together; the others name one article
 _SITE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ARTICLE_ID = re.compile(r"^a_[0-9a-f]{32}$")
 
@@ -93,7 +102,7 @@ def create(caller: Caller, body: dict) -> dict:
 
 
 def get(caller: Caller, article_id: str) -> dict:
-    return serialize(_own(caller, article_id))
+    return _with_stats(caller.workspace_id, [serialize(_own(caller, article_id))])[0]
 
 
 def update(caller: Caller, article_id: str, body: dict) -> dict:
@@ -116,6 +125,7 @@ def delete(caller: Caller, article_id: str) -> None:
     article = _own(caller, article_id)
     article.delete()
     rebuild(caller.workspace_id, article.locale)
+    ArticleStats(caller.workspace_id, article.id).delete()  # what visitors did with it goes with it
 
 
 def list_articles(caller: Caller, query: dict) -> dict:
@@ -144,7 +154,17 @@ def list_articles(caller: Caller, query: dict) -> dict:
         if len(items) == limit:
             break
     more = len(items) == limit and last is not None
-    return {"items": items, "next_cursor": last if more else None}
+    return {"items": _with_stats(caller.workspace_id, items), "next_cursor": last if more else None}
+
+
+def _with_stats(workspace_id: str, items: list[dict]) -> list[dict]:
+    """Each serialized article with its counters (`stats`, zeros before any visitor saw it): one
+    BatchGetItem per page."""
+    held = {s.article_id: s for s in ArticleStats.batch_get([(workspace_id, i["id"]) for i in items])} if items else {}
+    for item in items:
+        stats = held.get(item["id"])
+        item["stats"] = {name: int(getattr(stats, name) or 0) if stats else 0 for name in COUNTERS}
+    return items
 
 
 def _own(caller: Caller, article_id: str) -> Article:
@@ -224,29 +244,42 @@ def search(site, query: dict, *, visitor_id: str | None = None, source_ip: str |
     q = validate.string(query, "q", max_len=500)
     locale = locales.language(validate.string(query, "locale", required=False, max_len=35))
     limit = validate.integer(query, "limit", minimum=1, maximum=10, default=3)
-    limits.hit(limits.for_site("search_ip", site.settings), limits.per_site(site.site_key, source_ip))
-    if visitor_id:
-        limits.hit(limits.for_site("search_visitor", site.settings), limits.per_site(site.site_key, visitor_id))
-    index = loaded(site.workspace_id, locale)
+    _limit_visitor(site, visitor_id, source_ip)
+    items = [{k: v for k, v in item.items() if k != "body"}
+             for item in matches(site.workspace_id, site.site_key, locale, q, limit)]
+    return {"items": items, "abstained": not items}
+
+
+def matches(workspace_id: str, site_key: str, locale: str, q: str, limit: int = 3) -> list[dict]:
+    """The published articles of that language applying to the site, best first: {id, title, snippet, url?,
+    score, body}; none when nothing is close enough (or the workspace has no index in that language)."""
+    index = loaded(workspace_id, locale)
     if index is None:
-        return {"items": [], "abstained": True}
+        return []
     sites = index.get("sites", {})
     # Ask for more than needed: articles of other sites of the workspace are dropped afterwards.
     found = search_index.search(index, q, limit=10)
     items = []
     for hit in found["items"]:
         applies = sites.get(hit["id"], [])
-        if applies is not None and site.site_key not in applies:
+        if applies is not None and site_key not in applies:
             continue
         meta = index["meta"][hit["id"]]
         item = {"id": hit["id"], "title": meta["title"], "snippet": search_index.snippet(meta["body"], q, locale),
-                "score": round(hit["score"], 3)}
+                "score": round(hit["score"], 3), "body": meta["body"]}
         if meta.get("url"):
             item["url"] = meta["url"]
         items.append(item)
         if len(items) == limit:
             break
-    return {"items": items, "abstained": not items}
+    return items
+
+
+def _limit_visitor(site, visitor_id: str | None, source_ip: str | None) -> None:
+    """Searches and article events share the site's search limits, per address and per visitor."""
+    limits.hit(limits.for_site("search_ip", site.settings), limits.per_site(site.site_key, source_ip))
+    if visitor_id:
+        limits.hit(limits.for_site("search_visitor", site.settings), limits.per_site(site.site_key, visitor_id))
 
 
 def public_article(site, article_id: str) -> dict:
@@ -259,3 +292,67 @@ def public_article(site, article_id: str) -> dict:
     if article.url:
         out["url"] = article.url
     return out
+
+
+# --- what visitors did with the suggestions ------------------------------------------------------
+
+@dataclass(frozen=True)
+class ArticleEvent:
+    """POST /v1/articles/events, checked: what happened to which published articles of the site."""
+    event: str
+    articles: list[Article]
+    conversation_id: str | None = None
+    query: str | None = None
+
+
+def article_event(site, body: dict, *, visitor_id: str | None = None, source_ip: str | None = None) -> ArticleEvent:
+    """The event a widget reports, each field checked and each article one the site's visitors may read
+    (else 404, as GET /v1/sites/{site_key}/articles/{id} would say); limited like searches."""
+    body = validate.obj(body)
+    validate.known_fields(body, {"site_key", "event", "article_ids", "conversation_id", "query"})
+    event = validate.choice(body, "event", EVENTS)
+    most = MAX_SHOWN if event == "shown" else 1
+    ids = body.get("article_ids")
+    if not isinstance(ids, list) or not 1 <= len(ids) <= most or not all(isinstance(i, str) for i in ids):
+        what = f"a list of 1 to {most} article ids" if most > 1 else "a list of one article id"
+        raise BadRequestError(f"article_ids must be {what} for {event}", field="article_ids")
+    conversation_id = validate.string(body, "conversation_id", required=False, max_len=64)
+    query = validate.string(body, "query", required=False, max_len=500)
+    _limit_visitor(site, visitor_id, source_ip)
+    wanted = list(dict.fromkeys(ids))
+    if not all(_ARTICLE_ID.match(i) for i in wanted):
+        raise NotFoundError("no such article")
+    found = {a.id: a for a in Article.batch_get([(site.workspace_id, i) for i in wanted])}
+    readable = [found[i] for i in wanted if i in found and _applies(found[i], site.site_key)]
+    if len(readable) != len(wanted):
+        raise NotFoundError("no such article")
+    return ArticleEvent(event, readable, conversation_id, query)
+
+
+def _applies(article: Article, site_key: str) -> bool:
+    return article.status == "published" and (article.site_keys is None or site_key in article.site_keys)
+
+
+def record(site, happened: ArticleEvent, *, visitor_id: str | None = None, resolved: bool = False) -> None:
+    """Count it on each article (`resolved` too when a Yes solved a conversation or spared one), then put
+    `article.{event}` on the bus for the reports. The counters are stored first: an event the bus refused is
+    logged, and the visitor is not told of it."""
+    stamp = iso()
+    names = [happened.event] + (["resolved"] if resolved and happened.event == "helpful" else [])
+    for article in happened.articles:
+        ArticleStats(site.workspace_id, article.id).update(
+            actions=[getattr(ArticleStats, name).add(1) for name in names] + [ArticleStats.updated_at.set(stamp)])
+    data = {"site_key": site.site_key, "visitor_id": visitor_id, "conversation_id": happened.conversation_id,
+            "query": happened.query}
+    if happened.event == "helpful":
+        data["resolved"] = resolved
+    out = [bus.envelope(new_id("evt"), f"article.{happened.event}", stamp, site.workspace_id,
+                        {"article": {"id": a.id, "title": a.title, "locale": a.locale}, **data})
+           for a in happened.articles]
+    try:
+        failed = bus.publish(out)
+    except Exception:  # the counts are kept: the reports lose this one event, the visitor nothing
+        log.exception("article events not published", extra={"events": len(out)})
+        return
+    if failed:
+        log.warning("article events refused by the bus", extra={"events": len(failed)})

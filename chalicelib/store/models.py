@@ -373,6 +373,20 @@ class Article(Model):
     updated_at = UnicodeAttribute()
 
 
+class ArticleStats(Model):
+    """What visitors did with one article (chalicelib/kb/articles.py `record`): counters only, added to in
+    place, kept apart from the article so an admin's save never writes over a visitor's count."""
+    Meta = _meta("article_stats")
+    workspace_id = UnicodeAttribute(hash_key=True)
+    article_id = UnicodeAttribute(range_key=True)
+    shown = NumberAttribute(default=0)  # in the widget's suggestions (once per article per page view)
+    opened = NumberAttribute(default=0)
+    helpful = NumberAttribute(default=0)  # "Did this answer your question?" Yes
+    not_helpful = NumberAttribute(default=0)  # ... No
+    resolved = NumberAttribute(default=0)  # the Yeses that solved a conversation, or spared one
+    updated_at = UnicodeAttribute(null=True)
+
+
 class SearchIndex(Model):
     """One search index per workspace and language, built when an article changes (chalicelib/kb/articles.py):
     `idx#{workspace}#{locale}` holds it (zlib-compressed JSON), `ver#{workspace}#{locale}` only its version,

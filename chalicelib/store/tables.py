@@ -6,6 +6,7 @@ from chalicelib.config import settings
 from chalicelib.store.models import (
     Agent,
     Article,
+    ArticleStats,
     CannedResponse,
     Connection,
     Conversation,
@@ -26,7 +27,7 @@ TTL_ATTRIBUTES = {"connections": "expires_at", "keys": "expires_at",
                   "idempotency": "expiration", "webhook_deliveries": "expires_at"}
 
 ALL_MODELS = (Workspace, Site, Agent, Visitor, Conversation, Message, Connection, CannedResponse, Key,
-              IdempotencyRecord, Webhook, WebhookDelivery, Article, SearchIndex)
+              IdempotencyRecord, Webhook, WebhookDelivery, Article, ArticleStats, SearchIndex)
 
 
 def create_tables() -> None:

@@ -6,6 +6,7 @@ import boto3
 import pytest
 
 from chalicelib import events
+from chalicelib.aws import bus as bus_module
 from chalicelib.aws import clients
 from chalicelib.chat import conversations
 from chalicelib.config import settings
@@ -134,7 +135,7 @@ def test_refused_entries_are_published_again_and_batches_hold_ten(events_env, mo
 def test_events_that_stay_refused_fail_the_batch_from_their_record(events_env, monkeypatch):
     env = events_env
     monkeypatch.setitem(clients._clients, "events", RefusingBus(refusals=100, every=1))
-    monkeypatch.setattr(events, "PUT_TRIES", 2)
+    monkeypatch.setattr(bus_module, "PUT_TRIES", 2)
     env.chat()
     records = []
     streams = boto3.client("dynamodbstreams", region_name=REGION, config=STREAMS_CONFIG)
