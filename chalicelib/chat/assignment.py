@@ -34,13 +34,14 @@ KEEP = object()  # assign(group=KEEP): leave the conversation's group as it is
 
 def assign(caller: Caller, conversation: Conversation, agent_id: str | None, status: str, sender, *,
            group=KEEP, verify_agent: bool = True, notify: bool = True, auto_solved: bool = False,
-           expect_seq: int | None = None) -> Conversation:
+           resolution: str | None = None, expect_seq: int | None = None) -> Conversation:
     """Move the conversation to agent_id (None: back to the queue) with the given status, atomically.
 
     The new assignee's slot is taken only while `active_chats < capacity`; the conversation moves only
     if nobody changed its assignee or status meanwhile (nor, given `expect_seq`, wrote to it). `group`
     moves it to another group's queue, at its back (a new ticket there, tickets.py). `auto_solved`: a
-    solve by the inactivity flow, not an agent.
+    solve by the inactivity flow or the visitor's own "yes" to an article, not an agent; `resolution` says
+    which when it is not the flow ("self_service").
     """
     old_agent, old_status = conversation.assignee_id, conversation.status
     queued_at = conversation.queued_at if old_status == "queued" else None
@@ -72,7 +73,7 @@ def assign(caller: Caller, conversation: Conversation, agent_id: str | None, sta
                        *index_actions(conversation.workspace_id, status, agent_id, new_group, ticket)]
             actions.append(Conversation.assignee_id.set(agent_id) if agent_id else Conversation.assignee_id.remove())
             actions.append(Conversation.group.set(new_group) if new_group else Conversation.group.remove())
-            actions += _solved_actions(status, stamp, auto_solved)
+            actions += _solved_actions(status, stamp, auto_solved, resolution)
             actions += retention.conversation_actions(conversation.retention_days, holds_new)
             unchanged = (Conversation.status == old_status) & (
                 (Conversation.assignee_id == old_agent) if old_agent else Conversation.assignee_id.does_not_exist())
@@ -109,10 +110,11 @@ def _start_flows(conversation: Conversation, old_status: str | None) -> None:
         stepfunctions.start_csat(conversation)
 
 
-def _solved_actions(status: str, stamp: str, auto: bool = False) -> list:
+def _solved_actions(status: str, stamp: str, auto: bool = False, resolution: str | None = None) -> list:
     if status == "solved":
-        return [Conversation.solved_at.set(stamp), Conversation.auto_solved.set(auto)]
-    return [Conversation.solved_at.remove(), Conversation.auto_solved.remove()]
+        return [Conversation.solved_at.set(stamp), Conversation.auto_solved.set(auto),
+                Conversation.resolution.set(resolution) if resolution else Conversation.resolution.remove()]
+    return [Conversation.solved_at.remove(), Conversation.auto_solved.remove(), Conversation.resolution.remove()]
 
 
 def _check_agent(caller: Caller, agent_id: str) -> None:
@@ -124,7 +126,7 @@ def _check_agent(caller: Caller, agent_id: str) -> None:
 
 
 def set_status(caller: Caller, conversation_id: str, status: str, sender, *, auto_solved: bool = False,
-               expect_seq: int | None = None) -> Conversation:
+               resolution: str | None = None, expect_seq: int | None = None) -> Conversation:
     conversation = load(caller, conversation_id)
     if status not in ("open", "pending", "solved"):
         raise BadRequestError("status must be one of open, pending, solved", field="status")
@@ -138,16 +140,17 @@ def set_status(caller: Caller, conversation_id: str, status: str, sender, *, aut
     # Opening an unassigned conversation takes it, like accept.
     agent = conversation.assignee_id or (caller.id if status in ACTIVE else None)
     if agent is None:
-        return set_unassigned_status(conversation, status, sender, auto_solved, expect_seq)
-    return assign(caller, conversation, agent, status, sender, auto_solved=auto_solved, expect_seq=expect_seq)
+        return set_unassigned_status(conversation, status, sender, auto_solved, expect_seq, resolution)
+    return assign(caller, conversation, agent, status, sender, auto_solved=auto_solved, resolution=resolution,
+                  expect_seq=expect_seq)
 
 
 def set_unassigned_status(conversation: Conversation, status: str, sender, auto_solved: bool = False,
-                           expect_seq: int | None = None) -> Conversation:
+                           expect_seq: int | None = None, resolution: str | None = None) -> Conversation:
     stamp, old_status = iso(), conversation.status
     actions = [Conversation.status.set(status), Conversation.updated_at.set(stamp),
                *index_actions(conversation.workspace_id, status, None, conversation.group)]
-    actions += _solved_actions(status, stamp, auto_solved)
+    actions += _solved_actions(status, stamp, auto_solved, resolution)
     actions += retention.conversation_actions(conversation.retention_days, False)
     condition = Conversation.status == old_status
     if expect_seq is not None:

@@ -112,6 +112,8 @@ def serialize(c: Conversation) -> dict:
         out["queued_at"] = c.queued_at
     if c.auto_solved is not None:
         out["auto_solved"] = c.auto_solved
+    if c.resolution:
+        out["resolution"] = c.resolution
     if c.csat:
         out["csat"] = _plain(c.csat)
     if c.missed:

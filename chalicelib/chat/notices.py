@@ -13,6 +13,10 @@ TEXTS = {
                     "need anything else.",
                     "Cette conversation a été marquée comme résolue automatiquement, faute de réponse. Écrivez ici "
                     "si vous avez besoin d’autre chose."),
+    "solved_self_service": ("You said an article answered your question, so this conversation is marked as solved. "
+                            "Write here if you need anything else.",
+                            "Vous avez indiqué qu’un article a répondu à votre question : cette conversation est "
+                            "marquée comme résolue. Écrivez ici si vous avez besoin d’autre chose."),
     "still_there": ("Are you still there? This conversation will be marked as solved if we don't hear back from you.",
                     "Êtes-vous toujours là\u00a0? Cette conversation sera marquée comme résolue sans nouvelles de "
                     "votre part."),

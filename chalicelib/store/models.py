@@ -238,6 +238,8 @@ class Conversation(Model):
     first_response_at = UnicodeAttribute(null=True)
     solved_at = UnicodeAttribute(null=True)
     auto_solved = BooleanAttribute(null=True)
+    # How it was solved when not by an agent's hand: "self_service" (the visitor said an article answered).
+    resolution = UnicodeAttribute(null=True)
     csat = MapAttribute(null=True)
     # Handoff flow: its task token while it waits for an agent; missed when the wait timed out.
     task_token = UnicodeAttribute(null=True)
