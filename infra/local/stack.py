@@ -49,7 +49,7 @@ IDENTITY_SECRET = "demo-identity-secret"
 # The demo shop's knowledge base: the first articles of each language of the tests' bilingual fixture
 # (a fictional shop of handmade ceramics), published for every site of the workspace.
 KB_FIXTURE = ROOT / "tests" / "data" / "kb_fixture.json"
-KB_SEED_PER_LANGUAGE = 12
+KB_SEED_PER_LANGUAGE = 20  # shipping, returns, payment, gift cards, care of the ceramics, the account
 HOST = "127.0.0.1"  # never 0.0.0.0: moto answers anyone unauthenticated, and the demo logins are public
 # aiohttp refuses a request line or header over 8,190 bytes with its own 400; raised so a long token
 # (in ?token= or Authorization) reaches $connect or the app and gets the documented 401.
