@@ -96,9 +96,9 @@ def test_an_admin_writes_previews_publishes_edits_and_deletes_an_article(stack, 
     expect(preview).to_contain_text("<script>alert(1)</script>")   # shown as the characters it is
     assert preview.locator("script").count() == 0
     page.get_by_role("button", name="Add a question", exact=True).click()
-    form.get_by_label("Example question 1").fill("how do I send something back")
+    form.get_by_label("Example question 1", exact=True).fill("how do I send something back")
     page.get_by_role("button", name="Add a question", exact=True).click()
-    form.get_by_label("Example question 2").fill("return label")
+    form.get_by_label("Example question 2", exact=True).fill("return label")
     page.get_by_role("button", name="Remove example question 2").click()
     form.get_by_label("Address on your website").fill("https://shop.example/returns")
 

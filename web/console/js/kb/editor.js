@@ -213,10 +213,12 @@ export async function saveArticle(status) {
     setState(SAVED_TEXTS[said] + " at " + new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + ".", "saved");
   } catch (err) {
     if (token !== editor.token) return;
+    editor.busy = false;
+    renderEditor();   // the fields enabled again first: the field the API named takes the cursor
     setState("Not saved: " + apiMessage(err), "failed");
     fieldError(err);
   } finally {
-    if (token === editor.token) {
+    if (token === editor.token && editor.busy) {
       editor.busy = false;
       renderEditor();
     }
