@@ -249,3 +249,29 @@ def test_suggested_articles_beside_a_chat_and_insert_link(stack, new_page, token
             assert page.errors == []
         finally:
             call(stack, tokens[ADMIN], "PATCH", f"/v1/conversations/{conversation_id}", {"status": "solved"})
+
+
+def test_suggestions_that_fail_say_so_quietly_and_leave_the_pane_alone(stack, new_page, tokens):
+    session = stack.visitor("demo", name=unique("Ines"), page_url="https://shop.example/cups")
+    with Socket(stack, session["token"], "the visitor") as visitor:
+        conversation_id = visitor.request("start", text="Do you ship cups to Canada?")["conversation"]["id"]
+        try:
+            page = new_page(viewport=VIEWPORT)
+            page.route(re.compile(r".*/v1/conversations/[^/]+/articles.*"),
+                       lambda route: route.fulfill(status=500, content_type="application/json",
+                                                   body='{"error": {"code": "internal", "message": "boom"}}'))
+            agent_id = stack.agent(ADMIN, PASSWORD)["agent"]["id"]
+            page.add_init_script(f"""localStorage.setItem("parley.console.prefs",
+                JSON.stringify({{presenceByAgent: {{{json.dumps(agent_id)}: "away"}}}}));""")
+            page.goto(stack.http + "/console/")
+            sign_in(page, ADMIN)
+            expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+            page.evaluate("id => { location.hash = '#/c/' + id; }", conversation_id)
+            expect(page.locator("#suggest-status")).to_have_text("Suggestions are unavailable right now.")
+            expect(page.locator("#suggest-list li")).to_have_count(0)
+            expect(page.locator("#visitor-facts")).to_contain_text("First seen")   # the rest of the pane is there
+            expect(page.locator(".msg", has_text="Do you ship cups to Canada?")).to_be_visible()
+            expect(page.locator(".toast--error")).to_have_count(0)                 # quiet: no toast
+            assert page.errors == []
+        finally:
+            call(stack, tokens[ADMIN], "PATCH", f"/v1/conversations/{conversation_id}", {"status": "solved"})
