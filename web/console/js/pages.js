@@ -10,7 +10,7 @@ import { closeConversation, openConversation } from "./thread/thread.js";
 import { renderTeam } from "./admin/team.js";
 import { loadSites, renderSites } from "./admin/sites.js";
 import { loadWebhooks, renderWebhooks } from "./admin/webhooks.js";
-import { loadArticles, renderArticles } from "./kb/page.js";
+import { loadArticles, renderArticles, renderKbAccess } from "./kb/page.js";
 import { openArticle } from "./kb/editor.js";
 
 export function showPage(page) {
@@ -27,6 +27,7 @@ export function showPage(page) {
 
 export function renderSettingsAccess() {
   show($("settings-open"), isAdmin());
+  renderKbAccess();
 }
 
 function openSettings(tab) {
