@@ -61,6 +61,7 @@ function fill(a) {
   const list = $("kb-questions");
   clear(list);
   for (const q of a.questions || []) list.appendChild(questionRow(q));
+  numberQuestions();
   const all = a.site_keys === null || a.site_keys === undefined;
   $("kb-sites-all").checked = all;
   $("kb-sites-some").checked = !all;
@@ -91,19 +92,26 @@ function renderEditor() {
 }
 
 function questionRow(text) {
-  const n = $("kb-questions").children.length + 1;
   const input = el("input", { type: "text", value: text || "", maxLength: 300, class: "kb-question__input",
-    attrs: { "aria-label": "Example question " + n, autocomplete: "off" } });
+    attrs: { autocomplete: "off" } });
   const row = el("li", { class: "kb-question" }, input,
     el("button", { type: "button", class: "link-btn link-btn--danger kb-question__remove", text: "Remove",
-      attrs: { "aria-label": "Remove example question " + n },
-      on: { click: () => { row.remove(); edited(); } } }));
+      on: { click: () => { row.remove(); numberQuestions(); edited(); $("kb-question-add").focus(); } } }));
   return row;
+}
+
+/** Each line's label says which it is, counted again after one is added or removed. */
+function numberQuestions() {
+  Array.from($("kb-questions").children).forEach((row, i) => {
+    row.querySelector("input").setAttribute("aria-label", "Example question " + (i + 1));
+    row.querySelector("button").setAttribute("aria-label", "Remove example question " + (i + 1));
+  });
 }
 
 export function addQuestion() {
   const row = questionRow("");
   $("kb-questions").appendChild(row);
+  numberQuestions();
   row.querySelector("input").focus();
 }
 
