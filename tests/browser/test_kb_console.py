@@ -212,7 +212,7 @@ def test_an_agent_reads_the_articles_without_editor_buttons(stack, new_page, art
     assert page.errors == []
 
 
-def test_suggested_articles_beside_a_chat_and_insert_link(stack, new_page, tokens, articles):
+def test_suggested_articles_beside_a_chat_and_insert_link(stack, new_page, tokens, articles, artifacts):
     """Needs GET /v1/conversations/{id}/articles (on main; merged into this branch once it landed)."""
     word = "kintsugi" + unique("x").split()[-1]
     article = articles(title=f"Repairing a cracked bowl with {word}", url="https://shop.example/help/repair",
@@ -234,6 +234,7 @@ def test_suggested_articles_beside_a_chat_and_insert_link(stack, new_page, token
             expect(item.locator(".suggest-item__snippet")).to_contain_text(word)
             expect(panel.locator("#suggest-query")).to_contain_text(word)
             assert panel.locator(".suggest-item").count() <= 3
+            page.locator("#side").screenshot(path=str(artifacts / "console-suggested-articles.png"))
 
             composer = page.locator("#composer-text")
             composer.fill("Yes! See")
