@@ -39,13 +39,14 @@ npm: node
 # web/widget/package-lock.json). `npm ci` runs only when node_modules is missing or older than the lock;
 # the build only when a source is newer than what it built. Same source, same bytes.
 WIDGET := web/widget
-widget: $(WIDGET)/widget.js $(WIDGET)/widget.css
+widget: $(WIDGET)/widget.js $(WIDGET)/widget.css $(WIDGET)/widget-kb.js
 
 $(WIDGET)/node_modules/.package-lock.json: $(WIDGET)/package.json $(WIDGET)/package-lock.json | npm
 	cd $(WIDGET) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(WIDGET)/widget.js $(WIDGET)/widget.css &: $(WIDGET)/src/widget.js $(WIDGET)/src/widget.css $(WIDGET)/build.mjs web/console/js/links.js \
+$(WIDGET)/widget.js $(WIDGET)/widget.css $(WIDGET)/widget-kb.js &: $(WIDGET)/src/widget.js $(WIDGET)/src/widget.css \
+		$(WIDGET)/src/kb.js $(WIDGET)/build.mjs web/console/js/links.js web/console/js/markdown.js \
 		$(WIDGET)/node_modules/.package-lock.json | node
 	node $(WIDGET)/build.mjs
 

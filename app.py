@@ -2,7 +2,7 @@
 from chalice import Chalice, CORSConfig, Rate, Response
 
 from chalicelib import bootstrap, events, observability
-from chalicelib.chat import commands, conversations, lifecycle, routing, sites
+from chalicelib.chat import commands, conversations, lifecycle, routing, selfservice, sites
 from chalicelib.config import settings
 from chalicelib.core import origins, validate
 from chalicelib.edges import consumers, flow_tasks, ws
@@ -156,15 +156,37 @@ def site_article_preflight(site_key, article_id):
     return preflight("GET,OPTIONS")
 
 
-def _visitor_id() -> str | None:
-    """The visitor of a bearer visitor token, if one is sent and valid; anyone else is anonymous here."""
+@app.route("/v1/articles/events", methods=["POST"], content_types=JSON_TYPES, cors=False)
+@widget_cors
+def article_events():
+    """Public: suggestions shown, an article opened, "did this answer your question?" answered. A `helpful`
+    with the visitor's conversation (and their token) solves it by self-service."""
+    body = json_body(app.current_request)
+    site = sites.allowed_site(validate.string(validate.obj(body), "site_key", max_len=64), _origin())
+    outcome = selfservice.feedback(site, body, _visitor_claims(), parts.sender, source_ip=_source_ip())
+    return Response(body=outcome, status_code=202)
+
+
+@app.route("/v1/articles/events", methods=["OPTIONS"], cors=False)
+@widget_cors
+def article_events_preflight():
+    return preflight("POST,OPTIONS")
+
+
+def _visitor_claims() -> dict | None:
+    """The claims of a bearer visitor token, if one is sent and valid; anyone else is anonymous here."""
     header = (app.current_request.headers or {}).get("authorization") or ""
     if not header.lower().startswith("bearer "):
         return None
     try:
-        return tokens.verify_visitor_token(header[7:].strip())["sub"]
+        return tokens.verify_visitor_token(header[7:].strip())
     except ParleyError:
         return None
+
+
+def _visitor_id() -> str | None:
+    claims = _visitor_claims()
+    return claims["sub"] if claims else None
 
 
 @app.route("/v1/agents/login", methods=["POST"], content_types=JSON_TYPES)
@@ -246,6 +268,13 @@ def conversation_messages(conversation_id):
     caller, _ = _agent()
     _, messages, has_more = conversations.history_page(caller, conversation_id, app.current_request.query_params or {})
     return {"messages": messages, "has_more": has_more}
+
+
+@app.route("/v1/conversations/{conversation_id}/articles", methods=["GET"])
+@translate_errors
+def conversation_articles(conversation_id):
+    """The knowledge base's answers to the visitor's last question, for the reply."""
+    return selfservice.matches(_agent()[0], conversation_id, app.current_request.query_params)
 
 
 @app.route("/v1/agents", methods=["GET"])

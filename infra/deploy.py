@@ -416,7 +416,7 @@ class Deployment:
     # --- the web files ---
 
     def upload_web(self, bucket: str, site_url: str) -> int:
-        """Upload web/console and the built widget (widget.js and widget.css, infra/widget.py), with a
+        """Upload web/console and the built widget (widget.js, widget.css, widget-kb.js: infra/widget.py), with a
         config.js that points the console at this stage; remove what is no longer there. The console's
         files are `no-cache` (revalidated on each load,
         cheap 304s): its page and its ES modules (js/**) are fetched one by one, and a browser must never

@@ -8,7 +8,7 @@ from chalicelib import observability
 from chalicelib.aws import stepfunctions
 from chalicelib.chat import assignment, conversations, intake, messaging, notices, routing, sites, subscriptions
 from chalicelib.core.caller import Caller
-from chalicelib.errors import ForbiddenError, NotFoundError
+from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError
 from chalicelib.store.models import Agent, Conversation
 
 
@@ -28,9 +28,10 @@ def start_chat(caller: Caller, body: dict, sender, *, text: str | None = None,
     new = conversation.last_seq == 0 and conversation.status == "queued"
     outcome = Outcome(conversation)
     if text is not None:
-        message = messaging.send_message(caller, conversation.id, text, client_msg_id=client_msg_id,
-                                         internal=False, sender=sender, ack=False)
+        message, written = messaging.post_message(caller, conversation.id, text, client_msg_id=client_msg_id,
+                                                  internal=False, sender=sender, ack=False)
         outcome.stored["message"] = message
+        _back_to_queue(written, sender)
         conversation.refresh(consistent_read=True)
         # A retry of the start that made the conversation, whose first try stored the message and then
         # failed (a throttle) before what follows: it is still new. Each step below is idempotent.
@@ -42,6 +43,30 @@ def start_chat(caller: Caller, body: dict, sender, *, text: str | None = None,
         if conversation.status == "queued":  # nobody free: the handoff flow waits for an agent
             stepfunctions.start_handoff(conversation, announce=False)
     return outcome
+
+
+def send(caller: Caller, conversation_id: str, text: str, sender, *, client_msg_id: str | None,
+         internal: bool = False, ref: str | None = None) -> dict:
+    """A message, stored then delivered (its ack carries it). A visitor writing on after a solve that no
+    agent holds (an article answered them, or an agent solved it from the queue) is waiting for a human again."""
+    message, written = messaging.post_message(caller, conversation_id, text, client_msg_id=client_msg_id,
+                                              internal=internal, sender=sender, ref=ref)
+    if not caller.is_agent:
+        _back_to_queue(written, sender)
+    return message
+
+
+def _back_to_queue(conversation: Conversation, sender) -> None:
+    """A solved conversation without an assignee goes back to the queue, at its back (a reply to an
+    assigned one reopens it to its agent as it is stored: messaging.store_message)."""
+    if conversation.status != "solved" or conversation.assignee_id:
+        return
+    try:
+        conversation = assignment.assign(Caller.system(conversation.workspace_id), conversation, None, "queued",
+                                         sender, verify_agent=False)
+    except ConflictError:
+        return  # someone moved it meanwhile: theirs is the newer state
+    routing.route_new(conversation, sender)
 
 
 def accept(caller: Caller, conversation_id: str, sender) -> Conversation:

@@ -220,6 +220,13 @@ def _first(conversation_id: str, author_id: str, client_msg_id: str, *, missing_
 def send_message(caller: Caller, conversation_id: str, text: str, *, client_msg_id: str | None,
                  internal: bool, sender, ref: str | None = None, ack: bool = True) -> dict:
     """Store, then deliver: the ack to the sender and the message to every other subscriber."""
+    return post_message(caller, conversation_id, text, client_msg_id=client_msg_id, internal=internal,
+                        sender=sender, ref=ref, ack=ack)[0]
+
+
+def post_message(caller: Caller, conversation_id: str, text: str, *, client_msg_id: str | None,
+                 internal: bool, sender, ref: str | None = None, ack: bool = True) -> tuple[dict, Conversation]:
+    """send_message, and the conversation as the write left it (for what a command does next)."""
     stored = store_message(caller, conversation_id, text, client_msg_id=client_msg_id, internal=internal)
     data = serialize_message(stored.message)
     deliveries = []
@@ -244,7 +251,7 @@ def send_message(caller: Caller, conversation_id: str, text: str, *, client_msg_
             notify_change(stored.conversation, sender)
         except Exception:  # the frame has its ack already; the change shows on the next read
             log.exception("reopen notification failed", extra={"conversation_id": conversation_id})
-    return data
+    return data, stored.conversation
 
 
 def post_system_message(conversation: Conversation, text: str, sender, *, options: list | None = None,

@@ -109,9 +109,9 @@ def _send(caller: Caller, frame: dict, sender, ref) -> None:
     internal = validate.boolean(frame, "internal") if caller.is_agent else False
     if not caller.is_agent and frame.get("internal"):
         raise BadRequestError("visitors cannot write internal notes", field="internal")
-    messaging.send_message(caller, conversation_id, text, client_msg_id=_client_msg_id(frame),
-                           internal=internal, sender=sender, ref=ref)
-    return None  # send_message acks with the stored message itself
+    commands.send(caller, conversation_id, text, sender, client_msg_id=_client_msg_id(frame), internal=internal,
+                  ref=ref)
+    return None  # the send acks with the stored message itself
 
 
 def _typing(caller: Caller, frame: dict, sender, ref) -> None:

@@ -8,8 +8,10 @@ small read (the version) unless an article changed since.
 """
 import json
 import logging
+import random
 import re
 import threading
+import time
 import zlib
 from dataclasses import dataclass
 
@@ -18,10 +20,11 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.aws import bus
 from chalicelib.core import locales, validate
 from chalicelib.core.caller import Caller, require_admin
-from chalicelib.core.clock import iso, new_id
-from chalicelib.errors import BadRequestError, NotFoundError
+from chalicelib.core.clock import iso, new_id, now
+from chalicelib.errors import BadRequestError, ConflictError, NotFoundError
 from chalicelib.kb import index as search_index
 from chalicelib.store import limits
+from chalicelib.store.dynamo import save_if
 from chalicelib.store.models import Article, ArticleStats, SearchIndex
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ MAX_ARTICLES = 2000  # per workspace
 MAX_QUESTIONS, MAX_QUESTION = 30, 300
 MAX_BODY = 20_000
 MAX_INDEX_BYTES = 350_000  # a DynamoDB item holds 400 KB
+REBUILD_TRIES = 5
 PAGE = 50
 # What a visitor did with a suggestion (POST /v1/articles/events), each an `article.{event}` on the bus.
 EVENTS = ("shown", "opened", "helpful", "not_helpful")
@@ -189,8 +193,33 @@ def _keys(workspace_id: str, locale: str) -> tuple[str, str]:
 
 def rebuild(workspace_id: str, locale: str) -> int:
     """Build the language's index from the workspace's published articles (one Query) and store it, then its
-    version; returns the version. A search that read the old version meanwhile keeps the old index a moment."""
-    published = [a for a in Article.query(workspace_id) if a.status == "published" and a.locale == locale]
+    version; returns the version. A search that read the old version meanwhile keeps the old index a moment.
+
+    Two changes at once (two admins saving) are serialized on the index item: each write is conditioned on
+    the version it was built after, and the one that lost builds again from a Query that sees both. The
+    version item only moves forward. Versions are at least the time in milliseconds, so a version is never
+    seen twice for different indexes, even by a container that outlives a table (a test's moto reset)."""
+    index_key, version_key = _keys(workspace_id, locale)
+    for _ in range(REBUILD_TRIES):
+        try:
+            before = int(SearchIndex.get(index_key, consistent_read=True, attributes_to_get=["version"]).version)
+        except DoesNotExist:
+            before = None
+        published = [a for a in Article.query(workspace_id, consistent_read=True)
+                     if a.status == "published" and a.locale == locale]
+        data = _index_data(published, locale)
+        version, stamp = max((before or 0) + 1, int(now() * 1000)), iso()
+        unchanged = SearchIndex.version.does_not_exist() if before is None else SearchIndex.version == before
+        if save_if(SearchIndex(index_key, version=version, data=data, articles=len(published), built_at=stamp),
+                   unchanged):
+            save_if(SearchIndex(version_key, version=version, articles=len(published), built_at=stamp),
+                    SearchIndex.version.does_not_exist() | (SearchIndex.version < version))  # else a newer won
+            return version
+        time.sleep(random.uniform(0.02, 0.2))  # another change is being indexed: build again after it
+    raise ConflictError("the knowledge base is being changed by someone else; save again")
+
+
+def _index_data(published: list[Article], locale: str) -> bytes:
     docs = [{"id": a.id, "title": a.title, "body": a.body, "questions": list(a.questions or [])} for a in published]
     built = search_index.build(docs, locale)
     built["sites"] = {a.id: list(a.site_keys) if a.site_keys is not None else None for a in published}
@@ -199,15 +228,7 @@ def rebuild(workspace_id: str, locale: str) -> int:
     if len(data) > MAX_INDEX_BYTES:
         raise BadRequestError(f"the {locale} knowledge base is too large to index ({len(data):,} bytes compressed; "
                               f"at most {MAX_INDEX_BYTES:,})", field="body")
-    index_key, version_key = _keys(workspace_id, locale)
-    try:
-        version = int(SearchIndex.get(version_key, consistent_read=True).version) + 1
-    except DoesNotExist:
-        version = 1
-    stamp = iso()
-    SearchIndex(index_key, version=version, data=data, articles=len(docs), built_at=stamp).save()
-    SearchIndex(version_key, version=version, articles=len(docs), built_at=stamp).save()
-    return version
+    return data
 
 
 _cache: dict[str, tuple[int, dict]] = {}  # per warm container: index key -> (version, index)

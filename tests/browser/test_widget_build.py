@@ -24,12 +24,15 @@ def test_the_build_is_reproducible_and_is_what_is_shipped(built, tmp_path):
     for out in (tmp_path / "a", tmp_path / "b"):
         subprocess.run(["node", str(widget.WIDGET / "build.mjs"), str(out)], check=True, capture_output=True)
         assert {name: (out / name).read_bytes() for name in widget.SHIPPED} == built
-    assert built["widget.js"].isascii()  # non-ASCII text stays \u escapes, whatever charset a page gives it
+    assert built["widget.js"].isascii() and built["widget-kb.js"].isascii()  # non-ASCII text stays \u escapes
     assert b"Parley" in built["widget.js"]  # window.Parley keeps its name
+    # the article view carries the console's Markdown rule, as declarations (no module syntax left)
+    assert b"ParleyKb" in built["widget-kb.js"] and b"import" not in built["widget-kb.js"]
+    assert b"export" not in built["widget-kb.js"]
 
 
 def test_what_a_page_downloads_on_load_fits_the_budget(built):
-    total = sum(len(gzip.compress(data, compresslevel=9, mtime=0)) for data in built.values())
+    total = sum(len(gzip.compress(built[name], compresslevel=9, mtime=0)) for name in widget.ON_LOAD)
     assert total <= BUDGET_BYTES, f"the shipped widget is {total:,} B gzipped, over {BUDGET_BYTES:,} B"
 
 
@@ -38,7 +41,7 @@ def test_the_local_stack_serves_the_build_and_not_its_source(stack, built):
         with urllib.request.urlopen(f"{stack.http}/widget/{name}", timeout=10) as response:
             assert response.read() == data
             assert response.headers["Content-Type"].startswith(("application/javascript", "text/javascript", "text/css"))
-    for path in ("src/widget.js", "build.mjs", "package.json", "node_modules/terser/package.json"):
+    for path in ("src/widget.js", "src/kb.js", "build.mjs", "package.json", "node_modules/terser/package.json"):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{stack.http}/widget/{path}", timeout=10)
         assert refused.value.code == 404, path

@@ -178,11 +178,19 @@ def specs(ids: dict) -> dict:
             "locale": pick(["fr-FR", "en", "x" * 35, "x" * 36]), "limit": st.integers(0, 11).map(str)}},
         ("OPTIONS", "/v1/articles/search"): {"auth": public},
         ("GET", "/v1/sites/{site_key}/articles/{article_id}"): {"auth": public},
+        ("POST", "/v1/articles/events"): {"auth": ["none", "visitor", "foreign"], "body": {
+            "site_key": pick(["demo", "demo-b", "nope"]),
+            "event": pick(["shown", "opened", "helpful", "not_helpful", "liked"]),
+            "article_ids": st.one_of(st.lists(pick(ids["articles"]), min_size=0, max_size=12), s.good_text),
+            "conversation_id": pick(ids["conversations"]), "query": s.good_text}},
+        ("OPTIONS", "/v1/articles/events"): {"auth": public},
         ("OPTIONS", "/v1/sites/{site_key}/articles/{article_id}"): {"auth": public},
         ("GET", "/v1/articles"): {"auth": agent, "query": {
             "status": pick(["draft", "published", "live"]), "locale": pick(["en", "fr", "de"]),
             "q": s.good_text, **paging}},
         ("GET", "/v1/articles/{article_id}"): {"auth": agent},
+        ("GET", "/v1/conversations/{conversation_id}/articles"): {"auth": agent, "query": {
+            "limit": st.integers(0, 11).map(str)}},
         ("POST", "/v1/articles"): {"auth": admin, "body": article_fields},
         ("PUT", "/v1/articles/{article_id}"): {"auth": admin, "body": article_fields},
         ("DELETE", "/v1/articles/{article_id}"): {"auth": admin},
@@ -201,7 +209,7 @@ def path_values(ids: dict) -> dict:
 
 def test_every_route_has_a_spec():
     """A new route without a line in specs() fails here, not silently unfuzzed."""
-    assert set(ROUTES) == set(specs({k: ["x"] for k in ("tokens", "refresh", "agents")}))
+    assert set(ROUTES) == set(specs({k: ["x"] for k in ("tokens", "refresh", "agents", "articles", "conversations")}))
 
 
 def _fuzz(world: World, routes: list, count: int) -> None:

@@ -243,7 +243,8 @@ def test_console_and_widget_are_uploaded_with_their_config(rehearsal):
     widget = s3.get_object(Bucket=bucket, Key="widget/widget.js")
     assert widget["ContentType"].startswith(("application/javascript", "text/javascript"))
     # the build (`make widget`, run by the deploy), not its readable source, build script or node_modules
-    assert {k for k in keys if k.startswith("widget/")} == {"widget/widget.js", "widget/widget.css"}
+    assert {k for k in keys if k.startswith("widget/")} == {"widget/widget.js", "widget/widget.css",
+                                                            "widget/widget-kb.js"}
     assert widget["Body"].read() == (ROOT / "web" / "widget" / "widget.js").read_bytes()
     assert f"{host}/widget/widget.js" in rehearsal.first.stdout  # the snippet printed for the team
 

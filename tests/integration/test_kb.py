@@ -152,3 +152,25 @@ def test_a_warm_search_reads_one_small_item_and_never_scans(world):
             emitter.unregister("before-call.dynamodb", count, unique_id="kb-test-count")
     assert calls.get("Scan", 0) == 0
     assert calls["GetItem"] == 1, calls  # the version; the rate limit's counter is an UpdateItem
+
+
+def test_two_changes_at_once_both_reach_the_index(world):
+    """Two admins saving at the same moment: the index rebuilt last has both articles, and its version
+    is the one searches see (rebuilds are serialized on the index item)."""
+    import threading
+    boss = admin_caller(world)
+    made, failures = [], []
+
+    def save(body):
+        try:
+            made.append(articles.create(boss, body)["id"])
+        except Exception as exc:  # reported below
+            failures.append(exc)
+    threads = [threading.Thread(target=save, args=({**SHIPPING, "title": f"Shipping times {n}"},)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures and len(made) == 4
+    found = articles.search(site(), {"q": "shipping times", "limit": "10"})
+    assert sorted(i["id"] for i in found["items"]) == sorted(made)

@@ -90,6 +90,10 @@ ROUTES = [
     # `article_id` in a public route is the site's own published article; another workspace's site reads 404.
     Route("GET", "/v1/sites/{site_key}/articles/{article_id}", PUBLIC),
     Route("OPTIONS", "/v1/sites/{site_key}/articles/{article_id}", PUBLIC, 204),
+    # What the widget reports of its suggestions (a `helpful` with a conversation needs its visitor's token).
+    Route("POST", "/v1/articles/events", PUBLIC, 202,
+          body=lambda w: {"site_key": "demo", "event": "opened", "article_ids": [w.ids["article"]]}),
+    Route("OPTIONS", "/v1/articles/events", PUBLIC, 204),
     Route("POST", "/v1/agents/login", PUBLIC, body=lambda w: {"email": "agent@example.com",
                                                                "password": "demo-password"}),
     Route("POST", "/v1/agents/refresh", PUBLIC, body=lambda w: {"refresh_token": w.refresh_token()}),
@@ -108,6 +112,7 @@ ROUTES = [
                                                                                  "tags": ["matrix"]},
           snapshot="conversation", fresh=("conversation_id",)),
     Route("GET", "/v1/conversations/{conversation_id}/messages", AGENT),
+    Route("GET", "/v1/conversations/{conversation_id}/articles", AGENT),
     Route("GET", "/v1/canned-responses", AGENT),
     Route("POST", "/v1/canned-responses", AGENT, 201, body=_canned, snapshot="canned"),
     Route("PUT", "/v1/canned-responses/{canned_id}", AGENT, body=_canned, snapshot="canned"),

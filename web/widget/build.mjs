@@ -1,4 +1,5 @@
-// Builds what a page downloads, widget.js and widget.css beside this file, from the readable src/:
+// Builds what a page downloads, widget.js and widget.css beside this file, from the readable src/, and the
+// article view a page loads only when its visitor opens an article, widget-kb.js (from src/kb.js):
 // the JavaScript through terser (pinned in package-lock.json), the CSS without comments and spare
 // whitespace; the console's link rule (../console/js/links.js) is put in the script's closure. `make widget` runs it (after `npm ci` when node_modules is missing or older than the
 // lock); so do infra/deploy.py and the local stack, through make, when the built files are stale.
@@ -52,8 +53,17 @@ const links = (await readFile(resolve(here, '../console/js/links.js'), 'utf8')).
 const source = await readFile(resolve(here, 'src/widget.js'), 'utf8');
 if (!source.includes(LINKS_MARK)) throw new Error(`src/widget.js has no ${LINKS_MARK} mark for the link rule`);
 const js = source.replace(LINKS_MARK, () => links);
+// The article view (src/kb.js, loaded on demand) gets the link rule and the Markdown subset, module syntax out.
+const MARKDOWN_MARK = '/* @markdown.js */';
+const markdown = (await readFile(resolve(here, '../console/js/markdown.js'), 'utf8'))
+  .replace(/^import .*$/gm, '').replace(/^export /gm, '');
+const kbSource = await readFile(resolve(here, 'src/kb.js'), 'utf8');
+if (!kbSource.includes(MARKDOWN_MARK)) throw new Error(`src/kb.js has no ${MARKDOWN_MARK} mark for the Markdown rule`);
+const kb = kbSource.replace(MARKDOWN_MARK, () => links + markdown);
 const css = await readFile(resolve(here, 'src/widget.css'), 'utf8');
 const { code } = await minify(js, TERSER);
+const { code: kbCode } = await minify(kb, TERSER);
 await mkdir(outDir, { recursive: true });
-const written = [await emit('widget.js', code + '\n'), await emit('widget.css', minifyCss(css))];
+const written = [await emit('widget.js', code + '\n'), await emit('widget.css', minifyCss(css)),
+  await emit('widget-kb.js', kbCode + '\n')];
 console.log(`widget built from src/: ${written.join(', ')}`);

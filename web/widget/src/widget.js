@@ -10,6 +10,8 @@
      Parley('open') | Parley('close')
      Parley('identify', { name, email, user_id, user_hash })
      Parley('on', 'open' | 'close' | 'message' | 'unread', fn)
+   While the visitor types, until someone of the team has written, it suggests the knowledge base's articles;
+   the article view is a script of its own (widget-kb.js, from src/kb.js), loaded when one is opened.
 
    Everything it draws lives in a shadow root (page styles stay out, ours stay in), every class is
    `parley-…`, and people's text is only ever set as text, never as HTML. */
@@ -65,6 +67,7 @@
     unavailable: ['Chat is unavailable right now.', 'La discussion est indisponible pour le moment.'],
     contact: ['You can write to us at {e}.', 'Vous pouvez nous écrire à {e}.'],
     not_sent: ['Not sent', 'Non envoyé'],
+    suggested: ['Suggested articles', 'Articles suggérés'],
   };
   // The visitor's language: the site's explicit choice (data-locale on the script tag) first, then the first
   // of the browser's languages the widget speaks, then the page's <html lang>; English otherwise.
@@ -123,6 +126,9 @@
   let typingAuthor, typingAuthorTimer; // who is typing on the other side; a frame 'on' lasts 10 s at most
 
   let typingSent; // a typing 'on' was sent and no 'off' yet
+  let suggestTimer, asked = 0; // the article search waits for a pause in typing; the latest one asked
+  const shown = {}; // article id -> 1 once shown in the suggestions (each reported once per page view)
+  let reading; // an article is open (the article view replaces the log and the composer)
   let lastTypingAt = 0, typingTimer, idleTimer;
 
   const awaitingAck = {}; // ref -> { onReply, timer }
@@ -168,8 +174,14 @@
 
   // --- REST ---------------------------------------------------------------------------------------
 
-  const fetchSite = (path) => fetch(API + '/v1/sites/' + encodeURIComponent(SITE_KEY) + path)
-    .then((response) => (response.ok ? response.json() : Promise.reject(response)));
+  const json = (response) => (response.ok ? response.json() : Promise.reject(response));
+  const fetchSite = (path) => fetch(API + '/v1/sites/' + encodeURIComponent(SITE_KEY) + path).then(json);
+  // The session's token, when there is one: searches and reports then count against this visitor's limit.
+  const bearer = () => (state.token ? { headers: { Authorization: 'Bearer ' + state.token } } : {});
+  // What the visitor did with the suggestions (POST /v1/articles/events): shown, opened, helpful, not_helpful.
+  const report = (event, ids, extra) => fetch(API + '/v1/articles/events', {
+    method: 'POST', ...bearer(), body: JSON.stringify({ site_key: SITE_KEY, event, article_ids: ids, ...extra }),
+  }).then(json);
 
   // The visitor session's token: the stored one, or a new one (POST /v1/visitor/sessions). An identified
   // user signs in with user_id/user_hash; anyone else resumes with the old token, or starts afresh if
@@ -435,6 +447,7 @@
 
   function onComposerInput() {
     const input = ui.input;
+    suggest(input.value.trim());
     if (!input.value.trim()) return stopTyping();
     clearTimeout(idleTimer);
     idleTimer = setTimeout(stopTyping, 3000);
@@ -454,6 +467,53 @@
     typingTimer = 0;
     if (typingSent) send({ action: 'typing', conversation_id: state.conv, state: 'off' });
     typingSent = false;
+  }
+
+  // --- articles while the visitor types: 3 characters, a 300 ms pause, until the team has written ----
+
+  function suggest(query) {
+    clearTimeout(suggestTimer);
+    const ask = ++asked; // an answer to an older question is dropped
+    if (query.length < 3 || messages.some((message) => message.author.kind === 'agent')) return showSuggestions([]);
+    suggestTimer = setTimeout(() => fetch(API + '/v1/articles/search?' + new URLSearchParams(
+      { site_key: SITE_KEY, q: query.slice(0, 500), locale: lang }), bearer()).then(json)
+      .then((found) => ask === asked && showSuggestions(found.items, query), () => {}), 300);
+  }
+
+  function showSuggestions(items, query) {
+    const fresh = items.map((item) => item.id).filter((id) => !shown[id]);
+    if (fresh.length) report('shown', fresh, { query }).catch(() => {});
+    fresh.forEach((id) => { shown[id] = 1; });
+    ui.suggest.replaceChildren(...(items.length ? [create('p.label', { id: 'parley-suggested' }, translate('suggested')),
+      create('ul', { 'aria-labelledby': 'parley-suggested' }, ...items.map((item) => create('li', null,
+        Object.assign(create('button.chip', { type: 'button' }, item.title), { onclick: () => openArticle(item, query) }))))] : []));
+  }
+
+  // The article view, loaded the first time it is needed; Yes solves (no human needed), No goes back to
+  // the composer with the question as it was.
+  function openArticle(item, query) {
+    report('opened', [item.id], { query }).catch(() => {});
+    const view = () => window.ParleyKb({ node: ui.article, create, lang, api: API, site: SITE_KEY, item, back: closeArticle,
+      answer: (helpful) => {
+        const sent = report(helpful ? 'helpful' : 'not_helpful', [item.id], { query, conversation_id: state.conv || undefined });
+        if (!helpful) return closeArticle(), sent.catch(() => {});
+        suggest(ui.input.value = ''); // answered: the question is not sent
+        return sent.catch(() => showNotice(translate('oops')));
+      } });
+    reading = item;
+    paint();
+    if (window.ParleyKb) return view();
+    ui.article.textContent = '…';
+    const loader = create('script', { src: new URL('widget-kb.js', script.src) });
+    loader.onload = view;
+    loader.onerror = () => { closeArticle(); showNotice(translate('oops')); };
+    document.head.append(loader);
+  }
+
+  function closeArticle() {
+    reading = null;
+    paint();
+    ui.input.focus();
   }
 
   // --- building the widget ------------------------------------------------------------------------
@@ -479,14 +539,16 @@
     const launcher = create('button.launcher', { type: 'button', 'aria-expanded': false },
       icon('M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 1-2z'));
     const body = create('div.body', null, create('p.greeting', null, (settings.greetings || {})[lang] || settings.greeting));
+    const article = create('div.article', { role: 'region', 'aria-labelledby': 'parley-atitle' });
+    const suggestions = create('div.suggest');
     const panel = create('section.panel', { role: 'dialog', 'aria-labelledby': 'parley-name' },
       create('header.header', null,
         create('div.titles', null, create('h2.name', { id: 'parley-name' }, settings.name), create('p.sub')),
         mailButton, closeButton),
-      transcriptForm, body, create('p.status', { role: 'status' }), composer);
+      transcriptForm, body, article, create('p.status', { role: 'status' }), suggestions, composer);
     ui = {
       app: create(light ? 'div.app.light' : 'div.app', { lang }, stylesheet, panel, launcher),
-      panel, body, composer, input, launcher, mailButton,
+      panel, body, article, suggest: suggestions, composer, input, launcher, mailButton,
       nodes: {}, // message key -> its node in the log
       view: '', // the form shown instead of the composer: '', 'prechat' or 'offline'
       subtitle: panel.querySelector('.parley-sub'),
@@ -513,8 +575,9 @@
       transcriptEmail.oninput();
       transcriptEmail.focus();
     };
-    // Escape closes the transcript form if open, else the panel
-    panel.addEventListener('keydown', (event) => event.key === 'Escape' && (transcriptForm.hidden ? toggle(false) : mailButton.click()));
+    // Escape closes the article if one is open, else the transcript form if open, else the panel
+    panel.addEventListener('keydown', (event) => event.key === 'Escape'
+      && (reading ? closeArticle() : transcriptForm.hidden ? toggle(false) : mailButton.click()));
     input.oninput = onComposerInput;
     input.onkeydown = (event) => { // Enter sends, Shift+Enter is a new line, an IME's Enter is the IME's
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
@@ -669,7 +732,8 @@
     ui.subtitle.textContent = refused ? translate('refused') : unavailable ? translate('unavailable') : agentName && state.conv ? translate('with', { n: agentName })
       : translate(online ? 'online' : 'away');
     renderLog();
-    ui.composer.hidden = refused || unavailable || view;
+    ui.composer.hidden = ui.suggest.hidden = refused || unavailable || view || reading;
+    ui.body.hidden = !(ui.article.hidden = !reading);
     ui.mailButton.hidden = !state.conv || unavailable;
     // An offline message is promised an email answer only once the server has it (its outbox entry acked).
     ui.note.textContent = !state.offline || !chatting ? ''
