@@ -213,7 +213,8 @@ def test_an_agent_reads_the_articles_without_editor_buttons(stack, new_page, art
 
 
 def test_suggested_articles_beside_a_chat_and_insert_link(stack, new_page, tokens, articles, artifacts):
-    """Needs GET /v1/conversations/{id}/articles (on main; merged into this branch once it landed)."""
+    """GET /v1/conversations/{id}/articles answers the visitor's last message: nothing for a greeting, the
+    article once they ask its question."""
     word = "kintsugi" + unique("x").split()[-1]
     article = articles(title=f"Repairing a cracked bowl with {word}", url="https://shop.example/help/repair",
                        body=f"We repair cracked bowls with {word}, the gold seam, for a small fee.",
