@@ -16,6 +16,7 @@ import { route, showPage } from "./pages.js";
 import { closeConversation } from "./thread/thread.js";
 import { loadCanned } from "./thread/canned.js";
 import { hideSecret, resetWebhooks } from "./admin/webhooks.js";
+import { resetKb } from "./kb/page.js";
 
 export function showLogin(message) {
   show($("app"), false);
@@ -115,6 +116,7 @@ export async function submitNewPassword(event) {
 function resetConsole() {
   resetState();
   resetWebhooks();
+  resetKb();
   forgetRows();
 }
 

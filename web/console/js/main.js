@@ -26,6 +26,8 @@ import { closeCanned, openCannedDialog, resetCannedForm, saveCanned, updateCanne
 import { AGENT_FIELDS, openAgentDialog, saveAgent, teamSoon } from "./admin/team.js";
 import { addSite } from "./admin/sites.js";
 import { copySecret, hideSecret, openWebhookForm, refreshDeliveries, saveWebhook, WEBHOOK_REFRESH_MS } from "./admin/webhooks.js";
+import { filtersChanged, loadArticles } from "./kb/page.js";
+import { addQuestion, deleteArticle, edited, saveArticle } from "./kb/editor.js";
 import { resumeSession, showLogin, signOut, submitLogin, submitNewPassword } from "./login.js";
 
 function boot() {
@@ -43,6 +45,7 @@ function boot() {
   wireSignIn();
   wireTopBar();
   wireSettings();
+  wireKb();
   wireDialogs();
   wireList();
   wireThread();
@@ -89,6 +92,22 @@ function wireSettings() {
   $("webhook-secret-copy").addEventListener("click", () => copySecret("webhook-secret-value"));
   $("webhook-standard-secret-copy").addEventListener("click", () => copySecret("webhook-standard-secret-value"));
   $("webhook-secret-done").addEventListener("click", hideSecret);
+}
+
+function wireKb() {
+  const filters = $("kb-filters");
+  filters.addEventListener("submit", (e) => { e.preventDefault(); filtersChanged(); });
+  filters.addEventListener("input", filtersChanged);
+  $("kb-more").addEventListener("click", () => loadArticles(true));
+  const form = $("kb-form");
+  form.addEventListener("submit", (e) => e.preventDefault());
+  form.addEventListener("input", edited);
+  form.addEventListener("change", (e) => { if (e.target.type === "radio") edited(e); });
+  $("kb-question-add").addEventListener("click", addQuestion);
+  $("kb-draft").addEventListener("click", () => saveArticle("draft"));
+  $("kb-unpublish").addEventListener("click", () => saveArticle("draft"));
+  $("kb-publish").addEventListener("click", () => saveArticle("published"));
+  $("kb-delete").addEventListener("click", deleteArticle);
 }
 
 function wireDialogs() {

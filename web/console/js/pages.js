@@ -1,5 +1,5 @@
-/* Which page is on screen, from the address: the inbox with a conversation or none, or an admin's
- * settings tab. */
+/* Which page is on screen, from the address: the inbox with a conversation or none, an admin's
+ * settings tab, or the knowledge base (its list, or one article). */
 import { BASE_TITLE } from "./constants.js";
 import { $, show } from "./dom.js";
 import { isAdmin, S } from "./state.js";
@@ -10,19 +10,24 @@ import { closeConversation, openConversation } from "./thread/thread.js";
 import { renderTeam } from "./admin/team.js";
 import { loadSites, renderSites } from "./admin/sites.js";
 import { loadWebhooks, renderWebhooks } from "./admin/webhooks.js";
+import { loadArticles, renderArticles, renderKbAccess } from "./kb/page.js";
+import { openArticle } from "./kb/editor.js";
 
 export function showPage(page) {
   S.page = page;
   document.body.dataset.page = page;
   show($("inbox-page"), page === "inbox");
   show($("settings"), page === "settings");
+  show($("kb"), page === "kb");
   const button = $("settings-open");
   if (page === "settings") button.setAttribute("aria-current", "page"); else button.removeAttribute("aria-current");
+  if (page === "kb") $("kb-open").setAttribute("aria-current", "page"); else $("kb-open").removeAttribute("aria-current");
   renderAlerts();
 }
 
 export function renderSettingsAccess() {
   show($("settings-open"), isAdmin());
+  renderKbAccess();
 }
 
 function openSettings(tab) {
@@ -54,6 +59,26 @@ function openSettings(tab) {
   }
 }
 
+/** #/kb: the list (read again each time it is shown, for fresh stats); #/kb/new and #/kb/{id}: the editor. */
+function openKb(which) {
+  if (which === "new" && !isAdmin()) {
+    toast("Only admins can write articles.", "error");
+    history.replaceState(null, "", "#/kb");
+    which = null;
+  }
+  showPage("kb");
+  show($("kb-list-section"), !which);
+  show($("kb-editor"), !!which);
+  if (which) {
+    document.title = "Article · " + BASE_TITLE;
+    openArticle(which === "new" ? null : which);
+  } else {
+    document.title = "Knowledge base · " + BASE_TITLE;
+    renderArticles();
+    loadArticles(false);
+  }
+}
+
 function closeSettings() {
   if (S.page !== "inbox") showPage("inbox");
 }
@@ -64,6 +89,12 @@ export function route() {
   if (settings) {
     $("settings-back").setAttribute("href", S.activeId ? "#/c/" + encodeURIComponent(S.activeId) : "#");
     openSettings(settings[1]);
+    return;
+  }
+  const kb = hash.match(/^#\/kb(?:\/([^/?#]+))?/);
+  if (kb) {
+    $("kb-back").setAttribute("href", S.activeId ? "#/c/" + encodeURIComponent(S.activeId) : "#");
+    openKb(kb[1] ? decodeURIComponent(kb[1]) : null);
     return;
   }
   closeSettings();

@@ -21,7 +21,7 @@ export const S = {
   leaving: new Map(),         // conversation id -> pending leave promise
   claiming: new Set(),        // conversations this console is taking itself (accept, status): no "assigned" notice
   alerts: new Map(),          // conversation id -> view ("unassigned" | "mine"): new chats not looked at yet
-  page: "inbox",              // inbox | settings
+  page: "inbox",              // inbox | settings | kb
   settingsTab: "team",        // team | sites | webhooks: the settings tab shown last
   sites: new Map(),           // site key -> site settings (admins)
   drafts: new Map(),          // conversation id -> {text, mode}

@@ -12,6 +12,7 @@ import { ensureJoined, maybeLeave, noteMessage, upsert } from "../conversations.
 import { loadProfile, renderThreadChrome } from "./chrome.js";
 import { dropFromOutbox, renderPending, restoreDraft, saveDraft, stopTyping } from "./composer.js";
 import { closeCanned } from "./canned.js";
+import { loadSuggestions, resetSuggestions, suggestionsSoon } from "./suggestions.js";
 
 let openToken = 0;
 
@@ -53,6 +54,8 @@ export function openConversation(id) {
   renderThreadChrome();
   renderOlder();
   renderPending();
+  resetSuggestions();
+  loadSuggestions(id);
   scheduleRender("list");
   const token = ++openToken;
   const thread = S.thread;
@@ -91,6 +94,7 @@ export function closeConversation() {
   S.activeId = null;
   if (previous) maybeLeave(previous);
   S.thread = null;
+  resetSuggestions();
   document.body.classList.remove("has-thread");
   show($("thread-empty"), true);
   show($("thread-main"), false);
@@ -136,16 +140,19 @@ export function addMessages(messages, opts) {
   const prepend = opts && opts.prepend;
   const fromBottom = box.scrollHeight - box.scrollTop;
   const before = maxSeq();
-  let added = 0;
+  let added = 0, fromVisitor = false;
   for (const m of messages) {
     if (!m || typeof m.seq !== "number" || m.conversation_id !== thread.id) continue;
     if (thread.messages.has(m.seq)) continue;
     thread.messages.set(m.seq, m);
     insertMessageNode(m);
     if (m.client_msg_id && isOwn(m)) dropFromOutbox(m.client_msg_id);
+    if (m.seq > before && m.author && m.author.kind === "visitor") fromVisitor = true;
     added++;
   }
   if (!added) return;
+  // The visitor's last message changed: what the knowledge base suggests may too.
+  if (fromVisitor && before && !prepend && !(opts && opts.initial)) suggestionsSoon();
   const last = thread.messages.get(maxSeq());
   if (last) {
     for (const m of messages) if (m && m.seq > before) noteMessage(m);
