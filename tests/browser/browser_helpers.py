@@ -313,6 +313,23 @@ def row(page, conversation_id: str):
 
 # --- the widget ---------------------------------------------------------------------------------
 
+def call(stack, token: str, method: str, path: str, body=None, expect_status: int = 200) -> dict:
+    """One REST request as the token's agent, its status checked; the answer's body."""
+    status, data = stack.request(method, path, body, token=token)
+    assert status == expect_status, (method, path, status, data)
+    return data
+
+
+def quiet_workspace(stack) -> None:
+    """Nothing left waiting or open in the demo workspace, and Ada Admin away (routing skips her)."""
+    admin = AgentSocket(stack, "admin@example.com")
+    try:
+        admin.request("presence", status="away")
+        solve_leftovers(stack, admin.token)
+    finally:
+        admin.ws.close()
+
+
 def stack_outbox(stack) -> list[dict]:
     """Every email the local stack's SES has sent."""
     with urllib.request.urlopen(stack.http + "/_local/outbox.json", timeout=10) as resp:

@@ -11,19 +11,13 @@ import json
 import re
 
 import pytest
-from browser_helpers import ADMIN, AGENT, PASSWORD, VIEWPORT, Socket, set_presence, sign_in, unique
+from browser_helpers import ADMIN, AGENT, PASSWORD, VIEWPORT, Socket, call, set_presence, sign_in, unique
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
 BODY = ("Returns are **free within 30 days**.\n\n- pack it in the box\n- print the label\n\n"
         "Read [our returns page](https://shop.example/returns) <script>alert(1)</script>")
-
-
-def call(stack, token: str, method: str, path: str, body=None, expect_status: int = 200) -> dict:
-    status, data = stack.request(method, path, body, token=token)
-    assert status == expect_status, (method, path, status, data)
-    return data
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +49,13 @@ def articles(stack, tokens):
         stack.request("DELETE", f"/v1/articles/{article_id}", token=tokens[ADMIN])
 
 
-def console_as(stack, new_page, email: str, hash_: str = "#/kb"):
+def console_as(stack, new_page, email: str, hash_: str = "#/kb", prepare=None):
+    """The console signed in as `email` (kept away: routing gives them nothing), at `hash_`; `prepare(page)`
+    runs before the console loads (to route its requests)."""
     agent_id = stack.agent(email, PASSWORD)["agent"]["id"]
     page = new_page(viewport=VIEWPORT)
+    if prepare:
+        prepare(page)
     page.add_init_script(f"""localStorage.setItem("parley.console.prefs",
         JSON.stringify({{presenceByAgent: {{{json.dumps(agent_id)}: "away"}}}}));""")
     page.goto(stack.http + "/console/")
@@ -258,17 +256,10 @@ def test_suggestions_that_fail_say_so_quietly_and_leave_the_pane_alone(stack, ne
     with Socket(stack, session["token"], "the visitor") as visitor:
         conversation_id = visitor.request("start", text="Do you ship cups to Canada?")["conversation"]["id"]
         try:
-            page = new_page(viewport=VIEWPORT)
-            page.route(re.compile(r".*/v1/conversations/[^/]+/articles.*"),
-                       lambda route: route.fulfill(status=500, content_type="application/json",
-                                                   body='{"error": {"code": "internal", "message": "boom"}}'))
-            agent_id = stack.agent(ADMIN, PASSWORD)["agent"]["id"]
-            page.add_init_script(f"""localStorage.setItem("parley.console.prefs",
-                JSON.stringify({{presenceByAgent: {{{json.dumps(agent_id)}: "away"}}}}));""")
-            page.goto(stack.http + "/console/")
-            sign_in(page, ADMIN)
-            expect(page.locator("#conn")).to_have_attribute("data-state", "open")
-            page.evaluate("id => { location.hash = '#/c/' + id; }", conversation_id)
+            page = console_as(stack, new_page, ADMIN, f"#/c/{conversation_id}", prepare=lambda p: p.route(
+                re.compile(r".*/v1/conversations/[^/]+/articles.*"),
+                lambda route: route.fulfill(status=500, content_type="application/json",
+                                            body='{"error": {"code": "internal", "message": "boom"}}')))
             expect(page.locator("#suggest-status")).to_have_text("Suggestions are unavailable right now.")
             expect(page.locator("#suggest-list li")).to_have_count(0)
             expect(page.locator("#visitor-facts")).to_contain_text("First seen")   # the rest of the pane is there

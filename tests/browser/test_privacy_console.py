@@ -10,16 +10,10 @@ import re
 import uuid
 
 import pytest
-from browser_helpers import ADMIN, AGENT, PASSWORD, VIEWPORT, Socket, eventually, set_presence, sign_in, unique
+from browser_helpers import ADMIN, AGENT, PASSWORD, VIEWPORT, Socket, call, eventually, set_presence, sign_in, unique
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-
-
-def call(stack, token: str, method: str, path: str, body=None, expect_status: int = 200) -> dict:
-    status, data = stack.request(method, path, body, token=token)
-    assert status == expect_status, (method, path, status, data)
-    return data
 
 
 @pytest.fixture(scope="module")

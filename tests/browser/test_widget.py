@@ -17,7 +17,7 @@ import urllib.request
 import uuid
 
 import pytest
-from browser_helpers import AgentSocket, bubbles, solve_leftovers, stack_outbox, visit, write
+from browser_helpers import AgentSocket, bubbles, quiet_workspace, solve_leftovers, stack_outbox, visit, write
 from playwright.sync_api import expect
 from websockets.sync.client import connect
 
@@ -27,16 +27,6 @@ expect.set_options(timeout=10_000)
 
 PAYLOAD = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
 SHADOW = "document.getElementById('parley-widget').shadowRoot"
-
-
-def quiet_workspace(stack) -> None:
-    """Nothing left waiting or open in the demo workspace, and Ada Admin away (routing skips her)."""
-    admin = AgentSocket(stack, "admin@example.com")
-    try:
-        admin.request("presence", status="away")
-        solve_leftovers(stack, admin.token)
-    finally:
-        admin.ws.close()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import re
 import urllib.parse
 
 import pytest
-from browser_helpers import AgentSocket, eventually, solve_leftovers, visit, write
+from browser_helpers import AgentSocket, eventually, quiet_workspace, visit, write
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -19,12 +19,7 @@ SUGGESTIONS = ".parley-suggest .parley-chip"
 @pytest.fixture
 def agent(stack):
     """Alex Agent online (routing gives him each new chat), Ada Admin away, nothing left open."""
-    admin = AgentSocket(stack, "admin@example.com")
-    try:
-        admin.request("presence", status="away")
-        solve_leftovers(stack, admin.token)
-    finally:
-        admin.ws.close()
+    quiet_workspace(stack)
     socket = AgentSocket(stack)
     socket.request("presence", status="online")
     yield socket
