@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 from chalicelib.kb import text
 
-FORMAT = 1
+FORMAT = 2
 FIELDS = ("title", "questions", "body")
+FORM_MIN = 5  # the shortest word kept as it was written, for typos (`Params.typo_min` may ask longer)
 _WIDTH = len(FIELDS) + 1  # one posting: the document and a frequency per field
 
 
@@ -39,7 +40,10 @@ class Params:
     prefix_weight: float = 0.8  # a word the last one only starts, against the same word typed whole
     max_expansions: int = 20
     min_prefix: int = 3  # characters before an unfinished word is expanded
-    abstain_below: float = 0.18  # best score / the query's best possible score
+    abstain_below: float = 0.08  # best score / the query's best possible score
+    typo_weight: float = 0.7  # an unknown word's near term (one edit), against the word itself
+    unseen_weight: float = 3.0  # a word no article has, in what the query could reach: its idf times this
+    typo_min: int = 5  # characters of a word before a typo in it is looked for
 
 
 DEFAULT = Params()
@@ -58,6 +62,7 @@ def build(articles: list[dict], locale: str) -> dict:
                 counts[field] += 1
     vocabulary = sorted(found)
     count = max(len(ids), 1)
+    forms = _forms(articles, locale, vocabulary)
     return {
         "format": FORMAT,
         "locale": locale,
@@ -66,7 +71,22 @@ def build(articles: list[dict], locale: str) -> dict:
         "average": [round(sum(lengths[f::3]) / count, 3) for f in range(3)],
         "terms": vocabulary,
         "postings": [[n for doc, tf in found[term].items() for n in (doc, *tf)] for term in vocabulary],
+        "forms": sorted(forms),
+        "form_terms": [forms[form] for form in sorted(forms)],
     }
+
+
+def _forms(articles: list[dict], locale: str, vocabulary: list[str]) -> dict[str, int]:
+    """The articles' folded words other than their stems, long enough to have typos, each with its term."""
+    forms = {}
+    for article in articles:
+        for part in (article.get("title", ""), *(article.get("questions") or ()), text.plain(article.get("body", ""))):
+            for word in text.words(part):
+                if len(word) >= FORM_MIN and word not in forms and not text.is_stopword(word, locale):
+                    stem = text.stem(word, locale)
+                    if stem != word:
+                        forms[word] = _find(vocabulary, stem)
+    return forms
 
 
 def load(index: dict) -> dict:
@@ -127,16 +147,20 @@ def _unfinished(query: str) -> bool:
     return bool(query) and query[-1].isalnum()
 
 
-def _query_words(query: str, locale: str) -> tuple[set[str], str]:
-    """The stems of the query's whole words, and the folded unfinished last word ("" if none)."""
+def _query_words(query: str, locale: str) -> tuple[dict[str, str], str]:
+    """The stems of the query's whole words (each with the folded word it came from), and the folded
+    unfinished last word ("" if none)."""
     words = [w for w in text.words(query) if not text.is_stopword(w, locale)]
     prefix = ""
     if words and _unfinished(query) and text.words(query)[-1] == words[-1]:
         prefix = words.pop()
-    return {text.stem(w, locale) for w in words}, prefix
+    stems: dict[str, str] = {}
+    for word in words:
+        stems.setdefault(text.stem(word, locale), word)
+    return stems, prefix
 
 
-def _matches(word: str, wanted: set[str], prefix: str, locale: str) -> bool:
+def _matches(word: str, wanted: dict[str, str], prefix: str, locale: str) -> bool:
     folded = text.words(word)
     if not folded or text.is_stopword(folded[0], locale):
         return False
@@ -154,12 +178,14 @@ def _slots(index: dict, query: str, params: Params) -> list[tuple[list[tuple[int
     """
     locale = index["locale"]
     wanted, prefix = _query_words(query, locale)
-    unseen = _idf(len(index["ids"]), 0)
+    unseen = _idf(len(index["ids"]), 0) * params.unseen_weight
     slots = []
     for stem in sorted(wanted):
         position = _find(index["terms"], stem)
         if position is None:
-            slots.append(([], unseen))
+            near = _typos(index, wanted[stem], params) if params.typo_weight else []
+            candidates = [(p, params.typo_weight) for p in near]
+            slots.append((candidates, max((_idf_at(index, p) for p in near), default=unseen)))
         else:
             slots.append(([(position, 1.0)], _idf_at(index, position)))
     if prefix:
@@ -192,6 +218,42 @@ def _begun(vocabulary: list[str], prefix: str, scan: int = 500) -> set[int]:
             break
         found.add(position)
     return found
+
+
+def _typos(index: dict, word: str, params: Params) -> list[int]:
+    """The terms a word no article has may be a typo of: the word one edit from a word of the articles as
+    written ("shiping" from "shipping", whose term is "ship"), or from a term that is such a word."""
+    found = set(_near(index["terms"], word, params.typo_min))
+    found.update(index["form_terms"][p] for p in _near(index["forms"], word, params.typo_min))
+    return sorted(found)
+
+
+def _near(vocabulary: list[str], term: str, shortest: int) -> list[int]:
+    """Positions of the terms one edit from term (a letter more, less, changed, or two swapped): a typo.
+
+    Both must have at least `shortest` characters: "cart" is not a typo of "card". A scan of the
+    vocabulary, done only for a word no article has.
+    """
+    if len(term) < shortest:
+        return []
+    size = len(term)
+    return [p for p, known in enumerate(vocabulary)
+            if abs(len(known) - size) <= 1 and len(known) >= shortest and _one_edit(term, known)]
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """a and b differ by exactly one insertion, deletion, substitution or swap of two neighbouring letters."""
+    if len(a) > len(b):
+        a, b = b, a
+    start = 0
+    while start < len(a) and a[start] == b[start]:
+        start += 1
+    if len(a) < len(b):
+        return a[start:] == b[start + 1:]
+    if start == len(a):
+        return False  # the same term
+    return a[start + 1:] == b[start + 1:] or a[start + 2:] == b[start + 2:] and a[start] == b[start + 1] \
+        and a[start + 1] == b[start]
 
 
 def _find(vocabulary: list[str], term: str) -> int | None:

@@ -187,11 +187,7 @@ def fixture_hit_at_3(lang: str) -> float:
     return hits / len(fixture["queries"])
 
 
-@pytest.mark.parametrize("lang", [
-    "en",
-    pytest.param("fr", marks=pytest.mark.xfail(
-        strict=True, reason="issue 14's target not met yet in French: hit@3 0.822 (bench/results/kb_search.json)")),
-])
+@pytest.mark.parametrize("lang", ["en", "fr"])
 def test_the_bilingual_fixture_finds_the_article_in_the_top_three(lang):
     assert fixture_hit_at_3(lang) >= 0.85
 
