@@ -40,7 +40,7 @@ class Params:
     prefix_weight: float = 0.8  # a word the last one only starts, against the same word typed whole
     max_expansions: int = 20
     min_prefix: int = 3  # characters before an unfinished word is expanded
-    abstain_below: float = 0.08  # best score / the query's best possible score
+    abstain_below: float = 0.065  # best score / the query's best possible score
     typo_weight: float = 0.7  # an unknown word's near term (one edit), against the word itself
     unseen_weight: float = 3.0  # a word no article has, in what the query could reach: its idf times this
     typo_min: int = 5  # characters of a word before a typo in it is looked for
@@ -183,16 +183,22 @@ def _slots(index: dict, query: str, params: Params) -> list[tuple[list[tuple[int
     for stem in sorted(wanted):
         position = _find(index["terms"], stem)
         if position is None:
-            near = _typos(index, wanted[stem], params) if params.typo_weight else []
-            candidates = [(p, params.typo_weight) for p in near]
-            slots.append((candidates, max((_idf_at(index, p) for p in near), default=unseen)))
+            slots.append(_unknown(index, wanted[stem], unseen, params))
         else:
             slots.append(([(position, 1.0)], _idf_at(index, position)))
     if prefix:
         candidates = _expand(index, prefix, params)
         if candidates:
             slots.append((candidates, max(_idf_at(index, p) * w for p, w in candidates)))
+        elif len(prefix) >= params.min_prefix:  # no article has a word it begins: most likely a whole word
+            slots.append(_unknown(index, prefix, unseen, params))
     return slots
+
+
+def _unknown(index: dict, word: str, unseen: float, params: Params) -> tuple[list[tuple[int, float]], float]:
+    """The slot of a word no article has: the terms it may be a typo of, or none, and what it could reach."""
+    near = _typos(index, word, params) if params.typo_weight else []
+    return [(p, params.typo_weight) for p in near], max((_idf_at(index, p) for p in near), default=unseen)
 
 
 def _expand(index: dict, prefix: str, params: Params) -> list[tuple[int, float]]:
