@@ -28,7 +28,7 @@ from chalicelib.kb import text
 FORMAT = 2
 FIELDS = ("title", "questions", "body")
 FORM_MIN = 5  # the shortest word kept as it was written, for typos (`Params.typo_min` may ask longer)
-_WIDTH = len(FIELDS) + 1  # one posting: the document and a frequency per field
+_WIDTH = len(FIELDS) + 2  # one posting: the document, a frequency per field, the centroid's weight in ‰
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,10 @@ class Params:
     prefix_weight: float = 0.8  # a word the last one only starts, against the same word typed whole
     max_expansions: int = 20
     min_prefix: int = 3  # characters before an unfinished word is expanded
-    abstain_below: float = 0.065  # best score / the query's best possible score
+    abstain_below: float = 0.04  # best score / the query's best possible score
     typo_weight: float = 0.7  # an unknown word's near term (one edit), against the word itself
     unseen_weight: float = 3.0  # a word no article has, in what the query could reach: its idf times this
+    centroid_weight: float = 1.0
     typo_min: int = 5  # characters of a word before a typo in it is looked for
 
 
@@ -63,6 +64,14 @@ def build(articles: list[dict], locale: str) -> dict:
     vocabulary = sorted(found)
     count = max(len(ids), 1)
     forms = _forms(articles, locale, vocabulary)
+    idf = {term: _idf(len(ids), len(docs)) for term, docs in found.items()}
+    for doc, article in enumerate(articles):
+        for term, weight in _centroid(article, locale, idf).items():
+            found[term][doc].append(round(weight * 1000))
+    for docs in found.values():
+        for counts in docs.values():
+            if len(counts) == 3:
+                counts.append(0)
     return {
         "format": FORMAT,
         "locale": locale,
@@ -74,6 +83,22 @@ def build(articles: list[dict], locale: str) -> dict:
         "forms": sorted(forms),
         "form_terms": [forms[form] for form in sorted(forms)],
     }
+
+
+def _centroid(article: dict, locale: str, idf: dict[str, float]) -> dict[str, float]:
+    """The article's title and each of its questions as a unit tf-idf vector, summed, the sum made a unit
+    vector (Rocchio): every question counts the same however long it is."""
+    total: dict[str, float] = {}
+    for asked in (article.get("title", ""), *(article.get("questions") or ())):
+        counts: dict[str, int] = {}
+        for term in text.terms(asked, locale):
+            counts[term] = counts.get(term, 0) + 1
+        vector = {term: (1 + math.log(n)) * idf[term] for term, n in counts.items()}
+        norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
+        for term, w in vector.items():
+            total[term] = total.get(term, 0.0) + w / norm
+    norm = math.sqrt(sum(w * w for w in total.values())) or 1.0
+    return {term: w / norm for term, w in total.items()}
 
 
 def _forms(articles: list[dict], locale: str, vocabulary: list[str]) -> dict[str, int]:
@@ -108,15 +133,21 @@ def search(index: dict, query: str, limit: int = 3, *, params: Params = DEFAULT)
     if not slots or reachable <= 0:
         return {"items": [], "abstained": True}
     totals: dict[int, float] = {}
-    for candidates, _ in slots:
-        for doc, score in _slot_scores(index, candidates, params).items():
+    cosines: dict[int, float] = {}
+    norm = math.sqrt(sum(best * best for _, best in slots))
+    for candidates, best in slots:
+        scores, centroid = _slot_scores(index, candidates, params)
+        for doc, score in scores.items():
             totals[doc] = totals.get(doc, 0.0) + score
-    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    if not ranked or ranked[0][1] / reachable < params.abstain_below:
+        for doc, weight in centroid.items():
+            cosines[doc] = cosines.get(doc, 0.0) + best * weight / norm
+    mix = params.centroid_weight
+    shares = {doc: (score / reachable + mix * cosines.get(doc, 0.0)) / (1 + mix) for doc, score in totals.items()}
+    ranked = sorted(shares.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    if not ranked or ranked[0][1] < params.abstain_below:
         return {"items": [], "abstained": True}
     ids = index["ids"]
-    return {"items": [{"id": ids[doc], "score": round(score / reachable, 4)} for doc, score in ranked],
-            "abstained": False}
+    return {"items": [{"id": ids[doc], "score": round(score, 4)} for doc, score in ranked], "abstained": False}
 
 
 def snippet(body: str, query: str, locale: str, width: int = 160) -> str:
@@ -267,20 +298,26 @@ def _find(vocabulary: list[str], term: str) -> int | None:
     return position if position < len(vocabulary) and vocabulary[position] == term else None
 
 
+IDF_POWER = [1.0]
+
+
 def _idf(documents: int, frequency: int) -> float:
-    return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
+    return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5)) ** IDF_POWER[0]
 
 
 def _idf_at(index: dict, position: int) -> float:
     return _idf(len(index["ids"]), len(index["postings"][position]) // _WIDTH)
 
 
-def _slot_scores(index: dict, candidates: list[tuple[int, float]], params: Params) -> dict[int, float]:
-    """Per document, its best BM25F score among the slot's terms (a prefix counts once, not per expansion)."""
+def _slot_scores(index: dict, candidates: list[tuple[int, float]],
+                 params: Params) -> tuple[dict[int, float], dict[int, float]]:
+    """Per document, its best BM25F score among the slot's terms (a prefix counts once, not per expansion),
+    and its best weight in the article's centroid."""
     lengths, average = index["lengths"], index["average"]
     weights, b, k1 = params.weights, params.b, params.k1
     norms = [(1 - b[f], b[f] / average[f] if average[f] else 0.0) for f in range(3)]
     best: dict[int, float] = {}
+    centroid: dict[int, float] = {}
     for position, weight in candidates:
         idf = _idf_at(index, position) * weight
         postings = index["postings"][position]
@@ -295,4 +332,7 @@ def _slot_scores(index: dict, candidates: list[tuple[int, float]], params: Param
             score = idf * tf / (k1 + tf)
             if score > best.get(doc, 0.0):
                 best[doc] = score
-    return best
+            share = weight * postings[i + 4] / 1000
+            if share > centroid.get(doc, 0.0):
+                centroid[doc] = share
+    return best, centroid
