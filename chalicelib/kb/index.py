@@ -1,23 +1,31 @@
-"""The knowledge base's search: an index of a site's articles in one language, and BM25F ranking over it.
+"""The knowledge base's search: an index of a site's articles in one language, and its ranking.
 
 `build` turns articles into one small JSON-serializable dict (stored as one DynamoDB item or S3 object and
 loaded once per warm container); `search` ranks the articles for what a visitor is typing. The dict is
 searched as `json.loads` returns it, with nothing to prepare: its vocabulary is a sorted list, so a term is
 found by bisection and the last, unfinished word of a query by the range of terms it prefixes.
 
-Ranking is BM25F: a term's frequencies in title, example questions and body are weighted, normalised by
-each field's length, summed, then saturated once (Robertson & Zaragoza, "The Probabilistic Relevance
-Framework: BM25 and Beyond", 2009). A query that matches too little of what it could (its score over the
-best score its terms could reach) abstains: an unrelated question gets no suggestion rather than noise.
+An article's score is the mean of two shares, each 0..1:
+- BM25F: a term's frequencies in title, example questions and body are weighted, normalised by each
+  field's length, summed, then saturated once (Robertson & Zaragoza, "The Probabilistic Relevance
+  Framework: BM25 and Beyond", 2009), over the best score the query's terms could reach;
+- the cosine of the query with the article's centroid (Rocchio): its title and each example question a
+  unit tf-idf vector, summed, so a short question weighs as much as a long one.
+A word no article has counts in what the query could reach (`unseen_weight` times the idf of a term no
+article has), unless it is one edit from a word of the articles (a typo: "shiping", "vaiselle"), which then
+counts, discounted. A query whose best score is too low abstains: an unrelated question gets no suggestion
+rather than noise.
 
-The index dict (format 1):
-    format    1
-    locale    "en" | "fr", what `text.terms` stems with
-    ids       article ids; a document is its position in this list
-    lengths   per document its title, questions and body lengths in terms, flat: [t0, q0, b0, t1, q1, ...]
-    average   the average of each field's length
-    terms     the vocabulary, sorted
-    postings  per term (same position), flat: [doc, tf_title, tf_questions, tf_body, doc, ...]
+The index dict (format 2):
+    format      2
+    locale      "en" | "fr", what `text.terms` stems with
+    ids         article ids; a document is its position in this list
+    lengths     per document its title, questions and body lengths in terms, flat: [t0, q0, b0, t1, q1, ...]
+    average     the average of each field's length
+    terms       the vocabulary, sorted
+    postings    per term (same position), flat: [doc, tf_title, tf_questions, tf_body, centroid ‰, doc, ...]
+    forms       the articles' words (folded, 5 letters or more) that are not their own stem, sorted
+    form_terms  per form, the position of its term (for typos: "shiping" is one edit from "shipping")
 """
 import bisect
 import math
@@ -27,8 +35,8 @@ from chalicelib.kb import text
 
 FORMAT = 2
 FIELDS = ("title", "questions", "body")
-FORM_MIN = 5  # the shortest word kept as it was written, for typos (`Params.typo_min` may ask longer)
-_WIDTH = len(FIELDS) + 2  # one posting: the document, a frequency per field, the centroid's weight in ‰
+FORM_MIN = 5  # the shortest word kept as written, for typos (`Params.typo_min` may ask longer, not shorter)
+_WIDTH = len(FIELDS) + 2  # one posting: the document, a frequency per field, the term's centroid weight in ‰
 
 
 @dataclass(frozen=True)
@@ -37,14 +45,14 @@ class Params:
     weights: tuple[float, float, float] = (1.0, 1.5, 1.0)  # title, questions, body
     b: tuple[float, float, float] = (0.5, 0.5, 0.75)  # how much each field's length normalises
     k1: float = 3.0  # high: a word the questions repeat keeps counting (an intent's phrasings share their words)
+    centroid_weight: float = 1.0  # the centroid's cosine, against the BM25F share
     prefix_weight: float = 0.8  # a word the last one only starts, against the same word typed whole
     max_expansions: int = 20
     min_prefix: int = 3  # characters before an unfinished word is expanded
-    abstain_below: float = 0.04  # best score / the query's best possible score
-    typo_weight: float = 0.7  # an unknown word's near term (one edit), against the word itself
-    unseen_weight: float = 3.0  # a word no article has, in what the query could reach: its idf times this
-    centroid_weight: float = 1.0
-    typo_min: int = 5  # characters of a word before a typo in it is looked for
+    typo_weight: float = 0.7  # a term one edit from a word no article has, against the word typed right
+    typo_min: int = 5  # letters of a word before it may be a typo (not below FORM_MIN)
+    unseen_weight: float = 3.0  # a word no article has weighs this many times the idf of a term no one has
+    abstain_below: float = 0.045  # the best score under which the search abstains
 
 
 DEFAULT = Params()
@@ -53,25 +61,23 @@ DEFAULT = Params()
 def build(articles: list[dict], locale: str) -> dict:
     """The index of articles ({"id", "title", "body", "questions"}) in one locale; the body is Markdown."""
     locale = text.language(locale)
-    ids, lengths, found = [], [], {}
+    ids, lengths, found, forms, parts = [], [], {}, {}, []
     for doc, article in enumerate(articles):
         ids.append(article["id"])
-        for field, words in enumerate(_fields(article, locale)):
+        title, questions, body = _parts(article, locale, forms)
+        parts.append([title, *questions])
+        for field, words in enumerate((title, [t for q in questions for t in q], body)):
             lengths.append(len(words))
             for term in words:
-                counts = found.setdefault(term, {}).setdefault(doc, [0, 0, 0])
+                counts = found.setdefault(term, {}).setdefault(doc, [0, 0, 0, 0])
                 counts[field] += 1
+    idf = {term: _idf(len(ids), len(docs)) for term, docs in found.items()}
+    for doc, asked in enumerate(parts):
+        for term, weight in _centroid(asked, idf).items():
+            found[term][doc][3] = round(weight * 1000)
     vocabulary = sorted(found)
     count = max(len(ids), 1)
-    forms = _forms(articles, locale, vocabulary)
-    idf = {term: _idf(len(ids), len(docs)) for term, docs in found.items()}
-    for doc, article in enumerate(articles):
-        for term, weight in _centroid(article, locale, idf).items():
-            found[term][doc].append(round(weight * 1000))
-    for docs in found.values():
-        for counts in docs.values():
-            if len(counts) == 3:
-                counts.append(0)
+    written = sorted(form for form, stem in forms.items() if form != stem)
     return {
         "format": FORMAT,
         "locale": locale,
@@ -80,18 +86,36 @@ def build(articles: list[dict], locale: str) -> dict:
         "average": [round(sum(lengths[f::3]) / count, 3) for f in range(3)],
         "terms": vocabulary,
         "postings": [[n for doc, tf in found[term].items() for n in (doc, *tf)] for term in vocabulary],
-        "forms": sorted(forms),
-        "form_terms": [forms[form] for form in sorted(forms)],
+        "forms": written,
+        "form_terms": [_find(vocabulary, forms[form]) for form in written],
     }
 
 
-def _centroid(article: dict, locale: str, idf: dict[str, float]) -> dict[str, float]:
-    """The article's title and each of its questions as a unit tf-idf vector, summed, the sum made a unit
-    vector (Rocchio): every question counts the same however long it is."""
+def _parts(article: dict, locale: str, forms: dict[str, str]) -> tuple[list[str], list[list[str]], list[str]]:
+    """The terms of the title, of each question and of the body; the words of FORM_MIN letters or more
+    go into forms with their stem."""
+    lang = text.language(locale)
+
+    def terms(part: str) -> list[str]:
+        found = []
+        for word in text.words(part):
+            if not text.is_stopword(word, lang):
+                stem = text.stem(word, lang)
+                found.append(stem)
+                if len(word) >= FORM_MIN:
+                    forms.setdefault(word, stem)
+        return found
+
+    return (terms(article.get("title", "")), [terms(q) for q in article.get("questions") or ()],
+            terms(text.plain(article.get("body", ""))))
+
+
+def _centroid(asked: list[list[str]], idf: dict[str, float]) -> dict[str, float]:
+    """The terms of a title and questions as unit tf-idf vectors (1 + log tf), summed, made a unit vector."""
     total: dict[str, float] = {}
-    for asked in (article.get("title", ""), *(article.get("questions") or ())):
+    for terms in asked:
         counts: dict[str, int] = {}
-        for term in text.terms(asked, locale):
+        for term in terms:
             counts[term] = counts.get(term, 0) + 1
         vector = {term: (1 + math.log(n)) * idf[term] for term, n in counts.items()}
         norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
@@ -99,19 +123,6 @@ def _centroid(article: dict, locale: str, idf: dict[str, float]) -> dict[str, fl
             total[term] = total.get(term, 0.0) + w / norm
     norm = math.sqrt(sum(w * w for w in total.values())) or 1.0
     return {term: w / norm for term, w in total.items()}
-
-
-def _forms(articles: list[dict], locale: str, vocabulary: list[str]) -> dict[str, int]:
-    """The articles' folded words other than their stems, long enough to have typos, each with its term."""
-    forms = {}
-    for article in articles:
-        for part in (article.get("title", ""), *(article.get("questions") or ()), text.plain(article.get("body", ""))):
-            for word in text.words(part):
-                if len(word) >= FORM_MIN and word not in forms and not text.is_stopword(word, locale):
-                    stem = text.stem(word, locale)
-                    if stem != word:
-                        forms[word] = _find(vocabulary, stem)
-    return forms
 
 
 def load(index: dict) -> dict:
@@ -124,8 +135,9 @@ def load(index: dict) -> dict:
 def search(index: dict, query: str, limit: int = 3, *, params: Params = DEFAULT) -> dict:
     """The best articles for a query, {"items": [{"id", "score"}], "abstained"}; `limit` is clamped to 1..10.
 
-    `score` is the article's share of the best score the query's terms could reach (0..1). The last word is
-    a prefix unless the query ends with a space or punctuation: the visitor is still typing it.
+    `score` (0..1) is the mean of the article's BM25F share (of the best score the query's terms could
+    reach) and of its centroid's cosine with the query, `centroid_weight` weighing the second. The last
+    word is a prefix unless the query ends with a space or punctuation: the visitor is still typing it.
     """
     limit = min(max(int(limit), 1), 10)
     slots = _slots(index, query, params)
@@ -167,12 +179,6 @@ def snippet(body: str, query: str, locale: str, width: int = 160) -> str:
     return f"{'…' if begin else ''}{plain[begin:end].strip()}{'…' if end < len(plain) else ''}"
 
 
-def _fields(article: dict, locale: str) -> tuple[list[str], list[str], list[str]]:
-    return (text.terms(article.get("title", ""), locale),
-            text.terms(" \n".join(article.get("questions") or ()), locale),
-            text.terms(text.plain(article.get("body", "")), locale))
-
-
 def _unfinished(query: str) -> bool:
     """The visitor is still typing the last word: the query ends in a letter or digit."""
     return bool(query) and query[-1].isalnum()
@@ -202,10 +208,11 @@ def _matches(word: str, wanted: dict[str, str], prefix: str, locale: str) -> boo
 def _slots(index: dict, query: str, params: Params) -> list[tuple[list[tuple[int, float]], float]]:
     """One slot per distinct query word: its index terms with a weight each, and the best it could score.
 
-    A whole word is its stem, exactly; a word that matches nothing still counts in what the query could
-    reach (with the idf of a term no article has), so a question about something else scores low. The
-    unfinished last word is its stem and the terms it or its stem begins, each weighted `prefix_weight`;
-    when it matches nothing yet it is left out (the visitor has not finished it).
+    A whole word is its stem, exactly. A word no article has is the terms it is one edit from (a typo),
+    weighted `typo_weight`; if none, it still counts in what the query could reach (`unseen_weight` times
+    the idf of a term no article has), so a question about something else scores low. The unfinished last
+    word is its stem and the terms it or its stem begins, each weighted `prefix_weight`; when no term
+    begins with it, it is a word no article has (the visitor has more likely finished it than not).
     """
     locale = index["locale"]
     wanted, prefix = _query_words(query, locale)
@@ -268,14 +275,18 @@ def _typos(index: dict, word: str, params: Params) -> list[int]:
 def _near(vocabulary: list[str], term: str, shortest: int) -> list[int]:
     """Positions of the terms one edit from term (a letter more, less, changed, or two swapped): a typo.
 
-    Both must have at least `shortest` characters: "cart" is not a typo of "card". A scan of the
-    vocabulary, done only for a word no article has.
+    Both must have at least `shortest` characters ("cart" is not a typo of "card") and the same first
+    letter, which typos seldom touch ("empire" is not "expire"). A scan of the terms of that first letter,
+    done only for a word no article has.
     """
     if len(term) < shortest:
         return []
-    size = len(term)
-    return [p for p, known in enumerate(vocabulary)
-            if abs(len(known) - size) <= 1 and len(known) >= shortest and _one_edit(term, known)]
+    size, first = len(term), term[0]
+    start = bisect.bisect_left(vocabulary, first)
+    stop = bisect.bisect_left(vocabulary, chr(ord(first) + 1), start)
+    return [p for p in range(start, stop)
+            if abs(len(vocabulary[p]) - size) <= 1 and len(vocabulary[p]) >= shortest
+            and _one_edit(term, vocabulary[p])]
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -298,11 +309,8 @@ def _find(vocabulary: list[str], term: str) -> int | None:
     return position if position < len(vocabulary) and vocabulary[position] == term else None
 
 
-IDF_POWER = [1.0]
-
-
 def _idf(documents: int, frequency: int) -> float:
-    return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5)) ** IDF_POWER[0]
+    return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
 
 
 def _idf_at(index: dict, position: int) -> float:
