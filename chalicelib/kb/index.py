@@ -276,7 +276,7 @@ def _near(vocabulary: list[str], term: str, shortest: int) -> list[int]:
     """Positions of the terms one edit from term (a letter more, less, changed, or two swapped): a typo.
 
     Both must have at least `shortest` characters ("cart" is not a typo of "card") and the same first
-    letter, which typos seldom touch ("empire" is not "expire"). A scan of the terms of that first letter,
+    letter, which typos seldom touch ("honey" is not "money"). A scan of the terms of that first letter,
     done only for a word no article has.
     """
     if len(term) < shortest:
