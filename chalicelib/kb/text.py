@@ -23,6 +23,9 @@ _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss"})
 # A French elision at the start of a word ("l'article", "qu'il"), split off from the word it leans on.
 _ELISION = re.compile(r"\b(qu|[ldjnscmt])'(?=\w)")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# An English clitic at the end of a word ("where's", "I've", "we'll"), dropped so the word before it is
+# what counts (and "where" is a stopword); "n't" stays: a negation tells questions apart.
+_CLITIC = re.compile(r"'(?:s|re|ve|ll|d|m)$")
 
 _LANGUAGES = {"en": "english", "fr": "french"}
 _PRIVATE = "_parley_snowballstemmer"
@@ -50,8 +53,11 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """The folded words of a text, apostrophes inside a word kept ("don't"), elided articles alone ("l")."""
-    return [w.rstrip("'") for w in _WORD.findall(fold(text))]
+    """The folded words of a text, apostrophes inside a word kept ("don't"), elided articles alone ("l").
+
+    An English clitic is dropped ("where's" is "where").
+    """
+    return [_CLITIC.sub("", w.rstrip("'")) for w in _WORD.findall(fold(text))]
 
 
 def language(locale: str | None) -> str:

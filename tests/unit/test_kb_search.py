@@ -81,6 +81,11 @@ def test_snowball_keeps_delivery_apart_from_delivered_but_typing_finds_both():
     assert ids(index.search(built, "deliv"))[0] == "shipping"
 
 
+def test_english_clitics_are_dropped_so_the_word_before_them_counts():
+    assert text.words("where's my card, I've lost it, don't") == ["where", "my", "card", "i", "lost", "it", "don't"]
+    assert text.terms("where's my order", "en") == ["order"]
+
+
 def test_an_unknown_locale_is_english():
     assert text.terms("deliveries", "de") == text.terms("deliveries", "en")
     assert index.build(SHOP, "pt-BR")["locale"] == "en"
@@ -97,10 +102,21 @@ def test_a_french_query_without_accents_ranks_like_the_accented_one():
     for accented, bare in [("colis abîmé à la réception", "colis abime a la reception"),
                            ("délai de livraison ", "delai de livraison "),
                            ("j’ai été remboursé ?", "j'ai ete rembourse ?"),
-                           ("Entretien de la céramique", "entretien de la ceramique")]:
+                           ("Entretien de la céramique", "entretien de la ceramique"),
+                           ("ma tasse est arrivée fêlée", "ma tasse est arrivee felee"),
+                           ("le grès passe au lave-vaisselle ?", "le gres passe au lave-vaiselle ?")]:
         with_accents, without = index.search(built, accented, 10), index.search(built, bare, 10)
         assert with_accents["items"], accented
-        assert with_accents == without
+        assert ids(with_accents)[:1] == ids(without)[:1], bare
+        if "vaiselle" not in bare:  # the typo weighs less, the rest is the same search
+            assert with_accents == without
+
+
+def test_the_french_fixture_ranks_the_same_without_accents():
+    fixture = json.loads(FIXTURE.read_text())["fr"]
+    built = index.build(fixture["articles"], "fr")
+    for query in [q["query"] for q in fixture["queries"]] + [q for a in fixture["articles"] for q in a["questions"]]:
+        assert index.search(built, query, 10) == index.search(built, text.fold(query), 10), query
 
 
 def test_the_last_unfinished_word_matches_by_prefix():
@@ -116,6 +132,59 @@ def test_a_prefix_match_weighs_less_than_the_whole_word():
     assert begun["id"] == whole["id"] == "care"
     tuned = index.Params(prefix_weight=1.0)
     assert index.search(built, "dishwa", params=tuned)["items"][0]["score"] == whole["score"]
+
+
+@pytest.mark.parametrize(("articles", "locale", "query", "expected"), [
+    (SHOP, "en", "shiping", "shipping"),  # unfinished, begins no term: a word, one edit from "shipping"
+    (SHOP, "en", "how long does shiping take?", "shipping"),
+    (SHOP, "en", "is it dishwahser safe?", "care"),  # two letters swapped
+    (BOUTIQUE, "fr", "vaiselle", "entretien"),  # a letter missing from "vaisselle"
+    (BOUTIQUE, "fr", "lave-vaiselle ?", "entretien"),
+    (BOUTIQUE, "fr", "livraision", "livraison"),  # a letter too many
+])
+def test_a_word_no_article_has_matches_a_word_one_edit_away(articles, locale, query, expected):
+    assert ids(index.search(index.build(articles, locale), query))[:1] == [expected]
+
+
+def test_a_typo_weighs_less_than_the_word_typed_right():
+    built = index.build(SHOP, "en")
+    right, typo = index.search(built, "dishwasher safe?")["items"][0], index.search(built, "dishwahser safe?")["items"][0]
+    assert right["id"] == typo["id"] == "care" and typo["score"] < right["score"]
+    tuned = index.Params(typo_weight=0.0)
+    assert index.search(built, "dishwahser safe?", params=tuned)["items"][0]["score"] < typo["score"]
+
+
+@pytest.mark.parametrize(("a", "b", "one"), [
+    ("shiping", "shipping", True), ("vaiselle", "vaisselle", True), ("dishwahser", "dishwasher", True),
+    ("refnd", "refund", True), ("adress", "address", True), ("parcel", "parcels", True),
+    ("parcel", "parcel", False), ("shiped", "shipping", False), ("recieve", "receive", True), ("abc", "xyz", False),
+])
+def test_one_edit_is_one_insertion_deletion_substitution_or_swap(a, b, one):
+    assert index._one_edit(a, b) is one and index._one_edit(b, a) is one
+
+
+def test_a_typo_needs_five_letters_and_the_same_first_letter():
+    vocabulary = sorted(["card", "cards", "money", "refund", "refunds"])
+    assert index._near(vocabulary, "cart", 5) == []  # too short: "cart" is not a typo of "card"
+    assert index._near(vocabulary, "honey", 5) == []  # "money" begins otherwise
+    assert [vocabulary[p] for p in index._near(vocabulary, "refund", 5)] == ["refunds"]
+    assert [vocabulary[p] for p in index._near(vocabulary, "refnds", 5)] == ["refunds"]
+
+
+def test_an_unfinished_word_no_term_begins_counts_as_a_word_nobody_wrote():
+    built = index.build(SHOP, "en")
+    finished = index.search(built, "delivery for pancakes ")
+    assert index.search(built, "delivery for pancakes") == finished
+    assert finished["items"][0]["score"] < index.search(built, "delivery ")["items"][0]["score"]
+    assert index.search(built, "delivery for pa") == index.search(built, "delivery ")  # "pa" may become anything
+    assert index.search(built, "how do I make pancakes")["abstained"]
+
+
+def test_the_centroid_weighs_each_question_alike_and_is_a_unit_vector():
+    idf = {"mug": 2.0, "back": 1.0, "send": 1.0, "return": 3.0}
+    centroid = index._centroid([["mug", "back", "send"], ["return"]], idf)
+    assert sum(w * w for w in centroid.values()) == pytest.approx(1.0)
+    assert centroid["return"] > centroid["mug"] > centroid["back"] == centroid["send"]
 
 
 def test_an_unrelated_question_abstains():
@@ -187,14 +256,10 @@ def fixture_hit_at_3(lang: str) -> float:
     return hits / len(fixture["queries"])
 
 
-@pytest.mark.parametrize("lang", [
-    "en",
-    pytest.param("fr", marks=pytest.mark.xfail(
-        strict=True, reason="issue 14's target not met yet in French: hit@3 0.822 (bench/results/kb_search.json)")),
-])
+@pytest.mark.parametrize("lang", ["en", "fr"])
 def test_the_bilingual_fixture_finds_the_article_in_the_top_three(lang):
     assert fixture_hit_at_3(lang) >= 0.85
 
 
 def test_the_french_fixture_holds_its_measured_floor():
-    assert fixture_hit_at_3("fr") >= 0.82
+    assert fixture_hit_at_3("fr") >= 0.9
