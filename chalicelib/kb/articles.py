@@ -251,6 +251,21 @@ def loaded(workspace_id: str, locale: str) -> dict | None:
     except DoesNotExist:
         return None
     index = json.loads(zlib.decompress(item.data))
+    if index.get("format") != search_index.FORMAT:  # built by an older release: build it again, once
+        log.info("knowledge base index rebuilt for a new format", extra={"index": index_key})
+        rebuild(workspace_id, locale)
+        return _read_current(index_key)
+    with _cache_lock:
+        _cache[index_key] = (int(item.version), index)
+    return index
+
+
+def _read_current(index_key: str) -> dict | None:
+    try:
+        item = SearchIndex.get(index_key, consistent_read=True)
+    except DoesNotExist:
+        return None
+    index = search_index.load(json.loads(zlib.decompress(item.data)))
     with _cache_lock:
         _cache[index_key] = (int(item.version), index)
     return index

@@ -174,3 +174,19 @@ def test_two_changes_at_once_both_reach_the_index(world):
     assert not failures and len(made) == 4
     found = articles.search(site(), {"q": "shipping times", "limit": "10"})
     assert sorted(i["id"] for i in found["items"]) == sorted(made)
+
+
+def test_an_index_of_an_older_format_is_built_again_on_first_read(world):
+    """A deploy that changes the index format: the stored index is rebuilt by the first search, not misread."""
+    import zlib
+
+    from chalicelib.store.models import SearchIndex
+    shipping = articles.create(admin_caller(world), SHIPPING)
+    stored = SearchIndex.get("idx#ws_a#en")
+    old = json.loads(zlib.decompress(stored.data))
+    old["format"] = 1
+    SearchIndex("idx#ws_a#en", version=stored.version + 1, data=zlib.compress(json.dumps(old).encode()),
+                articles=stored.articles, built_at=stored.built_at).save()
+    SearchIndex("ver#ws_a#en", version=stored.version + 1, articles=stored.articles, built_at=stored.built_at).save()
+    assert [i["id"] for i in articles.search(site(), {"q": "delivery"})["items"]] == [shipping["id"]]
+    assert json.loads(zlib.decompress(SearchIndex.get("idx#ws_a#en").data))["format"] != 1
