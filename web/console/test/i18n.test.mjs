@@ -21,13 +21,17 @@ const modules = walk(JS).sort();
 // Every page's catalogue, as the console loads them (each texts.js registers its entries).
 for (const file of modules.filter((f) => f.endsWith("/texts.js"))) await import(pathToFileURL(file).href);
 
-/** Run `fn` with the console in `lang`, then back to the browser's language. */
+// The specs run in English (whatever this machine's language, which Node 21+ gives as navigator.language)
+// unless inLocale() says otherwise.
+setLocale("en");
+
+/** Run `fn` with the console in `lang`, then back in English. */
 function inLocale(lang, fn) {
   setLocale(lang);
   try {
     return fn();
   } finally {
-    setLocale(null);
+    setLocale("en");
   }
 }
 
@@ -118,7 +122,7 @@ const SAME_IN_FRENCH = new Map([
 test("the locale is French for any French browser language, else English", () => {
   for (const lang of ["fr", "fr-FR", "fr-CA", "FR-be"]) assert.equal(localeOf(lang), "fr", lang);
   for (const lang of ["en-US", "de-DE", "", undefined, "fry", "frisian"]) assert.equal(localeOf(lang), "en", String(lang));
-  assert.equal(locale(), "en");   // Node 20 has no navigator: English
+  assert.equal(inLocale(null, locale), localeOf(globalThis.navigator && globalThis.navigator.language));   // none in Node 20: "en"
   assert.equal(inLocale("fr-CH", locale), "fr");
   assert.equal(locale(), "en");
 });
