@@ -136,7 +136,8 @@ def _run(flow: dict, node_id: str | None, turn: Turn, ctx: Context) -> None:
         turn.state.pop("field", None)
         kind = node["kind"]
         if kind == "message":
-            turn.replies.append({"text": text(node.get("text"), ctx.locale), **_delay(node)})
+            turn.replies.append({"text": _fill(text(node.get("text"), ctx.locale), {**ctx.fields, **turn.fields}),
+                                 **_delay(node)})
             if node.get("end"):
                 turn.state["wait"] = "end"
                 return
@@ -237,6 +238,11 @@ def _render(template: str, answer: dict, fields: dict) -> str | None:
     if missing:
         return None
     return _TEMPLATE_KEY.sub(lambda m: values[m.group(1)], template)[:validate.MAX_TEXT]
+
+
+def _fill(template: str, fields: dict) -> str:
+    """A message's `{field}` placeholders filled with what the bot collected (others are left as written)."""
+    return _TEMPLATE_KEY.sub(lambda m: str(fields[m.group(1)]) if fields.get(m.group(1)) else m.group(0), template)
 
 
 def _branch(node: dict, turn: Turn, ctx: Context) -> str | None:

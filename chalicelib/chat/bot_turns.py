@@ -166,7 +166,7 @@ def _follow(conversation: Conversation, play, *, choice: str | None = None) -> m
 
 
 def _reply(reply: dict) -> dict:
-    return {k: v for k, v in reply.items() if k in ("text", "options", "articles", "ask")}
+    return {k: v for k, v in reply.items() if k in ("text", "options", "articles", "ask", "delay_ms")}
 
 
 def _choice_label(flow: dict, state: dict, option: str, lang: str) -> str:
