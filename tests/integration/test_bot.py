@@ -267,7 +267,10 @@ def test_free_text_at_a_choice_gets_articles_then_the_offer_of_a_person(world, s
     last = list(Message.query(conversation_id))[-1]
     assert [o["id"] for o in last.options] == ["order", "help", "sales", "human"]  # the question again
     frame(world, visitor, "y", action="choose", conversation_id=conversation_id, option_id="help")
-    frame(world, visitor, "y2", action="choose", conversation_id=conversation_id, option_id="yes")
+    confirmed = frame(world, visitor, "y2", action="choose", conversation_id=conversation_id, option_id="yes")
+    assert confirmed["conversation"]["status"] == "solved"  # the ack shows the turn's outcome
+    told = [f["conversation"]["status"] for f in world.api.of(visitor.connection_id) if f.get("type") == "conversation"]
+    assert told[-1] == "solved"  # and so does the visitor's conversation event
     stored = Conversation.get(conversation_id)
     assert (stored.status, stored.resolution, stored.bot_outcome) == ("solved", "bot", "confirmed")
     assert bot_texts(conversation_id)[-1] == "Glad I could help!"
