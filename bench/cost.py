@@ -307,36 +307,36 @@ def run() -> dict:
 
         started = time.monotonic()
 
-        def bot_resolved(n: int) -> None:
-            """The bot answers: the visitor opens the chat, picks the order question, says the article helped."""
+        def opened(cid: str, n: int):
+            """A visitor's session, socket and `start`: the bot opens. Their caller and the conversation id."""
             session = sessions.create_visitor_session({"site_key": "site-cost", "name": f"Visitor {n}"})
             lambda_invocations["rest"] += 1
-            cid = f"visitor-bot-{n}"
             lifecycle.connect(cid, session["token"])
             api.connect(cid)
             lambda_invocations["websocket $connect"] += 1
             visitor = lifecycle.caller_for_connection(cid)
             frame(visitor, action="start")
-            conversation_id = api.of(cid, "ack")[-1]["conversation"]["id"]
-            frame(visitor, action="choose", conversation_id=conversation_id, option_id="order")
-            frame(visitor, action="choose", conversation_id=conversation_id, option_id="yes")
-            assert api.of(cid, "ack")[-1]["conversation"]["status"] == "solved", api.of(cid, "ack")[-1]
+            return visitor, api.of(cid, "ack")[-1]["conversation"]["id"]
+
+        def closed(cid: str) -> None:
             lifecycle.disconnect(cid)
             api.drop(cid)
             lambda_invocations["websocket $disconnect"] += 1
             pipeline.drain()
 
+        def bot_resolved(n: int) -> None:
+            """The bot answers: the visitor opens the chat, picks the order question, says the article helped."""
+            cid = f"visitor-bot-{n}"
+            visitor, conversation_id = opened(cid, n)
+            frame(visitor, action="choose", conversation_id=conversation_id, option_id="order")
+            frame(visitor, action="choose", conversation_id=conversation_id, option_id="yes")
+            assert api.of(cid, "ack")[-1]["conversation"]["status"] == "solved", api.of(cid, "ack")[-1]
+            closed(cid)
+
         def handed_off(n: int) -> None:
             """The bot opens, the visitor asks for a person, and the human chat goes as it always did."""
-            session = sessions.create_visitor_session({"site_key": "site-cost", "name": f"Visitor {n}"})
-            lambda_invocations["rest"] += 1
             cid = f"visitor-conn-{n}"
-            lifecycle.connect(cid, session["token"])
-            api.connect(cid)
-            lambda_invocations["websocket $connect"] += 1
-            visitor = lifecycle.caller_for_connection(cid)
-            frame(visitor, action="start")
-            conversation_id = api.of(cid, "ack")[-1]["conversation"]["id"]
+            visitor, conversation_id = opened(cid, n)
             frame(visitor, action="choose", conversation_id=conversation_id, option_id="human")
             assert api.of(cid, "ack")[-1]["conversation"]["status"] == "open", api.of(cid, "ack")[-1]
             frame(visitor, action="send", conversation_id=conversation_id, text="Hi, where is my order?",
@@ -355,10 +355,7 @@ def run() -> dict:
                     frame(agent, action="read", conversation_id=conversation_id, seq=seq)
             frame(agent, action="set_status", conversation_id=conversation_id, status="solved")
             frame(visitor, action="rate", conversation_id=conversation_id, rating=5)
-            lifecycle.disconnect(cid)
-            api.drop(cid)
-            lambda_invocations["websocket $disconnect"] += 1
-            pipeline.drain()
+            closed(cid)
 
         phases = {}
         for kind, play in (("bot_resolved", bot_resolved), ("handed_off", handed_off)):
