@@ -150,7 +150,9 @@ def test_a_new_conversation_starts_with_the_bot_and_a_choice_moves_it_on(world, 
     ack = start(world, visitor)
     conversation = ack["conversation"]
     assert conversation["status"] == "bot"
-    assert [m["text"] for m in ack["messages"]] == ["Hi, I am the shop's assistant.", "What can I do for you?"]
+    assert [m["text"] for m in ack["messages"]] == [
+        "Hi! How can we help? Nobody is online right now: leave a message and we will answer by email.",
+        "Hi, I am the shop's assistant.", "What can I do for you?"]
     menu = ack["messages"][-1]
     assert [o["id"] for o in menu["options"]] == ["order", "help", "sales", "human"]  # a person, always one tap away
     assert menu["author"]["kind"] == "bot"
@@ -175,6 +177,24 @@ def test_a_new_conversation_starts_with_the_bot_and_a_choice_moves_it_on(world, 
     assert headers["webhook-signature"] == signing.sign_standard(secret, headers["webhook-id"],
                                                                  int(headers["webhook-timestamp"]), body)
     assert json.loads(body)["fields"] == {"order_number": "1234"}
+
+
+def test_the_greeting_names_who_is_online_and_the_real_wait_as_the_availability_route_does(world, shop):
+    from chalicelib.chat import sites
+    from chalicelib.store.models import Agent, Workspace
+    install(world, shop_flow(shop))
+    dana = world.online_agent(name="Dana Smith", capacity=1)
+    alex = world.online_agent(name="Alex", capacity=1)
+    assert sites.availability("site-a", None, "en")["greeting"] == \
+        "Hi! How can we help? Alex and Dana are online and can answer you now."
+    opening = start(world, world.visitor_connection())["messages"][0]["text"]
+    assert opening.endswith("Alex and Dana are online and can answer you now.")
+    for agent in (dana, alex):  # both full: the wait at the queue's moving average
+        Agent(agent.id).update(actions=[Agent.active_chats.set(1)])
+    Workspace("ws_a").update(actions=[Workspace.wait_seconds.set(150)])
+    french = sites.availability("site-a", None, "fr-FR")
+    assert french["agents"] == ["Alex", "Dana"] and french["eta_seconds"] == 150
+    assert french["greeting"].endswith("Alex et Dana sont en ligne\u202f; l’attente est d’environ 2 minutes.")
 
 
 @pytest.mark.parametrize("order, reason", [("4321", "lookup_failed"), ("5555", "lookup_failed")])
@@ -247,7 +267,10 @@ def test_free_text_at_a_choice_gets_articles_then_the_offer_of_a_person(world, s
     last = list(Message.query(conversation_id))[-1]
     assert [o["id"] for o in last.options] == ["order", "help", "sales", "human"]  # the question again
     frame(world, visitor, "y", action="choose", conversation_id=conversation_id, option_id="help")
-    frame(world, visitor, "y2", action="choose", conversation_id=conversation_id, option_id="yes")
+    confirmed = frame(world, visitor, "y2", action="choose", conversation_id=conversation_id, option_id="yes")
+    assert confirmed["conversation"]["status"] == "solved"  # the ack shows the turn's outcome
+    told = [f["conversation"]["status"] for f in world.api.of(visitor.connection_id) if f.get("type") == "conversation"]
+    assert told[-1] == "solved"  # and so does the visitor's conversation event
     stored = Conversation.get(conversation_id)
     assert (stored.status, stored.resolution, stored.bot_outcome) == ("solved", "bot", "confirmed")
     assert bot_texts(conversation_id)[-1] == "Glad I could help!"
@@ -278,20 +301,34 @@ def test_a_bot_error_hands_off(world, shop, monkeypatch):
     assert (stored.status, stored.bot_handoff_reason) == ("queued", "error")
 
 
-def test_a_dead_end_hands_off(world, shop):
-    flow = shop_flow(shop)
-    flow["nodes"]["menu"]["options"][0]["next"] = "lost"
-    flow["nodes"]["lost"] = {"kind": "branch", "on": "locale", "cases": [{"equals": "de", "next": "menu"}],
-                             "default": "welcome"}
-    flow["nodes"]["welcome"]["next"] = "menu"
-    install(world, flow)
+def test_a_dead_end_hands_off(world, shop, monkeypatch):
+    """A node without a next step cannot be saved; one in a version stored before a rule existed still
+    hands off rather than strand the visitor."""
+    install(world, shop_flow(shop))
     visitor = world.visitor_connection()
     conversation_id = start(world, visitor)["conversation"]["id"]
-    flow2 = copy.deepcopy(flow)
-    del flow2
+    stale = copy.deepcopy(flows.version("site-a", 1))
+    del stale["nodes"]["order_number"]
+    monkeypatch.setitem(flows._versions, ("site-a", 1), stale)
     frame(world, visitor, "c", action="choose", conversation_id=conversation_id, option_id="order")
-    # lost → welcome (message) → menu again: progress stops, but the flow itself is no dead end
-    assert Conversation.get(conversation_id).status == "bot"
+    stored = Conversation.get(conversation_id)
+    assert (stored.status, stored.bot_handoff_reason) == ("queued", "dead_end")
+    assert bot_texts(conversation_id)[-1] == "Let me find you a person."
+
+
+def test_the_outcome_is_published_for_the_reports(events_env, shop):
+    env = events_env
+    flows.save(env.admin(), "site-a", shop_flow(shop))
+    visitor = env.world.visitor_connection()
+    ws.handle_frame(visitor.connection_id, json.dumps({"action": "start", "ref": "s"}), env.world.sender)
+    conversation_id = env.world.api.of(visitor.connection_id, "ack")[-1]["conversation"]["id"]
+    ws.handle_frame(visitor.connection_id, json.dumps({"action": "choose", "ref": "h", "option_id": "sales",
+                                                       "conversation_id": conversation_id}), env.world.sender)
+    from tests.integration.test_events import published
+    outcomes = [e for e in published(env) if e["type"] == "bot.outcome"]
+    assert [(e["data"]["outcome"], e["data"]["final"], e["data"]["reason"]) for e in outcomes] == \
+        [("handed_off", True, "flow")]
+    assert outcomes[0]["data"]["conversation"]["bot"]["outcome"] == "handed_off"
 
 
 # --- outcomes -------------------------------------------------------------------------------------
