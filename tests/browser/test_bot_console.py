@@ -235,6 +235,15 @@ def test_json_import_turning_off_and_deleting_are_asked_first(stack, new_page, t
     base = newest_version(stack, tokens[ADMIN])
     page = console_as(stack, new_page, ADMIN, f"#/bot/{SITE}")
     expect(page.locator("#bot-status")).to_have_text("No bot")
+    # Another site by its key: one the workspace does not have is said so; the picker goes back to a known one
+    page.get_by_label("Another site's key").fill("no-such-site")
+    page.get_by_label("Another site's key").press("Enter")
+    expect(page.locator("#bot-site-error")).to_have_text("No site with the key “no-such-site” in your workspace.")
+    expect(page.locator("#bot-main")).to_be_hidden()
+    page.locator("#bot-site").select_option(SITE)
+    expect(page.locator("#bot-status")).to_have_text("No bot")
+    expect(page.locator("#bot-site-error")).to_be_hidden()
+    assert page.evaluate("() => location.hash") == f"#/bot/{SITE}"
     # A flow imported from a file into the JSON view, shown in the forms, saved
     imported = tmp_path / "flow.json"
     imported.write_text(json.dumps({**SMALL_FLOW, "max_turns": 4}))
