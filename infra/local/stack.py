@@ -38,8 +38,9 @@ SEED = {
                    "settings": {"queue_timeout": 3, "inactivity_wait": 5, "pending_wait": 5,
                                 "survey_window": 5, "close_after": 10}},
 }
-# More sites of the same workspaces, with other settings (the widget's tests use them).
-EXTRA_SITES = {"demo-prechat": ("demo", {"prechat_enabled": True})}
+# More sites of the same workspaces, with other settings (the widget's tests use them; the console's bot
+# editor tests own demo-bot-console, so the bot they build greets no one on the shared sites).
+EXTRA_SITES = {"demo-prechat": ("demo", {"prechat_enabled": True}), "demo-bot-console": ("demo", {})}
 # A workspace with no agents at all: its widget is always offline.
 EMPTY_SITES = {"demo-offline": "Night Owls Ltd"}
 CANNED = [("hello", "Hi {{visitor.name}}, I'm {{agent.name}}. How can I help?"),
