@@ -409,3 +409,15 @@ def test_the_console_may_preview_any_site_of_the_deployment_other_pages_may_not(
     assert sites.widget_settings("site-a", "https://shop.example")["site_key"] == "site-a"
     with pytest.raises(OriginNotAllowedError):
         sites.widget_settings("site-a", "https://evil.example")
+
+
+def test_a_french_visitor_is_answered_in_french_on_every_turn(world, shop):
+    install(world, shop_flow(shop))
+    visitor = world.visitor_connection(world.visitor_session(locale="fr-FR"))
+    ack = start(world, visitor)
+    assert [m["text"] for m in ack["messages"]][1:] == ["Bonjour !", "Que puis-je faire ?"]
+    assert ack["messages"][0]["text"].startswith("Bonjour\u00a0! Comment pouvons-nous vous aider\u202f?")
+    conversation_id = ack["conversation"]["id"]
+    chosen = frame(world, visitor, "c", action="choose", conversation_id=conversation_id, option_id="human")
+    assert chosen["message"]["text"] == "Parler à une personne"
+    assert bot_texts(conversation_id)[-1] == "Je vous passe un conseiller."

@@ -93,8 +93,9 @@ def test_the_opening_runs_to_the_first_question_with_the_way_to_a_person():
 
 
 def test_french_where_written_english_where_not():
-    turn = engine.begin(flow(), 1, ctx(locale="fr"))
+    turn = engine.begin(flow(), 1, ctx(locale="fr", identified=True))
     assert texts(turn) == ["Bonjour.", "Choisissez."]
+    assert (turn.state["lang"], turn.state["identified"]) == ("fr", True)  # every later turn is French too
     assert [o["label"] for o in turn.replies[-1]["options"]] == ["Contactez-moi", "Delivery", "Parler à une personne"]
 
 
