@@ -2,6 +2,7 @@
 from chalice import Chalice, CORSConfig, Rate, Response
 
 from chalicelib import bootstrap, events, observability
+from chalicelib.bot import flows
 from chalicelib.chat import commands, conversations, lifecycle, routing, selfservice, sites
 from chalicelib.config import settings
 from chalicelib.core import origins, validate
@@ -377,6 +378,32 @@ def get_site(site_key):
 @translate_errors
 def update_site(site_key):
     return admin.update_site_settings(_agent()[0], site_key, json_body(app.current_request))
+
+
+@app.route("/v1/sites/{site_key}/bot", methods=["GET"])
+@translate_errors
+def get_bot(site_key):
+    return flows.read(_agent()[0], site_key)
+
+
+@app.route("/v1/sites/{site_key}/bot", methods=["PUT"], content_types=JSON_TYPES)
+@translate_errors
+def put_bot(site_key):
+    return flows.save(_agent()[0], site_key, json_body(app.current_request))
+
+
+@app.route("/v1/sites/{site_key}/bot", methods=["DELETE"])
+@translate_errors
+def delete_bot(site_key):
+    flows.remove(_agent()[0], site_key)
+    return Response(body="", status_code=204)
+
+
+@app.route("/v1/sites/{site_key}/bot/preview", methods=["POST"], content_types=JSON_TYPES)
+@translate_errors
+def preview_bot(site_key):
+    return Response(body=flows.preview_ticket(_agent()[0], site_key, json_body(app.current_request)),
+                    status_code=201)
 
 
 @app.route("/v1/contacts/{visitor_id}/block", methods=["POST"], content_types=JSON_TYPES)

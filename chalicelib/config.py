@@ -76,6 +76,11 @@ class Settings:
     handoff_arn: str = field(default_factory=lambda: os.environ.get("PARLEY_HANDOFF_ARN", ""))
     inactivity_arn: str = field(default_factory=lambda: os.environ.get("PARLEY_INACTIVITY_ARN", ""))
     csat_arn: str = field(default_factory=lambda: os.environ.get("PARLEY_CSAT_ARN", ""))
+    # The bot watch (bot.asl.json): a bot conversation quiet this long is solved, outcome `assumed`, which a
+    # return within bot_final_wait reverts (docs/bot.md).
+    bot_arn: str = field(default_factory=lambda: os.environ.get("PARLEY_BOT_ARN", ""))
+    bot_idle_wait: int = field(default_factory=lambda: max(1, _int("PARLEY_BOT_IDLE_WAIT", 1800)))
+    bot_final_wait: int = field(default_factory=lambda: max(1, _int("PARLEY_BOT_FINAL_WAIT", 24 * 3600)))
     # Team alerts (Slack/Teams incoming webhooks) go through this queue; empty: no alerts are posted.
     webhook_queue_url: str = field(default_factory=lambda: os.environ.get("PARLEY_WEBHOOK_QUEUE_URL", ""))
     # How long a container reuses a site's settings for the flows' waits (0: read them every time).

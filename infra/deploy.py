@@ -51,6 +51,7 @@ OUTPUT_ENV = {
     "MessagesStreamArn": "PARLEY_MESSAGES_STREAM_ARN",
     "HandoffStateMachineArn": "PARLEY_HANDOFF_ARN",
     "InactivityStateMachineArn": "PARLEY_INACTIVITY_ARN",
+    "BotStateMachineArn": "PARLEY_BOT_ARN",
     "CsatStateMachineArn": "PARLEY_CSAT_ARN",
     "Tracing": "PARLEY_TRACING",
     "PublicApiUrl": "PARLEY_PUBLIC_API_URL",

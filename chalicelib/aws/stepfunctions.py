@@ -120,6 +120,22 @@ def start_inactivity(conversation: Conversation, seq: int, waits: dict | None = 
                  {"conversation_id": conversation.id, "owner": seq, **waits})
 
 
+def bot_watch_lease(conversation: Conversation, at: float) -> tuple[list, dict | None]:
+    """The conversation update that makes this bot turn start the bot watch, and its waits; ([], None)
+    when a watch is alive (it re-arms itself while the visitor keeps answering) or the flow is off."""
+    until = conversation.bot_until
+    if not settings.bot_arn or (until is not None and int(until) >= at):
+        return [], None
+    waits = {"idle_wait": settings.bot_idle_wait, "final_wait": settings.bot_final_wait}
+    return [Conversation.bot_until.set(int(at) + waits["idle_wait"] + WATCH_MARGIN)], waits
+
+
+def start_bot_watch(conversation: Conversation, waits: dict) -> bool:
+    """This turn took the bot watch (bot_watch_lease): start the execution that keeps it."""
+    return start(settings.bot_arn, f"bot-{conversation.id}-{int(conversation.last_seq)}",
+                 {"conversation_id": conversation.id, **waits})
+
+
 def start_csat(conversation: Conversation) -> bool:
     """An agent solved the conversation: one survey and close countdown per solve."""
     if not settings.csat_arn or conversation.status != "solved" or conversation.auto_solved \

@@ -6,7 +6,17 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import observability
 from chalicelib.aws import stepfunctions
-from chalicelib.chat import assignment, conversations, intake, messaging, notices, routing, sites, subscriptions
+from chalicelib.chat import (
+    assignment,
+    bot_turns,
+    conversations,
+    intake,
+    messaging,
+    notices,
+    routing,
+    sites,
+    subscriptions,
+)
 from chalicelib.core.caller import Caller
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError
 from chalicelib.store.models import Agent, Conversation
@@ -25,6 +35,12 @@ def start_chat(caller: Caller, body: dict, sender, *, text: str | None = None,
     agents hear of a new one once its first message is there to read, then routing takes it."""
     conversation = intake.start(caller, body, sender, announce=False)
     observability.annotate(conversation_id=conversation.id)  # the rest of this request's logs are about it
+    if bot_turns.holds(conversation):  # the bot opens (and answers what the visitor wrote first)
+        played = bot_turns.opening(caller, conversation, sender, words=text, client_msg_id=client_msg_id)
+        outcome = Outcome(played.conversation, {"message": played.message} if played.message else {})
+        outcome.stored["messages"] = played.replies
+        outcome.conversation.refresh(consistent_read=True)
+        return outcome
     new = conversation.last_seq == 0 and conversation.status == "queued"
     outcome = Outcome(conversation)
     if text is not None:
@@ -49,11 +65,24 @@ def send(caller: Caller, conversation_id: str, text: str, sender, *, client_msg_
          internal: bool = False, ref: str | None = None) -> dict:
     """A message, stored then delivered (its ack carries it). A visitor writing on after a solve that no
     agent holds (an article answered them, or an agent solved it from the queue) is waiting for a human again."""
-    message, written = messaging.post_message(caller, conversation_id, text, client_msg_id=client_msg_id,
-                                              internal=internal, sender=sender, ref=ref)
-    if not caller.is_agent:
-        _back_to_queue(written, sender)
-    return message
+    if caller.is_agent:
+        return messaging.send_message(caller, conversation_id, text, client_msg_id=client_msg_id,
+                                      internal=internal, sender=sender, ref=ref)
+    # In a conversation the bot holds, the bot answers in the same write (chat/bot_turns.py).
+    played = bot_turns.visitor_turn(caller, conversation_id, sender, words=text, client_msg_id=client_msg_id,
+                                    ack=True, ref=ref)
+    if not played.answered:
+        _back_to_queue(played.conversation, sender)
+    return played.message
+
+
+def choose(caller: Caller, conversation_id: str, option_id: str, sender, *,
+           client_msg_id: str | None = None) -> Outcome:
+    """A visitor's answer to the bot's question (a quick reply, `human`, `yes`/`no`, `skip`): stored as
+    its label, with the bot's answer (chat/bot_turns.py)."""
+    played = bot_turns.visitor_turn(caller, conversation_id, sender, option=option_id, client_msg_id=client_msg_id)
+    return Outcome(played.conversation, {"message": played.message, "messages": played.replies,
+                                         "duplicate": played.duplicate})
 
 
 def _back_to_queue(conversation: Conversation, sender) -> None:

@@ -120,6 +120,13 @@ def serialize(c: Conversation) -> dict:
         out["missed"], out["missed_at"] = True, c.missed_at
     if c.previous_conversation_id:
         out["previous_conversation_id"] = c.previous_conversation_id
+    if c.fields:
+        out["fields"] = _plain(c.fields)  # what the bot collected (agents read them beside the chat)
+    if c.bot_outcome:
+        out["bot"] = {"outcome": c.bot_outcome, "outcome_at": c.bot_outcome_at, "final": bool(c.bot_outcome_final),
+                      **({"handoff_reason": c.bot_handoff_reason} if c.bot_handoff_reason else {})}
+    if c.preview:
+        out["preview"] = True
     return out
 
 
@@ -145,7 +152,11 @@ def serialize_message(m: Message) -> dict:
     if m.client_msg_id:
         out["client_msg_id"] = m.client_msg_id
     if m.options:
-        out["options"] = list(m.options)
+        out["options"] = [_plain(o) for o in m.options]
+    if m.articles:
+        out["articles"] = [_plain(a) for a in m.articles]
+    if m.ask:
+        out["ask"] = _plain(m.ask)
     if m.notice:
         out["notice"] = m.notice
     if m.agent_name:

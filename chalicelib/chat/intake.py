@@ -2,12 +2,14 @@
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.bot import flows
+from chalicelib.bot.engine import initial_state as bot_state
 from chalicelib.chat import tickets
 from chalicelib.chat.conversations import index_keys, queue_key
 from chalicelib.chat.subscriptions import notify_inbox, subscribe
 from chalicelib.core import validate
 from chalicelib.core.caller import Caller
-from chalicelib.core.clock import new_id
+from chalicelib.core.clock import iso, new_id
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from chalicelib.store import limits, retention
 from chalicelib.store.dynamo import save_if, update_if
@@ -54,11 +56,14 @@ def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conve
                 previous = conversation.id
             except DoesNotExist:
                 pass
-        site = _check_prechat(visitor)
+        site, bot_version = _site(visitor)
+        if bot_version is None:
+            _check_prechat(site, visitor)  # with a bot, the flow's `ask` nodes are the form
         # only new conversations count, per site and address
         limits.hit(limits.for_site("start_ip", site.settings), limits.per_site(site.site_key, caller.source_ip))
         # Create first, then claim: whoever reads the visitor's active id finds the conversation there.
-        conversation = _create(caller, visitor, new_id("c"), page_url, previous, site.settings.retention_days)
+        conversation = _create(caller, visitor, new_id("c"), page_url, previous, site.settings.retention_days,
+                               bot_version=bot_version)
         claim = (Visitor.active_conversation_id == current) if current else \
             Visitor.active_conversation_id.does_not_exist()
         claimed = False
@@ -79,31 +84,39 @@ def start(caller: Caller, body: dict, sender, *, announce: bool = True) -> Conve
     raise ConflictError("could not start a conversation; retry")
 
 
-def _check_prechat(visitor: Visitor) -> Site:
-    """A site with a pre-chat form gets its required fields before the first conversation. Returns the
-    site (its retention goes on the new conversation)."""
+def _site(visitor: Visitor) -> tuple[Site, int | None]:
+    """The visitor's site (its retention goes on the new conversation), and the bot flow version the new
+    conversation runs: the site's live one, or the one a preview session was made for."""
     try:
         site = Site.get(visitor.site_key)
     except DoesNotExist:
         raise NotFoundError("unknown site") from None
+    return site, int(visitor.preview_bot) if visitor.preview_bot else flows.live(site)
+
+
+def _check_prechat(site: Site, visitor: Visitor) -> None:
+    """A site with a pre-chat form gets its required fields before the first conversation."""
     if not site.settings.prechat_enabled:
-        return site
+        return
     for field in site.settings.prechat_required or []:
         if not getattr(visitor, field, None):
             raise BadRequestError(f"{field} is required by this site's pre-chat form", field=field)
-    return site
 
 
 def _create(caller: Caller, visitor: Visitor, conversation_id: str, page_url: str | None,
-            previous_id: str | None = None, retention_days: int | None = None) -> Conversation:
-    status = "queued"  # no bot configured: hand off at once
-    ticket = tickets.take(queue_key(caller.workspace_id, None))
-    stamp = ticket.queued_at
+            previous_id: str | None = None, retention_days: int | None = None, *,
+            bot_version: int | None = None) -> Conversation:
+    """In the queue at once, or with the bot (`bot_version`: its opening is still to come, bot_turns.opening)."""
+    status = "bot" if bot_version else "queued"
+    ticket = tickets.take(queue_key(caller.workspace_id, None)) if status == "queued" else None
+    stamp = ticket.queued_at if ticket else iso()
     conversation = Conversation(
         conversation_id, workspace_id=caller.workspace_id, site_key=visitor.site_key, visitor_id=visitor.id,
         visitor_name=visitor.name, visitor_email=visitor.email, page_url=page_url or visitor.page_url,
         status=status, created_at=stamp, updated_at=stamp, activity_at=stamp, subscribers={}, rate_times=[],
         previous_conversation_id=previous_id, retention_days=retention_days or None,
+        bot=bot_state(bot_version, visitor.locale, bool(visitor.user_id)) if bot_version else None,
+        preview=True if visitor.preview_bot else None,
         expires_at=retention.horizon(retention_days), **index_keys(caller.workspace_id, status, None, None, ticket))
     # A throttle is raised as it is: it is no conflict (the widget gives up on those).
     if not save_if(conversation, Conversation.id.does_not_exist()):

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -52,29 +52,43 @@ PREVIEW_CHARS = 140
 
 @dataclass
 class Stored:
-    message: Message
+    message: Message | None  # None: a turn of the bot's alone (a conversation's opening)
     conversation: Conversation
     duplicate: bool
     status_changed: bool = False
     watch: dict | None = None  # this agent reply took the inactivity watch: its waits, to start its execution
+    followers: list = field(default_factory=list)  # the bot's replies stored with it (Follow)
+    follow: object = None  # what the Follow callback returned, for its caller
 
 
-def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg_id: str | None = None,
+@dataclass
+class Follow:
+    """What the bot adds to a visitor's message, in the same transaction: its replies (dicts of text and
+    options, articles, ask) and conversation updates (its state, a status). `result` is the caller's."""
+    replies: list
+    actions: list
+    author: dict
+    result: object = None
+    first_text: str | None = None  # the visitor's message as the bot read it (a choice: its label)
+
+
+def store_message(caller: Caller, conversation_id: str, text: str | None, *, client_msg_id: str | None = None,
                   internal: bool = False, options: list | None = None,
                   author: dict | None = None, notice: str | None = None, agent_name: str | None = None,
-                  preview: bool = True) -> Stored:
+                  preview: bool = True, follow=None) -> Stored:
     """Append a message to the conversation; exactly once per (author, client_msg_id). `preview`: it
-    becomes the conversation's last_message (what the inbox shows, and what the inactivity watch reads)."""
+    becomes the conversation's last_message (what the inbox shows, and what the inactivity watch reads).
+    `follow(conversation, seq)`: a Follow (the bot's answer to message `seq`, written in the same
+    transaction, on the same condition) or None; with `text` None, only the Follow's messages are stored."""
     author = author or caller.author()
-    visitor = author["kind"] == "visitor"
+    visitor = author["kind"] == "visitor" and text is not None
     deadline, attempt = time.monotonic() + RETRY_SECONDS, 0
     assignee_gone = False
     while time.monotonic() < deadline:
         attempt += 1
         conversation = load(caller, conversation_id)
-        stamp, seq = iso(), int(conversation.last_seq) + 1
-        actions = [Conversation.last_seq.set(seq), Conversation.updated_at.set(stamp),
-                   Conversation.activity_at.set(stamp)]
+        stamp, seq = iso(), int(conversation.last_seq) + (1 if text is not None else 0)
+        actions = [Conversation.updated_at.set(stamp), Conversation.activity_at.set(stamp)]
         try:
             if visitor and conversation.blocked:
                 raise ForbiddenError("this visitor is blocked")
@@ -92,17 +106,29 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
                 if first is not None:
                     return Stored(first, conversation, duplicate=True)
             raise
+        follow_up = follow(conversation, seq) if follow else None
+        followers = _followers(conversation, seq, follow_up, stamp)
+        if follow_up and follow_up.first_text is not None and text is not None:
+            text = follow_up.first_text
+        if text is None and not followers:
+            return Stored(None, conversation, duplicate=True)  # nothing to say: the turn was someone else's
+        last = followers[-1].seq if followers else seq
+        actions.append(Conversation.last_seq.set(last))
+        if follow_up:
+            actions += follow_up.actions
         # A customer reply to a solved conversation reopens it to the same agent, who takes the slot back.
         reopen = (visitor and conversation.status == "solved" and bool(conversation.assignee_id)
-                  and not assignee_gone)
+                  and not assignee_gone and not follow_up)
         if reopen:
             actions += [Conversation.status.set("open"), Conversation.solved_at.remove(),
                         Conversation.auto_solved.remove(),
                         *index_actions(conversation.workspace_id, "open", conversation.assignee_id)]
         preview = preview and not internal  # a note must never show in a list a visitor's view could carry
+        shown = ({"seq": last, "text": followers[-1].text[:PREVIEW_CHARS], "kind": followers[-1].author_kind,
+                  "at": stamp} if followers else
+                 {"seq": seq, "text": text[:PREVIEW_CHARS], "kind": author["kind"], "at": stamp})
         if preview:
-            actions.append(Conversation.last_message.set({"seq": seq, "text": text[:PREVIEW_CHARS],
-                                                          "kind": author["kind"], "at": stamp}))
+            actions.append(Conversation.last_message.set(shown))
         first_reply = author["kind"] == "agent" and not internal and not conversation.first_response_at
         if first_reply:
             actions.append(Conversation.first_response_at.set(stamp))
@@ -117,22 +143,29 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
         message = Message(conversation.id, seq, id=new_id("m"), client_msg_id=client_msg_id,
                           author_kind=author["kind"], author_id=author["id"], author_name=author.get("name"),
                           text=text, internal=internal, options=options, notice=notice, agent_name=agent_name,
-                          created_at=stamp, expires_at=expires_at)
+                          created_at=stamp, expires_at=expires_at) if text is not None else None
+        for follower in followers:
+            follower.expires_at = expires_at
         unchanged = (Conversation.last_seq == conversation.last_seq) & (Conversation.status == conversation.status)
         try:
             with TransactWrite(connection=dynamo()) as tx:
-                tx.save(message, condition=Message.seq.does_not_exist())
-                if client_msg_id:
+                if message is not None:
+                    tx.save(message, condition=Message.seq.does_not_exist())
+                if client_msg_id and message is not None:
                     tx.save(Key(claim_key(conversation.id, author["id"], client_msg_id), seq=seq,
                                 expires_at=_claim_expiry(expires_at)),
                             condition=Key.pk.does_not_exist())
+                for follower in followers:
+                    tx.save(follower, condition=Message.seq.does_not_exist())
                 tx.update(conversation, actions=actions, condition=unchanged)
                 if reopen:
                     tx.update(Agent(conversation.assignee_id), actions=[Agent.active_chats.add(1)],
                               condition=Agent.id.exists())
         except TransactWriteError as exc:
             # pynamodb sends puts before updates: message, claim (if any), conversation, agent (if any).
-            items = ["message", *(["claim"] if client_msg_id else []), "conversation", "agent"]
+            items = [*(["message"] if message is not None else []),
+                     *(["claim"] if client_msg_id and message is not None else []),
+                     *(["follower"] * len(followers)), "conversation", "agent"]
             failed = dict(zip(items, cancelled(exc), strict=False))
             if failed.get("claim"):
                 return Stored(_first(conversation.id, author["id"], client_msg_id), conversation, duplicate=True)
@@ -146,19 +179,34 @@ def store_message(caller: Caller, conversation_id: str, text: str, *, client_msg
                 time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt, 10))))
                 continue
             raise
-        conversation.last_seq, conversation.updated_at, conversation.activity_at = seq, stamp, stamp
+        conversation.last_seq, conversation.updated_at, conversation.activity_at = last, stamp, stamp
         if preview:
-            conversation.last_message = {"seq": seq, "text": text[:PREVIEW_CHARS], "kind": author["kind"], "at": stamp}
+            conversation.last_message = shown
         if reopen:
             conversation.status, conversation.solved_at, conversation.auto_solved = "open", None, None
             conversation.assignee_active = conversation.assignee_id
-        observability.metric("MessagesStored", author=author["kind"])
+        if message is not None:
+            observability.metric("MessagesStored", author=author["kind"])
+        if followers:
+            observability.metric("MessagesStored", len(followers), author="bot")
         if first_reply:
             observability.metric("FirstResponseTime", observability.seconds_between(conversation.created_at, stamp),
                                  "Seconds")
-        return Stored(message, conversation, duplicate=False, status_changed=reopen, watch=watch)
+        return Stored(message, conversation, duplicate=False, status_changed=reopen, watch=watch,
+                      followers=followers, follow=follow_up.result if follow_up else None)
     observability.metric("SendsGivenUp")
     raise RateLimitedError("too many messages at once in this conversation; retry the send", retry_after=1.0)
+
+
+def _followers(conversation: Conversation, seq: int, follow_up: Follow | None, stamp: str) -> list[Message]:
+    """The bot's replies to message `seq`, numbered after it."""
+    if not follow_up:
+        return []
+    author = follow_up.author
+    return [Message(conversation.id, seq + i, id=new_id("m"), author_kind=author["kind"], author_id=author["id"],
+                    author_name=author.get("name"), text=reply["text"], options=reply.get("options"),
+                    articles=reply.get("articles"), ask=reply.get("ask"), created_at=stamp)
+            for i, reply in enumerate(follow_up.replies, start=1)]
 
 
 def _join_race(conversation_id: str, kind: str) -> None:
@@ -227,17 +275,35 @@ def send_message(caller: Caller, conversation_id: str, text: str, *, client_msg_
 def post_message(caller: Caller, conversation_id: str, text: str, *, client_msg_id: str | None,
                  internal: bool, sender, ref: str | None = None, ack: bool = True) -> tuple[dict, Conversation]:
     """send_message, and the conversation as the write left it (for what a command does next)."""
-    stored = store_message(caller, conversation_id, text, client_msg_id=client_msg_id, internal=internal)
-    data = serialize_message(stored.message)
+    stored = post_stored(caller, conversation_id, text, client_msg_id=client_msg_id, internal=internal,
+                         sender=sender, ref=ref, ack=ack)
+    return serialize_message(stored.message), stored.conversation
+
+
+def post_stored(caller: Caller, conversation_id: str, text: str | None, *, client_msg_id: str | None,
+                internal: bool, sender, ref: str | None = None, ack: bool = True, follow=None,
+                echo: bool = True) -> Stored:
+    """Store (with the bot's answer, when `follow` gives one), then deliver: the ack to the sender, the
+    message to every other subscriber, the bot's replies to all of them (to the sender too, unless `echo`
+    is off: a `start` carries them in its ack, before the widget knows the conversation)."""
+    stored = store_message(caller, conversation_id, text, client_msg_id=client_msg_id, internal=internal,
+                           follow=follow)
+    data = serialize_message(stored.message) if stored.message is not None else None
     deliveries = []
-    if ack and caller.connection_id:
+    if ack and caller.connection_id and data:
         deliveries.append((caller.connection_id,
                            {"type": "ack", "ref": ref, "message": data, "duplicate": stored.duplicate}))
-    if not stored.duplicate:
+    if not stored.duplicate and data:
         event = {"type": "message", "conversation_id": conversation_id, "message": data}
         deliveries += [(cid, event) for cid, _ in
                        recipients(stored.conversation, exclude=caller.connection_id, agents_only=internal)]
+    for follower in stored.followers:
+        event = {"type": "message", "conversation_id": conversation_id, "message": serialize_message(follower)}
+        deliveries += [(cid, event) for cid, _ in
+                       recipients(stored.conversation, exclude=None if echo else caller.connection_id)]
     deliver(stored.conversation, deliveries, sender)
+    if stored.duplicate or data is None:
+        return stored
     if not stored.duplicate and not internal and caller.is_agent and not any(
             kind == "visitor" for _, kind in recipients(stored.conversation)):
         try:  # no visitor connection heard it: email it after a quiet period (the subscribers are in hand)
@@ -251,7 +317,7 @@ def post_message(caller: Caller, conversation_id: str, text: str, *, client_msg_
             notify_change(stored.conversation, sender)
         except Exception:  # the frame has its ack already; the change shows on the next read
             log.exception("reopen notification failed", extra={"conversation_id": conversation_id})
-    return data, stored.conversation
+    return stored
 
 
 def post_system_message(conversation: Conversation, text: str, sender, *, options: list | None = None,

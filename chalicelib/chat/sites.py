@@ -1,4 +1,5 @@
 """What a site's widget may know before a visitor says anything: is anyone there to answer."""
+from chalicelib.bot import flows
 from chalicelib.chat.availability import eta_seconds, is_available, is_online, wait_per_position
 from chalicelib.core import origins
 from chalicelib.errors import UnauthorizedError
@@ -17,7 +18,11 @@ def widget_settings(site_key: str, origin: str | None = None) -> dict:
             "contact_email": s.contact_email,
             "prechat": {"enabled": bool(s.prechat_enabled), "fields": list(s.prechat_fields or []),
                         "required": list(s.prechat_required or [])},
-            "availability": _availability(site)}
+            "availability": _availability(site),
+            "bot": {"enabled": True, "name": BOT_NAME} if flows.live(site) else None}
+
+
+BOT_NAME = "Assistant"  # the name the bot's messages carry (chat/bot_turns.py)
 
 
 def texts(site_key: str) -> dict:

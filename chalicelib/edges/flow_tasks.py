@@ -189,6 +189,58 @@ def inactivity_solve(event: dict, sender) -> dict:
     return {"next": "done", "solved": True}
 
 
+# --- the bot watch --------------------------------------------------------------------------
+
+# One watch (an execution of bot.asl.json) per stretch of bot turns: it sleeps until the conversation has
+# been quiet idle_wait, re-arming while the visitor answers; a conversation the bot still holds is then
+# solved, outcome `assumed`, which becomes final final_wait later unless the visitor came back.
+
+def bot_check(event: dict, sender) -> dict:
+    """{"next": "wait", "wait": s} | {"next": "assumed", "at": stamp} | {"next": "done"}."""
+    wait = int(event["idle_wait"])
+    conversation = _get(event["conversation_id"])
+    if conversation is None:
+        return DONE
+    if conversation.status != "bot":
+        released = update_if(conversation, [Conversation.bot_until.remove()],
+                             Conversation.last_seq == conversation.last_seq)
+        return DONE if released else _again_soon()
+    remaining = parse_iso(conversation.activity_at) + wait - now()
+    unchanged = (Conversation.last_seq == conversation.last_seq) & (Conversation.status == "bot")
+    if remaining > 0:
+        seconds = max(1, int(remaining + 0.999))
+        alive = [Conversation.bot_until.set(int(now()) + seconds + stepfunctions.WATCH_MARGIN)]
+        return {"next": "wait", "wait": seconds} if update_if(conversation, alive, unchanged) else _again_soon()
+    state = conversations._plain(conversation.bot) or {}
+    stamp = iso()
+    if not state.get("engaged"):  # opened, never answered: no outcome, closed (a return starts anew)
+        closed = update_if(conversation, [Conversation.status.set("closed"), Conversation.bot_until.remove(),
+                                          *conversations.index_actions(conversation.workspace_id, "closed", None)],
+                           unchanged)
+        return DONE if closed else _again_soon()
+    solved = [Conversation.status.set("solved"), Conversation.solved_at.set(stamp),
+              Conversation.resolution.set("bot"), Conversation.auto_solved.set(True),
+              Conversation.bot_outcome.set("assumed"), Conversation.bot_outcome_at.set(stamp),
+              Conversation.bot_outcome_final.set(False), Conversation.bot_until.remove(),
+              *conversations.index_actions(conversation.workspace_id, "solved", None)]
+    if not update_if(conversation, solved, unchanged):
+        return _again_soon()  # the visitor answered meanwhile
+    conversation.refresh(consistent_read=True)
+    subscriptions.notify_change(conversation, sender)
+    observability.metric("BotOutcomes", outcome="assumed")
+    return {"next": "assumed", "at": stamp}
+
+
+def bot_finalize(event: dict, sender) -> dict:
+    """The 24 hours after an assumed outcome are over: final, unless the visitor's return reverted it."""
+    conversation = _get(event["conversation_id"])
+    if conversation is None or conversation.bot_outcome != "assumed" or conversation.bot_outcome_at != event["at"]:
+        return {"final": False}
+    final = update_if(conversation, [Conversation.bot_outcome_final.set(True)],
+                      (Conversation.bot_outcome == "assumed") & (Conversation.bot_outcome_at == event["at"]))
+    return {"final": final}
+
+
 # --- csat -----------------------------------------------------------------------------------
 
 def csat_request(event: dict, sender) -> dict:
@@ -211,4 +263,5 @@ def csat_close(event: dict, sender) -> dict:
 
 TASKS = {"handoff_route": handoff_route, "handoff_wait": handoff_wait, "handoff_timeout": handoff_timeout,
          "inactivity_check": inactivity_check, "inactivity_solve": inactivity_solve,
+         "bot_check": bot_check, "bot_finalize": bot_finalize,
          "csat_request": csat_request, "csat_close": csat_close}

@@ -11,7 +11,7 @@ from chalicelib.chat import assignment, commands, conversations, lifecycle, mess
 from chalicelib.config import settings
 from chalicelib.core import validate
 from chalicelib.core.caller import Caller
-from chalicelib.errors import BadRequestError, NotFoundError, ParleyError, TooLargeError
+from chalicelib.errors import BadRequestError, ParleyError, TooLargeError
 from chalicelib.identity import sessions
 from chalicelib.mail import outgoing
 from chalicelib.store import limits
@@ -147,9 +147,9 @@ def _rate(caller: Caller, frame: dict, sender, ref) -> dict:
 
 def _choose(caller: Caller, frame: dict, sender, ref) -> dict:
     conversation_id = _conversation_id(frame)
-    validate.string(frame, "option_id", max_len=64)
-    conversations.load(caller, conversation_id)
-    raise NotFoundError("no such option: this conversation has no bot question open", field="option_id")
+    option_id = validate.string(frame, "option_id", max_len=64)
+    outcome = commands.choose(caller, conversation_id, option_id, sender, client_msg_id=_client_msg_id(frame))
+    return {"conversation": _view(caller, outcome.conversation), **outcome.stored}
 
 
 def _transcript(caller: Caller, frame: dict, sender, ref) -> dict:

@@ -31,11 +31,16 @@ def create_visitor_session(body: dict, origin: str | None = None, *, source_ip: 
     page_url = validate.string(body, "page_url", required=False, max_len=2048)
     locale = validate.string(body, "locale", required=False, max_len=35)
     resume_token = validate.string(body, "resume_token", required=False, max_len=4096)
+    preview = validate.string(body, "preview", required=False, max_len=4096)
     site = get_site(site_key)
     origins.check_site(site, origin)
     limits.hit(limits.for_site("session_ip", site.settings), limits.per_site(site.site_key, source_ip))
 
-    if user_id is not None:
+    preview_bot = None
+    if preview is not None:  # the console's flow preview: a visitor of its own, running that version
+        preview_bot = tokens.verify_preview_ticket(preview, site_key)
+        visitor_id = new_id("v")
+    elif user_id is not None:
         if user_hash is None or not tokens.verify_user_hash(site.identity_secret, user_id, user_hash):
             raise UnauthorizedError("user_hash does not match user_id", field="user_hash")
         visitor_id = tokens.verified_visitor_id(site_key, user_id)
@@ -44,8 +49,8 @@ def create_visitor_session(body: dict, origin: str | None = None, *, source_ip: 
     else:
         visitor_id = new_id("v")
 
-    visitor = _upsert_visitor(visitor_id, site, name=name, email=email, user_id=user_id,
-                              page_url=page_url, locale=locale)
+    visitor = _upsert_visitor(visitor_id, site, name=name, email=email, user_id=None if preview_bot else user_id,
+                              page_url=page_url, locale=locale, preview_bot=preview_bot)
     if visitor.blocked:
         raise ForbiddenError("this visitor is blocked")
     token, ttl = tokens.issue_visitor_token(visitor_id, site_key, site.workspace_id)

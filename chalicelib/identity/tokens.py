@@ -46,6 +46,28 @@ def verify_resume_token(token: str, site_key: str) -> str:
     return claims["sub"]
 
 
+PREVIEW_TTL = 30 * 60
+
+
+def issue_preview_ticket(site_key: str, version: int, admin_id: str) -> tuple[str, int]:
+    """A ticket the widget trades for a preview session of the site's bot flow, version `version`."""
+    issued = int(now())
+    claims = {"typ": "bot_preview", "site": site_key, "v": int(version), "by": admin_id,
+              "iat": issued, "exp": issued + PREVIEW_TTL}
+    return jwt.encode(claims, _secret(), algorithm=_ALG), PREVIEW_TTL
+
+
+def verify_preview_ticket(ticket: str, site_key: str) -> int:
+    """The flow version a preview ticket of this site grants; UnauthorizedError for any other ticket."""
+    try:
+        claims = jwt.decode(ticket, _secret(), algorithms=[_ALG], options={"require": ["typ", "site", "v", "exp"]})
+    except jwt.PyJWTError:
+        raise UnauthorizedError("invalid preview ticket", field="preview") from None
+    if claims.get("typ") != "bot_preview" or claims.get("site") != site_key or not isinstance(claims.get("v"), int):
+        raise UnauthorizedError("invalid preview ticket", field="preview")
+    return claims["v"]
+
+
 def user_hash(secret: str, user_id: str) -> str:
     """What a site's backend computes: hex HMAC-SHA256 of user_id under the site's identity secret."""
     return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()

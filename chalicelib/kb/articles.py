@@ -311,6 +311,25 @@ def matches(workspace_id: str, site_key: str, locale: str, q: str, limit: int = 
     return items
 
 
+def published(workspace_id: str, site_key: str, locale: str, ids: list[str]) -> list[dict]:
+    """These articles, in this order, those of them published in that language and applying to the site
+    (from the search index: no read of the articles themselves): {id, title, snippet, url?}."""
+    index = loaded(workspace_id, locale)
+    if index is None:
+        return []
+    sites, items = index.get("sites", {}), []
+    for article_id in ids:
+        meta = index["meta"].get(article_id)
+        applies = sites.get(article_id, [])
+        if meta is None or (applies is not None and site_key not in applies):
+            continue
+        item = {"id": article_id, "title": meta["title"], "snippet": search_index.snippet(meta["body"], "", locale)}
+        if meta.get("url"):
+            item["url"] = meta["url"]
+        items.append(item)
+    return items
+
+
 def _limit_visitor(site, visitor_id: str | None, source_ip: str | None) -> None:
     """Searches and article events share the site's search limits, per address and per visitor."""
     limits.hit(limits.for_site("search_ip", site.settings), limits.per_site(site.site_key, source_ip))

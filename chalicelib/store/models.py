@@ -84,6 +84,11 @@ class Site(Model):
     # Secret shared with the site's own backend for identity verification (user_hash).
     identity_secret = UnicodeAttribute(null=True)
     settings = SiteSettings(default=SiteSettings)
+    # The bot (chalicelib/bot/): the flow version new conversations run, whether it is on, and the key
+    # its lookups are signed with (made at the first save, shown to admins).
+    bot_version = NumberAttribute(null=True)
+    bot_enabled = BooleanAttribute(null=True)
+    bot_secret = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
 
 
@@ -158,6 +163,8 @@ class Visitor(Model):
     user_id = UnicodeAttribute(null=True)
     page_url = UnicodeAttribute(null=True)
     locale = UnicodeAttribute(null=True)
+    # A preview session of the console's flow editor: the bot flow version its conversations run.
+    preview_bot = NumberAttribute(null=True)
     blocked = BooleanAttribute(default=False)
     active_conversation_id = UnicodeAttribute(null=True)
     # The agent who helped last: a new conversation prefers them (sticky routing).
@@ -238,8 +245,22 @@ class Conversation(Model):
     first_response_at = UnicodeAttribute(null=True)
     solved_at = UnicodeAttribute(null=True)
     auto_solved = BooleanAttribute(null=True)
-    # How it was solved when not by an agent's hand: "self_service" (the visitor said an article answered).
+    # How it was solved when not by an agent's hand: "self_service" (the visitor said an article answered),
+    # "bot" (the bot's flow did: confirmed, or assumed once the visitor went quiet).
     resolution = UnicodeAttribute(null=True)
+    # The bot (chalicelib/bot/engine.py): where it stands in the flow version the conversation started
+    # with ({v, node, wait, field, turns, seen, asked}), what it collected, and its one outcome:
+    # confirmed | assumed | handed_off, with when, why (a handoff's reason) and whether it is final
+    # (an assumed outcome stays revertible for 24 h). bot_until: the bot watch's lease (epoch s).
+    bot = MapAttribute(null=True)
+    fields = MapAttribute(null=True)
+    bot_outcome = UnicodeAttribute(null=True)
+    bot_outcome_at = UnicodeAttribute(null=True)
+    bot_outcome_final = BooleanAttribute(null=True)
+    bot_handoff_reason = UnicodeAttribute(null=True)
+    bot_until = NumberAttribute(null=True)
+    # A conversation of the console's flow preview: never in an inbox, never handed to a person.
+    preview = BooleanAttribute(null=True)
     csat = MapAttribute(null=True)
     # Handoff flow: its task token while it waits for an agent; missed when the wait timed out.
     task_token = UnicodeAttribute(null=True)
@@ -298,6 +319,9 @@ class Message(Model):
     text = UnicodeAttribute()
     internal = BooleanAttribute(default=False)
     options = ListAttribute(null=True)
+    # A bot message's articles ({id, title, snippet, url?}) and the field it asks for ({field, type, required}).
+    articles = ListAttribute(null=True)
+    ask = MapAttribute(null=True)
     # A system message's kind (chalicelib/chat/notices.py: joined, transferred, solved…); none for the rest.
     notice = UnicodeAttribute(null=True)
     # A notice's agent: who joined, or took the chat by a transfer (the widget's header names them).
@@ -399,6 +423,19 @@ class SearchIndex(Model):
     data = BinaryAttribute(null=True, legacy_encoding=False)
     articles = NumberAttribute(default=0)
     built_at = UnicodeAttribute(null=True)
+
+
+class BotFlow(Model):
+    """One saved version of a site's bot flow (chalicelib/bot/flows.py). Versions are never changed: a
+    conversation runs the version it started with, so a warm container keeps them without re-reading."""
+    Meta = _meta("bot_flows")
+    site_key = UnicodeAttribute(hash_key=True)
+    version = NumberAttribute(range_key=True)
+    workspace_id = UnicodeAttribute()
+    flow = UnicodeAttribute()  # the validated document, JSON
+    enabled = BooleanAttribute(default=True)
+    created_by = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
 
 
 class Key(Model):

@@ -7,6 +7,7 @@ from chalicelib.store.models import (
     Agent,
     Article,
     ArticleStats,
+    BotFlow,
     CannedResponse,
     Connection,
     Conversation,
@@ -27,7 +28,7 @@ TTL_ATTRIBUTES = {"connections": "expires_at", "keys": "expires_at",
                   "idempotency": "expiration", "webhook_deliveries": "expires_at"}
 
 ALL_MODELS = (Workspace, Site, Agent, Visitor, Conversation, Message, Connection, CannedResponse, Key,
-              IdempotencyRecord, Webhook, WebhookDelivery, Article, ArticleStats, SearchIndex)
+              IdempotencyRecord, Webhook, WebhookDelivery, Article, ArticleStats, SearchIndex, BotFlow)
 
 
 def create_tables() -> None:

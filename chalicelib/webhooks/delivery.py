@@ -6,9 +6,7 @@ its dead-letter queue keeps them). Endpoint deliveries retry on their own schedu
 re-enqueues the job with a growing DelaySeconds, the last one goes to the dead-letter queue, and every
 try is recorded in `webhook_deliveries` for the console.
 """
-import base64
 import hashlib
-import hmac
 import json
 import logging
 import time
@@ -20,9 +18,10 @@ from chalicelib.config import settings
 from chalicelib.core.clock import iso, now, parse_iso
 from chalicelib.errors import ConflictError
 from chalicelib.events import TEST_EVENT
+from chalicelib.net.signing import sign, sign_standard, signature_headers  # noqa: F401 (sign: tests, docs)
+from chalicelib.net.urls import post, valid_url
 from chalicelib.store.dynamo import save_if, update_if
 from chalicelib.store.models import Webhook, WebhookDelivery
-from chalicelib.webhooks.urls import post, valid_url
 
 log = logging.getLogger(__name__)
 
@@ -151,26 +150,6 @@ def enqueue_jobs(jobs: list[dict], delay: int = 0) -> None:
             for i, job in enumerate(batch)])
         if result.get("Failed"):
             raise RuntimeError(f"{len(result['Failed'])} webhook jobs were not queued")
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The `v1` signature: hex HMAC-SHA256 of "{timestamp}.{body}" keyed with the whole secret."""
-    return hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def sign_standard(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """The Standard Webhooks `webhook-signature`: "v1," + base64 HMAC-SHA256 of "{id}.{timestamp}.{body}",
-    keyed with the same bytes as `sign` (what `standard_secret` encodes)."""
-    digest = hmac.new(secret.encode(), f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def signature_headers(secret: str, event_id: str, timestamp: int, body: bytes) -> dict:
-    """Both signatures of one post. `webhook-id` is the event's id, the same on every try and every retry
-    round of its delivery, so Standard Webhooks receivers drop what they have seen."""
-    return {"Parley-Signature": f"t={timestamp},v1={sign(secret, timestamp, body)}",
-            "webhook-id": event_id, "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign_standard(secret, event_id, timestamp, body)}
 
 
 def _claim(job: dict, message_id: str) -> WebhookDelivery | None:

@@ -11,10 +11,10 @@ from chalicelib.core.caller import Caller, require_admin
 from chalicelib.core.clock import iso
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError
 from chalicelib.events import EVENT_TYPES, TEST_EVENT, envelope
+from chalicelib.net.urls import MAX_URL, url_problem
 from chalicelib.store.dynamo import update_if
 from chalicelib.store.models import Webhook, WebhookDelivery
 from chalicelib.webhooks.delivery import delivery_job, enqueue_jobs, forget_endpoints, new_delivery
-from chalicelib.webhooks.urls import MAX_URL, url_problem
 
 MAX_ENDPOINTS = 10  # per workspace: bounds each event's fan-out
 

@@ -17,10 +17,10 @@ from chalicelib.core.caller import Caller, require_admin
 from chalicelib.core.clock import iso
 from chalicelib.errors import BadRequestError, ConflictError, UnavailableError
 from chalicelib.identity.sessions import serialize_agent
+from chalicelib.net import urls
 from chalicelib.store import limits, retention
 from chalicelib.store.dynamo import owned, save_if
 from chalicelib.store.models import Agent, Connection, Conversation, Site, Visitor
-from chalicelib.webhooks import urls
 
 log = logging.getLogger(__name__)
 

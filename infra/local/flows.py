@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 
 STATEMACHINES = Path(__file__).resolve().parents[1] / "statemachines"
-FLOWS = ("handoff", "inactivity", "csat")
+FLOWS = ("handoff", "inactivity", "csat", "bot")
 ROLE_ARN = "arn:aws:iam::123456789012:role/parley-flows"
 # Settings for moto: run state machines for real, and Lambda without Docker (the dispatch below).
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -35,7 +35,7 @@ def create_state_machines(client, prefix: str = "parley-local-") -> dict[str, st
             name=f"{prefix}{flow}", roleArn=ROLE_ARN,
             definition=definition(flow, {"FlowTaskFunction": "flow_task"}))["stateMachineArn"]
     return {"PARLEY_HANDOFF_ARN": arns["handoff"], "PARLEY_INACTIVITY_ARN": arns["inactivity"],
-            "PARLEY_CSAT_ARN": arns["csat"]}
+            "PARLEY_CSAT_ARN": arns["csat"], "PARLEY_BOT_ARN": arns["bot"]}
 
 
 def install_lambda_dispatch(resolve) -> None:

@@ -2,7 +2,9 @@
 article in the editor (its preview renders the Markdown subset as nodes, HTML shown as text), publishes,
 edits, is told beside the field what the API refused, unpublishes and deletes it; an agent reads the list
 and an article with no editor buttons; and beside a visitor's chat the suggested articles offer a published
-article for the visitor's question, whose link goes into the reply composer without being sent.
+article for the visitor's question, whose link goes into the reply composer without being sent. In a browser
+whose language is French, the page, the editor and the suggestions read in French (what the server says stays
+as it says it).
 
 Articles are made in the demo workspace (which the stack seeds with two dozen) under unique titles, found
 through the list's title filter, and deleted afterwards.
@@ -49,11 +51,11 @@ def articles(stack, tokens):
         stack.request("DELETE", f"/v1/articles/{article_id}", token=tokens[ADMIN])
 
 
-def console_as(stack, new_page, email: str, hash_: str = "#/kb", prepare=None):
+def console_as(stack, new_page, email: str, hash_: str = "#/kb", prepare=None, locale: str | None = None):
     """The console signed in as `email` (kept away: routing gives them nothing), at `hash_`; `prepare(page)`
-    runs before the console loads (to route its requests)."""
+    runs before the console loads (to route its requests); `locale` is the browser's language."""
     agent_id = stack.agent(email, PASSWORD)["agent"]["id"]
-    page = new_page(viewport=VIEWPORT)
+    page = new_page(viewport=VIEWPORT, **({"locale": locale} if locale else {}))
     if prepare:
         prepare(page)
     page.add_init_script(f"""localStorage.setItem("parley.console.prefs",
@@ -76,6 +78,8 @@ def test_an_admin_writes_previews_publishes_edits_and_deletes_an_article(stack, 
     page = console_as(stack, new_page, ADMIN)
     expect(page.locator("#kb-list-section")).to_be_visible()
     expect(page.locator("#kb-open")).to_have_attribute("aria-current", "page")
+    expect(page.locator("#kb")).not_to_have_attribute("lang", "fr")
+    assert "text: Knowledge base" in english_left(page, "#kb")   # in English, the French tests' check finds English
     page.get_by_role("link", name="New article").click()
     expect(page.locator("#kb-editor-title")).to_have_text("New article")
     form = page.locator("#kb-form")
@@ -265,6 +269,192 @@ def test_suggestions_that_fail_say_so_quietly_and_leave_the_pane_alone(stack, ne
             expect(page.locator("#visitor-facts")).to_contain_text("First seen")   # the rest of the pane is there
             expect(page.locator(".msg", has_text="Do you ship cups to Canada?")).to_be_visible()
             expect(page.locator(".toast--error")).to_have_count(0)                 # quiet: no toast
+            assert page.errors == []
+        finally:
+            call(stack, tokens[ADMIN], "PATCH", f"/v1/conversations/{conversation_id}", {"status": "solved"})
+
+
+# --- in French -----------------------------------------------------------------------------------------
+
+NBSP, NNBSP = "\u00a0", "\u202f"   # French puts them before : and before ? ! ; % (and inside « »)
+
+# The texts under `selector` (and the three attributes) that are still the English of a catalogue entry, or
+# fit one of its templates ("Published at {time}."): what a French reader would find untranslated.
+ENGLISH_LEFT = r"""async (selector) => {
+  const { catalogue } = await import(new URL("js/i18n.js", document.baseURI).href);
+  const escape = (s) => s.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&");
+  const template = (s) => new RegExp("^" + s.split(/\{\w+\}/).map(escape).join(".+") + "$");
+  const english = [], french = [];
+  for (const [en, fr] of catalogue()) if (typeof fr === "string" && fr !== en) {
+    english.push(template(en));
+    french.push(template(fr));
+  }
+  const key = (s) => s.replace(/\s+/g, " ").trim();
+  const left = [];
+  const check = (what, text) => {
+    const said = key(text || "");
+    if (said && english.some((re) => re.test(said)) && !french.some((re) => re.test(said))) left.push(what + ": " + said);
+  };
+  for (const root of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
+    for (let node = root; node; node = walker.nextNode()) {
+      if (node.nodeType === Node.TEXT_NODE) { check("text", node.nodeValue); continue; }
+      for (const name of ["placeholder", "title", "aria-label"]) check(name, node.getAttribute(name));
+    }
+  }
+  return left;
+}"""
+
+
+def english_left(page, selector: str) -> list[str]:
+    return page.evaluate(ENGLISH_LEFT, selector)
+
+
+def test_the_kb_page_and_editor_read_in_french(stack, new_page, tokens, articles, artifacts):
+    tag = unique("Emballage").split()[-1]
+    articles(title=f"Emballage cadeau {tag}", body="Nous l’emballons **gratuitement**.", locale="fr", site_keys=["demo"])
+    page = console_as(stack, new_page, ADMIN, locale="fr-FR")
+
+    # The list and its filters
+    kb = page.locator("#kb")
+    expect(kb).to_have_attribute("lang", "fr")
+    expect(page.locator("#kb-open")).to_have_text("Base de connaissances")
+    expect(page.locator("#kb-title")).to_have_text("Base de connaissances")
+    filters = page.get_by_role("search", name="Filtrer les articles")
+    words = filters.get_by_label("Le titre contient")
+    expect(words).to_have_attribute("placeholder", "Mots du titre")
+    expect(filters.get_by_label("Statut").locator("option")).to_have_text(["Tous les statuts", "Publié", "Brouillon"])
+    expect(filters.get_by_label("Langue").locator("option")).to_have_text(["Toutes les langues", "Anglais", "Français"])
+    expect(kb.locator("thead th")).to_have_text(["Titre", "Langue", "Statut", "Sites", "Modifié", "Affichages",
+                                                  "Ouvertures", "Utile"])
+    words.fill(tag)
+    rows = page.locator("#kb-body .kb-row")
+    expect(rows).to_have_count(1)
+    expect(rows.locator(".kb-row__locale")).to_have_text("Français")
+    expect(rows.locator(".kb-row__status")).to_have_text("Publié")
+    expect(rows.locator(".kb-row__sites")).to_have_text("demo")
+    expect(rows.locator(".kb-row__updated time")).to_have_text("à l’instant")
+    expect(rows.locator(".kb-row__helpful")).to_have_text("—")
+    expect(rows).to_have_attribute("title", f"0 affichage · 0 ouverture · utile{NBSP}: —")
+    filters.get_by_label("Statut").select_option("draft")
+    expect(rows).to_have_count(0)
+    expect(page.locator("#kb-empty")).to_have_text("Aucun article ne correspond à ces filtres.")
+    assert english_left(page, "#kb, #kb-open") == []
+    page.locator("#kb").screenshot(path=str(artifacts / "console-kb-list-fr.png"))
+
+    # The editor: a new article, saved as a draft
+    page.get_by_role("link", name="Nouvel article").click()
+    expect(page.locator("#kb-editor-title")).to_have_text("Nouvel article")
+    expect(page.locator("#kb-preview-text")).to_have_text("Le texte s’affiche ici tel que les visiteurs le liront.")
+    form = page.locator("#kb-form")
+    title = f"Retours gratuits {tag}"
+    form.get_by_label("Titre", exact=True).fill(title)
+    form.get_by_label("Langue", exact=True).select_option(label="Français")
+    form.get_by_label("Texte", exact=True).fill("Les retours sont **gratuits** pendant 30 jours.")
+    expect(page.locator("#kb-preview-text strong")).to_have_text("gratuits")
+    page.get_by_role("button", name="Ajouter une question", exact=True).click()
+    form.get_by_label("Exemple de question 1", exact=True).fill("comment renvoyer un colis")
+    expect(form.get_by_role("button", name="Retirer l’exemple de question 1")).to_have_text("Retirer")
+    expect(form.get_by_label("Tous les sites de l’espace de travail")).to_be_checked()
+    expect(form.get_by_label("Adresse sur votre site web")).to_have_attribute("placeholder", "https://boutique.example/aide/retours")
+    assert english_left(page, "#kb") == []
+    page.get_by_role("button", name="Enregistrer comme brouillon", exact=True).click()
+    save_state = page.locator("#kb-save-state")
+    expect(save_state).to_have_text(re.compile(r"^Enregistré comme brouillon à \d\d:\d\d\.$"))
+    article_id = page.evaluate("() => location.hash").split("/")[-1]
+    articles.ids.append(article_id)
+    expect(page.locator("#kb-editor-title")).to_have_text("Modifier l’article")
+    expect(page.locator("#kb-editor-status")).to_have_text("Brouillon")
+    expect(page.locator("#kb-editor-meta")).to_have_text(re.compile(r"^Modifié le \d{1,2} \S+ \d{4}"))
+    stored = call(stack, tokens[ADMIN], "GET", f"/v1/articles/{article_id}")
+    assert (stored["title"], stored["locale"], stored["status"], stored["questions"]) == \
+        (title, "fr", "draft", ["comment renvoyer un colis"])
+
+    # What the server refuses is shown in its own words, inside the French
+    form.get_by_label("Titre", exact=True).fill("  ")
+    expect(save_state).to_have_text("Modifications non enregistrées")
+    page.get_by_role("button", name="Publier", exact=True).click()
+    expect(page.locator("#kb-error-title")).to_have_text("Title must not be empty.")
+    expect(save_state).to_have_text(f"Non enregistré{NBSP}: Title must not be empty.")
+
+    form.get_by_label("Titre", exact=True).fill(title)
+    page.get_by_role("button", name="Publier", exact=True).click()
+    expect(save_state).to_have_text(re.compile(r"^Publié à \d\d:\d\d\.$"))
+    expect(page.locator("#kb-editor-status")).to_have_text("Publié")
+    expect(page.get_by_role("button", name="Enregistrer les modifications", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Dépublier", exact=True).click()
+    expect(save_state).to_have_text(re.compile(f"^Dépublié à \\d\\d:\\d\\d{NBSP}: les visiteurs ne le voient plus\\.$"))
+    assert english_left(page, "#kb") == []
+    page.locator("#kb-editor").screenshot(path=str(artifacts / "console-kb-editor-fr.png"))
+
+    # Deleting asks in French; the toast says it in French
+    page.get_by_role("button", name="Supprimer", exact=True).click()
+    confirm = page.locator("#confirm-dialog")
+    expect(confirm.locator("#confirm-title")).to_have_text(f"Supprimer «{NBSP}{title}{NBSP}»{NNBSP}?")
+    expect(confirm).to_contain_text("Cette action est irréversible.")
+    confirm.get_by_role("button", name="Annuler", exact=True).click()
+    page.get_by_role("button", name="Supprimer", exact=True).click()
+    confirm.get_by_role("button", name="Supprimer l’article", exact=True).click()
+    expect(page.locator(".toast", has_text=f"«{NBSP}{title}{NBSP}» a été supprimé.")).to_be_visible()
+    expect(page.locator("#kb-list-section")).to_be_visible()
+    call(stack, tokens[ADMIN], "GET", f"/v1/articles/{article_id}", expect_status=404)
+    assert page.errors == []
+
+
+def test_an_agent_reads_an_article_in_french(stack, new_page, articles):
+    title = unique("Délais de livraison")
+    articles(title=title, body="Nous livrons en **3 jours**.", locale="fr", site_keys=[])
+    page = console_as(stack, new_page, AGENT, locale="fr")
+    expect(page.locator("#kb-readonly")).to_have_text(f"Seuls les administrateurs écrivent les articles{NNBSP}; vous pouvez les lire ici.")
+    rows = page.locator("#kb-body .kb-row")
+    page.get_by_label("Le titre contient").fill(title.split()[-1])
+    expect(rows).to_have_count(1)
+    expect(rows.locator(".kb-row__sites")).to_have_text("Aucun site")
+    rows.locator(".kb-row__title").click()
+    expect(page.locator("#kb-editor-title")).to_have_text("Article")
+    expect(page.locator("#kb-editor-meta")).to_have_text(re.compile(r"^Modifié le .+ · seuls les administrateurs peuvent le modifier$"))
+    expect(page.locator("#kb-site-list")).to_have_text("Aucun site connu pour l’instant (Settings → Sites en ajoute un).")
+    page.evaluate("() => { location.hash = '#/kb/new'; }")
+    expect(page.locator(".toast", has_text="Seuls les administrateurs peuvent écrire des articles.")).to_be_visible()
+    assert english_left(page, "#kb") == []
+    assert page.errors == []
+
+
+def test_suggested_articles_read_in_french(stack, new_page, tokens, articles, artifacts):
+    word = "kintsugi" + unique("x").split()[-1]
+    article = articles(title=f"Réparer un bol fêlé au {word}", url="https://boutique.example/aide/reparation", locale="fr",
+                       body=f"Nous réparons les bols fêlés au {word}, la couture d’or, pour une petite somme.",
+                       questions=[f"pouvez-vous réparer mon bol au {word}", f"réparation {word}"])
+    session = stack.visitor("demo", name=unique("Hana"), page_url="https://shop.example/bols", locale="fr")
+    with Socket(stack, session["token"], "the visitor") as visitor:
+        conversation_id = visitor.request("start", text="Bonjour")["conversation"]["id"]
+        try:
+            page = console_as(stack, new_page, ADMIN, f"#/c/{conversation_id}", locale="fr-FR")
+            panel = page.locator("#suggest")
+            expect(panel).to_have_attribute("lang", "fr")
+            expect(panel.get_by_role("heading")).to_have_text("Articles suggérés")
+            expect(panel.locator("#suggest-status")).to_have_text("Aucun article correspondant")
+            expect(page.get_by_role("link", name="Base de connaissances")).to_be_visible()
+            visitor.request("send", conversation_id=conversation_id, client_msg_id=unique("m").split()[-1],
+                            text=f"Pouvez-vous réparer mon bol fêlé au {word}{NNBSP}?")
+            item = panel.locator(f'.suggest-item[data-article="{article["id"]}"]')
+            expect(item).to_be_visible()
+            expect(panel.locator("#suggest-query")).to_have_text(re.compile(f"^Pour «{NBSP}.*{word}.*{NBSP}»$"))
+            expect(panel.locator("#suggest-status")).to_have_text("")
+            link = item.get_by_role("button", name=f"Insérer le lien vers «{NBSP}{article['title']}{NBSP}» dans votre réponse")
+            expect(link).to_have_text("Insérer le lien")
+            expect(item.get_by_role("button", name=f"Insérer le résumé de «{NBSP}{article['title']}{NBSP}» dans votre réponse")) \
+                .to_have_text("Insérer le résumé")
+            assert english_left(page, "#suggest, #kb-open") == []
+            page.locator("#side").screenshot(path=str(artifacts / "console-suggested-articles-fr.png"))
+            link.click()
+            expect(page.locator("#composer-text")).to_have_value("https://boutique.example/aide/reparation")
+
+            # A read that fails says so in French too
+            page.route(re.compile(r".*/v1/conversations/[^/]+/articles.*"), lambda route: route.fulfill(
+                status=500, content_type="application/json", body='{"error": {"code": "internal", "message": "boom"}}'))
+            visitor.request("send", conversation_id=conversation_id, client_msg_id=unique("m").split()[-1], text="Merci")
+            expect(panel.locator("#suggest-status")).to_have_text("Les suggestions sont indisponibles pour le moment.")
             assert page.errors == []
         finally:
             call(stack, tokens[ADMIN], "PATCH", f"/v1/conversations/{conversation_id}", {"status": "solved"})

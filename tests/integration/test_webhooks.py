@@ -14,8 +14,9 @@ from chalicelib.config import settings
 from chalicelib.core.clock import iso
 from chalicelib.edges import consumers
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
+from chalicelib.net import urls
 from chalicelib.store.models import Agent, IdempotencyRecord, WebhookDelivery
-from chalicelib.webhooks import delivery, endpoints, urls
+from chalicelib.webhooks import delivery, endpoints
 from tests.fakes import WebhookReceiver, tls_contexts
 from tests.integration.webhook_env import documented
 

@@ -5,7 +5,7 @@ import ipaddress
 import pytest
 
 from chalicelib.config import settings
-from chalicelib.webhooks import urls
+from chalicelib.net import urls
 
 METADATA, PRIVATE, LOOPBACK, PUBLIC = "169.254.169.254", "10.1.2.3", "127.0.0.1", "8.8.8.8"
 

@@ -8,8 +8,8 @@ import socket
 import pytest
 
 from chalicelib.config import settings
-from chalicelib.webhooks import urls
-from chalicelib.webhooks.urls import url_problem, valid_url
+from chalicelib.net import urls
+from chalicelib.net.urls import url_problem, valid_url
 
 
 @pytest.fixture

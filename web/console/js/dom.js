@@ -3,6 +3,7 @@
 import { linkParts } from "./links.js";
 import { hue, initials } from "./text.js";
 import { agoText, dateText } from "./time.js";
+import { agoWords } from "./i18n.js";
 
 export const $ = (id) => document.getElementById(id);
 
@@ -57,9 +58,18 @@ export function timeNode(iso, text) {
   return el("time", { text: text, attrs: { datetime: iso, title: dateText(iso) || null } });
 }
 
-/** A relative time ("5m ago") that refreshAgo() keeps true as the minutes pass. */
-export function agoNode(iso, id) {
-  return el("time", { id: id, text: agoText(iso), dataset: { ago: iso }, attrs: { datetime: iso, title: dateText(iso) || null } });
+/** A relative time ("5m ago") that refreshAgo() keeps true as the minutes pass; `translated`: in the
+ * console's language (i18n.js), for a page that is translated (elsewhere it stays in English, beside
+ * English words). */
+export function agoNode(iso, id, translated) {
+  const node = el("time", { id: id, dataset: { ago: iso }, attrs: { datetime: iso, title: dateText(iso) || null } });
+  if (translated) node.dataset.agoTranslated = "";
+  node.textContent = agoOf(node);
+  return node;
+}
+
+function agoOf(node) {
+  return "agoTranslated" in node.dataset ? agoWords(node.dataset.ago) : agoText(node.dataset.ago);
 }
 
 /** Point an agoNode at another moment. */
@@ -67,19 +77,21 @@ export function setAgo(node, iso) {
   node.dataset.ago = iso;
   node.setAttribute("datetime", iso);
   node.title = dateText(iso);
-  node.textContent = agoText(iso);
+  node.textContent = agoOf(node);
 }
 
 /** Every relative time on the page, as of now (a timer calls it: "just now" becomes "1m ago"). */
 export function refreshAgo() {
-  for (const node of document.querySelectorAll("time[data-ago]")) node.textContent = agoText(node.dataset.ago);
+  for (const node of document.querySelectorAll("time[data-ago]")) node.textContent = agoOf(node);
 }
 
-/** A yes/no question in a modal dialog; resolves true when confirmed. */
+/** A yes/no question in a modal dialog ({title, text, confirm, cancel}: the buttons' words); resolves true
+ * when confirmed. */
 export function confirmDialog(opts) {
   const dialog = $("confirm-dialog");
   $("confirm-title").textContent = opts.title;
   $("confirm-text").textContent = opts.text || "";
+  $("confirm-cancel").textContent = opts.cancel || "Cancel";
   const ok = $("confirm-ok");
   ok.textContent = opts.confirm || "OK";
   return new Promise((resolve) => {

@@ -9,6 +9,7 @@ import { ago } from "./time.js";
 import { $, refreshAgo, show } from "./dom.js";
 import { loadPrefs, S, savePrefs } from "./state.js";
 import { describe, toast } from "./errors.js";
+import { translate } from "./i18n.js";
 import { onSession, refreshIfDue } from "./api.js";
 import { live } from "./live.js";
 import { registerRenderer, scheduleRender } from "./render.js";
@@ -31,6 +32,7 @@ import { addQuestion, deleteArticle, edited, saveArticle } from "./kb/editor.js"
 import { resumeSession, showLogin, signOut, submitLogin, submitNewPassword } from "./login.js";
 
 function boot() {
+  translatePage();
   loadPrefs();
   registerRenderer("list", renderList);
   registerRenderer("thread", renderThreadChrome);
@@ -53,6 +55,11 @@ function boot() {
   wirePage();
   startTimers();
   resumeSession();
+}
+
+/** The parts of index.html that have French so far (i18n.js), in French when the browser's language is. */
+function translatePage() {
+  for (const id of ["kb-open", "kb", "suggest"]) translate($(id));
 }
 
 function wireSignIn() {

@@ -4,6 +4,7 @@ import { BASE_TITLE } from "./constants.js";
 import { $, show } from "./dom.js";
 import { isAdmin, S } from "./state.js";
 import { toast } from "./errors.js";
+import { t } from "./i18n.js";
 import { loadTeam } from "./agent.js";
 import { renderAlerts } from "./alerts.js";
 import { closeConversation, openConversation } from "./thread/thread.js";
@@ -62,7 +63,7 @@ function openSettings(tab) {
 /** #/kb: the list (read again each time it is shown, for fresh stats); #/kb/new and #/kb/{id}: the editor. */
 function openKb(which) {
   if (which === "new" && !isAdmin()) {
-    toast("Only admins can write articles.", "error");
+    toast(t("Only admins can write articles."), "error");
     history.replaceState(null, "", "#/kb");
     which = null;
   }
@@ -70,10 +71,10 @@ function openKb(which) {
   show($("kb-list-section"), !which);
   show($("kb-editor"), !!which);
   if (which) {
-    document.title = "Article · " + BASE_TITLE;
+    document.title = t("Article") + " · " + BASE_TITLE;
     openArticle(which === "new" ? null : which);
   } else {
-    document.title = "Knowledge base · " + BASE_TITLE;
+    document.title = t("Knowledge base") + " · " + BASE_TITLE;
     renderArticles();
     loadArticles(false);
   }

@@ -2,6 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { articleBody, cleanQuestions, helpfulPercent, insertAt, linkText, listPath, sitesText, statsText, summaryText }
   from "../js/kb/rules.js";
+import { setLocale } from "../js/i18n.js";
+
+setLocale("en");   // the words in English (i18n.test.mjs has them in French), whatever this machine's language
 
 test("listPath: only the filters given, the words trimmed, the cursor last", () => {
   assert.equal(listPath({}, null), "/v1/articles?limit=50");

@@ -4,6 +4,7 @@ import { $, el, show } from "../dom.js";
 import { S, savePrefs } from "../state.js";
 import { apiMessage } from "../errors.js";
 import { api } from "../api.js";
+import { locale } from "../i18n.js";
 import { formError, numberField } from "./forms.js";
 import { formatTeams, parseTeams, textsSetting } from "./site-texts.js";
 
@@ -97,7 +98,7 @@ const ORIGIN_TEXTS = {
   },
 };
 
-const originText = (key) => ORIGIN_TEXTS[/^fr\b/i.test(navigator.language) ? "fr" : "en"][key];
+const originText = (key) => ORIGIN_TEXTS[locale()][key];
 
 /** The warning under the list: null means any website may embed the chat, [] that none may. */
 function paintOriginsWarning(form, n, allowed) {

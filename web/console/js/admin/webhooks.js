@@ -6,6 +6,7 @@ import { $, clear, confirmDialog, el, show } from "../dom.js";
 import { S } from "../state.js";
 import { apiMessage, toast } from "../errors.js";
 import { api } from "../api.js";
+import { locale } from "../i18n.js";
 import { formError } from "./forms.js";
 
 const WEBHOOK_FIELDS = { url: "webhook-url", description: "webhook-description", events: "webhook-events" };
@@ -148,7 +149,7 @@ const SECRET_TEXTS = {
   },
 };
 
-const secretText = (key) => SECRET_TEXTS[/^fr\b/i.test(navigator.language) ? "fr" : "en"][key];
+const secretText = (key) => SECRET_TEXTS[locale()][key];
 
 function showSecret(hook) {
   $("webhook-secret-title").textContent = secretText("title");

@@ -9,7 +9,8 @@ import { apiMessage, toast } from "../errors.js";
 import { api } from "../api.js";
 import { markdownNodes } from "../markdown.js";
 import { loadSites } from "../admin/sites.js";
-import { articleBody, STATUS_LABELS } from "./rules.js";
+import { t } from "../i18n.js";
+import { articleBody, statusLabel } from "./rules.js";
 import { articleChanged } from "./page.js";
 
 const FIELDS = { title: "kb-field-title", locale: "kb-field-locale", body: "kb-field-body", questions: "kb-questions",
@@ -19,7 +20,12 @@ const FIELDS = { title: "kb-field-title", locale: "kb-field-locale", body: "kb-f
 // for one left meanwhile is dropped; busy: a save or a delete on its way.
 const editor = { article: null, token: 0, busy: false, saved: null };
 
-const SAVED_TEXTS = { draft: "Saved as a draft", published: "Published", unpublished: "Unpublished: visitors no longer see it" };
+/** What the save state says once saved as `status` (from `before`, the status it had), at `time`. */
+function savedText(status, before, time) {
+  if (status === "published") return t("Published at {time}.", { time: time });
+  if (before === "published") return t("Unpublished: visitors no longer see it at {time}.", { time: time });
+  return t("Saved as a draft at {time}.", { time: time });
+}
 
 /** Open the editor on a new article (id null) or on one of the workspace's. */
 export function openArticle(id) {
@@ -36,7 +42,7 @@ export function openArticle(id) {
   }
   fill({ title: "", body: "", locale: "en", questions: [], site_keys: null, url: "" });
   renderEditor();
-  setState("Loading the article…", "loading");
+  setState(t("Loading the article…"), "loading");
   $("kb-fields").disabled = true;
   api("GET", "/v1/articles/" + encodeURIComponent(id))
     .then((article) => {
@@ -48,7 +54,8 @@ export function openArticle(id) {
     })
     .catch((err) => {
       if (token !== editor.token) return;
-      setState(err.status === 404 ? "This article does not exist: it may have been deleted." : "Could not load the article: " + apiMessage(err), "failed");
+      setState(err.status === 404 ? t("This article does not exist: it may have been deleted.")
+        : t("Could not load the article: {error}", { error: apiMessage(err) }), "failed");
       show($("kb-actions"), false);
     });
 }
@@ -75,17 +82,19 @@ function renderEditor() {
   const a = editor.article;
   const admin = isAdmin();
   const status = a ? a.status : null;
-  $("kb-editor-title").textContent = !admin ? "Article" : a ? "Edit article" : "New article";
+  $("kb-editor-title").textContent = !admin ? t("Article") : a ? t("Edit article") : t("New article");
   const pill = $("kb-editor-status");
-  pill.textContent = status ? STATUS_LABELS[status] || status : "";
+  pill.textContent = status ? statusLabel(status) : "";
   pill.dataset.status = status || "";
-  $("kb-editor-meta").textContent = a && a.updated_at ? "Updated " + dateText(a.updated_at) + (admin ? "" : " · only admins can change it") : admin ? "" : "Only admins can change it.";
+  const date = a && a.updated_at ? dateText(a.updated_at) : "";
+  $("kb-editor-meta").textContent = date ? (admin ? t("Updated {date}", { date: date }) : t("Updated {date} · only admins can change it", { date: date }))
+    : admin ? "" : t("Only admins can change it.");
   $("kb-fields").disabled = !admin || editor.busy;
   show($("kb-actions"), admin);
   show($("kb-delete"), admin && !!a);
   show($("kb-draft"), status !== "published");
   show($("kb-unpublish"), status === "published");
-  $("kb-publish").textContent = status === "published" ? "Save changes" : "Publish";
+  $("kb-publish").textContent = status === "published" ? t("Save changes") : t("Publish");
   for (const id of ["kb-delete", "kb-draft", "kb-unpublish", "kb-publish"]) $(id).disabled = editor.busy;
   $("kb-sites").classList.toggle("is-all", $("kb-sites-all").checked);
   for (const box of $("kb-site-list").querySelectorAll("input")) box.disabled = $("kb-sites-all").checked;
@@ -95,7 +104,7 @@ function questionRow(text) {
   const input = el("input", { type: "text", value: text || "", maxLength: 300, class: "kb-question__input",
     attrs: { autocomplete: "off" } });
   const row = el("li", { class: "kb-question" }, input,
-    el("button", { type: "button", class: "link-btn link-btn--danger kb-question__remove", text: "Remove",
+    el("button", { type: "button", class: "link-btn link-btn--danger kb-question__remove", text: t("Remove"),
       on: { click: () => { row.remove(); numberQuestions(); edited(); $("kb-question-add").focus(); } } }));
   return row;
 }
@@ -103,8 +112,8 @@ function questionRow(text) {
 /** Each line's label says which it is, counted again after one is added or removed. */
 function numberQuestions() {
   Array.from($("kb-questions").children).forEach((row, i) => {
-    row.querySelector("input").setAttribute("aria-label", "Example question " + (i + 1));
-    row.querySelector("button").setAttribute("aria-label", "Remove example question " + (i + 1));
+    row.querySelector("input").setAttribute("aria-label", t("Example question {n}", { n: i + 1 }));
+    row.querySelector("button").setAttribute("aria-label", t("Remove example question {n}", { n: i + 1 }));
   });
 }
 
@@ -131,7 +140,7 @@ function renderSiteChoices(checked) {
       el("input", { type: "checkbox", id: id, value: key, checked: (checked || []).includes(key) }),
       " ", el("code", { text: key })));
   }
-  if (!keys.size) box.appendChild(el("span", { class: "muted", text: "No site known yet (Settings → Sites adds one)." }));
+  if (!keys.size) box.appendChild(el("span", { class: "muted", text: t("No site known yet (Settings → Sites adds one).") }));
   renderEditor();
 }
 
@@ -141,7 +150,7 @@ export function renderPreview() {
   clear(box);
   const create = (tag, attrs, ...children) => el(tag, { attrs: attrs }, ...children);
   for (const node of markdownNodes($("kb-field-body").value, create)) box.appendChild(typeof node === "string" ? document.createTextNode(node) : node);
-  if (!box.firstChild) box.appendChild(el("p", { class: "muted", text: "The body shows here as visitors will read it." }));
+  if (!box.firstChild) box.appendChild(el("p", { class: "muted", text: t("The body shows here as visitors will read it.") }));
 }
 
 /** Something changed in the form (its input events, main.js): the preview follows, and "Saved" is no
@@ -151,7 +160,7 @@ export function edited(event) {
   renderPreview();
   if (event && event.target && event.target.name === "kb-sites") renderEditor();
   const state = $("kb-save-state");
-  if (state.dataset.state === "saved") setState("Unsaved changes", "dirty");
+  if (state.dataset.state === "saved") setState(t("Unsaved changes"), "dirty");
 }
 
 function setState(text, state) {
@@ -207,7 +216,7 @@ export async function saveArticle(status) {
   const body = articleBody(values(), status);
   clearErrors();
   editor.busy = true;
-  setState(status === "published" ? "Publishing…" : "Saving…", "saving");
+  setState(status === "published" ? t("Publishing…") : t("Saving…"), "saving");
   renderEditor();
   try {
     const saved = before
@@ -217,13 +226,13 @@ export async function saveArticle(status) {
     editor.article = Object.assign({ stats: before && before.stats }, saved);
     if (!before) history.replaceState(null, "", "#/kb/" + encodeURIComponent(saved.id));  // no hashchange: stay here
     articleChanged(editor.article);
-    const said = status === "published" ? "published" : before && before.status === "published" ? "unpublished" : "draft";
-    setState(SAVED_TEXTS[said] + " at " + new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + ".", "saved");
+    const time = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    setState(savedText(status, before && before.status, time), "saved");
   } catch (err) {
     if (token !== editor.token) return;
     editor.busy = false;
     renderEditor();   // the fields enabled again first: the field the API named takes the cursor
-    setState("Not saved: " + apiMessage(err), "failed");
+    setState(t("Not saved: {error}", { error: apiMessage(err) }), "failed");
     fieldError(err);
   } finally {
     if (token === editor.token && editor.busy) {
@@ -237,23 +246,24 @@ export async function deleteArticle() {
   const a = editor.article;
   if (!a || editor.busy || !isAdmin()) return;
   const ok = await confirmDialog({
-    title: "Delete “" + a.title + "”?",
-    text: "Visitors and agents stop being offered it at once, and its stats go with it. This cannot be undone.",
-    confirm: "Delete article",
+    title: t("Delete “{title}”?", { title: a.title }),
+    text: t("Visitors and agents stop being offered it at once, and its stats go with it. This cannot be undone."),
+    confirm: t("Delete article"),
+    cancel: t("Cancel"),
   });
   if (!ok || editor.article !== a) return;
   editor.busy = true;
-  setState("Deleting…", "saving");
+  setState(t("Deleting…"), "saving");
   renderEditor();
   try {
     await api("DELETE", "/v1/articles/" + encodeURIComponent(a.id));
     articleChanged(null, a.id);
-    toast("“" + a.title + "” was deleted.", "info");
+    toast(t("“{title}” was deleted.", { title: a.title }), "info");
     editor.busy = false;
     window.location.hash = "#/kb";
   } catch (err) {
     editor.busy = false;
-    setState("Not deleted: " + apiMessage(err), "failed");
+    setState(t("Not deleted: {error}", { error: apiMessage(err) }), "failed");
     renderEditor();
   }
 }

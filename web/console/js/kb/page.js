@@ -6,7 +6,8 @@ import { agoNode, $, clear, el, show } from "../dom.js";
 import { isAdmin } from "../state.js";
 import { apiMessage } from "../errors.js";
 import { api } from "../api.js";
-import { helpfulPercent, listPath, LOCALE_LABELS, sitesText, STATUS_LABELS, statsText } from "./rules.js";
+import { t } from "../i18n.js";
+import { listPath, localeLabel, percentText, sitesText, statsText, statusLabel } from "./rules.js";
 
 // token: counts the list reads begun; an answer to an older one (other filters) is dropped.
 const listState = { items: [], cursor: null, loaded: false, loading: false, error: null, token: 0 };
@@ -82,11 +83,12 @@ export function renderArticles() {
   for (const article of listState.items) body.appendChild(articleRow(article));
   const empty = $("kb-empty");
   let text = "";
-  if (listState.error) text = "Could not load the articles: " + apiMessage(listState.error);
-  else if (listState.loading && !listState.items.length) text = "Loading the articles…";
+  if (listState.error) text = t("Could not load the articles: {error}", { error: apiMessage(listState.error) });
+  else if (listState.loading && !listState.items.length) text = t("Loading the articles…");
   else if (listState.loaded && !listState.items.length) {
     const f = filters();
-    text = f.status || f.locale || f.q.trim() ? "No article matches these filters." : "No articles yet." + (isAdmin() ? " Write the first one." : "");
+    text = f.status || f.locale || f.q.trim() ? t("No article matches these filters.")
+      : isAdmin() ? t("No articles yet. Write the first one.") : t("No articles yet.");
   }
   empty.textContent = text;
   empty.classList.toggle("form-error", !!listState.error);
@@ -94,21 +96,20 @@ export function renderArticles() {
   const more = $("kb-more");
   show(more, !!listState.cursor && !listState.error);
   more.disabled = listState.loading;
-  more.textContent = listState.loading && listState.items.length ? "Loading…" : "Load more";
+  more.textContent = listState.loading && listState.items.length ? t("Loading…") : t("Load more");
 }
 
 function articleRow(a) {
   const stats = a.stats || {};
-  const pct = helpfulPercent(stats);
   return el("tr", { class: "kb-row", dataset: { article: a.id, status: a.status }, attrs: { title: statsText(stats) } },
     el("td", null, el("a", { class: "kb-row__title", href: "#/kb/" + encodeURIComponent(a.id), text: a.title })),
-    el("td", { class: "kb-row__locale", text: LOCALE_LABELS[a.locale] || a.locale }),
+    el("td", { class: "kb-row__locale", text: localeLabel(a.locale) }),
     el("td", null, el("span", { class: "status-pill status-pill--small kb-row__status", dataset: { status: a.status },
-      text: STATUS_LABELS[a.status] || a.status })),
+      text: statusLabel(a.status) })),
     el("td", { class: "kb-row__sites", text: sitesText(a.site_keys) }),
-    el("td", { class: "kb-row__updated" }, a.updated_at ? agoNode(a.updated_at) : null,
+    el("td", { class: "kb-row__updated" }, a.updated_at ? agoNode(a.updated_at, null, true) : null,
       a.updated_at ? el("span", { class: "visually-hidden", text: " (" + dateText(a.updated_at) + ")" }) : null),
     el("td", { class: "num kb-row__shown", text: String(stats.shown || 0) }),
     el("td", { class: "num kb-row__opened", text: String(stats.opened || 0) }),
-    el("td", { class: "num kb-row__helpful", text: pct === null ? "—" : pct + "%" }));
+    el("td", { class: "num kb-row__helpful", text: percentText(stats) }));
 }

@@ -1,10 +1,25 @@
 /* The knowledge base's pure rules, for the page (kb/page.js, kb/editor.js) and the conversation's
  * suggested articles (thread/suggestions.js): the list's address, an article's request body from the
- * editor's values, the stats as words, and text put into the composer at the cursor. No DOM here. */
+ * editor's values, the stats as words (in the console's language, i18n.js), and text put into the
+ * composer at the cursor. No DOM here. */
+import { t, tn } from "../i18n.js";
+import "./texts.js";
 
-export const LOCALE_LABELS = { en: "English", fr: "Français" };
-export const STATUS_LABELS = { draft: "Draft", published: "Published" };
 export const KB_PAGE = 50;
+
+/** An article's status in words ("Draft"); one the console does not know, as the API wrote it. */
+export function statusLabel(status) {
+  if (status === "draft") return t("Draft");
+  if (status === "published") return t("Published");
+  return status;
+}
+
+/** An article's language by its name: French is "Français" in either language, as the language menus write it. */
+export function localeLabel(locale) {
+  if (locale === "en") return t("English");
+  if (locale === "fr") return "Français";
+  return locale;
+}
 
 /** GET /v1/articles with the filters the API knows (status, locale, q: words of the title), a page at a time. */
 export function listPath(filters, cursor, limit) {
@@ -56,14 +71,23 @@ export function statsText(stats) {
   const s = stats || {};
   const pct = helpfulPercent(s);
   const answers = Number(s.helpful || 0) + Number(s.not_helpful || 0);
-  return Number(s.shown || 0) + " shown · " + Number(s.opened || 0) + " opened · " +
-    (pct === null ? "— helpful" : pct + "% helpful (" + answers + (answers === 1 ? " answer)" : " answers)"));
+  return [
+    tn(Number(s.shown || 0), "{n} shown", "{n} shown"),
+    tn(Number(s.opened || 0), "{n} opened", "{n} opened"),
+    pct === null ? t("— helpful") : t("{pct}% helpful ({answers})", { pct: pct, answers: tn(answers, "{n} answer", "{n} answers") }),
+  ].join(" · ");
+}
+
+/** The list's helpful column: "75%", "—" before any answer. */
+export function percentText(stats) {
+  const pct = helpfulPercent(stats);
+  return pct === null ? "—" : t("{pct}%", { pct: pct });
 }
 
 /** Which sites an article applies to, in words. */
 export function sitesText(siteKeys) {
-  if (siteKeys === null || siteKeys === undefined) return "All sites";
-  if (!siteKeys.length) return "No site";
+  if (siteKeys === null || siteKeys === undefined) return t("All sites");
+  if (!siteKeys.length) return t("No site");
   return siteKeys.join(", ");
 }
 

@@ -5,7 +5,9 @@
 import { $, clear, el, show } from "../dom.js";
 import { S } from "../state.js";
 import { api } from "../api.js";
+import { t } from "../i18n.js";
 import { insertAt, linkText, summaryText } from "../kb/rules.js";
+import "./texts.js";
 
 export const SUGGESTIONS = 3;
 const REFRESH_MS = 300;  // a visitor's burst of messages is one read
@@ -69,12 +71,12 @@ export function renderSuggestions() {
   clear(list);
   for (const item of items) list.appendChild(suggestionNode(item));
   const query = $("suggest-query");
-  query.textContent = data && data.query ? "For “" + data.query + "”" : "";
+  query.textContent = data && data.query ? t("For “{query}”", { query: data.query }) : "";
   show(query, !!query.textContent);
   let status = "";
-  if (suggest.failed) status = "Suggestions are unavailable right now.";
-  else if (suggest.loading && !data) status = "Looking for articles…";
-  else if (data && (data.abstained || !items.length)) status = "No matching article";
+  if (suggest.failed) status = t("Suggestions are unavailable right now.");
+  else if (suggest.loading && !data) status = t("Looking for articles…");
+  else if (data && (data.abstained || !items.length)) status = t("No matching article");
   $("suggest-status").textContent = status;
   $("suggest").setAttribute("aria-busy", suggest.loading ? "true" : "false");
 }
@@ -84,11 +86,11 @@ function suggestionNode(item) {
     el("div", { class: "suggest-item__title", text: item.title }),
     item.snippet ? el("p", { class: "suggest-item__snippet", text: item.snippet }) : null,
     el("div", { class: "suggest-item__actions" },
-      el("button", { type: "button", class: "link-btn", text: "Insert link",
-        attrs: { "aria-label": "Insert link to " + item.title + " in your reply" },
+      el("button", { type: "button", class: "link-btn", text: t("Insert link"),
+        attrs: { "aria-label": t("Insert link to {title} in your reply", { title: item.title }) },
         on: { click: () => insertInComposer(linkText(item)) } }),
-      el("button", { type: "button", class: "link-btn", text: "Insert summary",
-        attrs: { "aria-label": "Insert summary of " + item.title + " in your reply" },
+      el("button", { type: "button", class: "link-btn", text: t("Insert summary"),
+        attrs: { "aria-label": t("Insert summary of {title} in your reply", { title: item.title }) },
         on: { click: () => insertInComposer(summaryText(item)) } })));
 }
 

@@ -7,6 +7,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import time
 import urllib.parse
 
 from chalicelib.config import settings
@@ -162,27 +163,43 @@ _TARGET_SAFE = "".join(chr(c) for c in range(33, 127))  # printable ASCII stays;
 
 def post(url: str, body: bytes, headers: dict) -> tuple[int | None, str | None]:
     """(status, None) for a 2xx, (status, "HTTP n") for another answer, (None, why) when there was
-    none. Every outbound post (endpoints and team alerts) goes through here, so the address rules
-    hold for all of them: the URL, every address its host resolves to, and the connected peer."""
+    none. Every outbound post (endpoints, team alerts, the bot's lookups) goes through `exchange`, so
+    the address rules hold for all of them: the URL, every address its host resolves to, and the
+    connected peer."""
+    status, _, error = exchange(url, body, headers)
+    return status, error
+
+
+def exchange(url: str, body: bytes, headers: dict, *, timeout: float | None = None,
+             keep: int = 0) -> tuple[int | None, bytes, str | None]:
+    """`post`, keeping up to `keep` bytes of the answer's body (more is an error: a body cut short is
+    no answer). `timeout` (seconds) bounds the connection and each read; the webhooks' by default."""
     problem = url_problem(url)
     if problem:
-        return None, f"refused: url {problem}"
+        return None, b"", f"refused: url {problem}"
     parts = urllib.parse.urlsplit(url)
     tls = parts.scheme == "https"
     host, port = parts.hostname, parts.port or (443 if tls else 80)
     refused = _resolution_problem(host, port)
     if refused:
-        return None, refused
+        return None, b"", refused
     target = urllib.parse.quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_TARGET_SAFE)
-    connection = _VettedConnection(host, port, settings.webhook_timeout, tls)
+    limit = timeout or settings.webhook_timeout
+    started = time.monotonic()
+    connection = _VettedConnection(host, port, limit, tls)
     try:
         connection.request("POST", target, body=body, headers={"Content-Type": "application/json", **headers})
         response = connection.getresponse()
-        response.read(1024)
+        answer = response.read(max(keep, 1024) + 1)
     except _AddressRefusedError as exc:
-        return None, f"refused: {exc}"
+        return None, b"", f"refused: {exc}"
     except (http.client.HTTPException, OSError, UnicodeError) as exc:
-        return None, f"unreachable: {exc}"[:200]
+        return None, b"", f"unreachable: {exc}"[:200]
     finally:
         connection.close()
-    return response.status, None if 200 <= response.status < 300 else f"HTTP {response.status}"
+    if time.monotonic() - started > limit:  # each read kept to the limit, but not all of them together
+        return None, b"", f"unreachable: no answer within {limit:g} s"
+    if keep and len(answer) > keep:
+        return response.status, b"", f"answer larger than {keep} bytes"
+    error = None if 200 <= response.status < 300 else f"HTTP {response.status}"
+    return response.status, answer[:keep] if keep else b"", error
