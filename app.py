@@ -106,7 +106,8 @@ def visitor_session_preflight():
 @app.route("/v1/sites/{site_key}/availability", methods=["GET"], cors=False)
 @widget_cors
 def site_availability(site_key):
-    return sites.availability(site_key, _origin())
+    locale = validate.string(app.current_request.query_params or {}, "locale", required=False, max_len=35)
+    return sites.availability(site_key, _origin(), locale)
 
 
 @app.route("/v1/sites/{site_key}/availability", methods=["OPTIONS"], cors=False)

@@ -19,7 +19,7 @@ from chalicelib.store.models import Conversation, Message
 log = logging.getLogger(__name__)
 
 EVENT_TYPES = ("conversation.created", "conversation.assigned", "conversation.status_changed",
-               "message.created", "csat.submitted")
+               "message.created", "csat.submitted", "bot.outcome")
 TEST_EVENT = "webhook.test"  # sent by POST /v1/webhooks/{id}/test only, to that one endpoint
 _plain = TypeDeserializer()
 
@@ -86,6 +86,12 @@ def conversation_events(record: dict) -> list[dict]:
     before_csat = _value(old, "csat")
     if data.get("csat") and data["csat"] != before_csat:
         add("csat.submitted", csat=data["csat"])
+    # The bot's one outcome (docs/bot.md), an assumed one's revert (outcome null), and its becoming final.
+    outcome, before_outcome = conversation.bot_outcome, _value(old, "bot_outcome")
+    final, before_final = bool(conversation.bot_outcome_final), bool(_value(old, "bot_outcome_final"))
+    if outcome != before_outcome or (outcome and final != before_final):
+        add("bot.outcome", outcome=outcome, final=final if outcome else False,
+            reverted=before_outcome if not outcome else None, reason=conversation.bot_handoff_reason)
     return out
 
 

@@ -27,6 +27,9 @@ os.environ.update({
     # Every test's sessions come from 127.0.0.1: the shared stack must not take the suite for a flood.
     # tests/integration/test_limits.py and the strict stack of tests/protocol/test_limits.py set it to 1.
     "PARLEY_RATE_LIMIT_SCALE": "1000",
+    # The demo site's bot (make dev has it): the test stacks' `demo` starts conversations `queued`, as the
+    # tests of the human tier expect; the bot's tests install flows on sites of their own.
+    "PARLEY_DEMO_BOT": "off",
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 

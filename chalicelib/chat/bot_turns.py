@@ -13,19 +13,19 @@ from dataclasses import dataclass, field
 from chalicelib.aws import stepfunctions
 from chalicelib.bot import engine, flows
 from chalicelib.bot import lookup as lookups
-from chalicelib.chat import messaging, routing, tickets
+from chalicelib.chat import messaging, routing, sites, tickets
 from chalicelib.chat.conversations import index_actions, queue_key, serialize_message
 from chalicelib.chat.subscriptions import notify_change
 from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, now
 from chalicelib.errors import NotFoundError, ParleyError
 from chalicelib.kb import articles
+from chalicelib.store.dynamo import update_if
 from chalicelib.store.models import Conversation, Site, Visitor
 
 log = logging.getLogger(__name__)
 
 MAX_REPLIES = 20  # bot messages in one turn (a DynamoDB transaction holds 100 items)
-BOT_NAME = {"en": "Assistant", "fr": "Assistant"}
 PROFILE_FIELDS = ("name", "email")  # what an ask node collects onto the visitor's profile too
 
 
@@ -43,12 +43,19 @@ def opening(caller: Caller, conversation: Conversation, sender, *, words: str | 
             client_msg_id: str | None = None) -> Played:
     """A new bot conversation: the flow from its start; the visitor's first words, if any, answered where
     the flow first waits. A retried start finds the opening made and adds nothing (or answers the words)."""
+    hello = _greeting(conversation)
+
+    def opened(flow: dict, ctx: engine.Context, state: dict) -> engine.Turn:
+        turn = engine.begin(flow, state["v"], ctx, words=words)
+        turn.replies.insert(0, {"text": hello[ctx.locale]})
+        return turn
+
     def decide(current: Conversation, seq: int):
         state = _state(current)
         if state is None:
             return None
         if state.get("wait") == "start":
-            return _follow(current, lambda flow, ctx: engine.begin(flow, state["v"], ctx, words=words))
+            return _follow(current, lambda flow, ctx: opened(flow, ctx, state))
         if words is None:
             return None
         return _follow(current, lambda flow, ctx: engine.answer(flow, state, ctx, words=words))
@@ -70,6 +77,39 @@ def visitor_turn(caller: Caller, conversation_id: str, sender, *, words: str | N
                        choice=option)
     text = words if option is None else ""  # a choice is stored as its label (the Follow names it)
     return _play(caller, conversation_id, sender, text, client_msg_id, decide, ack=ack and option is None, ref=ref)
+
+
+def _greeting(conversation: Conversation) -> dict:
+    """The site's greeting, naming who is online and the wait (chat/sites.py), in both languages."""
+    try:
+        site = Site.get(conversation.site_key)
+        available = sites.availability_of(site)
+        return {lang: sites.greeting(site, available, lang) for lang in ("en", "fr")}
+    except Exception:  # a greeting is a courtesy: the flow opens without it rather than not at all
+        log.exception("bot greeting unavailable", extra={"conversation_id": conversation.id})
+        return {"en": "Hi!", "fr": "Bonjour\u00a0!"}
+
+
+def confirm(caller: Caller, conversation: Conversation, sender) -> bool:
+    """The article view's "Yes" in a conversation the bot holds: its `yes` when it asked whether an article
+    solved it, else confirmed as it stands. False when the conversation moved meanwhile."""
+    state = _state(conversation)
+    if state is None:
+        return False
+    if state.get("wait") == "feedback":
+        played = visitor_turn(caller, conversation.id, sender, option=engine.YES)
+        return played.answered and not played.duplicate
+    stamp = iso()
+    confirmed = update_if(conversation, [
+        Conversation.status.set("solved"), Conversation.solved_at.set(stamp), Conversation.resolution.set("bot"),
+        Conversation.auto_solved.set(True), *index_actions(conversation.workspace_id, "solved", None),
+        Conversation.bot_outcome.set("confirmed"), Conversation.bot_outcome_at.set(stamp),
+        Conversation.bot_outcome_final.set(True)],
+        (Conversation.status == conversation.status) & (Conversation.last_seq == conversation.last_seq))
+    if confirmed:
+        conversation.refresh(consistent_read=True)
+        notify_change(conversation, sender)
+    return confirmed
 
 
 def holds(conversation: Conversation) -> bool:
@@ -118,7 +158,7 @@ def _follow(conversation: Conversation, play, *, choice: str | None = None) -> m
         engine.give_up(flow or {}, turn, ctx, "error")
     turn.state["engaged"] = bool(state.get("engaged")) or state.get("wait") != "start" or choice is not None
     follow = messaging.Follow(replies=[_reply(r) for r in turn.replies], actions=_actions(conversation, state, turn),
-                              author={"kind": "bot", "id": "bot", "name": BOT_NAME.get(lang, "Assistant")},
+                              author={"kind": "bot", "id": "bot", "name": sites.BOT_NAME},
                               result=turn)
     if choice is not None:
         follow.first_text = _choice_label(flow or {}, state, choice, lang)

@@ -28,6 +28,22 @@ TEXTS = {
                              "answer by email.",
                              "Désolés, personne n’est disponible pour le moment. Laissez votre adresse e-mail, nous "
                              "vous répondrons par e-mail."),
+    # Who is there, for the greeting (chat/sites.py greeting): names, and the wait at the queue's average.
+    "available_one": ("{names} is online and can answer you now.", "{names} est en ligne et peut vous répondre tout "
+                      "de suite."),
+    "available_many": ("{names} are online and can answer you now.", "{names} sont en ligne et peuvent vous répondre "
+                       "tout de suite."),
+    "busy_one": ("{names} is online; the wait is about {wait}.", "{names} est en ligne\u202f; l’attente est "
+                 "d’environ {wait}."),
+    "busy_many": ("{names} are online; the wait is about {wait}.", "{names} sont en ligne\u202f; l’attente est "
+                  "d’environ {wait}."),
+    "nobody_online": ("Nobody is online right now: leave a message and we will answer by email.",
+                      "Personne n’est en ligne pour le moment\u00a0: laissez un message, nous vous répondrons par "
+                      "e-mail."),
+    "under_a_minute": ("less than a minute", "moins d’une minute"),
+    "minutes": ("{n} minutes", "{n} minutes"),
+    "one_minute": ("1 minute", "1 minute"),
+    "and": ("{a} and {b}", "{a} et {b}"),
     # The values a notice names when nothing better is known.
     "an_agent": ("An agent", "Un conseiller"),
     "another_team": ("another team", "une autre équipe"),
@@ -37,6 +53,21 @@ TEXTS = {
 def text(code: str, locale: str | None, **values) -> str:
     """The notice in the language of `locale` (a visitor's BCP 47 tag), its values filled in."""
     return TEXTS[code][language(locale) == "fr"].format(**values)
+
+
+def names(people: list[str], locale: str | None) -> str:
+    """"Dana", "Dana and Alex", "Dana, Alex and Sam"."""
+    if len(people) <= 1:
+        return "".join(people)
+    return text("and", locale, a=", ".join(people[:-1]), b=people[-1])
+
+
+def wait(seconds: int, locale: str | None) -> str:
+    """A wait in words, to the minute."""
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return text("under_a_minute", locale)
+    return text("one_minute", locale) if minutes == 1 else text("minutes", locale, n=minutes)
 
 
 def team_label(site_texts: dict | None, group: str, locale: str | None) -> str:

@@ -3,7 +3,7 @@ beside a conversation. A visitor's "yes, this answered my question" is a resolut
 conversation, or solves the one they had started (by self-service, no survey follows)."""
 import logging
 
-from chalicelib.chat import assignment, messaging, routing
+from chalicelib.chat import assignment, bot_turns, messaging, routing
 from chalicelib.chat.conversations import load
 from chalicelib.core import locales, validate
 from chalicelib.core.caller import Caller
@@ -35,7 +35,10 @@ def _solve(site, conversation_id: str, claims: dict | None, sender) -> bool:
     (solved or closed already, or moved by someone meanwhile)."""
     if not claims or claims.get("site") != site.site_key:
         raise UnauthorizedError("a conversation_id needs the visitor token of that conversation's visitor")
-    conversation = load(Caller.for_visitor(claims["sub"], site.workspace_id, site_key=site.site_key), conversation_id)
+    visitor = Caller.for_visitor(claims["sub"], site.workspace_id, site_key=site.site_key)
+    conversation = load(visitor, conversation_id)
+    if bot_turns.holds(conversation):  # the bot's articles answered: the bot's own confirmation
+        return bot_turns.confirm(visitor, conversation, sender)
     if conversation.status not in SOLVABLE:
         return False
     system = Caller.system(site.workspace_id, "self_service", "Self-service")

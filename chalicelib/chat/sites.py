@@ -1,7 +1,9 @@
 """What a site's widget may know before a visitor says anything: is anyone there to answer."""
 from chalicelib.bot import flows
+from chalicelib.chat import notices
 from chalicelib.chat.availability import eta_seconds, is_available, is_online, wait_per_position
 from chalicelib.core import origins
+from chalicelib.core.locales import language
 from chalicelib.errors import UnauthorizedError
 from chalicelib.identity.sessions import get_site
 from chalicelib.store.models import Agent
@@ -18,7 +20,7 @@ def widget_settings(site_key: str, origin: str | None = None) -> dict:
             "contact_email": s.contact_email,
             "prechat": {"enabled": bool(s.prechat_enabled), "fields": list(s.prechat_fields or []),
                         "required": list(s.prechat_required or [])},
-            "availability": _availability(site),
+            "availability": availability_of(site),
             "bot": {"enabled": True, "name": BOT_NAME} if flows.live(site) else None}
 
 
@@ -37,8 +39,27 @@ def plain_texts(value) -> dict:
     return value.as_dict() if hasattr(value, "as_dict") else dict(value or {})
 
 
-def availability(site_key: str, origin: str | None = None) -> dict:
-    return _availability(allowed_site(site_key, origin))
+def availability(site_key: str, origin: str | None = None, locale: str | None = None) -> dict:
+    """GET /v1/sites/{site_key}/availability: who is there, the wait, and the greeting saying so in `locale`."""
+    site = allowed_site(site_key, origin)
+    available = availability_of(site)
+    return {**available, "greeting": greeting(site, available, locale)}
+
+
+def greeting(site, available: dict, locale: str | None) -> str:
+    """The site's greeting in the visitor's language, then who is online and the real wait (the queue's
+    moving average): what the bot opens with, and what the availability route answers."""
+    lang = language(locale)
+    own = (plain_texts(site.settings.texts).get(lang) or {}).get("greeting") or site.settings.greeting
+    people = available.get("agents") or []
+    if not available["online"]:
+        status = notices.text("nobody_online", lang)
+    else:
+        many = "many" if available["agents_online"] > 1 else "one"
+        who = notices.names(people, lang) if people else notices.text("an_agent", lang)
+        status = (notices.text(f"available_{many}", lang, names=who) if available["eta_seconds"] == 0 else
+                  notices.text(f"busy_{many}", lang, names=who, wait=notices.wait(available["eta_seconds"], lang)))
+    return f"{own} {status}".strip()
 
 
 def allowed_site(site_key: str, origin: str | None):
@@ -48,7 +69,7 @@ def allowed_site(site_key: str, origin: str | None):
     return site
 
 
-def _availability(site) -> dict:
+def availability_of(site) -> dict:
     """The same rule routing uses: 0 s when an agent has a free slot; when all are full, the wait of the
     next place in the queue at the workspace's recent average; none when nobody is online."""
     team = list(Agent.by_workspace.query(site.workspace_id))
@@ -61,5 +82,7 @@ def _availability(site) -> dict:
         eta = 0
     else:
         eta = eta_seconds(1, wait_per_position(site.workspace_id))
+    # First names only, three at most: what a visitor may know of who is there before anyone joins.
+    names = sorted({(a.name or "").split()[0] for a in online if (a.name or "").strip()})[:3]
     return {"online": bool(online), "agents_online": len(online), "agents_away": len(away), "eta_seconds": eta,
-            "open_now": True}
+            "agents": names, "open_now": True}

@@ -189,7 +189,29 @@ def seed(port: int) -> dict:
         Site(site_key, workspace_id=f"ws_{owner.replace('-', '_')}", name=SEED[owner]["workspace"],
              identity_secret=IDENTITY_SECRET, settings=SiteSettings(**allowed, **settings), created_at=stamp).save()
     seed_articles("ws_demo", stamp)
+    if os.environ.get("PARLEY_DEMO_BOT", "on") != "off":
+        seed_bot(port)
     return SEED
+
+
+def seed_bot(port: int, site_key: str = "demo") -> dict:
+    """The demo shop's bot (infra/local/demo_bot.json): a greeting, order status from the local shop
+    (infra/local/shop.py), shipping and returns articles, and a choice between Sales and Support, whose
+    groups the demo agents join (Alex: support, Ada: sales). The test stacks keep `demo` without it
+    (PARLEY_DEMO_BOT=off, tests/conftest.py): their tests expect conversations to start `queued`."""
+    from chalicelib.bot import flows
+    from chalicelib.core.caller import Caller
+    from chalicelib.store.models import Agent, Site
+
+    from . import shop
+    site = Site.get(site_key)
+    team = {a.email: a for a in Agent.by_workspace.query(site.workspace_id)}
+    for email, groups in (("agent@example.com", ["support"]), ("admin@example.com", ["sales"])):
+        if email in team:
+            team[email].update(actions=[Agent.groups.set(groups)])
+    admin = team["admin@example.com"]
+    return flows.save(Caller.for_agent(admin.id, site.workspace_id, name=admin.name, role="admin"), site_key,
+                      shop.flow(port))
 
 
 def seed_articles(workspace_id: str, stamp: str) -> int:
@@ -262,6 +284,8 @@ def build_web_app(chalice_app, executor: ThreadPoolExecutor, credentials):
     app.router.add_routes(gateway.routes("/ws", "/_gateway"))
     # Any character, newlines included: API Gateway passes an encoded %0A in a path parameter to the app.
     app.router.add_route("*", "/v1/{tail:[\\s\\S]*}", rest_handler)
+    from . import shop
+    app.router.add_routes(shop.routes())  # the demo shop's order lookups, for its bot
     app.router.add_get("/", index)
     app.router.add_get("/console", lambda r: web.HTTPFound("/console/"))
     app.router.add_get("/console/", console_index)
@@ -305,7 +329,8 @@ def banner(port: int, seeded: dict) -> str:
              f"  REST API                    {base}/v1/health",
              f"  WebSocket API               ws://127.0.0.1:{port}/ws?token=TOKEN",
              f"  Emails SES would have sent  {base}/_local/outbox",
-             f"  Reply by email (raw POST)   {base}/_local/inbound", "",
+             f"  Reply by email (raw POST)   {base}/_local/inbound",
+             f"  The demo shop's order API   {base}/_demo/shop/orders (the bot's lookups: try order 1234)", "",
              f"  Logins (password: {PASSWORD}):"]
     for site_key, spec in seeded.items():
         for email, _, role in spec["agents"]:

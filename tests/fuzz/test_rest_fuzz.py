@@ -117,6 +117,21 @@ def specs(ids: dict) -> dict:
                       "site_keys": pick([None, ["demo"], ["demo", "demo-prechat"]]),
                       "url": pick([None, "https://shop.example/help", "javascript:x"])}
     hook = {"url": hook_url, "events": events, "enabled": st.booleans(), "description": s.good_text}
+    node_ref = pick(["hi", "menu", "bye", "nowhere", "", "x" * 41])
+    text = st.one_of(s.good_text, st.fixed_dictionaries({"en": s.good_text}),
+                     st.fixed_dictionaries({"en": s.good_text, "fr": s.good_text, "de": s.good_text}))
+    node = st.one_of(
+        st.fixed_dictionaries({"kind": pick(["message", "handoff", "robot"]), "text": text, "next": node_ref}),
+        st.fixed_dictionaries({"kind": st.just("options"), "text": text, "options": st.lists(
+            st.fixed_dictionaries({"id": pick(["a", "human", "B", ""]), "label": text, "next": node_ref}),
+            max_size=12)}),
+        st.fixed_dictionaries({"kind": st.just("lookup"), "url": hook_url, "fields": st.lists(s.name, max_size=3),
+                               "template": text, "next": node_ref, "fallback": node_ref}),
+        st.fixed_dictionaries({"kind": st.just("ask"), "next": node_ref, "fields": st.lists(st.fixed_dictionaries({
+            "name": pick(["order", "Email", "x" * 41]), "type": pick(["text", "email", "date"]), "label": text,
+            "pattern": pick(["^[0-9]+$", "([", "a" * 300])}), max_size=6)}))
+    flow = {"enabled": st.booleans(), "start": node_ref, "max_turns": st.integers(-1, 60),
+            "nodes": st.dictionaries(node_ref, node, max_size=4)}
     paging = {"limit": st.integers(0, 101).map(str), "cursor": pick(["", "abc", "eyJhIjogMX0="])}
     return {
         ("GET", "/v1/health"): {"auth": public},
@@ -195,6 +210,11 @@ def specs(ids: dict) -> dict:
         ("PUT", "/v1/articles/{article_id}"): {"auth": admin, "body": article_fields},
         ("DELETE", "/v1/articles/{article_id}"): {"auth": admin},
         ("DELETE", "/v1/visitors/{visitor_id}"): {"auth": admin, "query": {"confirm": pick(["erase", "no"])}},
+        ("GET", "/v1/sites/{site_key}/bot"): {"auth": admin},
+        ("PUT", "/v1/sites/{site_key}/bot"): {"auth": admin, "body": flow},
+        ("DELETE", "/v1/sites/{site_key}/bot"): {"auth": admin},
+        ("POST", "/v1/sites/{site_key}/bot/preview"): {"auth": admin, "body": {
+            "version": st.one_of(st.integers(-1, 5), s.good_text)}},
     }
 
 

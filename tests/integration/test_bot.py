@@ -150,7 +150,9 @@ def test_a_new_conversation_starts_with_the_bot_and_a_choice_moves_it_on(world, 
     ack = start(world, visitor)
     conversation = ack["conversation"]
     assert conversation["status"] == "bot"
-    assert [m["text"] for m in ack["messages"]] == ["Hi, I am the shop's assistant.", "What can I do for you?"]
+    assert [m["text"] for m in ack["messages"]] == [
+        "Hi! How can we help? Nobody is online right now: leave a message and we will answer by email.",
+        "Hi, I am the shop's assistant.", "What can I do for you?"]
     menu = ack["messages"][-1]
     assert [o["id"] for o in menu["options"]] == ["order", "help", "sales", "human"]  # a person, always one tap away
     assert menu["author"]["kind"] == "bot"
@@ -175,6 +177,24 @@ def test_a_new_conversation_starts_with_the_bot_and_a_choice_moves_it_on(world, 
     assert headers["webhook-signature"] == signing.sign_standard(secret, headers["webhook-id"],
                                                                  int(headers["webhook-timestamp"]), body)
     assert json.loads(body)["fields"] == {"order_number": "1234"}
+
+
+def test_the_greeting_names_who_is_online_and_the_real_wait_as_the_availability_route_does(world, shop):
+    from chalicelib.chat import sites
+    from chalicelib.store.models import Agent, Workspace
+    install(world, shop_flow(shop))
+    dana = world.online_agent(name="Dana Smith", capacity=1)
+    alex = world.online_agent(name="Alex", capacity=1)
+    assert sites.availability("site-a", None, "en")["greeting"] == \
+        "Hi! How can we help? Alex and Dana are online and can answer you now."
+    opening = start(world, world.visitor_connection())["messages"][0]["text"]
+    assert opening.endswith("Alex and Dana are online and can answer you now.")
+    for agent in (dana, alex):  # both full: the wait at the queue's moving average
+        Agent(agent.id).update(actions=[Agent.active_chats.set(1)])
+    Workspace("ws_a").update(actions=[Workspace.wait_seconds.set(150)])
+    french = sites.availability("site-a", None, "fr-FR")
+    assert french["agents"] == ["Alex", "Dana"] and french["eta_seconds"] == 150
+    assert french["greeting"].endswith("Alex et Dana sont en ligne\u202f; l’attente est d’environ 2 minutes.")
 
 
 @pytest.mark.parametrize("order, reason", [("4321", "lookup_failed"), ("5555", "lookup_failed")])

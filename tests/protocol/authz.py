@@ -67,6 +67,12 @@ def _article(world) -> dict:
             "status": "published", "questions": ["when does it ship"]}
 
 
+def _flow(world) -> dict:
+    """A flow that is saved but off: the matrix's demo site keeps starting conversations `queued`."""
+    return {"enabled": False, "start": "hi", "nodes": {"hi": {"kind": "message", "text": {"en": unique("Hello ")},
+                                                               "end": True}}}
+
+
 def _new_agent(world) -> dict:
     return {"email": unique("matrix-agent-") + "@example.com", "name": "Matrix Agent", "password": "matrix-password"}
 
@@ -135,6 +141,10 @@ ROUTES = [
     Route("POST", "/v1/articles", ADMIN, 201, body=_article, snapshot="articles"),
     Route("PUT", "/v1/articles/{article_id}", ADMIN, body=_article, snapshot="articles"),
     Route("DELETE", "/v1/articles/{article_id}", ADMIN, 204, snapshot="articles", fresh=("article_id",)),
+    Route("GET", "/v1/sites/{site_key}/bot", ADMIN),
+    Route("PUT", "/v1/sites/{site_key}/bot", ADMIN, body=_flow, snapshot="bot"),
+    Route("POST", "/v1/sites/{site_key}/bot/preview", ADMIN, 201, body=lambda w: {}, snapshot="bot"),
+    Route("DELETE", "/v1/sites/{site_key}/bot", ADMIN, 204, snapshot="bot"),
     Route("GET", "/v1/webhooks", ADMIN),
     Route("POST", "/v1/webhooks", ADMIN, 201, body=_webhook, snapshot="webhooks"),
     Route("PATCH", "/v1/webhooks/{webhook_id}", ADMIN, body=lambda w: {"description": unique("matrix ")},

@@ -268,6 +268,7 @@ class World:
         self.ids["canned"] = self.as_admin("POST", "/v1/canned-responses", {"shortcut": authz.unique("victim"),
                                                                               "text": "demo's own words"})["id"]
         self.ids["article"] = self.as_admin("POST", "/v1/articles", authz._article(self), status=201)["id"]
+        self.as_admin("PUT", "/v1/sites/demo/bot", authz._flow(self))  # a version to preview
         self.ids["webhook"], self.ids["delivery"] = self._webhook_with_failed_delivery()
         self._bad_tokens(victim, expiring)
 
@@ -432,6 +433,7 @@ class World:
                 "articles": "/v1/articles",
                 "agents": "/v1/agents",
                 "site": "/v1/sites/demo",
+                "bot": "/v1/sites/demo/bot",
                 "visitor": f"/v1/visitors/{self.ids['victim_visitor']}",
                 "webhooks": "/v1/webhooks",
                 "deliveries": f"/v1/webhooks/{self.ids['webhook']}/deliveries"}[kind]

@@ -153,11 +153,17 @@ def test_the_documents_links_lead_to_answers_as_documented(fuzz_stack):
     calls, failures = [], []
 
     class Links(schema.as_state_machine()):
+        def before_call(self, case):
+            # The admin's token on the case itself too: in a full run some calls of the machine reached the
+            # stack without the kwargs' headers (every answer a 401, nothing followed), so the test proved nothing.
+            case.headers = {**(case.headers or {}), **headers}
+
         def get_call_kwargs(self, case):
             return {"base_url": fuzz_stack.http, "headers": headers, "timeout": 30}
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
-            calls.append((case.operation.label, response.status_code))
+            sent = response.request.headers.get("Authorization") if response.request is not None else None
+            calls.append((case.operation.label, response.status_code if sent == headers["Authorization"] else None))
             try:
                 case.validate_response(response, checks=CHECKS, headers=headers)
             except FailureGroup as exc:
@@ -175,4 +181,5 @@ def test_the_documents_links_lead_to_answers_as_documented(fuzz_stack):
         if failures:
             raise failures[0] from None
     assert len(calls) >= STATEFUL_STEPS, calls  # it did make calls and follow links, not stop at once
-    assert any(label.startswith(("PUT", "PATCH", "DELETE")) and status < 300 for label, status in calls), calls
+    assert any(label.startswith(("PUT", "PATCH", "DELETE")) and status is not None and status < 300
+               for label, status in calls), calls
