@@ -74,7 +74,6 @@
     not_sent: ['Not sent', 'Non envoyé'],
     suggested: ['Suggested articles', 'Articles suggérés'],
     human: ['Talk to a person', 'Parler à une personne'],
-    skip: ['Skip', 'Passer'],
   };
   // The visitor's language: the site's explicit choice (data-locale on the script tag) first, then the first
   // of the browser's languages the widget speaks, then the page's <html lang>; English otherwise.
@@ -132,7 +131,7 @@
   let unreadCount = -1; // the last count told to 'unread' listeners
   let queueInfo; // the last `queue` frame: the place in the queue
   let status; // the conversation's status, as the server last said ('bot' while the bot answers)
-  let greeting; // the `start` that opens a bot conversation is on its way
+  let opening; // the `start` that opens a bot conversation is on its way (or was refused: not again)
   let typingAuthor, typingAuthorTimer; // who is typing on the other side; a frame 'on' lasts 10 s at most
 
   let typingSent; // a typing 'on' was sent and no 'off' yet
@@ -397,13 +396,14 @@
   // A bot's site: opening the panel starts the conversation with no text, and the bot greets (its first
   // messages in the ack, or as `message` events). Refused: not again on this page (the visitor may still write).
   function greet() {
-    greeting = 1;
+    opening = 1;
     send({ action: 'start', page_url: location.href, fields: state.fields }, (error, ack) => {
-      greeting = error && error.code !== 'closed';
+      opening = error && error.code !== 'closed';
       if (error) return;
       adoptConversation(ack.conversation);
-      (ack.messages || []).forEach((message) => addMessage(message, true));
-      fetchHistory(); // an earlier conversation the server found has more
+      const replies = ack.messages || [];
+      replies.forEach((message) => addMessage(message, true));
+      replies.length ? paint() : fetchHistory(); // none: a conversation the server found, with its history
     });
   }
 
@@ -574,7 +574,8 @@
     const closeButton = create('button.icon', { type: 'button', 'aria-label': translate('close') }, '\u00d7');
     const launcher = create('button.launcher', { type: 'button', 'aria-expanded': false },
       icon('M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 1-2z'));
-    const body = create('div.body', null, create('p.greeting', null, (settings.greetings || {})[lang] || settings.greeting));
+    const greeting = !settings.bot && ((settings.greetings || {})[lang] || settings.greeting); // a bot says it itself
+    const body = create('div.body', null, create('p.greeting', null, greeting));
     const article = create('div.article', { role: 'region', 'aria-labelledby': 'parley-atitle' });
     const suggestions = create('div.suggest');
     const human = create('button.human', { type: 'button' }, translate('human'));
@@ -706,27 +707,32 @@
   // --- drawing ------------------------------------------------------------------------------------
 
   // One message's node: author line (agent, bot), bubble, the bot's articles and option chips (an optional
-  // question's Skip is one), meta line (Sending…, Seen).
+  // question's Skip is one; its "human" is not: Talk to a person has its own place), meta line (Sending…, Seen).
   function messageNode(message) {
     const kind = message.cid ? 'visitor' : message.author.kind; // an outbox item has a cid
-    const node = create('div.msg.' + kind), ask = message.ask;
-    const options = message.options || (ask && ask.required === false && [{ id: 'skip', label: translate('skip') }]);
+    const node = create('div.msg.' + kind), options = message.options;
     if (/agent|bot/.test(kind)) node.append(node.who = create('div.author', null, message.author.name || translate(kind)));
     node.append(create('div.bubble', null, ...linkify(message.text)));
     if (message.articles) node.append(articleList(message.articles));
     if (options) {
-      node.append(node.options = create('div', null, ...options.map((option) => chip(option.label, () => {
-        message.chosen = true;
-        choose(option);
-      }))));
+      node.append(node.options = create('div', null, ...options.filter((option) => option.id !== 'human')
+        .map((option) => chip(option.label, () => {
+          message.chosen = true;
+          choose(option);
+        }))));
     }
     node.append(node.meta = create('div.meta'));
     return node;
   }
 
-  // The visitor's choice ("human": Talk to a person). Refused (no bot there): the label goes as text.
+  // The visitor's choice ("human": Talk to a person): its ack holds it (as its label) and the bot's answer
+  // (a change of status comes as a `conversation` event). Refused (no bot there): the label goes as text.
   function choose(option) {
-    send({ action: 'choose', conversation_id: state.conv, option_id: option.id }, (error) => error && enqueue(option.label));
+    send({ action: 'choose', conversation_id: state.conv, option_id: option.id }, (error, ack) => {
+      if (error) return enqueue(option.label);
+      [ack.message].concat(ack.messages).forEach((message) => addMessage(message, true));
+      paint();
+    });
     paint();
   }
 
@@ -765,9 +771,9 @@
     const online = settings.availability.online !== false;
     // The offline form (an email required) only when nobody can answer: agents away still take chats by hand.
     const reachable = online || settings.availability.agents_away > 0;
-    // (a bot answers whoever is there: no offline form on its site)
-    const view = refused || unavailable || chatting ? ''
-      : !reachable && !settings.bot ? 'offline'
+    // Neither form on a bot's site: the bot answers whoever is there, and its questions are the form.
+    const view = refused || unavailable || chatting || settings.bot ? ''
+      : !reachable ? 'offline'
         : prechat.enabled && !(prechat.required || []).every((name) => state.fields[name]) ? 'prechat' : '';
     if (view !== ui.view) ui.forms.replaceChildren(...(view ? [buildVisitorForm(view)] : []));
     ui.view = view;
@@ -787,7 +793,7 @@
     const mode = { email: 'email', number: 'decimal', phone: 'tel' }[ask.type] || '';
     Object.assign(ui.input, { inputMode: mode, autocapitalize: mode && 'off',
       autocomplete: mode === 'decimal' ? 'off' : mode || (ask.field === 'name' ? 'name' : '') });
-    if (settings.bot && isOpen && socketOpen && !view && !chatting && !greeting) greet();
+    if (settings.bot && isOpen && socketOpen && !view && !chatting && !opening) greet();
     ui.body.hidden = !(ui.article.hidden = !reading);
     ui.mailButton.hidden = !state.conv || unavailable;
     // An offline message is promised an email answer only once the server has it (its outbox entry acked).
@@ -869,6 +875,7 @@
     (failure) => failure.status === 401 ? Promise.reject(failure)
       : failure.status || fetch(API + '/v1/health').then(() => { refused = 1; }, () => 0),
   ).then(() => {
+    settings.bot ||= PREVIEW; // a preview runs the flow it was given, enabled or not
     buildUi();
     paint();
     toggle(wantOpen);
