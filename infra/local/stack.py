@@ -39,7 +39,9 @@ SEED = {
                                 "survey_window": 5, "close_after": 10}},
 }
 # More sites of the same workspaces, with other settings (the widget's tests use them).
-EXTRA_SITES = {"demo-prechat": ("demo", {"prechat_enabled": True})}
+# demo-bot: the bot's browser tests install their flows there (tests/browser/test_widget_bot.py), so `demo`
+# itself keeps none (its tests expect a chat to start queued).
+EXTRA_SITES = {"demo-prechat": ("demo", {"prechat_enabled": True}), "demo-bot": ("demo", {})}
 # A workspace with no agents at all: its widget is always offline.
 EMPTY_SITES = {"demo-offline": "Night Owls Ltd"}
 CANNED = [("hello", "Hi {{visitor.name}}, I'm {{agent.name}}. How can I help?"),
