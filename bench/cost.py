@@ -70,6 +70,10 @@ ASSUMPTIONS = {
     # visitors leave (a digest of replies), ask for a transcript or rate by email. Each email is one SQS
     # send, receive and delete, and one SES send.
     "emails_per_conversation": 0.3,
+    # Every conversation starts with the bot (issue 15); this share it solves itself (the visitor says an
+    # article answered), the rest it hands to a person, who then chats as above. Self-service takes 20-40 %
+    # of requests in the products people compare us with.
+    "bot_resolved_share": 0.3,
 }
 # us-east-1 list prices in USD, no free tier.
 PRICES = {
@@ -243,8 +247,9 @@ def run() -> dict:
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         UNMETERED.add(id(sfn))
         arns = create_state_machines(sfn, prefix="parley-cost-")
-        settings.handoff_arn, settings.inactivity_arn, settings.csat_arn = (
-            arns["PARLEY_HANDOFF_ARN"], arns["PARLEY_INACTIVITY_ARN"], arns["PARLEY_CSAT_ARN"])
+        settings.handoff_arn, settings.inactivity_arn, settings.csat_arn, settings.bot_arn = (
+            arns["PARLEY_HANDOFF_ARN"], arns["PARLEY_INACTIVITY_ARN"], arns["PARLEY_CSAT_ARN"], arns["PARLEY_BOT_ARN"])
+        settings.bot_idle_wait = settings.bot_final_wait = 1
         clients.reset()
         # Domain events: the two table streams, the bus, its rule and the events queue, as deployed;
         # the stream and queue pollers are Lambda's (not billed per request), the handlers' calls are.
@@ -276,6 +281,14 @@ def run() -> dict:
         routing.connected("a_cost")
         routing.set_presence("a_cost", "online", sender)
         agent = lifecycle.caller_for_connection("agent-conn")
+        from chalicelib.bot import flows
+        from chalicelib.core.caller import Caller
+        from chalicelib.kb import articles
+        admin = Caller.for_agent("a_cost", "w_cost", name="Alex", role="admin")
+        articles.create(admin, {"title": "Where is my order?", "body": "Orders ship within 2 days; the email has "
+                                "a tracking link.", "locale": "en", "status": "published",
+                                "questions": ["where is my order", "order tracking"]})
+        flows.save(admin, "site-cost", BOT_FLOW)
 
         frames_in = Counter()
         posts_before = lambda: sum(len(v) for v in api.frames.values())
@@ -292,19 +305,42 @@ def run() -> dict:
         UNMETERED.update(id(reader.client) for reader in pipeline.readers)
         UNMETERED.add(id(pipeline.sqs))
 
-        METER.on = True
         started = time.monotonic()
-        posts_at_start = posts_before()
-        for n in range(CONVERSATIONS_MEASURED):
+
+        def opened(cid: str, n: int):
+            """A visitor's session, socket and `start`: the bot opens. Their caller and the conversation id."""
             session = sessions.create_visitor_session({"site_key": "site-cost", "name": f"Visitor {n}"})
             lambda_invocations["rest"] += 1
-            cid = f"visitor-conn-{n}"
             lifecycle.connect(cid, session["token"])
             api.connect(cid)
             lambda_invocations["websocket $connect"] += 1
             visitor = lifecycle.caller_for_connection(cid)
-            frame(visitor, action="start", text="Hi, where is my order?")
-            conversation_id = api.of(cid, "ack")[-1]["conversation"]["id"]
+            frame(visitor, action="start")
+            return visitor, api.of(cid, "ack")[-1]["conversation"]["id"]
+
+        def closed(cid: str) -> None:
+            lifecycle.disconnect(cid)
+            api.drop(cid)
+            lambda_invocations["websocket $disconnect"] += 1
+            pipeline.drain()
+
+        def bot_resolved(n: int) -> None:
+            """The bot answers: the visitor opens the chat, picks the order question, says the article helped."""
+            cid = f"visitor-bot-{n}"
+            visitor, conversation_id = opened(cid, n)
+            frame(visitor, action="choose", conversation_id=conversation_id, option_id="order")
+            frame(visitor, action="choose", conversation_id=conversation_id, option_id="yes")
+            assert api.of(cid, "ack")[-1]["conversation"]["status"] == "solved", api.of(cid, "ack")[-1]
+            closed(cid)
+
+        def handed_off(n: int) -> None:
+            """The bot opens, the visitor asks for a person, and the human chat goes as it always did."""
+            cid = f"visitor-conn-{n}"
+            visitor, conversation_id = opened(cid, n)
+            frame(visitor, action="choose", conversation_id=conversation_id, option_id="human")
+            assert api.of(cid, "ack")[-1]["conversation"]["status"] == "open", api.of(cid, "ack")[-1]
+            frame(visitor, action="send", conversation_id=conversation_id, text="Hi, where is my order?",
+                  client_msg_id=f"v-{n}-first")
             for i in range(MESSAGES_EACH_WAY):
                 frame(agent, action="typing", conversation_id=conversation_id, state="on")
                 frame(agent, action="send", conversation_id=conversation_id, text=f"Let me check that for you ({i}).",
@@ -319,18 +355,28 @@ def run() -> dict:
                     frame(agent, action="read", conversation_id=conversation_id, seq=seq)
             frame(agent, action="set_status", conversation_id=conversation_id, status="solved")
             frame(visitor, action="rate", conversation_id=conversation_id, rating=5)
-            lifecycle.disconnect(cid)
-            api.drop(cid)
-            lambda_invocations["websocket $disconnect"] += 1
+            closed(cid)
+
+        phases = {}
+        for kind, play in (("bot_resolved", bot_resolved), ("handed_off", handed_off)):
+            METER.calls.clear()
+            METER.wru = METER.rru = METER.events = 0
+            frames_in.clear()
+            lambda_invocations.clear()
+            flow_invocations.clear()
+            transitions_before = _transitions(sfn, arns)
+            posts_at_start = posts_before()
+            METER.on = True
+            for n in range(CONVERSATIONS_MEASURED):
+                play(n)
+            _wait_for_executions(sfn, arns)
             pipeline.drain()
-        _wait_for_executions(sfn, arns)
-        pipeline.drain()
-        transitions = _transitions(sfn, arns)
-        METER.on = False
-        posts = posts_before() - posts_at_start
-        lambda_invocations["flow_task"] = sum(flow_invocations.values())
+            METER.on = False
+            lambda_invocations["flow_task"] = sum(flow_invocations.values())
+            phases[kind] = _per_conversation(frames_in, posts_before() - posts_at_start, lambda_invocations,
+                                             _transitions(sfn, arns) - transitions_before)
         dispatch.restore()
-        per_conversation = _per_conversation(frames_in, posts, lambda_invocations, transitions)
+        per_conversation = _mix(phases)
 
         # One presence sweep, measured on its own: it runs every minute whatever the volume.
         METER.calls.clear()
@@ -346,7 +392,7 @@ def run() -> dict:
         sites.widget_settings("site-cost")
         METER.on = False
         page_view = {"calls": sum(METER.calls.values()), "rru": METER.rru, "wru": METER.wru}
-        return {"per_conversation": per_conversation,
+        return {"per_conversation": per_conversation, "by_kind": phases,
                 "sweep": sweep, "page_view": page_view, "seconds": round(time.monotonic() - started, 1)}
 
 
@@ -380,6 +426,26 @@ class LambdaSimpleBackend_invoke_counter:
 
 
 _totals: dict = {}
+
+BOT_FLOW = {"enabled": True, "start": "menu", "nodes": {
+    "menu": {"kind": "options", "text": {"en": "Hi! What can I do for you?"},
+             "options": [{"id": "order", "label": {"en": "Where is my order?"}, "next": "faq"}]},
+    "faq": {"kind": "articles", "text": {"en": "This may help:"}, "solved": "bye", "unsolved": "people"},
+    "bye": {"kind": "message", "text": {"en": "Glad I could help!"}, "end": True},
+    "people": {"kind": "handoff", "text": {"en": "Let me find you a person."}}}}
+
+
+def _mix(phases: dict) -> dict:
+    """One conversation of the traffic: the kinds measured, weighted by ASSUMPTIONS' bot_resolved_share."""
+    share = ASSUMPTIONS["bot_resolved_share"]
+    weights = {"bot_resolved": share, "handed_off": 1 - share}
+
+    def blend(values: list):
+        if isinstance(values[0][1], dict):
+            keys = set().union(*(v.keys() for _, v in values))
+            return {k: blend([(w, v.get(k, 0)) for w, v in values]) for k in sorted(keys)}
+        return round(sum(w * v for w, v in values), 2)
+    return blend([(weights[kind], phase) for kind, phase in phases.items()])
 
 
 def _per_conversation(frames_in, posts, lambdas, transitions) -> dict:
@@ -486,8 +552,10 @@ def table(months: list[dict], measured: dict) -> str:
     rows.append("| **Total** | " + " | ".join(f"**{m['total_usd']:,.2f}**" for m in months) + " |")
     rows.append("| Per conversation | " + " | ".join(f"{m['per_conversation_usd']:.4f}" for m in months) + " |")
     rows.append("")
-    rows.append(f"Measured per conversation ({MESSAGES_EACH_WAY} messages each way, typing and read receipts, "
-                f"solve, CSAT): {per['websocket_frames_in']} frames in, {per['websocket_frames_out']} frames out, "
+    share = ASSUMPTIONS["bot_resolved_share"]
+    rows.append(f"Measured per conversation, {share:.0%} solved by the bot (opening, a choice, an article that "
+                f"helped) and {1 - share:.0%} handed by the bot to a person ({MESSAGES_EACH_WAY} messages each way, "
+                f"typing and read receipts, solve, CSAT): {per['websocket_frames_in']} frames in, {per['websocket_frames_out']} frames out, "
                 f"{per['dynamodb_wru']} DynamoDB write units, {per['dynamodb_rru']} read units, "
                 f"{per['state_transitions']} state transitions, {per['eventbridge_events']} domain events, "
                 f"{round(sum(per['lambda_invocations'].values()), 1)} Lambda invocations, {per['scans']} Scans.")

@@ -706,6 +706,176 @@ def report_queue(queue: dict) -> None:
         print(f"  [{'MET' if met else 'NOT MET'}] {name}")
 
 
+# --- a bot turn: a visitor's message or choice answered by the bot -----------------------------------
+
+BOT_SITE = "site_bench_bot"
+BOT_FLOW = {
+    "enabled": True, "start": "menu", "max_turns": 50,
+    "nodes": {
+        "menu": {"kind": "options", "text": {"en": "What can I do for you?"},
+                 "options": [{"id": "order", "label": {"en": "Where is my order?"}, "next": "number"}]},
+        "number": {"kind": "ask", "next": "thanks", "fields": [{"name": "order_number", "type": "text",
+                                                                "label": {"en": "Your order number?"}}]},
+        "thanks": {"kind": "message", "text": {"en": "Thanks, noted."}, "next": "menu"},
+    },
+}
+BOT_KINDS = ("choose", "answer", "free_text")  # a quick reply; a field's answer; words where a choice was expected
+TARGET_BOT_DYNAMODB = 4
+
+
+def create_bot_site() -> None:
+    """A site of the 10-conversation world with the flow above, and two published articles to suggest."""
+    from chalicelib.bot import flows
+    from chalicelib.core.caller import Caller
+    from chalicelib.kb import articles
+    Site(BOT_SITE, workspace_id=WORKSPACE, name="bot.bench.example.com",
+         settings=SiteSettings(rate_limit_count=1_000_000, rate_limit_window=10), created_at=iso(NOW)).save()
+    admin = Caller.for_agent(AGENT_ID, WORKSPACE, name="Ada Agent", role="admin")
+    flows.save(admin, BOT_SITE, BOT_FLOW)
+    for title, body, questions in (("Shipping times", "We ship within 2 business days.", ["how long is delivery"]),
+                                   ("Returns", "Return any item within 30 days.", ["can i send it back"])):
+        articles.create(admin, {"title": title, "body": body, "locale": "en", "status": "published",
+                                "questions": questions})
+
+
+class BotTurn:
+    """A fresh visitor on the bot site, its conversation opened (outside the timed window), then one turn."""
+
+    def __init__(self, kind: str, n: int):
+        self.kind, self.n = kind, n
+        self.connection_id = f"bconn{uuid.uuid4().hex[:12]}="
+        session = sessions.create_visitor_session({"site_key": BOT_SITE})
+        self.visitor_id = session["visitor_id"]
+        lifecycle.connect(self.connection_id, session["token"])
+        ws.handle_frame(self.connection_id, json.dumps({"action": "start", "ref": "open"}), _NULL_SENDER)
+        self.conversation_id = Visitor.get(self.visitor_id, consistent_read=True).active_conversation_id
+        if kind == "answer":  # at the ask node
+            ws.handle_frame(self.connection_id, json.dumps({"action": "choose", "ref": "c", "option_id": "order",
+                                                            "conversation_id": self.conversation_id}), _NULL_SENDER)
+        frames = {"choose": {"action": "choose", "option_id": "order"},
+                  "answer": {"action": "send", "text": f"{4000 + n}", "client_msg_id": f"b{n}"},
+                  "free_text": {"action": "send", "text": "how long is delivery", "client_msg_id": f"b{n}"}}
+        self.body = json.dumps({**frames[kind], "ref": f"t{n}", "conversation_id": self.conversation_id})
+
+    def run(self, counters: Counters, sender, flows_started: list) -> dict:
+        before = len(flows_started)
+        counters.reset()
+        started = time.perf_counter()
+        ws.handle_frame(self.connection_id, self.body, sender)
+        elapsed = time.perf_counter() - started
+        with counters.lock:
+            sample = {"ms": elapsed * 1000, "client_ops": Counter(counters.client_ops),
+                      "server_ops": Counter(counters.server_ops), "posts": list(counters.posts),
+                      "sites": list(counters.sites), "flows_started": flows_started[before:]}
+        self._verify(sample)
+        return sample
+
+    def _verify(self, sample: dict) -> None:
+        check(sample["client_ops"] == sample["server_ops"],
+              f"client-side hooks saw {dict(sample['client_ops'])} but moto served {dict(sample['server_ops'])}")
+        mine = [f for c, f in sample["posts"] if c == self.connection_id]
+        check(not [f for f in mine if f.get("type") == "error"], f"the bot turn answered an error: {mine}")
+        replies = [f["message"] for f in mine if f.get("type") == "message" and f["message"]["author"]["kind"] == "bot"]
+        expected = {"choose": "Your order number?", "answer": "What can I do for you?",
+                    "free_text": "Did this solve it?"}[self.kind]
+        check(replies and replies[-1]["text"] == expected, f"{self.kind}: the bot replied {replies}")
+        stored = list(Message.query(self.conversation_id, consistent_read=True))
+        check([m.seq for m in stored] == list(range(1, len(stored) + 1)), "seqs not contiguous")
+        check(stored[-1].author_kind == "bot" and any(m.author_kind == "visitor" for m in stored),
+              "the visitor's message and the bot's reply were not both stored")
+
+    def tear_down(self) -> None:
+        for message in Message.query(self.conversation_id, consistent_read=True):
+            message.delete()
+        Conversation(self.conversation_id).delete()
+        Visitor(self.visitor_id).delete()
+        Connection(self.connection_id).delete()
+
+
+class _NullSender:
+    """The set-up's frames (the opening) go nowhere: only the measured turn's posts are counted."""
+
+    def send(self, *args, **kwargs):
+        return True
+
+    def send_each(self, deliveries):
+        return []
+
+    def broadcast(self, *args, **kwargs):
+        return None
+
+
+_NULL_SENDER = _NullSender()
+
+
+def measure_bot_turns(counters: Counters, sender, warmup: int, turns: int) -> dict:
+    """Each kind of bot turn, `turns` times, each on a fresh opened conversation; the bot watch's Step
+    Functions starts counted (its ARN set, `start` recorded instead of called)."""
+    from chalicelib.aws import stepfunctions
+    from chalicelib.config import settings
+    use_world(SIZES[0])
+    create_bot_site()
+    flows_started: list[str] = []
+    real_start, real_arn = stepfunctions.start, settings.bot_arn
+    stepfunctions.start = lambda arn, name, data: flows_started.append(name) or True
+    settings.bot_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:parley-bench-bot"
+    opening_starts = []
+    samples: dict[str, list[dict]] = {kind: [] for kind in BOT_KINDS}
+    try:
+        for n in range(warmup + turns):
+            for kind in BOT_KINDS:
+                before = len(flows_started)
+                turn = BotTurn(kind, n)
+                opening_starts.append(len(flows_started) - before)
+                sample = turn.run(counters, sender, flows_started)
+                turn.tear_down()
+                if n >= warmup:
+                    samples[kind].append(sample)
+    finally:
+        stepfunctions.start, settings.bot_arn = real_start, real_arn
+    out = {}
+    for kind, got in samples.items():
+        requests = [sum(s["client_ops"].values()) for s in got]
+        ops, sites = Counter(), Counter()
+        for s in got:
+            ops.update(s["client_ops"])
+            sites.update(s["sites"])
+        out[kind] = {
+            "turns": len(got), "dynamodb_requests_per_turn": round(sum(requests) / len(got), 3),
+            "dynamodb_requests_max": max(requests),
+            "dynamodb_by_operation_per_turn": {op: round(c / len(got), 3) for op, c in sorted(ops.items())},
+            "scans_per_turn": round(ops.get("Scan", 0) / len(got), 3),
+            "step_functions_starts_per_turn": round(sum(len(s["flows_started"]) for s in got) / len(got), 3),
+            "p50_ms": round(statistics.median(s["ms"] for s in got), 3),
+            "call_sites": {f"{op} <- {chain}": round(c / len(got), 3) for (op, chain), c in sorted(sites.items())},
+        }
+    out["bot_watch_starts_per_opening"] = round(sum(opening_starts) / len(opening_starts), 3)
+    out["targets_met"] = {
+        f"DynamoDB requests per bot turn <= {TARGET_BOT_DYNAMODB}, both messages stored":
+            all(out[k]["dynamodb_requests_max"] <= TARGET_BOT_DYNAMODB for k in BOT_KINDS),
+        "no Step Functions start (so no transition) per turn":
+            all(out[k]["step_functions_starts_per_turn"] == 0 for k in BOT_KINDS),
+        "scans per bot turn == 0": all(out[k]["scans_per_turn"] == 0 for k in BOT_KINDS),
+    }
+    return out
+
+
+def report_bot(bot: dict) -> None:
+    print("\nA bot turn: the visitor's message or choice and the bot's reply, one fresh conversation each")
+    print(f"{'':38}" + "".join(f"{k:>12}" for k in BOT_KINDS))
+    for title, key in (("DynamoDB requests / turn (mean)", "dynamodb_requests_per_turn"),
+                       ("DynamoDB requests, worst turn", "dynamodb_requests_max"),
+                       ("Step Functions starts / turn", "step_functions_starts_per_turn"),
+                       ("turn p50 ms", "p50_ms")):
+        print(f"{title:38}" + "".join(f"{bot[k][key]:>12}" for k in BOT_KINDS))
+    for kind in BOT_KINDS:
+        print(f"  {kind}: " + ", ".join(f"{op} {n}" for op, n in bot[kind]["dynamodb_by_operation_per_turn"].items()))
+    print(f"bot watch starts per opening: {bot['bot_watch_starts_per_opening']}")
+    print("Bot targets:")
+    for name, met in bot["targets_met"].items():
+        print(f"  [{'MET' if met else 'NOT MET'}] {name}")
+
+
 def measure_interleaved(counters: Counters, sender, warmup: int, messages: int) -> dict:
     """One Run per world; message i goes to both, in ABBA order. Returns each world's summary."""
     runs = {}
@@ -925,6 +1095,7 @@ def main() -> int:
                         help="the site's retention (0: forever); messages then carry a TTL")
     parser.add_argument("--starts", type=int, default=40, help="measured visitor starts per queue size")
     parser.add_argument("--start-warmup", type=int, default=4, help="uncounted starts before those")
+    parser.add_argument("--bot-turns", type=int, default=30, help="measured bot turns of each kind")
     args = parser.parse_args()
     global RETENTION_DAYS
     RETENTION_DAYS = args.retention_days
@@ -963,6 +1134,8 @@ def main() -> int:
         measured = measure_interleaved(counters, sender, args.warmup, args.messages)
         print(f"[{time.perf_counter() - started:5.1f} s] measuring the queue position", flush=True)
         queue = measure_queue_position(counters, sender, queue_counters, args.start_warmup, args.starts)
+        print(f"[{time.perf_counter() - started:5.1f} s] measuring bot turns", flush=True)
+        bot = measure_bot_turns(counters, sender, 2, args.bot_turns)
         os.environ.pop("MOTO_ACCOUNT_ID", None)
 
     runs = {str(size): measured[size] for size in SIZES}
@@ -986,6 +1159,14 @@ def main() -> int:
         "measurement": "both queue worlds in one process, interleaved start by start (ABBA), one moto account each; "
                        "each start's conversation removed and the queue's ticket counter put back after it",
         **queue}
+    report_bot(bot)
+    result["bot_turn"] = {
+        "what": "one visitor frame in a conversation the bot holds through chalicelib.edges.ws.handle_frame: a "
+                "`choose` at an options node, an answer to an ask node, free text at an options node (the "
+                "knowledge base searched); the visitor's message and the bot's replies stored",
+        "measurement": "10-conversation world, a site with a flow; each turn on a fresh conversation opened "
+                       "outside the timed window; the bot watch's starts recorded instead of sent",
+        **bot}
     result["elapsed_s"] = round(time.perf_counter() - started, 1)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,14 +27,14 @@ TEXTS = {
            "no_progress": "I am not getting it, sorry. Let me find you a person.",
            "lookup_failed": "I could not look that up right now. Let me find you a person.",
            "dead_end": "Let me find you a person."},
-    "fr": {"human": "Parler à une personne", "solved?": "Cela a-t-il résolu votre problème ?",
-           "yes": "Oui, merci", "no": "Non", "skip": "Passer", "found": "Ceci peut répondre à votre question :",
-           "not_found": "Je n'ai pas trouvé de réponse à cela.",
-           "choose": "Vous pouvez choisir l'une de ces options, ou parler à une personne.",
-           "retry": "Cela ne semble pas correct ; veuillez réessayer.", "handoff": "Je vous passe un conseiller.",
+    "fr": {"human": "Parler à une personne", "solved?": "Cela a-t-il résolu votre problème\u202f?",
+           "yes": "Oui, merci", "no": "Non", "skip": "Passer", "found": "Ceci peut répondre à votre question\u00a0:",
+           "not_found": "Je n’ai pas trouvé de réponse à cela.",
+           "choose": "Vous pouvez choisir l’une de ces options, ou parler à une personne.",
+           "retry": "Cela ne semble pas correct\u202f; veuillez réessayer.", "handoff": "Je vous passe un conseiller.",
            "error": "Un problème est survenu de mon côté. Je vous passe un conseiller.",
            "no_progress": "Je ne comprends pas, désolé. Je vous passe un conseiller.",
-           "lookup_failed": "Je n'ai pas pu vérifier cela pour l'instant. Je vous passe un conseiller.",
+           "lookup_failed": "Je n’ai pas pu vérifier cela pour l’instant. Je vous passe un conseiller.",
            "dead_end": "Je vous passe un conseiller."},
 }
 _PHONE = re.compile(r"^\+?[0-9 ().-]{6,20}$")
@@ -136,7 +136,8 @@ def _run(flow: dict, node_id: str | None, turn: Turn, ctx: Context) -> None:
         turn.state.pop("field", None)
         kind = node["kind"]
         if kind == "message":
-            turn.replies.append({"text": text(node.get("text"), ctx.locale), **_delay(node)})
+            turn.replies.append({"text": _fill(text(node.get("text"), ctx.locale), {**ctx.fields, **turn.fields}),
+                                 **_delay(node)})
             if node.get("end"):
                 turn.state["wait"] = "end"
                 return
@@ -237,6 +238,11 @@ def _render(template: str, answer: dict, fields: dict) -> str | None:
     if missing:
         return None
     return _TEMPLATE_KEY.sub(lambda m: values[m.group(1)], template)[:validate.MAX_TEXT]
+
+
+def _fill(template: str, fields: dict) -> str:
+    """A message's `{field}` placeholders filled with what the bot collected (others are left as written)."""
+    return _TEMPLATE_KEY.sub(lambda m: str(fields[m.group(1)]) if fields.get(m.group(1)) else m.group(0), template)
 
 
 def _branch(node: dict, turn: Turn, ctx: Context) -> str | None:

@@ -176,17 +176,23 @@ def _node(node, where: str, problems: Problems) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def _objects(node: dict, key: str, where: str, problems: Problems, most: int, shape: str):
+    """(place, object) of each item of the node's list `key`, once the list and each item are checked."""
+    items = node.get(key)
+    if not isinstance(items, list) or not 1 <= len(items) <= most:
+        problems.add(f"{where}.{key}", f"must be a list of 1 to {most} {key}")
+        return
+    for i, item in enumerate(items):
+        at = f"{where}.{key}[{i}]"
+        if isinstance(item, dict):
+            yield at, item
+        else:
+            problems.add(at, f"must be an object: {shape}")
+
+
 def _options(node: dict, where: str, problems: Problems) -> list:
-    options = node.get("options")
-    if not isinstance(options, list) or not 1 <= len(options) <= MAX_OPTIONS:
-        problems.add(f"{where}.options", f"must be a list of 1 to {MAX_OPTIONS} options")
-        return []
     out, seen = [], set()
-    for i, option in enumerate(options):
-        at = f"{where}.options[{i}]"
-        if not isinstance(option, dict):
-            problems.add(at, "must be an object: {id, label, next}")
-            continue
+    for at, option in _objects(node, "options", where, problems, MAX_OPTIONS, "{id, label, next}"):
         option_id = option.get("id")
         if not isinstance(option_id, str) or not OPTION_ID.match(option_id):
             problems.add(f"{at}.id", "option ids are 1-40 lowercase letters, digits, - and _")
@@ -201,16 +207,8 @@ def _options(node: dict, where: str, problems: Problems) -> list:
 
 
 def _fields(node: dict, where: str, problems: Problems) -> list:
-    fields = node.get("fields")
-    if not isinstance(fields, list) or not 1 <= len(fields) <= MAX_FIELDS:
-        problems.add(f"{where}.fields", f"must be a list of 1 to {MAX_FIELDS} fields")
-        return []
     out, seen = [], set()
-    for i, field in enumerate(fields):
-        at = f"{where}.fields[{i}]"
-        if not isinstance(field, dict):
-            problems.add(at, "must be an object: {name, type, label, required}")
-            continue
+    for at, field in _objects(node, "fields", where, problems, MAX_FIELDS, "{name, type, label, required}"):
         name = field.get("name")
         if not isinstance(name, str) or not FIELD_NAME.match(name):
             problems.add(f"{at}.name", "field names are a lowercase letter, then up to 39 letters, digits and _")
@@ -264,15 +262,7 @@ def _branch(node: dict, where: str, problems: Problems) -> dict:
         if not isinstance(field, str) or not FIELD_NAME.match(field):
             problems.add(f"{where}.field", "must name a field collected before")
         out["field"] = field
-    cases = node.get("cases")
-    if not isinstance(cases, list) or not 1 <= len(cases) <= MAX_CASES:
-        problems.add(f"{where}.cases", f"must be a list of 1 to {MAX_CASES} cases")
-        return out
-    for i, case in enumerate(cases):
-        at = f"{where}.cases[{i}]"
-        if not isinstance(case, dict):
-            problems.add(at, "must be an object: {equals | prefix | contains, next}")
-            continue
+    for at, case in _objects(node, "cases", where, problems, MAX_CASES, "{equals | prefix | contains, next}"):
         tests = {k: case[k] for k in ("equals", "prefix", "contains") if k in case}
         if len(tests) != 1:
             problems.add(at, "needs exactly one of equals, prefix, contains")

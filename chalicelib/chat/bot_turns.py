@@ -166,7 +166,7 @@ def _follow(conversation: Conversation, play, *, choice: str | None = None) -> m
 
 
 def _reply(reply: dict) -> dict:
-    return {k: v for k, v in reply.items() if k in ("text", "options", "articles", "ask")}
+    return {k: v for k, v in reply.items() if k in ("text", "options", "articles", "ask", "delay_ms")}
 
 
 def _choice_label(flow: dict, state: dict, option: str, lang: str) -> str:
@@ -255,8 +255,11 @@ def _play(caller: Caller, conversation_id: str, sender, text: str | None, client
                                    sender=sender, ref=ref, ack=ack, follow=decide, echo=echo)
     played = Played(stored.conversation, serialize_message(stored.message) if stored.message is not None else None,
                     [serialize_message(m) for m in stored.followers], stored.duplicate, bool(stored.follow))
-    if stored.follow is not None and not stored.duplicate:
-        _after(stored.conversation, stored.follow, sender)
+    turn = stored.follow
+    if turn is not None and not stored.duplicate:
+        if turn.handoff or turn.confirmed or played.conversation.status != "bot":
+            played.conversation.refresh(consistent_read=True)  # the turn moved its status: read it as written
+        _after(played.conversation, turn, sender)
     return played
 
 

@@ -157,6 +157,8 @@ def serialize_message(m: Message) -> dict:
         out["articles"] = [_plain(a) for a in m.articles]
     if m.ask:
         out["ask"] = _plain(m.ask)
+    if m.delay_ms:
+        out["delay_ms"] = int(m.delay_ms)
     if m.notice:
         out["notice"] = m.notice
     if m.agent_name:

@@ -205,7 +205,8 @@ def _followers(conversation: Conversation, seq: int, follow_up: Follow | None, s
     author = follow_up.author
     return [Message(conversation.id, seq + i, id=new_id("m"), author_kind=author["kind"], author_id=author["id"],
                     author_name=author.get("name"), text=reply["text"], options=reply.get("options"),
-                    articles=reply.get("articles"), ask=reply.get("ask"), created_at=stamp)
+                    articles=reply.get("articles"), ask=reply.get("ask"), delay_ms=reply.get("delay_ms"),
+                    created_at=stamp)
             for i, reply in enumerate(follow_up.replies, start=1)]
 
 

@@ -322,6 +322,7 @@ class Message(Model):
     # A bot message's articles ({id, title, snippet, url?}) and the field it asks for ({field, type, required}).
     articles = ListAttribute(null=True)
     ask = MapAttribute(null=True)
+    delay_ms = NumberAttribute(null=True)  # a bot message's pause before it shows (the widget types meanwhile)
     # A system message's kind (chalicelib/chat/notices.py: joined, transferred, solved…); none for the rest.
     notice = UnicodeAttribute(null=True)
     # A notice's agent: who joined, or took the chat by a transfer (the widget's header names them).

@@ -267,7 +267,10 @@ def test_free_text_at_a_choice_gets_articles_then_the_offer_of_a_person(world, s
     last = list(Message.query(conversation_id))[-1]
     assert [o["id"] for o in last.options] == ["order", "help", "sales", "human"]  # the question again
     frame(world, visitor, "y", action="choose", conversation_id=conversation_id, option_id="help")
-    frame(world, visitor, "y2", action="choose", conversation_id=conversation_id, option_id="yes")
+    confirmed = frame(world, visitor, "y2", action="choose", conversation_id=conversation_id, option_id="yes")
+    assert confirmed["conversation"]["status"] == "solved"  # the ack shows the turn's outcome
+    told = [f["conversation"]["status"] for f in world.api.of(visitor.connection_id) if f.get("type") == "conversation"]
+    assert told[-1] == "solved"  # and so does the visitor's conversation event
     stored = Conversation.get(conversation_id)
     assert (stored.status, stored.resolution, stored.bot_outcome) == ("solved", "bot", "confirmed")
     assert bot_texts(conversation_id)[-1] == "Glad I could help!"
@@ -298,20 +301,34 @@ def test_a_bot_error_hands_off(world, shop, monkeypatch):
     assert (stored.status, stored.bot_handoff_reason) == ("queued", "error")
 
 
-def test_a_dead_end_hands_off(world, shop):
-    flow = shop_flow(shop)
-    flow["nodes"]["menu"]["options"][0]["next"] = "lost"
-    flow["nodes"]["lost"] = {"kind": "branch", "on": "locale", "cases": [{"equals": "de", "next": "menu"}],
-                             "default": "welcome"}
-    flow["nodes"]["welcome"]["next"] = "menu"
-    install(world, flow)
+def test_a_dead_end_hands_off(world, shop, monkeypatch):
+    """A node without a next step cannot be saved; one in a version stored before a rule existed still
+    hands off rather than strand the visitor."""
+    install(world, shop_flow(shop))
     visitor = world.visitor_connection()
     conversation_id = start(world, visitor)["conversation"]["id"]
-    flow2 = copy.deepcopy(flow)
-    del flow2
+    stale = copy.deepcopy(flows.version("site-a", 1))
+    del stale["nodes"]["order_number"]
+    monkeypatch.setitem(flows._versions, ("site-a", 1), stale)
     frame(world, visitor, "c", action="choose", conversation_id=conversation_id, option_id="order")
-    # lost → welcome (message) → menu again: progress stops, but the flow itself is no dead end
-    assert Conversation.get(conversation_id).status == "bot"
+    stored = Conversation.get(conversation_id)
+    assert (stored.status, stored.bot_handoff_reason) == ("queued", "dead_end")
+    assert bot_texts(conversation_id)[-1] == "Let me find you a person."
+
+
+def test_the_outcome_is_published_for_the_reports(events_env, shop):
+    env = events_env
+    flows.save(env.admin(), "site-a", shop_flow(shop))
+    visitor = env.world.visitor_connection()
+    ws.handle_frame(visitor.connection_id, json.dumps({"action": "start", "ref": "s"}), env.world.sender)
+    conversation_id = env.world.api.of(visitor.connection_id, "ack")[-1]["conversation"]["id"]
+    ws.handle_frame(visitor.connection_id, json.dumps({"action": "choose", "ref": "h", "option_id": "sales",
+                                                       "conversation_id": conversation_id}), env.world.sender)
+    from tests.integration.test_events import published
+    outcomes = [e for e in published(env) if e["type"] == "bot.outcome"]
+    assert [(e["data"]["outcome"], e["data"]["final"], e["data"]["reason"]) for e in outcomes] == \
+        [("handed_off", True, "flow")]
+    assert outcomes[0]["data"]["conversation"]["bot"]["outcome"] == "handed_off"
 
 
 # --- outcomes -------------------------------------------------------------------------------------

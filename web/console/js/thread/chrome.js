@@ -117,6 +117,17 @@ export function visitorSeenNow(conversationId) {
   if (node) setAgo(node, now); else scheduleRender("thread");
 }
 
+const BOT_OUTCOMES = { confirmed: "Solved by the bot", assumed: "Solved by the bot (assumed: the visitor went quiet)",
+  handed_off: "Handed to a person" };
+const HANDOFF_REASONS = { asked: "the visitor asked", flow: "as the flow says", lookup_failed: "a lookup failed",
+  no_progress: "no progress", error: "the bot failed", dead_end: "the flow ended" };
+
+/** The bot's outcome in words: "Handed to a person (the visitor asked)". */
+export function botOutcomeText(bot) {
+  const reason = bot.outcome === "handed_off" && HANDOFF_REASONS[bot.handoff_reason];
+  return (BOT_OUTCOMES[bot.outcome] || bot.outcome) + (reason ? " (" + reason + ")" : "");
+}
+
 function fact(dl, label, value) {
   if (value === null || value === undefined || value === "") return;
   dl.appendChild(el("dt", { class: "facts__label", text: label }));
@@ -165,6 +176,11 @@ export function renderSide() {
   if (c.first_response_at) fact(conv, "First reply", timeNode(c.first_response_at, dateText(c.first_response_at)));
   if (c.csat) fact(conv, "Rating", document.createTextNode("★".repeat(c.csat.rating || 0) + "☆".repeat(5 - (c.csat.rating || 0)) + (c.csat.comment ? " “" + c.csat.comment + "”" : "")));
   if (c.site_key) fact(conv, "Site", document.createTextNode(c.site_key));
+  if (c.bot) fact(conv, "Bot", document.createTextNode(botOutcomeText(c.bot)));
+  // What the bot asked the visitor for (docs/bot.md, `ask` nodes), by field.
+  for (const [name, value] of Object.entries(c.fields || {})) {
+    fact(conv, name.replace(/_/g, " "), document.createTextNode(String(value)));
+  }
 
   renderTags(c);
 
