@@ -17,6 +17,7 @@ import pytest
 from browser_helpers import ADMIN, AgentSocket, Api, bubbles, eventually, quiet_workspace, write
 from playwright.sync_api import expect
 
+from chalicelib.bot.engine import say  # what the bot itself says (not the flow): "Did this solve it?", Skip…
 from infra.local.shop import ORDERS
 
 pytestmark = pytest.mark.browser
@@ -228,8 +229,8 @@ def offered_articles(page):
     articles = offer.locator(".parley-arts .parley-chip")
     expect(articles.first).to_be_visible()
     assert 1 <= articles.count() <= 3
-    expect(page.locator(BOT).last).to_have_text("Did this solve it?")
-    expect(page.locator(CHIPS)).to_have_text(["Yes, thanks", "No"])
+    expect(page.locator(BOT).last).to_have_text(say("solved?", "en"))
+    expect(page.locator(CHIPS)).to_have_text([say("yes", "en"), say("no", "en")])
     return articles
 
 
@@ -263,7 +264,7 @@ def test_no_to_the_bots_articles_hands_off_to_a_person(stack, new_page, install,
     install()
     page = open_widget(new_page, stack)
     offered_articles(page)
-    page.locator(CHIPS, has_text="No").click()
+    page.locator(CHIPS, has_text=say("no", "en")).click()
     expect(page.locator(BOT).last).to_have_text(said("to_support"))  # the articles' unsolved node
     expect(page.locator(".parley-queue")).to_contain_text("Waiting for an agent")
     conversation = eventually(lambda: (c := page.conversation(agent.token))["status"] == "queued" and c)
@@ -284,7 +285,7 @@ def test_talk_to_a_person_by_keyboard_hands_off_to_an_agent_of_the_flows_group(s
     human = page.get_by_role("button", name="Talk to a person")
     human.focus()
     page.keyboard.press("Enter")
-    expect(page.locator(".parley-msg.parley-visitor .parley-bubble")).to_have_text(["Talk to a person"])
+    expect(page.locator(".parley-msg.parley-visitor .parley-bubble")).to_have_text([say("human", "en")])
     expect(human).to_be_hidden()
     expect(page.locator(".parley-composer textarea")).to_be_focused()  # the focus stays in the chat
     conversation_id = page.conversation(agent.token)["id"]
@@ -333,7 +334,7 @@ def test_a_question_sets_the_composers_keyboard_and_an_optional_one_can_be_skipp
     expect(page.locator(BOT).last).to_have_text("Your email, if you like?")
     expect(box).to_have_attribute("inputmode", "email")
     expect(box).to_have_attribute("autocomplete", "email")
-    expect(page.locator(CHIPS)).to_have_text(["Skip"])
+    expect(page.locator(CHIPS)).to_have_text([say("skip", "en")])
     page.locator(CHIPS).click()
     expect(page.locator(BOT).last).to_have_text("A phone number to call you back?")
     expect(box).to_have_attribute("inputmode", "tel")
@@ -364,7 +365,7 @@ def test_in_french_the_bot_and_the_widget_speak_french(stack, new_page, install,
     expect(page.locator(BOT, has_text="Commande 2345")).to_have_text(answer)
     page.screenshot(path=str(artifacts / "widget-bot-fr.png"))
     human.dblclick()  # a double tap is one handoff: the control goes at the first
-    expect(page.locator(BOT).last).to_have_text("Je vous passe un conseiller.")
+    expect(page.locator(BOT).last).to_have_text(say("handoff", "fr"))
     expect(page.locator(".parley-queue")).to_contain_text("En attente")
     page.wait_for_timeout(300)
     assert [f["option_id"] for f in sent(page, "choose")] == ["order", "human"]
