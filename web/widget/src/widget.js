@@ -771,7 +771,7 @@
     const online = settings.availability.online !== false;
     // The offline form (an email required) only when nobody can answer: agents away still take chats by hand.
     const reachable = online || settings.availability.agents_away > 0;
-    // Neither form on a bot's site: the bot answers whoever is there, and its questions are the form.
+    // Neither form on a bot's site: the bot answers when nobody is online, and its questions are the form.
     const view = refused || unavailable || chatting || settings.bot ? ''
       : !reachable ? 'offline'
         : prechat.enabled && !(prechat.required || []).every((name) => state.fields[name]) ? 'prechat' : '';
