@@ -21,7 +21,7 @@ from chalicelib.core.clock import iso, now
 from chalicelib.errors import NotFoundError, ParleyError
 from chalicelib.kb import articles
 from chalicelib.store.dynamo import update_if
-from chalicelib.store.models import Conversation, Site, Visitor
+from chalicelib.store.models import Conversation, Message, Site, Visitor
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,24 @@ def opening(caller: Caller, conversation: Conversation, sender, *, words: str | 
         if state is None:
             return None
         if state.get("wait") == "start":
-            return _follow(current, lambda flow, ctx: opened(flow, ctx, state))
+            return _follow(current, lambda flow, ctx: opened(flow, ctx, state), engaged=words is not None)
         if words is None:
             return None
         return _follow(current, lambda flow, ctx: engine.answer(flow, state, ctx, words=words))
-    return _play(caller, conversation.id, sender, words, client_msg_id, decide, echo=False)
+    played = _play(caller, conversation.id, sender, words, client_msg_id, decide, echo=False)
+    if words is None and not played.replies:
+        played.replies = _opening_made(played.conversation)
+    return played
+
+
+def _opening_made(conversation: Conversation) -> list:
+    """The opening another start made (a second tab starting at the same moment, whose socket may have
+    joined too late for its events, or a reload), while the visitor has not answered yet: this ack's too."""
+    state = _state(conversation)
+    if conversation.status != "bot" or state is None or state.get("engaged") or state.get("wait") == "start":
+        return []
+    return [serialize_message(m) for m in Message.query(conversation.id, limit=MAX_REPLIES + 1)
+            if m.author_kind == "bot"]
 
 
 def visitor_turn(caller: Caller, conversation_id: str, sender, *, words: str | None = None,
@@ -135,8 +148,10 @@ def _plain(value) -> dict:
     return dict(value.as_dict() if hasattr(value, "as_dict") else value or {})
 
 
-def _follow(conversation: Conversation, play, *, choice: str | None = None) -> messaging.Follow:
-    """The engine's turn for this conversation as it was read, as store_message writes it."""
+def _follow(conversation: Conversation, play, *, choice: str | None = None,
+            engaged: bool = False) -> messaging.Follow:
+    """The engine's turn for this conversation as it was read, as store_message writes it. `engaged`: the
+    visitor wrote in this turn (an opening that answers their first words counts: they talked to the bot)."""
     state = _state(conversation)
     lang = state.get("lang") or "en"
     flow = flows.version(conversation.site_key, state["v"])
@@ -156,7 +171,8 @@ def _follow(conversation: Conversation, play, *, choice: str | None = None) -> m
     if len(turn.replies) > MAX_REPLIES:
         turn.replies = turn.replies[:MAX_REPLIES - 1]
         engine.give_up(flow or {}, turn, ctx, "error")
-    turn.state["engaged"] = bool(state.get("engaged")) or state.get("wait") != "start" or choice is not None
+    turn.state["engaged"] = bool(state.get("engaged")) or engaged or state.get("wait") != "start" \
+        or choice is not None
     follow = messaging.Follow(replies=[_reply(r) for r in turn.replies], actions=_actions(conversation, state, turn),
                               author={"kind": "bot", "id": "bot", "name": sites.BOT_NAME},
                               result=turn)
@@ -274,7 +290,10 @@ def _after(conversation: Conversation, turn: engine.Turn, sender) -> None:
             log.exception("visitor profile not updated", extra={"conversation_id": conversation.id})
     if turn.handoff and not conversation.preview:
         hand_off(conversation, sender)
-    elif turn.handoff or turn.confirmed:
+        return
+    if turn.handoff or turn.confirmed or conversation.status != "bot":
+        conversation.refresh(consistent_read=True)  # the turn moved the status: the ack and events show it
+    if turn.handoff or turn.confirmed:
         notify_change(conversation, sender)
     elif getattr(turn, "watch", None):
         stepfunctions.start_bot_watch(conversation, turn.watch)

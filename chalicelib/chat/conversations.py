@@ -224,7 +224,10 @@ def list_view(caller: Caller, view: str, limit: int, cursor: str | None) -> dict
         status = "queued" if view == "unassigned" else view
         index, hash_key, hash_name = Conversation.by_status, f"{ws}#{status}", "ws_status"
     start = _decode_cursor(cursor, hash_name, hash_key) if cursor else None
-    page = index.query(hash_key, scan_index_forward=False, limit=limit, last_evaluated_key=start)
+    # The console's flow previews are the workspace's conversations but nobody's work: never listed (the
+    # query reads on past them until the page is full).
+    page = index.query(hash_key, scan_index_forward=False, limit=limit, last_evaluated_key=start,
+                       filter_condition=Conversation.preview.does_not_exist())
     items = [serialize(c) for c in page]
     last = page.last_evaluated_key
     return {"items": items, "next_cursor": _encode_cursor(last) if last and len(items) == limit else None}
@@ -252,10 +255,12 @@ def _decode_cursor(cursor: str, hash_name: str, hash_value: str) -> dict:
 def counts(caller: Caller) -> dict:
     """How many conversations each inbox view holds (Query with Select=COUNT on its index)."""
     ws = caller.workspace_id
-    out = {view: Conversation.by_status.count(f"{ws}#{'queued' if view == 'unassigned' else view}")
+    listed = Conversation.preview.does_not_exist()  # as the views list them: no flow previews
+    out = {view: Conversation.by_status.count(f"{ws}#{'queued' if view == 'unassigned' else view}",
+                                              filter_condition=listed)
            for view in ("unassigned", "open", "pending", "solved")}
     out["mine"] = Conversation.by_assignee.count(caller.id)
-    out["all"] = Conversation.by_workspace.count(ws)
+    out["all"] = Conversation.by_workspace.count(ws, filter_condition=listed)
     return out
 
 

@@ -25,7 +25,7 @@ from chalicelib.chat.subscriptions import deliver, notify_change, recipients
 from chalicelib.config import settings
 from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, new_id, now
-from chalicelib.errors import ConflictError, ForbiddenError, RateLimitedError
+from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, RateLimitedError
 from chalicelib.mail import outgoing
 from chalicelib.store import limits, retention
 from chalicelib.store.dynamo import cancelled, cancelled_for, dynamo, update_if
@@ -106,7 +106,14 @@ def store_message(caller: Caller, conversation_id: str, text: str | None, *, cli
                 if first is not None:
                     return Stored(first, conversation, duplicate=True)
             raise
-        follow_up = follow(conversation, seq) if follow else None
+        try:
+            follow_up = follow(conversation, seq) if follow else None
+        except NotFoundError:
+            # A retried choice whose turn was made: the question it answered is gone, its first answer is not.
+            first = _first(conversation.id, author["id"], client_msg_id, missing_ok=True) if client_msg_id else None
+            if first is None:
+                raise
+            return Stored(first, conversation, duplicate=True)
         followers = _followers(conversation, seq, follow_up, stamp)
         if follow_up and follow_up.first_text is not None and text is not None:
             text = follow_up.first_text

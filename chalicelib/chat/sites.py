@@ -6,7 +6,7 @@ from chalicelib.core import origins
 from chalicelib.core.locales import language
 from chalicelib.errors import UnauthorizedError
 from chalicelib.identity.sessions import get_site
-from chalicelib.store.models import Agent
+from chalicelib.store.models import Agent, SiteSettings
 
 
 def widget_settings(site_key: str, origin: str | None = None) -> dict:
@@ -25,6 +25,8 @@ def widget_settings(site_key: str, origin: str | None = None) -> dict:
 
 
 BOT_NAME = "Assistant"  # the name the bot's messages carry (chat/bot_turns.py)
+DEFAULT_GREETING = SiteSettings.greeting.default
+DEFAULT_GREETING_FR = "Bonjour\u00a0! Comment pouvons-nous vous aider\u202f?"
 
 
 def texts(site_key: str) -> dict:
@@ -51,6 +53,8 @@ def greeting(site, available: dict, locale: str | None) -> str:
     moving average): what the bot opens with, and what the availability route answers."""
     lang = language(locale)
     own = (plain_texts(site.settings.texts).get(lang) or {}).get("greeting") or site.settings.greeting
+    if lang == "fr" and own == DEFAULT_GREETING:  # the site never wrote one: ours, in the visitor's language
+        own = DEFAULT_GREETING_FR
     people = available.get("agents") or []
     if not available["online"]:
         status = notices.text("nobody_online", lang)

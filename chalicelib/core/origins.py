@@ -100,11 +100,13 @@ def from_headers(headers) -> str | None:
 
 
 def site_allows(site, origin: str | None) -> bool:
-    """No Origin (not a browser page), or no list on the site (set before lists existed): allowed."""
+    """No Origin (not a browser page), or no list on the site (set before lists existed): allowed. The
+    deployment's own console (PARLEY_CONSOLE_ORIGIN) may use every site's widget: its bot flow preview."""
     allowed = site.settings.allowed_origins
     if origin is None or allowed is None:
         return True
-    return any(matches(pattern, origin.strip().lower()) for pattern in allowed)
+    origin = origin.strip().lower()
+    return any(matches(pattern, origin) for pattern in (*allowed, *settings.console_origins))
 
 
 def check_site(site, origin: str | None) -> None:

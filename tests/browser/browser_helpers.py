@@ -306,9 +306,57 @@ def sign_in(page, email: str, password: str = PASSWORD) -> None:
     form.get_by_role("button", name="Sign in").click()
 
 
+def console_as(stack, new_page, email: str, hash_: str = "#/kb", prepare=None, locale: str | None = None):
+    """The console signed in as `email` (kept away: routing gives them nothing), at `hash_`; `prepare(page)`
+    runs before the console loads (to route its requests); `locale` is the browser's language."""
+    agent_id = stack.agent(email, PASSWORD)["agent"]["id"]
+    page = new_page(viewport=VIEWPORT, **({"locale": locale} if locale else {}))
+    if prepare:
+        prepare(page)
+    page.add_init_script(f"""localStorage.setItem("parley.console.prefs",
+        JSON.stringify({{presenceByAgent: {{{json.dumps(agent_id)}: "away"}}}}));""")
+    page.goto(stack.http + "/console/")
+    sign_in(page, email)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    page.evaluate("h => { location.hash = h; }", hash_)
+    return page
+
+
 def row(page, conversation_id: str):
     """The conversation's row in the console's list."""
     return page.locator(f'#conv-list li[data-id="{conversation_id}"]')
+
+
+# The texts under `selector` (and the three attributes) that are still the English of a catalogue entry, or
+# fit one of its templates ("Published at {time}."): what a French reader would find untranslated.
+ENGLISH_LEFT = r"""async (selector) => {
+  const { catalogue } = await import(new URL("js/i18n.js", document.baseURI).href);
+  const escape = (s) => s.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&");
+  const template = (s) => new RegExp("^" + s.split(/\{\w+\}/).map(escape).join(".+") + "$");
+  const english = [], french = [];
+  for (const [en, fr] of catalogue()) if (typeof fr === "string" && fr !== en) {
+    english.push(template(en));
+    french.push(template(fr));
+  }
+  const key = (s) => s.replace(/\s+/g, " ").trim();
+  const left = [];
+  const check = (what, text) => {
+    const said = key(text || "");
+    if (said && english.some((re) => re.test(said)) && !french.some((re) => re.test(said))) left.push(what + ": " + said);
+  };
+  for (const root of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
+    for (let node = root; node; node = walker.nextNode()) {
+      if (node.nodeType === Node.TEXT_NODE) { check("text", node.nodeValue); continue; }
+      for (const name of ["placeholder", "title", "aria-label"]) check(name, node.getAttribute(name));
+    }
+  }
+  return left;
+}"""
+
+
+def english_left(page, selector: str) -> list[str]:
+    return page.evaluate(ENGLISH_LEFT, selector)
 
 
 # --- the widget ---------------------------------------------------------------------------------

@@ -9,11 +9,10 @@ as it says it).
 Articles are made in the demo workspace (which the stack seeds with two dozen) under unique titles, found
 through the list's title filter, and deleted afterwards.
 """
-import json
 import re
 
 import pytest
-from browser_helpers import ADMIN, AGENT, PASSWORD, VIEWPORT, Socket, call, set_presence, sign_in, unique
+from browser_helpers import ADMIN, AGENT, PASSWORD, Socket, call, console_as, english_left, set_presence, unique
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -49,22 +48,6 @@ def articles(stack, tokens):
     yield made
     for article_id in ids:
         stack.request("DELETE", f"/v1/articles/{article_id}", token=tokens[ADMIN])
-
-
-def console_as(stack, new_page, email: str, hash_: str = "#/kb", prepare=None, locale: str | None = None):
-    """The console signed in as `email` (kept away: routing gives them nothing), at `hash_`; `prepare(page)`
-    runs before the console loads (to route its requests); `locale` is the browser's language."""
-    agent_id = stack.agent(email, PASSWORD)["agent"]["id"]
-    page = new_page(viewport=VIEWPORT, **({"locale": locale} if locale else {}))
-    if prepare:
-        prepare(page)
-    page.add_init_script(f"""localStorage.setItem("parley.console.prefs",
-        JSON.stringify({{presenceByAgent: {{{json.dumps(agent_id)}: "away"}}}}));""")
-    page.goto(stack.http + "/console/")
-    sign_in(page, email)
-    expect(page.locator("#conn")).to_have_attribute("data-state", "open")
-    page.evaluate("h => { location.hash = h; }", hash_)
-    return page
 
 
 def find(page, words: str):
@@ -277,37 +260,6 @@ def test_suggestions_that_fail_say_so_quietly_and_leave_the_pane_alone(stack, ne
 # --- in French -----------------------------------------------------------------------------------------
 
 NBSP, NNBSP = "\u00a0", "\u202f"   # French puts them before : and before ? ! ; % (and inside « »)
-
-# The texts under `selector` (and the three attributes) that are still the English of a catalogue entry, or
-# fit one of its templates ("Published at {time}."): what a French reader would find untranslated.
-ENGLISH_LEFT = r"""async (selector) => {
-  const { catalogue } = await import(new URL("js/i18n.js", document.baseURI).href);
-  const escape = (s) => s.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&");
-  const template = (s) => new RegExp("^" + s.split(/\{\w+\}/).map(escape).join(".+") + "$");
-  const english = [], french = [];
-  for (const [en, fr] of catalogue()) if (typeof fr === "string" && fr !== en) {
-    english.push(template(en));
-    french.push(template(fr));
-  }
-  const key = (s) => s.replace(/\s+/g, " ").trim();
-  const left = [];
-  const check = (what, text) => {
-    const said = key(text || "");
-    if (said && english.some((re) => re.test(said)) && !french.some((re) => re.test(said))) left.push(what + ": " + said);
-  };
-  for (const root of document.querySelectorAll(selector)) {
-    const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
-    for (let node = root; node; node = walker.nextNode()) {
-      if (node.nodeType === Node.TEXT_NODE) { check("text", node.nodeValue); continue; }
-      for (const name of ["placeholder", "title", "aria-label"]) check(name, node.getAttribute(name));
-    }
-  }
-  return left;
-}"""
-
-
-def english_left(page, selector: str) -> list[str]:
-    return page.evaluate(ENGLISH_LEFT, selector)
 
 
 def test_the_kb_page_and_editor_read_in_french(stack, new_page, tokens, articles, artifacts):

@@ -229,7 +229,8 @@ def test_console_and_widget_are_uploaded_with_their_config(rehearsal):
     bucket = rehearsal.first_outputs["WebBucketName"]
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert {"console/index.html", "console/js/main.js", "console/js/thread/thread.js", "console/config.js",
-            "widget/widget.js"} <= keys
+            "console/bot-preview.html", "console/bot-preview.js", "widget/widget.js"} <= keys  # the bot's preview
+    # page beside the console, the widget at ../widget/widget.js from it (js/bot/embed.js)
     assert not [k for k in keys if k.startswith("console/test/") or k == "console/package.json"]  # Node's, not the browser's
     for key in ("console/index.html", "console/js/main.js", "console/js/admin/webhooks.js"):
         # Fetched one by one: a browser revalidates each, so it never runs modules of two versions together.

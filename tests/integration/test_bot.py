@@ -386,3 +386,26 @@ def test_a_preview_session_runs_a_disabled_version_and_never_reaches_a_person(wo
     from chalicelib.errors import UnauthorizedError
     with pytest.raises(UnauthorizedError):
         world.visitor_session(site_key="site-b", preview=ticket)  # another site's ticket
+    # Nobody's work: no view lists it, no count counts it (the regular visitor's conversation is there).
+    from chalicelib.chat import conversations
+    agent = world.agent_connection(world.agent())
+    for view in ("all", "solved"):
+        listed = [c["id"] for c in conversations.list_view(agent, view, 50, None)["items"]]
+        assert conversation_id not in listed, view
+    assert conversations.counts(agent)["all"] == 1 and conversations.counts(agent)["solved"] == 0
+
+
+def test_the_console_may_preview_any_site_of_the_deployment_other_pages_may_not(world, monkeypatch):
+    """The preview runs the real widget on the console's own page: a site listing only its own pages
+    still lets the deployment's console use its widget, and nobody else."""
+    from chalicelib.chat import sites
+    from chalicelib.config import settings
+    from chalicelib.errors import OriginNotAllowedError
+    monkeypatch.setattr(settings, "console_origins", ("https://console.parley.example",))
+    site = Site.get("site-a")
+    site.settings.allowed_origins = ["https://shop.example"]
+    site.save()
+    assert sites.widget_settings("site-a", "https://console.parley.example")["site_key"] == "site-a"
+    assert sites.widget_settings("site-a", "https://shop.example")["site_key"] == "site-a"
+    with pytest.raises(OriginNotAllowedError):
+        sites.widget_settings("site-a", "https://evil.example")

@@ -22,7 +22,7 @@ export function updateMe(agent) {
   }
   renderMe();
   renderSettingsAccess();
-  if (!isAdmin() && S.page === "settings") window.location.hash = "#";
+  if (!isAdmin() && (S.page === "settings" || S.page === "bot")) window.location.hash = "#";
 }
 
 export function refreshMeSoon() {

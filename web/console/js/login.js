@@ -17,6 +17,7 @@ import { closeConversation } from "./thread/thread.js";
 import { loadCanned } from "./thread/canned.js";
 import { hideSecret, resetWebhooks } from "./admin/webhooks.js";
 import { resetKb } from "./kb/page.js";
+import { resetBot } from "./bot/page.js";
 
 export function showLogin(message) {
   show($("app"), false);
@@ -117,6 +118,7 @@ function resetConsole() {
   resetState();
   resetWebhooks();
   resetKb();
+  resetBot();
   forgetRows();
 }
 

@@ -29,6 +29,9 @@ import { addSite } from "./admin/sites.js";
 import { copySecret, hideSecret, openWebhookForm, refreshDeliveries, saveWebhook, WEBHOOK_REFRESH_MS } from "./admin/webhooks.js";
 import { filtersChanged, loadArticles } from "./kb/page.js";
 import { addQuestion, deleteArticle, edited, saveArticle } from "./kb/editor.js";
+import { addNode, botChange, botClick, botInput, deleteBot, importJson, jsonToForms, previewLocaleChosen, restartPreview,
+  saveBot, showView, siteChosen, toggleBot } from "./bot/page.js";
+import { copyValue } from "./bot/preview.js";
 import { resumeSession, showLogin, signOut, submitLogin, submitNewPassword } from "./login.js";
 
 function boot() {
@@ -48,6 +51,7 @@ function boot() {
   wireTopBar();
   wireSettings();
   wireKb();
+  wireBot();
   wireDialogs();
   wireList();
   wireThread();
@@ -59,7 +63,7 @@ function boot() {
 
 /** The parts of index.html that have French so far (i18n.js), in French when the browser's language is. */
 function translatePage() {
-  for (const id of ["kb-open", "kb", "suggest"]) translate($(id));
+  for (const id of ["kb-open", "kb", "suggest", "bot-open", "bot"]) translate($(id));
 }
 
 function wireSignIn() {
@@ -115,6 +119,27 @@ function wireKb() {
   $("kb-unpublish").addEventListener("click", () => saveArticle("draft"));
   $("kb-publish").addEventListener("click", () => saveArticle("published"));
   $("kb-delete").addEventListener("click", deleteArticle);
+}
+
+function wireBot() {
+  $("bot-site").addEventListener("change", siteChosen);
+  $("bot-site-form").addEventListener("submit", siteChosen);
+  const form = $("bot-form");
+  form.addEventListener("submit", saveBot);
+  form.addEventListener("input", botInput);
+  form.addEventListener("change", botChange);
+  form.addEventListener("click", botClick);
+  $("bot-add-node").addEventListener("click", addNode);
+  $("bot-view-forms").addEventListener("click", () => showView("forms"));
+  $("bot-view-json").addEventListener("click", () => showView("json"));
+  $("bot-json-apply").addEventListener("click", jsonToForms);
+  $("bot-json-file").addEventListener("change", importJson);
+  $("bot-toggle").addEventListener("click", toggleBot);
+  $("bot-delete").addEventListener("click", deleteBot);
+  $("bot-preview-restart").addEventListener("click", restartPreview);
+  $("bot-preview-locale").addEventListener("change", previewLocaleChosen);
+  $("bot-secret-copy").addEventListener("click", () => copyValue("bot-secret-value"));
+  $("bot-standard-secret-copy").addEventListener("click", () => copyValue("bot-standard-secret-value"));
 }
 
 function wireDialogs() {

@@ -1,5 +1,5 @@
 /* Which page is on screen, from the address: the inbox with a conversation or none, an admin's
- * settings tab, or the knowledge base (its list, or one article). */
+ * settings tab, the knowledge base (its list, or one article), or an admin's bot page (a site's flow). */
 import { BASE_TITLE } from "./constants.js";
 import { $, show } from "./dom.js";
 import { isAdmin, S } from "./state.js";
@@ -13,6 +13,8 @@ import { loadSites, renderSites } from "./admin/sites.js";
 import { loadWebhooks, renderWebhooks } from "./admin/webhooks.js";
 import { loadArticles, renderArticles, renderKbAccess } from "./kb/page.js";
 import { openArticle } from "./kb/editor.js";
+import { openBot } from "./bot/page.js";
+import { stopPreview } from "./bot/preview.js";
 
 export function showPage(page) {
   S.page = page;
@@ -20,14 +22,18 @@ export function showPage(page) {
   show($("inbox-page"), page === "inbox");
   show($("settings"), page === "settings");
   show($("kb"), page === "kb");
+  show($("bot"), page === "bot");
+  if (page !== "bot") stopPreview();   // the preview's widget (and its socket) goes with the page
   const button = $("settings-open");
   if (page === "settings") button.setAttribute("aria-current", "page"); else button.removeAttribute("aria-current");
   if (page === "kb") $("kb-open").setAttribute("aria-current", "page"); else $("kb-open").removeAttribute("aria-current");
+  if (page === "bot") $("bot-open").setAttribute("aria-current", "page"); else $("bot-open").removeAttribute("aria-current");
   renderAlerts();
 }
 
 export function renderSettingsAccess() {
   show($("settings-open"), isAdmin());
+  show($("bot-open"), isAdmin());
   renderKbAccess();
 }
 
@@ -80,6 +86,19 @@ function openKb(which) {
   }
 }
 
+/** #/bot and #/bot/{site_key}: admins only (the flow's routes are). */
+function openBotPage(site) {
+  if (!isAdmin()) {
+    toast(t("Only admins can edit the bot."), "error");
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    showPage("inbox");
+    return;
+  }
+  showPage("bot");
+  document.title = t("Bot") + " · " + BASE_TITLE;
+  openBot(site);
+}
+
 function closeSettings() {
   if (S.page !== "inbox") showPage("inbox");
 }
@@ -96,6 +115,12 @@ export function route() {
   if (kb) {
     $("kb-back").setAttribute("href", S.activeId ? "#/c/" + encodeURIComponent(S.activeId) : "#");
     openKb(kb[1] ? decodeURIComponent(kb[1]) : null);
+    return;
+  }
+  const bot = hash.match(/^#\/bot(?:\/([^/?#]+))?/);
+  if (bot) {
+    $("bot-back").setAttribute("href", S.activeId ? "#/c/" + encodeURIComponent(S.activeId) : "#");
+    openBotPage(bot[1] ? decodeURIComponent(bot[1]) : null);
     return;
   }
   closeSettings();

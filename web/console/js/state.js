@@ -21,7 +21,7 @@ export const S = {
   leaving: new Map(),         // conversation id -> pending leave promise
   claiming: new Set(),        // conversations this console is taking itself (accept, status): no "assigned" notice
   alerts: new Map(),          // conversation id -> view ("unassigned" | "mine"): new chats not looked at yet
-  page: "inbox",              // inbox | settings | kb
+  page: "inbox",              // inbox | settings | kb | bot
   settingsTab: "team",        // team | sites | webhooks: the settings tab shown last
   sites: new Map(),           // site key -> site settings (admins)
   drafts: new Map(),          // conversation id -> {text, mode}
@@ -43,7 +43,8 @@ function defaultPrefs() {
   return { presenceByAgent: {}, sound: false, view: "unassigned" };
 }
 
-/** This browser's preferences: the presence chosen per agent, the sound, the last view, the sites. */
+/** This browser's preferences: the presence chosen per agent, the sound, the last view, the sites, the
+ * site the bot page opened last (botSite). */
 export function loadPrefs() {
   S.prefs = Object.assign(defaultPrefs(), prefsStore.get(PREFS_KEY) || {});
 }

@@ -1,6 +1,6 @@
 // The console's French (js/i18n.js and the pages' texts.js): t, tn and translate, and that nothing the
 // translated parts show lacks an entry: every text and placeholder/title/aria-label of index.html's #kb
-// section, its suggestions section and the top bar's link to the KB page, and every literal passed to t()
+// and #bot sections, its suggestions section and the top bar's links to those pages, and every literal passed to t()
 // or tn() in web/console/js; no entry is left unused, and the French follows French typography.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -111,10 +111,11 @@ function texts(node, out = []) {
 }
 
 const HTML = readFileSync(join(CONSOLE, "index.html"), "utf8");
-const TRANSLATED = [["a", "kb-open"], ["main", "kb"], ["section", "suggest"]];   // main.js translatePage()
+const TRANSLATED = [["a", "kb-open"], ["main", "kb"], ["section", "suggest"], ["a", "bot-open"], ["main", "bot"]];   // main.js translatePage()
 // Texts of those parts that need no entry, and why.
 const SAME_IN_FRENCH = new Map([
   ["Français", "a language's own name, as the language menus write it in either language"],
+  ["6", "the bot's max_turns when none is given: a number"],
 ]);
 
 // --- t, tn, the locale ------------------------------------------------------------------------------------
@@ -256,6 +257,7 @@ test("every t() and tn() in web/console/js passes literal English with a French 
   const found = calls();
   assert.ok(found.filter((c) => c.file.startsWith("kb/")).length >= 40, "the kb modules' calls were not found");
   assert.ok(found.some((c) => c.file === "thread/suggestions.js"), "thread/suggestions.js's calls were not found");
+  assert.ok(found.filter((c) => c.file.startsWith("bot/")).length >= 100, "the bot modules' calls were not found");
   const notLiteral = found.filter((c) => c.english === null || (c.call === "tn" && c.plural === null));
   assert.deepEqual(notLiteral.map((c) => c.file + ": " + c.call + "(…)"), [], "calls whose text is not a double-quoted literal");
   const missing = found.filter((c) => c.call === "t" ? typeof frenchFor(c.english) !== "string" : !Array.isArray(frenchFor(c.english)));

@@ -46,6 +46,15 @@ export async function loadSites() {
   return sitesLoading;
 }
 
+/** A site of this workspace by its key (the widget's data-site-key): read, known from now on and remembered
+ * in this browser (the bot page opens sites this way too). Refused (401, 404) when it is not the workspace's. */
+export async function keepSite(key) {
+  const site = await api("GET", "/v1/sites/" + encodeURIComponent(key));
+  S.sites.set(site.site_key, site);
+  rememberSites(rememberedSites().concat(site.site_key));
+  return site;
+}
+
 export async function addSite(event) {
   event.preventDefault();
   const input = $("site-add-key");
@@ -54,9 +63,7 @@ export async function addSite(event) {
   show(error, false);
   if (!key) { error.textContent = "Enter a site key (it is in the widget's script tag: data-site-key)."; show(error, true); input.focus(); return; }
   try {
-    const site = await api("GET", "/v1/sites/" + encodeURIComponent(key));
-    S.sites.set(site.site_key, site);
-    rememberSites(rememberedSites().concat(site.site_key));
+    const site = await keepSite(key);
     input.value = "";
     renderSites();
     const card = document.querySelector('.site-card[data-site="' + CSS.escape(site.site_key) + '"]');
