@@ -15,7 +15,7 @@ from chalicelib.bot import engine, flows
 from chalicelib.bot import lookup as lookups
 from chalicelib.chat import messaging, routing, sites, tickets
 from chalicelib.chat.conversations import index_actions, queue_key, serialize_message
-from chalicelib.chat.subscriptions import notify_change
+from chalicelib.chat.subscriptions import notify_change, notify_subscribers
 from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, now
 from chalicelib.errors import NotFoundError, ParleyError
@@ -273,13 +273,14 @@ def _play(caller: Caller, conversation_id: str, sender, text: str | None, client
                     [serialize_message(m) for m in stored.followers], stored.duplicate, bool(stored.follow))
     turn = stored.follow
     if turn is not None and not stored.duplicate:
-        if turn.handoff or turn.confirmed or played.conversation.status != "bot":
+        reverted = played.conversation.status == "solved"  # an assumed outcome this turn undid
+        if turn.handoff or turn.confirmed or reverted:
             played.conversation.refresh(consistent_read=True)  # the turn moved its status: read it as written
-        _after(played.conversation, turn, sender)
+        _after(played.conversation, turn, sender, reverted=reverted)
     return played
 
 
-def _after(conversation: Conversation, turn: engine.Turn, sender) -> None:
+def _after(conversation: Conversation, turn: engine.Turn, sender, *, reverted: bool = False) -> None:
     """What follows a stored turn, for the one turn that stored it: the profile, a handoff, the watch."""
     profile = {k: v for k, v in turn.fields.items() if k in PROFILE_FIELDS and v}
     if profile:
@@ -291,11 +292,11 @@ def _after(conversation: Conversation, turn: engine.Turn, sender) -> None:
     if turn.handoff and not conversation.preview:
         hand_off(conversation, sender)
         return
-    if turn.handoff or turn.confirmed or conversation.status != "bot":
-        conversation.refresh(consistent_read=True)  # the turn moved the status: the ack and events show it
     if turn.handoff or turn.confirmed:
         notify_change(conversation, sender)
-    elif getattr(turn, "watch", None):
+    elif reverted:  # solved no more: the visitor's tabs hear it (the agents' views never listed it as theirs)
+        notify_subscribers(conversation, sender)
+    if getattr(turn, "watch", None) and not (turn.handoff or turn.confirmed):
         stepfunctions.start_bot_watch(conversation, turn.watch)
 
 

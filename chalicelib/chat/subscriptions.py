@@ -67,8 +67,13 @@ def notify_inbox(conversation: Conversation, sender) -> None:
 
 def notify_change(conversation: Conversation, sender) -> None:
     """`conversation` to its subscribers, `inbox` to the workspace's agents."""
+    notify_subscribers(conversation, sender)
+    notify_inbox(conversation, sender)
+
+
+def notify_subscribers(conversation: Conversation, sender) -> None:
+    """`conversation` to its subscribers only (a change no agent's list shows: the bot's)."""
     data = serialize(conversation)
     deliveries = [(cid, {"type": "conversation", "conversation": data if kind == "agent" else for_visitor(data)})
                   for cid, kind in recipients(conversation)]
     deliver(conversation, deliveries, sender)
-    notify_inbox(conversation, sender)

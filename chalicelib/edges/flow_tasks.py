@@ -226,7 +226,7 @@ def bot_check(event: dict, sender) -> dict:
     if not update_if(conversation, solved, unchanged):
         return _again_soon()  # the visitor answered meanwhile
     conversation.refresh(consistent_read=True)
-    subscriptions.notify_change(conversation, sender)
+    subscriptions.notify_subscribers(conversation, sender)  # the visitor's tabs; no agent's inbox had it
     observability.metric("BotOutcomes", outcome="assumed")
     return {"next": "assumed", "at": stamp}
 
