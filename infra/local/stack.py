@@ -38,9 +38,11 @@ SEED = {
                    "settings": {"queue_timeout": 3, "inactivity_wait": 5, "pending_wait": 5,
                                 "survey_window": 5, "close_after": 10}},
 }
-# More sites of the same workspaces, with other settings (the widget's tests use them; the console's bot
-# editor tests own demo-bot-console, so the bot they build greets no one on the shared sites).
-EXTRA_SITES = {"demo-prechat": ("demo", {"prechat_enabled": True}), "demo-bot-console": ("demo", {})}
+# More sites of the same workspaces, with other settings (the widget's tests use them). The bot's tests own
+# theirs, so the flows they install greet no one on the shared sites: demo-bot for the widget's visitor journeys
+# (tests/browser/test_widget_bot.py), demo-bot-console for the console's bot editor.
+EXTRA_SITES = {"demo-prechat": ("demo", {"prechat_enabled": True}), "demo-bot": ("demo", {}),
+               "demo-bot-console": ("demo", {})}
 # A workspace with no agents at all: its widget is always offline.
 EMPTY_SITES = {"demo-offline": "Night Owls Ltd"}
 CANNED = [("hello", "Hi {{visitor.name}}, I'm {{agent.name}}. How can I help?"),

@@ -88,7 +88,8 @@ async def test_view_all_pages_newest_activity_first(stack, logins, three_convers
         assert {c1, c2, c3} <= set(ids)
         assert ids.index(c1) < ids.index(c3) < ids.index(c2)
         assert ids[0] == c1, "the conversation with the newest message comes first"
-        assert all(c["site_key"] in ("demo", "demo-prechat", "demo-bot-console") for c in one_by_one)  # the workspace's sites
+        assert all(c["site_key"] in ("demo", "demo-prechat", "demo-bot", "demo-bot-console")
+                   for c in one_by_one)  # the workspace's sites
         big = await _page_all(clients, token, "all", 100)
         assert [c["id"] for c in big] == ids
 

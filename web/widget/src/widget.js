@@ -4,7 +4,9 @@
    One classic script, embedded with
      <script src="https://PARLEY/widget/widget.js" data-site-key="KEY" async></script>
    (optional data-api="https://API" when the API is not where the script comes from). It speaks the
-   visitor side of docs/protocol.md: a session over REST, then one websocket.
+   visitor side of docs/protocol.md: a session over REST, then one websocket. data-preview="TICKET" (the
+   console's flow editor) asks for a preview session of the site's bot, kept in memory only: the visitor's
+   stored session on that site is left alone.
 
    One global, which also works as a queue before the script has loaded (Parley.q, the snippet's stub):
      Parley('open') | Parley('close')
@@ -12,6 +14,8 @@
      Parley('on', 'open' | 'close' | 'message' | 'unread', fn)
    While the visitor types, until someone of the team has written, it suggests the knowledge base's articles;
    the article view is a script of its own (widget-kb.js, from src/kb.js), loaded when one is opened.
+   On a site with a bot (settings.bot), opening the panel starts the conversation, the bot greets, and
+   "Talk to a person" stays one tap away while the bot answers (docs/bot.md).
 
    Everything it draws lives in a shadow root (page styles stay out, ours stay in), every class is
    `parley-…`, and people's text is only ever set as text, never as HTML. */
@@ -27,6 +31,7 @@
   const API = (script.dataset.api || new URL(script.src, location).origin).replace(/\/+$/, '');
   const SOCKET_URL = API.replace(/^http/, 'ws') + '/ws';
   const STORAGE_KEY = 'parley:' + SITE_KEY;
+  const PREVIEW = script.dataset.preview; // a preview of the bot: a session of its own, never stored
   const EMAIL = /^[^@\s<>"']+@[^@\s<>"']+\.[^@\s<>"'.]+$/;
 
   // --- texts: [English, French]; {x} is a value; \u00a0 is French's no-break space ----------------
@@ -68,6 +73,7 @@
     contact: ['You can write to us at {e}.', 'Vous pouvez nous écrire à {e}.'],
     not_sent: ['Not sent', 'Non envoyé'],
     suggested: ['Suggested articles', 'Articles suggérés'],
+    human: ['Talk to a person', 'Parler à une personne'],
   };
   // The visitor's language: the site's explicit choice (data-locale on the script tag) first, then the first
   // of the browser's languages the widget speaks, then the page's <html lang>; English otherwise.
@@ -86,6 +92,7 @@
 
   let storage = null;
   try {
+    if (PREVIEW) throw 0; // the console's preview: memory only, the stored session stays the visitor's
     storage = window.localStorage;
     storage.setItem(STORAGE_KEY, storage.getItem(STORAGE_KEY) || '{}');
   } catch (e) {
@@ -123,6 +130,8 @@
   let readSent = 0; // the last read receipt sent on this socket
   let unreadCount = -1; // the last count told to 'unread' listeners
   let queueInfo; // the last `queue` frame: the place in the queue
+  let status; // the conversation's status, as the server last said ('bot' while the bot answers)
+  let opening; // the `start` that opens a bot conversation is on its way (or was refused: not again)
   let typingAuthor, typingAuthorTimer; // who is typing on the other side; a frame 'on' lasts 10 s at most
 
   let typingSent; // a typing 'on' was sent and no 'off' yet
@@ -189,7 +198,7 @@
   async function sessionToken() {
     if (state.token && !sessionStale) return state.token;
     // locale: the language the widget speaks, so the system's messages and the emails speak it too
-    const body = { site_key: SITE_KEY, page_url: location.href, locale: lang, ...state.fields };
+    const body = { site_key: SITE_KEY, page_url: location.href, locale: lang, preview: PREVIEW, ...state.fields };
     if (identity.user_id) Object.assign(body, identity);
     else body.resume_token = state.token;
     const response = await fetch(API + '/v1/visitor/sessions', { method: 'POST', body: JSON.stringify(body) });
@@ -230,6 +239,13 @@
       opened = socketOpen = true;
       readSent = 0;
       state.conv ? fetchHistory() : flushOutbox();
+      // On a bot's site, where a stored conversation stands now: with the bot, or with people.
+      if (settings.bot && state.conv) {
+        send({ action: 'current' }, (error, ack) => {
+          if (ack && ack.conversation && ack.conversation.id === state.conv) status = ack.conversation.status;
+          paint();
+        });
+      }
       paint();
     };
     current.onmessage = (event) => onFrame(JSON.parse(event.data));
@@ -334,6 +350,7 @@
       state.conv = conversation.id;
     }
     state.read = Math.max(state.read, conversation.visitor_read_seq || 0);
+    status = conversation.status;
     // Out of the queue, or told the answer comes by email (missed in this wait): no place to show.
     if (!/queued|bot/.test(conversation.status) || conversation.missed_at >= conversation.queued_at) queueInfo = null;
     save();
@@ -343,7 +360,7 @@
     messages = [];
     messagesById = {};
     lastSeq = readSent = 0;
-    queueInfo = null;
+    queueInfo = status = null;
     Object.assign(state, { conv: null, read: 0, seen: 0, csat: null, offline: 0 });
     save();
   }
@@ -373,6 +390,20 @@
       paint();
       if (historyAgain || (live && ack.has_more)) fetchHistory();
       else flushOutbox();
+    });
+  }
+
+  // A bot's site: opening the panel starts the conversation with no text, and the bot greets (its first
+  // messages in the ack, or as `message` events). Refused: not again on this page (the visitor may still write).
+  function greet() {
+    opening = 1;
+    send({ action: 'start', page_url: location.href, fields: state.fields }, (error, ack) => {
+      opening = error && error.code !== 'closed';
+      if (error) return;
+      adoptConversation(ack.conversation);
+      const replies = ack.messages || [];
+      replies.forEach((message) => addMessage(message, true));
+      replies.length ? paint() : fetchHistory(); // none: a conversation the server found, with its history
     });
   }
 
@@ -470,11 +501,12 @@
   }
 
   // --- articles while the visitor types: 3 characters, a 300 ms pause, until the team has written ----
+  // (and not while the bot answers: it suggests articles itself)
 
   function suggest(query) {
     clearTimeout(suggestTimer);
     const ask = ++asked; // an answer to an older question is dropped
-    if (query.length < 3 || messages.some((message) => message.author.kind === 'agent')) return showSuggestions([]);
+    if (query.length < 3 || status === 'bot' || messages.some((message) => message.author.kind === 'agent')) return showSuggestions([]);
     suggestTimer = setTimeout(() => fetch(API + '/v1/articles/search?' + new URLSearchParams(
       { site_key: SITE_KEY, q: query.slice(0, 500), locale: lang }), bearer()).then(json)
       .then((found) => ask === asked && showSuggestions(found.items, query), () => {}), 300);
@@ -485,9 +517,13 @@
     if (fresh.length) report('shown', fresh, { query }).catch(() => {});
     fresh.forEach((id) => { shown[id] = 1; });
     ui.suggest.replaceChildren(...(items.length ? [create('p.label', { id: 'parley-suggested' }, translate('suggested')),
-      create('ul', { 'aria-labelledby': 'parley-suggested' }, ...items.map((item) => create('li', null,
-        Object.assign(create('button.chip', { type: 'button' }, item.title), { onclick: () => openArticle(item, query) }))))] : []));
+      articleList(items, query, { 'aria-labelledby': 'parley-suggested' })] : []));
   }
+
+  // Articles as a list of buttons that open them: the suggestions', and those a bot's message carries.
+  const articleList = (items, query, attributes) => create('ul.arts', attributes, ...items.map((item) => create('li', null,
+    chip(item.title, () => openArticle(item, query)))));
+  const chip = (label, onclick) => Object.assign(create('button.chip', { type: 'button' }, label), { onclick });
 
   // The article view, loaded the first time it is needed; Yes solves (no human needed), No goes back to
   // the composer with the question as it was.
@@ -538,17 +574,19 @@
     const closeButton = create('button.icon', { type: 'button', 'aria-label': translate('close') }, '\u00d7');
     const launcher = create('button.launcher', { type: 'button', 'aria-expanded': false },
       icon('M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 1-2z'));
-    const body = create('div.body', null, create('p.greeting', null, (settings.greetings || {})[lang] || settings.greeting));
+    const greeting = !settings.bot && ((settings.greetings || {})[lang] || settings.greeting); // a bot says it itself
+    const body = create('div.body', null, create('p.greeting', null, greeting));
     const article = create('div.article', { role: 'region', 'aria-labelledby': 'parley-atitle' });
     const suggestions = create('div.suggest');
+    const human = create('button.human', { type: 'button' }, translate('human'));
     const panel = create('section.panel', { role: 'dialog', 'aria-labelledby': 'parley-name' },
       create('header.header', null,
         create('div.titles', null, create('h2.name', { id: 'parley-name' }, settings.name), create('p.sub')),
         mailButton, closeButton),
-      transcriptForm, body, article, create('p.status', { role: 'status' }), suggestions, composer);
+      transcriptForm, body, article, create('p.status', { role: 'status' }), suggestions, human, composer);
     ui = {
       app: create(light ? 'div.app.light' : 'div.app', { lang }, stylesheet, panel, launcher),
-      panel, body, article, suggest: suggestions, composer, input, launcher, mailButton,
+      panel, body, article, suggest: suggestions, human, composer, input, launcher, mailButton,
       nodes: {}, // message key -> its node in the log
       view: '', // the form shown instead of the composer: '', 'prechat' or 'offline'
       subtitle: panel.querySelector('.parley-sub'),
@@ -567,6 +605,11 @@
     (document.body || document.documentElement).append(host);
 
     launcher.onclick = () => toggle(!isOpen);
+    human.onclick = () => { // hidden at once: one tap is one handoff
+      status = 0;
+      choose({ id: 'human', label: translate('human') });
+      input.focus();
+    };
     closeButton.onclick = () => toggle(false);
     mailButton.onclick = () => { // shows or hides the transcript form
       mailButton.setAttribute('aria-expanded', transcriptForm.hidden);
@@ -663,25 +706,34 @@
 
   // --- drawing ------------------------------------------------------------------------------------
 
-  // One message's node: author line (agent, bot), bubble, option chips (bot), meta line (Sending…, Seen).
+  // One message's node: author line (agent, bot), bubble, the bot's articles and option chips (an optional
+  // question's Skip is one; its "human" is not: Talk to a person has its own place), meta line (Sending…, Seen).
   function messageNode(message) {
     const kind = message.cid ? 'visitor' : message.author.kind; // an outbox item has a cid
-    const node = create('div.msg.' + kind);
+    const node = create('div.msg.' + kind), options = message.options;
     if (/agent|bot/.test(kind)) node.append(node.who = create('div.author', null, message.author.name || translate(kind)));
     node.append(create('div.bubble', null, ...linkify(message.text)));
-    if (message.options) {
-      node.append(node.options = create('div', null, ...message.options.map((option) => {
-        const chip = create('button.chip', { type: 'button' }, option.label);
-        chip.onclick = () => { // refused (no bot yet): send the label as text
+    if (message.articles) node.append(articleList(message.articles));
+    if (options) {
+      node.append(node.options = create('div', null, ...options.filter((option) => option.id !== 'human')
+        .map((option) => chip(option.label, () => {
           message.chosen = true;
-          send({ action: 'choose', conversation_id: state.conv, option_id: option.id }, (error) => error && enqueue(option.label));
-          paint();
-        };
-        return chip;
-      })));
+          choose(option);
+        }))));
     }
     node.append(node.meta = create('div.meta'));
     return node;
+  }
+
+  // The visitor's choice ("human": Talk to a person): its ack holds it (as its label) and the bot's answer
+  // (a change of status comes as a `conversation` event). Refused (no bot there): the label goes as text.
+  function choose(option) {
+    send({ action: 'choose', conversation_id: state.conv, option_id: option.id }, (error, ack) => {
+      if (error) return enqueue(option.label);
+      [ack.message].concat(ack.messages).forEach((message) => addMessage(message, true));
+      paint();
+    });
+    paint();
   }
 
   // A message's time of day, as the visitor's language writes it (14:05, 2:05 PM).
@@ -719,7 +771,8 @@
     const online = settings.availability.online !== false;
     // The offline form (an email required) only when nobody can answer: agents away still take chats by hand.
     const reachable = online || settings.availability.agents_away > 0;
-    const view = refused || unavailable || chatting ? ''
+    // Neither form on a bot's site: the bot answers when nobody is online, and its questions are the form.
+    const view = refused || unavailable || chatting || settings.bot ? ''
       : !reachable ? 'offline'
         : prechat.enabled && !(prechat.required || []).every((name) => state.fields[name]) ? 'prechat' : '';
     if (view !== ui.view) ui.forms.replaceChildren(...(view ? [buildVisitorForm(view)] : []));
@@ -733,6 +786,14 @@
       : translate(online ? 'online' : 'away');
     renderLog();
     ui.composer.hidden = ui.suggest.hidden = refused || unavailable || view || reading;
+    ui.human.hidden = ui.composer.hidden || status !== 'bot';
+    // The bot's last question asks for an email, a number, a phone: the keyboard and autofill that fit.
+    // (inputmode email/decimal/tel; autocomplete email/tel, off for a number, name for a field called name)
+    const ask = (messages[messages.length - 1] || {}).ask || {};
+    const mode = { email: 'email', number: 'decimal', phone: 'tel' }[ask.type] || '';
+    Object.assign(ui.input, { inputMode: mode, autocapitalize: mode && 'off',
+      autocomplete: mode === 'decimal' ? 'off' : mode || (ask.field === 'name' ? 'name' : '') });
+    if (settings.bot && isOpen && socketOpen && !view && !chatting && !opening) greet();
     ui.body.hidden = !(ui.article.hidden = !reading);
     ui.mailButton.hidden = !state.conv || unavailable;
     // An offline message is promised an email answer only once the server has it (its outbox entry acked).
@@ -814,6 +875,7 @@
     (failure) => failure.status === 401 ? Promise.reject(failure)
       : failure.status || fetch(API + '/v1/health').then(() => { refused = 1; }, () => 0),
   ).then(() => {
+    settings.bot ||= PREVIEW; // a preview runs the flow it was given, enabled or not
     buildUi();
     paint();
     toggle(wantOpen);
