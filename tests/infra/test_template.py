@@ -94,6 +94,7 @@ def deployed_outputs(stage: str) -> dict:
         "HandoffStateMachineArn": f"arn:aws:states:{region}:{arn}stateMachine:parley-{stage}-handoff",
         "InactivityStateMachineArn": f"arn:aws:states:{region}:{arn}stateMachine:parley-{stage}-inactivity",
         "CsatStateMachineArn": f"arn:aws:states:{region}:{arn}stateMachine:parley-{stage}-csat",
+        "BotStateMachineArn": f"arn:aws:states:{region}:{arn}stateMachine:parley-{stage}-bot",
         "Tracing": "true", "WebBucketName": f"parley-{stage}-webbucket-1a2b3c4d5e6f",
         "DistributionId": "E1A2B3C4D5E6F7",
         "SiteUrl": "https://d1a2b3c4d5e6f7.cloudfront.net", "PublicApiUrl": "https://d1a2b3c4d5e6f7.cloudfront.net",
