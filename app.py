@@ -21,7 +21,7 @@ from chalicelib.identity import sessions, tokens
 from chalicelib.kb import articles
 from chalicelib.mail import incoming, jobs, render
 from chalicelib.webhooks import delivery, endpoints
-from chalicelib.workspace import admin, privacy, team
+from chalicelib.workspace import admin, privacy, schedule, team
 
 # Logs are powertools' JSON (chalicelib/observability.py), app.log included: chalice adds no handler of its own.
 app = Chalice(app_name="parley", configure_logs=False)
@@ -379,6 +379,25 @@ def get_site(site_key):
 @translate_errors
 def update_site(site_key):
     return admin.update_site_settings(_agent()[0], site_key, json_body(app.current_request))
+
+
+@app.route("/v1/sites/{site_key}/hours", methods=["GET"])
+@translate_errors
+def get_hours(site_key):
+    return schedule.read(_agent()[0], site_key)
+
+
+@app.route("/v1/sites/{site_key}/hours", methods=["PUT"], content_types=JSON_TYPES)
+@translate_errors
+def put_hours(site_key):
+    return schedule.save(_agent()[0], site_key, json_body(app.current_request))
+
+
+@app.route("/v1/sites/{site_key}/hours", methods=["DELETE"])
+@translate_errors
+def delete_hours(site_key):
+    schedule.remove(_agent()[0], site_key)
+    return Response(body="", status_code=204)
 
 
 @app.route("/v1/sites/{site_key}/bot", methods=["GET"])

@@ -21,6 +21,20 @@ class BadRequestError(ParleyError):
     code, status = "bad_request", 400
 
 
+class ProblemsError(BadRequestError):
+    """A document that cannot be saved (a bot flow, business hours): the first problem as the error, all of
+    them in `errors` ([{field, message}]), so a form can mark each field."""
+
+    def __init__(self, problems: list[dict]):
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{first['field']}: {first['message']}{more}", field=first["field"])
+        self.problems = problems
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "errors": self.problems}
+
+
 class UnauthorizedError(ParleyError):
     code, status = "unauthorized", 401
 

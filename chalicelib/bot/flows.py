@@ -10,7 +10,7 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.bot import schema
 from chalicelib.core.caller import Caller, require_admin
 from chalicelib.core.clock import iso
-from chalicelib.errors import BadRequestError, ConflictError, NotFoundError
+from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, ProblemsError
 from chalicelib.identity import tokens
 from chalicelib.store.dynamo import owned, save_if, update_if
 from chalicelib.store.models import BotFlow, Site
@@ -18,19 +18,6 @@ from chalicelib.store.models import BotFlow, Site
 SAVE_TRIES = 3
 
 _versions: dict[tuple[str, int], dict] = {}  # (site_key, version) → flow: immutable, kept for the container's life
-
-
-class FlowProblems(BadRequestError):
-    """A flow that cannot be saved: the first problem as the error, all of them in `errors`."""
-
-    def __init__(self, problems: list[dict]):
-        first = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"{first['field']}: {first['message']}{more}", field=first["field"])
-        self.problems = problems
-
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "errors": self.problems}
 
 
 def version(site_key: str, number: int) -> dict | None:
@@ -63,7 +50,7 @@ def save(caller: Caller, site_key: str, body) -> dict:
     site = owned(caller, Site, site_key, "site", consistent=True)
     flow, problems = schema.check(body)
     if problems:
-        raise FlowProblems(problems)
+        raise ProblemsError(problems)
     stored = json.dumps(flow, separators=(",", ":"), ensure_ascii=False)
     for _ in range(SAVE_TRIES):
         latest = next(iter(BotFlow.query(site_key, scan_index_forward=False, limit=1, consistent_read=True)), None)

@@ -2,7 +2,8 @@
 from chalicelib.bot import flows
 from chalicelib.chat import notices
 from chalicelib.chat.availability import eta_seconds, is_available, is_online, wait_per_position
-from chalicelib.core import origins
+from chalicelib.core import hours, origins
+from chalicelib.core.clock import iso, now
 from chalicelib.core.locales import language
 from chalicelib.errors import UnauthorizedError
 from chalicelib.identity.sessions import get_site
@@ -88,5 +89,8 @@ def availability_of(site) -> dict:
         eta = eta_seconds(1, wait_per_position(site.workspace_id))
     # First names only, three at most: what a visitor may know of who is there before anyone joins.
     names = sorted({(a.name or "").split()[0] for a in online if (a.name or "").strip()})[:3]
+    open_now, changes = hours.open_state(plain_texts(site.hours) if site.hours else None, now())
     return {"online": bool(online), "agents_online": len(online), "agents_away": len(away), "eta_seconds": eta,
-            "agents": names, "open_now": True}
+            "agents": names, "open_now": open_now,
+            # Closed: when the team is back (the widget says so in the visitor's language and the site's time).
+            "opens_at": iso(changes.timestamp()) if changes and not open_now else None}

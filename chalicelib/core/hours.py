@@ -16,9 +16,11 @@ the change skips (02:30 on the last Sunday of March in Paris) is read as the off
 an hour later on the clock (PEP 495's fold=0); a time that happens twice is its first occurrence.
 A site's schedules are kept with the day each took effect: `schedule_on(history, day)` is the one in force.
 
-Not wired to any route yet (issue 16 goes on from here). Before it is: Lambda's Python runtimes may lack
-the system's timezone database, so the package needs `tzdata` (zoneinfo falls back to it; measure it with
-bench/cold_start.py), and the widget, routing and the handoff's queue timeout read `is_open`/`next_change`.
+Saved by GET/PUT/DELETE /v1/sites/{site_key}/hours (workspace/schedule.py); the availability's `open_now`
+and `opens_at` follow it. Still to come (issue 16): the widget saying when the team is back, routing and
+the handoff's queue timeout respecting the hours, the console's page; and `tzdata` in the Lambda package
+(its Python runtimes may lack the system's timezone database; zoneinfo falls back to the package; measure
+it with bench/cold_start.py).
 """
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -201,6 +203,19 @@ def business_seconds(schedule: dict, start: datetime, end: datetime) -> float:
         return 0.0
     spans = _around(schedule, start, 1, (end - start).days + 2)
     return sum(max(0.0, (min(closes, end) - max(opens, start)).total_seconds()) for opens, closes in spans)
+
+
+def open_state(schedule: dict | None, at: float) -> tuple[bool, datetime | None]:
+    """(open at epoch `at`, the instant that changes it): always open, and no change, without a schedule."""
+    if not schedule:
+        return True, None
+    return next_change(schedule, datetime.fromtimestamp(at, UTC))
+
+
+def local_today(schedule: dict | None, at: float) -> date:
+    """The date at epoch `at` in the schedule's timezone (UTC without one)."""
+    zone = ZoneInfo(schedule["timezone"]) if schedule else UTC
+    return datetime.fromtimestamp(at, UTC).astimezone(zone).date()
 
 
 def schedule_on(history: list[dict], day: date) -> dict | None:

@@ -89,6 +89,9 @@ class Site(Model):
     bot_version = NumberAttribute(null=True)
     bot_enabled = BooleanAttribute(null=True)
     bot_secret = UnicodeAttribute(null=True)
+    # Business hours (chalicelib/core/hours.py): the schedule in force, none for always open; its history
+    # is in `site_hours`.
+    hours = MapAttribute(null=True)
     created_at = UnicodeAttribute()
 
 
@@ -437,6 +440,18 @@ class BotFlow(Model):
     enabled = BooleanAttribute(default=True)
     created_by = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
+
+
+class SiteHours(Model):
+    """One change of a site's business hours (chalicelib/workspace/schedule.py), kept: the reports read the
+    schedule that applied on each day (`from_date`, in the site's timezone; `schedule` null: always open)."""
+    Meta = _meta("site_hours")
+    site_key = UnicodeAttribute(hash_key=True)
+    changed_at = UnicodeAttribute(range_key=True)  # "{iso time}#{8 hex}": in order, and unique
+    workspace_id = UnicodeAttribute()
+    from_date = UnicodeAttribute()
+    schedule = UnicodeAttribute(null=True)  # JSON
+    changed_by = UnicodeAttribute(null=True)
 
 
 class Key(Model):

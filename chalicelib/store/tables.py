@@ -16,6 +16,7 @@ from chalicelib.store.models import (
     Message,
     SearchIndex,
     Site,
+    SiteHours,
     Visitor,
     Webhook,
     WebhookDelivery,
@@ -28,7 +29,7 @@ TTL_ATTRIBUTES = {"connections": "expires_at", "keys": "expires_at",
                   "idempotency": "expiration", "webhook_deliveries": "expires_at"}
 
 ALL_MODELS = (Workspace, Site, Agent, Visitor, Conversation, Message, Connection, CannedResponse, Key,
-              IdempotencyRecord, Webhook, WebhookDelivery, Article, ArticleStats, SearchIndex, BotFlow)
+              IdempotencyRecord, Webhook, WebhookDelivery, Article, ArticleStats, SearchIndex, BotFlow, SiteHours)
 
 
 def create_tables() -> None:

@@ -210,6 +210,16 @@ def specs(ids: dict) -> dict:
         ("PUT", "/v1/articles/{article_id}"): {"auth": admin, "body": article_fields},
         ("DELETE", "/v1/articles/{article_id}"): {"auth": admin},
         ("DELETE", "/v1/visitors/{visitor_id}"): {"auth": admin, "query": {"confirm": pick(["erase", "no"])}},
+        ("GET", "/v1/sites/{site_key}/hours"): {"auth": agent},
+        ("PUT", "/v1/sites/{site_key}/hours"): {"auth": admin, "body": {
+            "timezone": pick(["Europe/Paris", "UTC", "Mars/Olympus", ""]),
+            "week": st.dictionaries(pick(["mon", "sat", "funday"]), st.lists(st.lists(
+                pick(["09:00", "24:00", "22:00", "02:00", "9:00", "25:00"]), min_size=0, max_size=3), max_size=4),
+                max_size=3),
+            "exceptions": st.lists(st.fixed_dictionaries({"date": pick(["2026-12-25", "2026-02-30", "x"]),
+                                                          "closed": st.booleans()}), max_size=3),
+            "from": pick([None, "2026-01-01", "2999-01-01", "yesterday"])}},
+        ("DELETE", "/v1/sites/{site_key}/hours"): {"auth": admin},
         ("GET", "/v1/sites/{site_key}/bot"): {"auth": admin},
         ("PUT", "/v1/sites/{site_key}/bot"): {"auth": admin, "body": flow},
         ("DELETE", "/v1/sites/{site_key}/bot"): {"auth": admin},

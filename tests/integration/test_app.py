@@ -112,7 +112,7 @@ def test_rest_errors_have_the_documented_shape(app, world):
         assert response.status_code == 401
         response = client.http.get("/v1/sites/site-a/availability")
         assert response.json_body == {"online": False, "agents_online": 0, "agents_away": 0, "eta_seconds": None,
-                                      "agents": [], "open_now": True, "greeting": "Hi! How can we help? Nobody is online right now: leave a message and we will answer by email."}
+                                      "agents": [], "open_now": True, "opens_at": None, "greeting": "Hi! How can we help? Nobody is online right now: leave a message and we will answer by email."}
 
 
 # --- text that cannot be stored or sent: lone surrogates, NUL, nesting (docs/protocol.md §1) ---------------

@@ -249,7 +249,7 @@ def test_availability_does_not_count_an_agent_whose_sockets_closed(world):
     assert sites.availability("site-a")["agents_online"] == 1
     lifecycle.disconnect(agent.connection_id)
     assert sites.availability("site-a") == {"online": False, "agents_online": 0, "agents_away": 0,
-                                            "eta_seconds": None, "agents": [], "open_now": True, "greeting": "Hi! How can we help? Nobody is online right now: leave a message and we will answer by email."}
+                                            "eta_seconds": None, "agents": [], "open_now": True, "opens_at": None, "greeting": "Hi! How can we help? Nobody is online right now: leave a message and we will answer by email."}
 
 
 def test_availability_counts_agents_away_who_take_chats_by_hand(world):
@@ -257,7 +257,7 @@ def test_availability_counts_agents_away_who_take_chats_by_hand(world):
     agent = world.online_agent()
     routing.set_presence(agent.id, "away", world.sender)
     assert sites.availability("site-a") == {"online": False, "agents_online": 0, "agents_away": 1,
-                                            "eta_seconds": None, "agents": [], "open_now": True, "greeting": "Hi! How can we help? Nobody is online right now: leave a message and we will answer by email."}
+                                            "eta_seconds": None, "agents": [], "open_now": True, "opens_at": None, "greeting": "Hi! How can we help? Nobody is online right now: leave a message and we will answer by email."}
     lifecycle.disconnect(agent.connection_id)  # gone: not away, absent
     assert sites.availability("site-a")["agents_away"] == 0
 

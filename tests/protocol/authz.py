@@ -73,6 +73,12 @@ def _flow(world) -> dict:
                                                                "end": True}}}
 
 
+def _hours(world) -> dict:
+    """Open every day around the clock: the matrix's demo site stays open for its visitors."""
+    return {"timezone": "Europe/Paris", "week": {day: [["00:00", "24:00"]] for day in
+                                                  ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}
+
+
 def _new_agent(world) -> dict:
     return {"email": unique("matrix-agent-") + "@example.com", "name": "Matrix Agent", "password": "matrix-password"}
 
@@ -124,6 +130,7 @@ ROUTES = [
     Route("PUT", "/v1/canned-responses/{canned_id}", AGENT, body=_canned, snapshot="canned"),
     Route("DELETE", "/v1/canned-responses/{canned_id}", AGENT, 204, snapshot="canned", fresh=("canned_id",)),
     Route("GET", "/v1/sites/{site_key}", AGENT),
+    Route("GET", "/v1/sites/{site_key}/hours", AGENT),
     Route("GET", "/v1/articles", AGENT),
     Route("GET", "/v1/articles/{article_id}", AGENT),
     Route("POST", "/v1/contacts/{visitor_id}/block", AGENT, snapshot="visitor", fresh=("visitor_id",)),
@@ -141,6 +148,8 @@ ROUTES = [
     Route("POST", "/v1/articles", ADMIN, 201, body=_article, snapshot="articles"),
     Route("PUT", "/v1/articles/{article_id}", ADMIN, body=_article, snapshot="articles"),
     Route("DELETE", "/v1/articles/{article_id}", ADMIN, 204, snapshot="articles", fresh=("article_id",)),
+    Route("PUT", "/v1/sites/{site_key}/hours", ADMIN, body=lambda w: _hours(w), snapshot="hours"),
+    Route("DELETE", "/v1/sites/{site_key}/hours", ADMIN, 204, snapshot="hours"),
     Route("GET", "/v1/sites/{site_key}/bot", ADMIN),
     Route("PUT", "/v1/sites/{site_key}/bot", ADMIN, body=_flow, snapshot="bot"),
     Route("POST", "/v1/sites/{site_key}/bot/preview", ADMIN, 201, body=lambda w: {}, snapshot="bot"),

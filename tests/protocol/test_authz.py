@@ -434,6 +434,7 @@ class World:
                 "agents": "/v1/agents",
                 "site": "/v1/sites/demo",
                 "bot": "/v1/sites/demo/bot",
+                "hours": "/v1/sites/demo/hours",
                 "visitor": f"/v1/visitors/{self.ids['victim_visitor']}",
                 "webhooks": "/v1/webhooks",
                 "deliveries": f"/v1/webhooks/{self.ids['webhook']}/deliveries"}[kind]
