@@ -89,8 +89,8 @@ def say(key: str, locale: str) -> str:
 def begin(flow: dict, version: int, ctx: Context, *, words: str | None = None) -> Turn:
     """A new conversation: the flow from its start node. `words`: what the visitor wrote first, answered
     where the flow first waits for them."""
-    state = {"v": version, "node": flow["start"], "wait": None, "turns": 0, "seen": [], "lang": ctx.locale,
-             "identified": ctx.identified}  # the language and identity stay the conversation's for every turn
+    # The language and identity stay the conversation's for every later turn.
+    state = {**initial_state(version, ctx.locale, ctx.identified), "node": flow["start"], "wait": None}
     turn = Turn(state=state)
     _run(flow, flow["start"], turn, ctx)
     if words is not None and not turn.handoff and not turn.confirmed:

@@ -53,7 +53,7 @@ def save(caller: Caller, site_key: str, body) -> dict:
         raise ProblemsError(problems)
     stored = json.dumps(flow, separators=(",", ":"), ensure_ascii=False)
     for _ in range(SAVE_TRIES):
-        latest = next(iter(BotFlow.query(site_key, scan_index_forward=False, limit=1, consistent_read=True)), None)
+        latest = _latest(site_key)
         number = (int(latest.version) if latest else 0) + 1
         item = BotFlow(site_key, number, workspace_id=site.workspace_id, flow=stored, enabled=flow["enabled"],
                        created_by=caller.id, created_at=iso())
@@ -76,6 +76,11 @@ def remove(caller: Caller, site_key: str) -> None:
     require_admin(caller, "remove the bot's flow")
     site = owned(caller, Site, site_key, "site", consistent=True)
     site.update(actions=[Site.bot_version.remove(), Site.bot_enabled.remove()])
+
+
+def _latest(site_key: str) -> BotFlow | None:
+    """The site's newest saved version (enabled or not)."""
+    return next(iter(BotFlow.query(site_key, scan_index_forward=False, limit=1, consistent_read=True)), None)
 
 
 def new_secret() -> str:
@@ -107,7 +112,7 @@ def preview_ticket(caller: Caller, site_key: str, body: dict | None) -> dict:
     body = body or {}
     number = body.get("version")
     if number is None:
-        latest = next(iter(BotFlow.query(site_key, scan_index_forward=False, limit=1, consistent_read=True)), None)
+        latest = _latest(site_key)
         if latest is None:
             raise NotFoundError("this site has no bot flow to preview; save one first", field="version")
         number = int(latest.version)

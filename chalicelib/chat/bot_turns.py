@@ -14,7 +14,7 @@ from chalicelib.aws import stepfunctions
 from chalicelib.bot import engine, flows
 from chalicelib.bot import lookup as lookups
 from chalicelib.chat import messaging, routing, sites, tickets
-from chalicelib.chat.conversations import index_actions, queue_key, serialize_message
+from chalicelib.chat.conversations import index_actions, plain, queue_key, serialize_message
 from chalicelib.chat.subscriptions import notify_change, notify_subscribers
 from chalicelib.core.caller import Caller
 from chalicelib.core.clock import iso, now
@@ -133,7 +133,7 @@ def holds(conversation: Conversation) -> bool:
 # --- one turn -------------------------------------------------------------------------------------
 
 def _state(conversation: Conversation) -> dict | None:
-    state = _plain(conversation.bot)
+    state = dict(plain(conversation.bot) or {})
     if not state:
         return None
     if conversation.status == "bot":
@@ -141,11 +141,6 @@ def _state(conversation: Conversation) -> dict | None:
     if conversation.status == "solved" and conversation.bot_outcome == "assumed" and not conversation.bot_outcome_final:
         return dict(state)  # assumed solved, the 24 hours not over: the visitor's return reverts it
     return None
-
-
-def _plain(value) -> dict:
-    """A MapAttribute's value as a dict ({} for none)."""
-    return dict(value.as_dict() if hasattr(value, "as_dict") else value or {})
 
 
 def _follow(conversation: Conversation, play, *, choice: str | None = None,
@@ -196,7 +191,7 @@ def _choice_label(flow: dict, state: dict, option: str, lang: str) -> str:
 
 def _context(conversation: Conversation, state: dict) -> engine.Context:
     lang = state.get("lang") or "en"
-    fields = _plain(conversation.fields)
+    fields = dict(plain(conversation.fields) or {})
     site_key, workspace_id = conversation.site_key, conversation.workspace_id
 
     def search(words: str) -> list:
@@ -232,7 +227,7 @@ def _actions(conversation: Conversation, before: dict, turn: engine.Turn) -> lis
     actions = [Conversation.bot.set(turn.state)]
     accepted = {k: v for k, v in turn.fields.items() if v is not None}
     if accepted:
-        actions.append(Conversation.fields.set({**_plain(conversation.fields), **accepted}))
+        actions.append(Conversation.fields.set({**(plain(conversation.fields) or {}), **accepted}))
     ws = conversation.workspace_id
     # An assumed outcome the visitor's return reverts: solved no more (unless this turn solves it again).
     reverted = conversation.status == "solved"

@@ -38,8 +38,7 @@ def start_chat(caller: Caller, body: dict, sender, *, text: str | None = None,
     if bot_turns.holds(conversation):  # the bot opens (and answers what the visitor wrote first)
         played = bot_turns.opening(caller, conversation, sender, words=text, client_msg_id=client_msg_id)
         outcome = Outcome(played.conversation, {"message": played.message} if played.message else {})
-        outcome.stored["messages"] = played.replies
-        outcome.conversation.refresh(consistent_read=True)
+        outcome.stored["messages"] = played.replies  # (a turn that moved the status read it back: bot_turns._play)
         return outcome
     new = conversation.last_seq == 0 and conversation.status == "queued"
     outcome = Outcome(conversation)

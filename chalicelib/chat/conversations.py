@@ -106,7 +106,7 @@ def serialize(c: Conversation) -> dict:
         "tags": list(c.tags or []), "created_at": c.created_at, "updated_at": c.updated_at,
         "last_seq": int(c.last_seq), "first_response_at": c.first_response_at, "solved_at": c.solved_at,
         "visitor_read_seq": int(c.visitor_read_seq or 0), "agent_read_seq": int(c.agent_read_seq or 0),
-        "activity_at": c.activity_at, "last_message": _plain(c.last_message),
+        "activity_at": c.activity_at, "last_message": plain(c.last_message),
     }
     if c.status == "queued" and c.queued_at:
         out["queued_at"] = c.queued_at
@@ -115,13 +115,13 @@ def serialize(c: Conversation) -> dict:
     if c.resolution:
         out["resolution"] = c.resolution
     if c.csat:
-        out["csat"] = _plain(c.csat)
+        out["csat"] = plain(c.csat)
     if c.missed:
         out["missed"], out["missed_at"] = True, c.missed_at
     if c.previous_conversation_id:
         out["previous_conversation_id"] = c.previous_conversation_id
     if c.fields:
-        out["fields"] = _plain(c.fields)  # what the bot collected (agents read them beside the chat)
+        out["fields"] = plain(c.fields)  # what the bot collected (agents read them beside the chat)
     if c.bot_outcome:
         out["bot"] = {"outcome": c.bot_outcome, "outcome_at": c.bot_outcome_at, "final": bool(c.bot_outcome_final),
                       **({"handoff_reason": c.bot_handoff_reason} if c.bot_handoff_reason else {})}
@@ -130,7 +130,8 @@ def serialize(c: Conversation) -> dict:
     return out
 
 
-def _plain(value):
+def plain(value):
+    """A MapAttribute's value as plain data (None stays None)."""
     return value.as_dict() if hasattr(value, "as_dict") else value
 
 
@@ -152,11 +153,11 @@ def serialize_message(m: Message) -> dict:
     if m.client_msg_id:
         out["client_msg_id"] = m.client_msg_id
     if m.options:
-        out["options"] = [_plain(o) for o in m.options]
+        out["options"] = [plain(o) for o in m.options]
     if m.articles:
-        out["articles"] = [_plain(a) for a in m.articles]
+        out["articles"] = [plain(a) for a in m.articles]
     if m.ask:
-        out["ask"] = _plain(m.ask)
+        out["ask"] = plain(m.ask)
     if m.delay_ms:
         out["delay_ms"] = int(m.delay_ms)
     if m.notice:

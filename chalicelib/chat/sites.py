@@ -2,6 +2,7 @@
 from chalicelib.bot import flows
 from chalicelib.chat import notices
 from chalicelib.chat.availability import eta_seconds, is_available, is_online, wait_per_position
+from chalicelib.chat.conversations import plain
 from chalicelib.core import hours, origins
 from chalicelib.core.clock import iso, now
 from chalicelib.core.locales import language
@@ -89,7 +90,7 @@ def availability_of(site) -> dict:
         eta = eta_seconds(1, wait_per_position(site.workspace_id))
     # First names only, three at most: what a visitor may know of who is there before anyone joins.
     names = sorted({(a.name or "").split()[0] for a in online if (a.name or "").strip()})[:3]
-    open_now, changes = hours.open_state(plain_texts(site.hours) if site.hours else None, now())
+    open_now, changes = hours.open_state(plain(site.hours), now())
     return {"online": bool(online), "agents_online": len(online), "agents_away": len(away), "eta_seconds": eta,
             "agents": names, "open_now": open_now,
             # Closed: when the team is back (the widget says so in the visitor's language and the site's time).

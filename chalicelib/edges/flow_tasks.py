@@ -36,7 +36,7 @@ def _get(conversation_id: str) -> Conversation | None:
 
 
 def _last_public_seq(conversation: Conversation) -> int | None:
-    last = conversations._plain(conversation.last_message) or {}
+    last = conversations.plain(conversation.last_message) or {}
     return int(last["seq"]) if "seq" in last else None
 
 
@@ -102,7 +102,7 @@ def _alert_team(conversation: Conversation, queued_at: str) -> None:
         return
     waited = max(0, int(now() - parse_iso(queued_at)))
     who = conversation.visitor_name or conversation.visitor_email or "A visitor"
-    last = conversations._plain(conversation.last_message) or {}
+    last = conversations.plain(conversation.last_message) or {}
     text = (f"Missed chat on {site.name}: {who} waited {waited // 60} min {waited % 60} s and nobody answered. "
             f"Reply from the console (conversation {conversation.id}).")
     if last.get("text") and last.get("kind") == "visitor":
@@ -142,7 +142,7 @@ def inactivity_check(event: dict, sender) -> dict:
     conversation = _get(event["conversation_id"])
     if conversation is None or conversation.inactivity_owner != owner:
         return DONE
-    last = conversations._plain(conversation.last_message) or {}
+    last = conversations.plain(conversation.last_message) or {}
     if conversation.status not in ("open", "pending") or last.get("kind") != "agent":
         # Ends only if nothing was written since it looked: a reply racing this step finds a watch.
         released = _watch_update(conversation, owner, [Conversation.inactivity_until.remove()], unchanged=True)
@@ -211,7 +211,7 @@ def bot_check(event: dict, sender) -> dict:
         seconds = max(1, int(remaining + 0.999))
         alive = [Conversation.bot_until.set(int(now()) + seconds + stepfunctions.WATCH_MARGIN)]
         return {"next": "wait", "wait": seconds} if update_if(conversation, alive, unchanged) else _again_soon()
-    state = conversations._plain(conversation.bot) or {}
+    state = conversations.plain(conversation.bot) or {}
     stamp = iso()
     if not state.get("engaged"):  # opened, never answered: no outcome, closed (a return starts anew)
         closed = update_if(conversation, [Conversation.status.set("closed"), Conversation.bot_until.remove(),

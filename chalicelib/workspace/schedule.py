@@ -4,6 +4,7 @@ change kept in `site_hours` with the day it took effect, for the reports (chalic
 import json
 from datetime import date
 
+from chalicelib.chat.conversations import plain
 from chalicelib.core import hours
 from chalicelib.core.caller import Caller, require_admin
 from chalicelib.core.clock import iso, new_id, now
@@ -37,7 +38,7 @@ def remove(caller: Caller, site_key: str) -> None:
     """DELETE: always open from today (the change is kept, as any other)."""
     require_admin(caller, "change business hours")
     site = owned(caller, Site, site_key, "site", consistent=True)
-    _record(caller, site, None, _from_date(None, _plain(site.hours)))
+    _record(caller, site, None, _from_date(None, plain(site.hours)))
 
 
 def _from_date(value, schedule: dict | None) -> str:
@@ -68,12 +69,8 @@ def _record(caller: Caller, site: Site, schedule: dict | None, from_date: str) -
     site.refresh(consistent_read=True)
 
 
-def _plain(value) -> dict | None:
-    return value.as_dict() if hasattr(value, "as_dict") else value
-
-
 def _answer(site: Site) -> dict:
-    schedule = _plain(site.hours)
+    schedule = plain(site.hours)
     open_now, changes = hours.open_state(schedule, now())
     changes_list = SiteHours.query(site.site_key, scan_index_forward=False, limit=HISTORY_SHOWN,
                                    consistent_read=True)
